@@ -1,0 +1,58 @@
+/**
+ * Errors a user can act on. The CLI prints their message (never a stack trace, unless --debug) and
+ * exits with `exitCode`.
+ */
+export class UserError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = 'UserError';
+  }
+}
+
+/** One positioned problem in an input file: `FILE:LINE:COL: PATH: message`. */
+export interface Diagnostic {
+  file: string;
+  line: number;
+  col: number;
+  /** Document path, e.g. hosts.lb1.nics[0].match.pci */
+  path: string;
+  message: string;
+}
+
+export function formatDiagnostic(d: Diagnostic): string {
+  return `${d.file}:${d.line}:${d.col}: ${d.path || '(document)'}: ${d.message}`;
+}
+
+export class InventoryError extends UserError {
+  constructor(readonly diagnostics: Diagnostic[]) {
+    super(diagnostics.map(formatDiagnostic).join('\n'), 1);
+    this.name = 'InventoryError';
+  }
+}
+
+/** A command on a host failed. Carries the command, its exit code and output (execa style). */
+export class CommandError extends Error {
+  constructor(
+    readonly host: string,
+    readonly command: string,
+    readonly code: number | null,
+    readonly stdout: string,
+    readonly stderr: string,
+    message?: string,
+  ) {
+    super(
+      message ??
+        `${host}: command failed (exit ${code ?? 'signal'}): ${command.length > 200 ? command.slice(0, 200) + '…' : command}` +
+          (stderr.trim() ? `\n${lastLines(stderr, 15)}` : stdout.trim() ? `\n${lastLines(stdout, 15)}` : ''),
+    );
+    this.name = 'CommandError';
+  }
+}
+
+export function lastLines(text: string, n: number): string {
+  const lines = text.trimEnd().split('\n');
+  return lines.slice(-n).join('\n');
+}

@@ -1,0 +1,144 @@
+/**
+ * Facts: what one probe learns about a host, in one round trip. Each fact module (src/facts/*.ts)
+ * contributes a shell snippet to the probe script and a parser for its section of the output.
+ * The parsed document is this shape; `plan` and `preflight` read only this.
+ */
+
+export interface OsFacts {
+  /** /etc/os-release ID: debian, ubuntu, centos, rocky, almalinux, rhel, ... */
+  id: string;
+  versionId: string;
+  prettyName: string;
+  family: 'debian' | 'rhel' | 'unknown';
+  packageManager: 'apt' | 'dnf' | 'yum' | 'unknown';
+}
+
+export interface KernelFacts {
+  /** uname -r */
+  release: string;
+  /** uname -m */
+  machine: string;
+  /** /lib/modules/<release>/build exists (headers for module builds) */
+  headersInstalled: boolean;
+  cmdline: string;
+  /** /sys/kernel/security/lockdown shows [integrity] or [confidentiality] */
+  lockdown: 'none' | 'integrity' | 'confidentiality' | 'unknown';
+  secureBoot: boolean | null;
+  ipv6: boolean;
+  iommuGroups: number;
+}
+
+export interface CpuFacts {
+  model: string;
+  /** logical CPUs online */
+  online: number[];
+  flags: string[];
+  threadsPerCore: number;
+  /** /sys/devices/system/cpu/smt/active (or threadsPerCore > 1) */
+  smtActive: boolean;
+  sockets: number;
+}
+
+export interface HugepageCounter {
+  /** page size in kB: 2048 or 1048576 */
+  sizeKb: number;
+  total: number;
+  free: number;
+}
+
+export interface NumaNodeFacts {
+  id: number;
+  cpus: number[];
+  memTotalKb: number;
+  memFreeKb: number;
+  hugepages: HugepageCounter[];
+}
+
+export interface MountFacts {
+  source: string;
+  target: string;
+  fstype: string;
+  options: string;
+}
+
+export interface NicFacts {
+  pci: string;
+  vendorId: string; // "8086"
+  deviceId: string; // "10fb"
+  /** current kernel driver, null when unbound */
+  driver: string | null;
+  driverOverride: string | null;
+  numaNode: number; // -1 when the platform does not say
+  /** kernel interface while bound to a kernel driver */
+  ifname: string | null;
+  mac: string | null;
+  operstate: string | null;
+  /** the NIC carries this SSH session */
+  carriesSsh: boolean;
+  /** the NIC carries the default route */
+  defaultRoute: boolean;
+  /** the interface has an IPv4/IPv6 address or a route (dpdk-devbind's "Active") */
+  active: boolean;
+  maxRxQueues: number | null;
+  maxTxQueues: number | null;
+}
+
+export interface ModuleFacts {
+  name: string;
+  params: Record<string, string>;
+  refcount: number;
+}
+
+export interface FileFacts {
+  exists: boolean;
+  sha256: string | null;
+  mode: string | null; // octal, e.g. "0644"
+  /** content, for small text files the tasks asked for (≤ 64 KiB) */
+  content: string | null;
+}
+
+export interface Facts {
+  hostname: string;
+  os: OsFacts;
+  kernel: KernelFacts;
+  cpu: CpuFacts;
+  memory: { totalKb: number; freeKb: number; hugepagesTotal: number; hugepagesFree: number; hugepageSizeKb: number };
+  numa: NumaNodeFacts[];
+  /** global counters per size, /sys/kernel/mm/hugepages */
+  hugepages: HugepageCounter[];
+  mounts: MountFacts[];
+  nics: NicFacts[];
+  modules: ModuleFacts[];
+  /** modules that modprobe can find (modinfo succeeds), among those the tasks asked about */
+  modulesAvailable: string[];
+  limits: { nofile: number };
+  /** commands on PATH among those the tasks asked about, e.g. dpdk-devbind.py, pkg-config, gcc */
+  commands: Record<string, string | null>;
+  /** installed packages among those the tasks asked about: name -> version */
+  packages: Record<string, string | null>;
+  /** files the tasks asked about */
+  files: Record<string, FileFacts>;
+  /** free disk space in MiB for the paths the tasks asked about */
+  diskFreeMb: Record<string, number>;
+  /** services (units) the tasks asked about */
+  services: Record<string, { active: boolean; enabled: boolean; unitExists: boolean }>;
+  /** outputs of read-only commands the tasks asked for (dpip/ipvsadm show ...), by key */
+  outputs: Record<string, { code: number; stdout: string }>;
+  /** pids of running processes by name, among those asked about */
+  processes: Record<string, number[]>;
+  /** seconds the probe took on the host */
+  probeMs: number;
+}
+
+/** What a task wants the probe to read, beyond the fixed facts. Merged across tasks. */
+export interface ProbeRequest {
+  files?: string[];
+  commands?: string[];
+  packages?: string[];
+  modules?: string[];
+  diskPaths?: string[];
+  services?: string[];
+  processes?: string[];
+  /** key -> read-only shell command; its stdout and exit code land in facts.outputs[key] */
+  outputs?: Record<string, string>;
+}

@@ -1,0 +1,58 @@
+/**
+ * A Change is data: what a task will change on one host, why, and the steps that make it so.
+ * Plans are lists of Changes; they can be rendered, saved (plan.json), fingerprinted and applied later.
+ * Apply executes exactly the steps; it never recomputes intent.
+ */
+
+export type Step =
+  /** run a shell command; non-zero exit fails the change unless okCodes includes it */
+  | { kind: 'exec'; command: string; timeoutMs?: number; okCodes?: number[]; redact?: string[] }
+  /** write a file atomically (temp + rename), keeping the previous copy */
+  | { kind: 'write'; path: string; content: string; mode: number; owner?: string }
+  /** upload a file from the control machine (air-gapped sources, patches) */
+  | { kind: 'upload'; localPath: string; path: string; sha256: string; mode: number }
+  /** copy an artifact that another host of the same run built (build once per identical target) */
+  | { kind: 'copy-from-host'; sourceHost: string; sourcePath: string; path: string; sha256?: string; mode: number }
+  /** wait until a command succeeds (health gates), polling */
+  | { kind: 'wait'; command: string; timeoutMs: number; intervalMs: number; description: string; onFailure?: string };
+
+export interface Change {
+  /** Stable id within a host's plan, e.g. "hugepages/node1/2048kB". */
+  id: string;
+  /** Task that planned it. */
+  task: string;
+  /** One line for humans: "node1 2048kB hugepages: 0 → 1024". */
+  summary: string;
+  action: 'create' | 'update' | 'delete' | 'run';
+  before?: string;
+  after?: string;
+  /** Unified diff for files. */
+  diff?: string;
+  /** Restarts dpvs, rebinds a NIC, reloads a module: run in rolling batches. */
+  disruptive?: boolean;
+  /** Has a real inverse that rollback can apply. */
+  reversible?: boolean;
+  steps: Step[];
+}
+
+export interface HostPlan {
+  host: string;
+  changes: Change[];
+  /** Preflight results (errors block the host). */
+  checks: CheckResult[];
+  /** sha256 over the facts the changes were planned from */
+  factsFingerprint: string;
+  /** Set when the host could not be planned (unreachable, probe failed). */
+  error?: string;
+}
+
+export interface CheckResult {
+  id: string;
+  severity: 'error' | 'warning';
+  title: string;
+  found: string;
+  expected: string;
+  fix: string;
+  /** Set when the inventory waives it: the reason is printed. */
+  waived?: string;
+}

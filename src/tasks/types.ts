@@ -1,0 +1,43 @@
+import type { Facts, ProbeRequest } from '../facts/types.js';
+import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
+import type { Change, CheckResult } from '../plan/change.js';
+
+/** Everything a planner may read. Pure data; planners do no I/O. */
+export interface PlanContext {
+  host: ResolvedHost;
+  inventory: LoadedInventory;
+  /** Facts as they will be after the earlier tasks' changes of this run (projected). */
+  facts: Facts;
+  /** Facts of every host in the run (for fleet-wide decisions such as build-once). */
+  fleet: ReadonlyMap<string, Facts>;
+}
+
+export interface TaskPlan {
+  changes: Change[];
+  /** Facts as they will be after these changes (for the next tasks); default: unchanged. */
+  projected?: Facts;
+}
+
+export interface Task {
+  /** Name used in playbooks/*.yaml and Change.task. */
+  name: string;
+  /** What the probe must read for this task. */
+  probe?(host: ResolvedHost, inventory: LoadedInventory): ProbeRequest;
+  /** Pure planner. */
+  plan(ctx: PlanContext): TaskPlan;
+  /**
+   * Postcondition after apply, on fresh facts: problems as sentences (empty = verified).
+   * Default: the task plans no changes on the fresh facts.
+   */
+  verify?(ctx: PlanContext): string[];
+}
+
+/** A preflight check: pure, on facts only. Returns null when it does not apply. */
+export interface Check {
+  id: string;
+  title: string;
+  severity: 'error' | 'warning';
+  /** What it protects against (docs/preflight.md). */
+  protects: string;
+  run(ctx: PlanContext): Omit<CheckResult, 'id' | 'severity' | 'title'> | null;
+}
