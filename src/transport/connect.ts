@@ -1,0 +1,251 @@
+/**
+ * connectHost: resolve a host's SSH settings (inventory first, then ~/.ssh/config, then OpenSSH
+ * defaults), open the one connection for the run (through jump hosts when configured) and return the
+ * SSH Transport.
+ *
+ * Precedence for each setting: the inventory (host.ssh) wins, then ~/.ssh/config (first obtained value,
+ * unless use_ssh_config is false), then defaults (local user name, port 22, ~/.ssh/known_hosts,
+ * ~/.ssh/id_ed25519|id_ecdsa|id_rsa, ssh-agent). The host key policy from the caller (CLI) wins over the
+ * inventory's host_key_policy. StrictHostKeyChecking no/off in ssh_config means accept-new here: a
+ * changed key is never accepted.
+ *
+ * Jump hosts (jump_host or ProxyJump, comma-separated hops): each hop is looked up in ssh_config by its
+ * own name; its user defaults to the local user (as `ssh -J`), its keys to the target's. Host keys are
+ * verified for every hop against the same known_hosts files.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { type Client, utils } from 'ssh2';
+import type { ResolvedHost } from '../inventory/types.js';
+import { resolveLocalPath, resolveSecret } from './secret.js';
+import { type SshConfigResult, readSshConfig, safeLocalUser } from './ssh-config.js';
+import { type HostKeyPolicy, type Identity, type SshEndpoint, openSshClient } from './ssh-client.js';
+import { SshTransport } from './ssh.js';
+import type { TranscriptEvent } from './transcript.js';
+import { type Transport, TransportError } from './types.js';
+
+export type { TranscriptEvent } from './transcript.js';
+
+export interface ConnectOptions {
+  /** Directory of the inventory file: relative paths resolve against it. */
+  inventoryDir: string;
+  /** Overrides the inventory's host_key_policy (e.g. from a CLI flag). */
+  hostKeyPolicy?: HostKeyPolicy;
+  /** ssh_config to read (default ~/.ssh/config). */
+  sshConfigPath?: string;
+  /** ssh-agent socket (default SSH_AUTH_SOCK). */
+  agent?: string;
+  onTranscript?: (e: TranscriptEvent) => void;
+  /** Parallel channels per connection before queueing (default 10, OpenSSH's MaxSessions). */
+  maxSessions?: number;
+}
+
+const DEFAULT_IDENTITIES = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
+
+interface Hop {
+  user?: string;
+  host: string;
+  port?: number;
+}
+
+/** Parse `[user@]host[:port]`, also `[v6addr]:port`. */
+export function parseHop(spec: string): Hop {
+  const at = spec.lastIndexOf('@');
+  const user = at >= 0 ? spec.slice(0, at) : undefined;
+  let rest = at >= 0 ? spec.slice(at + 1) : spec;
+  let port: number | undefined;
+  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(rest);
+  if (bracket) {
+    rest = bracket[1] ?? rest;
+    if (bracket[2]) port = Number(bracket[2]);
+  } else {
+    const m = /^([^:]+):(\d+)$/.exec(rest);
+    if (m) {
+      rest = m[1] ?? rest;
+      port = Number(m[2]);
+    }
+  }
+  const hop: Hop = { host: rest };
+  if (user) hop.user = user;
+  if (port !== undefined) hop.port = port;
+  return hop;
+}
+
+function loadIdentity(label: string, path: string): Identity {
+  let text: Buffer;
+  try {
+    text = readFileSync(path);
+  } catch (e) {
+    throw new TransportError(
+      label,
+      'auth',
+      `cannot read identity file ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
+  }
+  const parsed = utils.parseKey(text);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (key === undefined || key instanceof Error) {
+    const why = key instanceof Error ? key.message : 'no key found';
+    if (/passphrase|encrypted/i.test(why)) {
+      throw new TransportError(
+        label,
+        'auth',
+        `identity file ${path} is protected by a passphrase: load it into ssh-agent (ssh-add) and leave ssh.identity_file unset`,
+      );
+    }
+    throw new TransportError(label, 'auth', `identity file ${path} is not a usable private key (${why})`);
+  }
+  if (!key.isPrivateKey())
+    throw new TransportError(label, 'auth', `identity file ${path} holds a public key, not a private key`);
+  return { path, key };
+}
+
+function policyFromConfig(v: string | undefined): HostKeyPolicy | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'accept-new' || v === 'no' || v === 'off') return 'accept-new';
+  return 'strict';
+}
+
+export async function connectHost(host: ResolvedHost, opts: ConnectOptions): Promise<Transport> {
+  const ssh = host.ssh ?? {};
+  const useConfig = ssh.use_ssh_config !== false;
+  const configPath = opts.sshConfigPath ?? join(homedir(), '.ssh', 'config');
+  const lookup = (name: string, ov: { user?: string; port?: number }): SshConfigResult =>
+    useConfig ? readSshConfig(configPath, name, ov) : { identityFiles: [] };
+
+  const overrides: { user?: string; port?: number } = {};
+  if (ssh.user !== undefined) overrides.user = ssh.user;
+  if (ssh.port !== undefined) overrides.port = ssh.port;
+  const cfg = lookup(host.address, overrides);
+  const user = ssh.user ?? cfg.user ?? safeLocalUser();
+  const port = ssh.port ?? cfg.port ?? 22;
+  const hostName = cfg.hostName ?? host.address;
+
+  // Keys: the inventory's identity_file alone; otherwise ssh_config IdentityFiles or the defaults, + agent.
+  const agentSock = opts.agent ?? process.env.SSH_AUTH_SOCK;
+  let identities: Identity[];
+  let agent: string | undefined;
+  if (ssh.identity_file !== undefined) {
+    identities = [loadIdentity(host.name, resolveLocalPath(ssh.identity_file, opts.inventoryDir))];
+  } else {
+    const files =
+      cfg.identityFiles.length > 0
+        ? cfg.identityFiles
+        : DEFAULT_IDENTITIES.map((f) => join(homedir(), '.ssh', f));
+    identities = files.filter((f) => existsSync(f)).map((f) => loadIdentity(host.name, f));
+    agent = agentSock !== undefined && agentSock !== '' ? agentSock : undefined;
+  }
+
+  let knownHostsFiles: string[];
+  if (ssh.known_hosts !== undefined) knownHostsFiles = [resolveLocalPath(ssh.known_hosts, opts.inventoryDir)];
+  else {
+    knownHostsFiles = cfg.userKnownHostsFiles ?? [join(homedir(), '.ssh', 'known_hosts')];
+    knownHostsFiles = [...knownHostsFiles, '/etc/ssh/ssh_known_hosts'];
+  }
+  const hostKeyPolicy: HostKeyPolicy =
+    opts.hostKeyPolicy ?? ssh.host_key_policy ?? policyFromConfig(cfg.strictHostKeyChecking) ?? 'strict';
+  const connectTimeoutMs = (ssh.connect_timeout_s ?? cfg.connectTimeoutS ?? 10) * 1000;
+
+  let sudoPassword: string | undefined;
+  if (ssh.sudo_password !== undefined) {
+    try {
+      sudoPassword = resolveSecret(ssh.sudo_password, opts.inventoryDir);
+    } catch (e) {
+      throw new TransportError(host.name, 'sudo', `ssh.sudo_password: ${(e as Error).message}`);
+    }
+  }
+
+  const jumpSpec = ssh.jump_host ?? cfg.proxyJump;
+  const hops = jumpSpec ? jumpSpec.split(',').map((s) => parseHop(s.trim())) : [];
+
+  const jumpClients: Client[] = [];
+  let sock: Duplex | undefined;
+  try {
+    for (const hop of hops) {
+      const hcfg = lookup(hop.host, hop.port !== undefined ? { port: hop.port } : {});
+      const hopHost = hcfg.hostName ?? hop.host;
+      const hopPort = hop.port ?? hcfg.port ?? 22;
+      const hopIds = hcfg.identityFiles.filter((f) => existsSync(f)).map((f) => loadIdentity(host.name, f));
+      const hopEndpoint: SshEndpoint = {
+        label: `${host.name} (jump host ${hop.host})`,
+        host: hopHost,
+        port: hopPort,
+        user: hop.user ?? hcfg.user ?? safeLocalUser(),
+        identities: hopIds.length > 0 ? hopIds : identities,
+        knownHostsFiles: hcfg.userKnownHostsFiles
+          ? [...knownHostsFiles, ...hcfg.userKnownHostsFiles]
+          : knownHostsFiles,
+        hostKeyPolicy,
+        connectTimeoutMs,
+      };
+      const hopAgent =
+        agent ??
+        (agentSock !== undefined && agentSock !== '' && ssh.identity_file === undefined
+          ? agentSock
+          : undefined);
+      if (hopAgent) hopEndpoint.agent = hopAgent;
+      if (sock) hopEndpoint.sock = sock;
+      const c = await openSshClient(hopEndpoint);
+      jumpClients.push(c);
+      const idx = hops.indexOf(hop);
+      const nextHop = hops[idx + 1];
+      const [nh, np] = nextHop
+        ? [
+            lookup(nextHop.host, {}).hostName ?? nextHop.host,
+            nextHop.port ?? lookup(nextHop.host, {}).port ?? 22,
+          ]
+        : [hostName, port];
+      sock = await forward(c, nh, np, hopEndpoint.label);
+    }
+    const endpoint: SshEndpoint = {
+      label: host.name,
+      host: hostName,
+      port,
+      user,
+      identities,
+      knownHostsFiles,
+      hostKeyPolicy,
+      connectTimeoutMs,
+    };
+    if (agent) endpoint.agent = agent;
+    if (sock) endpoint.sock = sock;
+    const client = await openSshClient(endpoint);
+    const t = new SshTransport({
+      name: host.name,
+      user,
+      client,
+      jumpClients,
+      connections: jumpClients.length + 1,
+      sudo: ssh.sudo === true,
+      ...(sudoPassword !== undefined ? { sudoPassword } : {}),
+      ...(ssh.command_timeout_s !== undefined ? { commandTimeoutMs: ssh.command_timeout_s * 1000 } : {}),
+      ...(opts.maxSessions !== undefined ? { maxSessions: opts.maxSessions } : {}),
+      ...(opts.onTranscript ? { onTranscript: opts.onTranscript } : {}),
+    });
+    return t;
+  } catch (e) {
+    for (const c of jumpClients.reverse()) {
+      c.end();
+      c.destroy();
+    }
+    throw e;
+  }
+}
+
+function forward(c: Client, host: string, port: number, label: string): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    c.forwardOut('127.0.0.1', 0, host, port, (err, stream) => {
+      if (err) {
+        reject(
+          new TransportError(
+            label,
+            /refused|connect failed/i.test(err.message) ? 'refused' : 'unreachable',
+            `the jump host could not reach ${host}:${port}: ${err.message}`,
+          ),
+        );
+      } else resolve(stream);
+    });
+  });
+}

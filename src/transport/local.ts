@@ -1,0 +1,147 @@
+/**
+ * The local transport: the control machine itself (Linux or macOS). Commands run through `sh -c` with
+ * execa; put writes atomically with ./atomic-write.ts. No sudo: the engine runs as the user it is.
+ */
+import { readFile } from 'node:fs/promises';
+import { execa } from 'execa';
+import { atomicWriteFile } from './atomic-write.js';
+import type { TranscriptEvent } from './transcript.js';
+import {
+  type ExecOptions,
+  type ExecResult,
+  type PutOptions,
+  type Transport,
+  TransportError,
+  type TransportStats,
+} from './types.js';
+
+export interface LocalTransportOptions {
+  name?: string;
+  commandTimeoutMs?: number;
+  onTranscript?: (e: TranscriptEvent) => void;
+}
+
+export class LocalTransport implements Transport {
+  readonly name: string;
+  private readonly counters: TransportStats = { connections: 0, execs: 0, uploads: 0 };
+
+  constructor(private readonly o: LocalTransportOptions = {}) {
+    this.name = o.name ?? 'localhost';
+  }
+
+  get stats(): TransportStats {
+    return { ...this.counters };
+  }
+
+  async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    this.counters.execs++;
+    const start = Date.now();
+    const timeoutMs = options.timeoutMs ?? this.o.commandTimeoutMs;
+    const child = execa('sh', ['-c', command], {
+      reject: false,
+      stripFinalNewline: false,
+      input: options.stdin ?? '',
+      ...(timeoutMs !== undefined ? { timeout: timeoutMs, killSignal: 'SIGKILL' as const } : {}),
+    });
+    if (options.onOutput) {
+      const cb = options.onOutput;
+      child.stdout?.on('data', (d: Buffer) => cb('stdout', d.toString()));
+      child.stderr?.on('data', (d: Buffer) => cb('stderr', d.toString()));
+    }
+    const r = await child;
+    const durationMs = Date.now() - start;
+    const stdout = String(r.stdout ?? '');
+    const stderr = String(r.stderr ?? '');
+    if (r.timedOut) {
+      const e = new TransportError(
+        this.name,
+        'timeout',
+        `command timed out after ${((timeoutMs ?? 0) / 1000).toFixed(1)} s and was stopped: ${command}`,
+      );
+      this.o.onTranscript?.({
+        host: this.name,
+        kind: 'exec',
+        command,
+        sudo: false,
+        stdout,
+        stderr,
+        code: null,
+        durationMs,
+        error: e.message,
+      });
+      throw e;
+    }
+    if (r.exitCode === undefined && r.signal === undefined) {
+      throw new TransportError(this.name, 'disconnected', `cannot run sh: ${r.message}`);
+    }
+    const code = r.exitCode ?? null;
+    const result: ExecResult = { stdout, stderr, code, durationMs };
+    if (r.signal) result.signal = r.signal;
+    this.o.onTranscript?.({
+      host: this.name,
+      kind: 'exec',
+      command,
+      sudo: false,
+      stdout,
+      stderr,
+      code,
+      durationMs,
+      ...(r.signal ? { signal: r.signal } : {}),
+    });
+    return result;
+  }
+
+  async put(path: string, content: string | Buffer, options: PutOptions): Promise<void> {
+    this.counters.uploads++;
+    const start = Date.now();
+    const label = `put ${path} (${Buffer.byteLength(content)} bytes, mode ${options.mode.toString(8).padStart(4, '0')})`;
+    try {
+      await atomicWriteFile(path, content, {
+        mode: options.mode,
+        keepPrevious: options.keepPrevious !== false,
+        ...(options.owner !== undefined
+          ? {
+              beforeRename: async (temp: string): Promise<void> => {
+                await execa('chown', ['--', options.owner as string, temp]);
+              },
+            }
+          : {}),
+      });
+    } catch (e) {
+      const msg = `${label} failed: ${(e as Error).message}`;
+      this.o.onTranscript?.({
+        host: this.name,
+        kind: 'put',
+        command: label,
+        sudo: false,
+        stdout: '',
+        stderr: msg,
+        code: 1,
+        durationMs: Date.now() - start,
+      });
+      throw new TransportError(this.name, 'sftp', msg);
+    }
+    this.o.onTranscript?.({
+      host: this.name,
+      kind: 'put',
+      command: label,
+      sudo: false,
+      stdout: '',
+      stderr: '',
+      code: 0,
+      durationMs: Date.now() - start,
+    });
+  }
+
+  async get(path: string): Promise<Buffer> {
+    try {
+      return await readFile(path);
+    } catch (e) {
+      throw new TransportError(this.name, 'sftp', `get ${path} failed: ${(e as Error).message}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    // Nothing to close.
+  }
+}
