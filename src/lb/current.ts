@@ -1,0 +1,72 @@
+/**
+ * Current LB state from probe outputs. The probe keys and commands live here so the tasks and the
+ * restore script agree on them.
+ *
+ * When dpvs does not answer (an output is missing or exited non-zero, e.g. ipvsadm's exit 2 "Are you
+ * sure that dpvs is running?"), the current state is EMPTY and `running` is false: the plan is made
+ * against the state dpvs will have after an earlier task of the same run starts it (no objects), so it
+ * lists every add. IPv6 listings that fail (IPv6 off in dpvs) count as empty, not as "not running".
+ */
+import type { Facts, ProbeRequest } from '../facts/types.js';
+import { sh } from '../transport/quote.js';
+import type { LbBins } from './commands.js';
+import { emptyState, type LbState } from './model.js';
+import { parseDpipAddrShow, parseDpipRouteShow } from './parse-dpip.js';
+import { parseIpvsadmLaddrs, parseIpvsadmList } from './parse-ipvsadm.js';
+
+export const RECORD_PATH = '/var/lib/dpvs-deploy/lb-managed.json';
+export const RESTORE_SCRIPT_PATH = '/etc/dpvs-deploy/restore.sh';
+
+export const OUT = {
+  addr: 'dpip-addr',
+  addr6: 'dpip-addr6',
+  route: 'dpip-route',
+  route6: 'dpip-route6',
+  ipvsList: 'ipvsadm-ln',
+  laddrs: 'ipvsadm-G',
+} as const;
+
+export function lbOutputs(b: LbBins): Record<string, string> {
+  return {
+    [OUT.addr]: sh`${b.dpip} addr show`,
+    [OUT.addr6]: sh`${b.dpip} -6 addr show`,
+    [OUT.route]: sh`${b.dpip} route show`,
+    [OUT.route6]: sh`${b.dpip} -6 route show`,
+    [OUT.ipvsList]: sh`${b.ipvsadm} -ln`,
+    [OUT.laddrs]: sh`${b.ipvsadm} -G`,
+  };
+}
+
+export function lbProbe(b: LbBins, extraFiles: string[] = []): ProbeRequest {
+  return { outputs: lbOutputs(b), files: [RECORD_PATH, RESTORE_SCRIPT_PATH, ...extraFiles] };
+}
+
+export interface Current {
+  state: LbState;
+  /** dpvs answered dpip and ipvsadm */
+  running: boolean;
+}
+
+export function currentState(facts: Pick<Facts, 'outputs'>): Current {
+  const out = facts.outputs ?? {};
+  const ok = (k: string): string | null => {
+    const o = out[k];
+    return o && o.code === 0 ? o.stdout : null;
+  };
+  const addr = ok(OUT.addr);
+  const route = ok(OUT.route);
+  const list = ok(OUT.ipvsList);
+  const laddrText = ok(OUT.laddrs);
+  if (addr === null || route === null || list === null || laddrText === null)
+    return { state: emptyState(), running: false };
+
+  const addresses = [...parseDpipAddrShow(addr), ...parseDpipAddrShow(ok(OUT.addr6) ?? '')];
+  const routes = [...parseDpipRouteShow(route), ...parseDpipRouteShow(ok(OUT.route6) ?? '')];
+  const { services, realServers } = parseIpvsadmList(list);
+  const laddrs = parseIpvsadmLaddrs(laddrText, services);
+  for (const l of laddrs) {
+    const a = addresses.find((x) => x.ip === l.ip);
+    if (a) l.dev = a.dev;
+  }
+  return { state: { addresses, routes, services, realServers, laddrs }, running: true };
+}
