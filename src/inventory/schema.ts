@@ -34,20 +34,22 @@ export const IpAddress = z
   .string()
   .refine((s) => isIpv4(s) || isIpv6(s), { message: 'expected an IPv4 or IPv6 address such as 10.0.96.204' })
   .describe('IPv4 or IPv6 address');
+export function isCidr(s: string): boolean {
+  const [ip, len, ...rest] = s.split('/');
+  if (rest.length || ip === undefined || len === undefined || !/^\d{1,3}$/.test(len)) return false;
+  const n = Number(len);
+  return (isIpv4(ip) && n <= 32) || (isIpv6(ip) && n <= 128);
+}
 export const Cidr = z
   .string()
-  .refine(
-    (s) => {
-      const [ip, len, ...rest] = s.split('/');
-      if (rest.length || ip === undefined || len === undefined || !/^\d{1,3}$/.test(len)) return false;
-      const n = Number(len);
-      return (isIpv4(ip) && n <= 32) || (isIpv6(ip) && n <= 128);
-    },
-    { message: 'expected ADDRESS/PREFIXLEN such as 10.0.96.0/24' },
-  )
+  .refine(isCidr, { message: 'expected ADDRESS/PREFIXLEN such as 10.0.96.0/24' })
   .describe('address with prefix length, e.g. 10.0.96.204/32');
+/** One refined string (not a union) so a bad prefix gets one clear message. */
 export const RoutePrefix = z
-  .union([z.literal('default'), Cidr])
+  .string()
+  .refine((s) => s === 'default' || isCidr(s), {
+    message: 'expected a destination prefix such as 192.168.229.0/24, or default',
+  })
   .describe('destination prefix such as 192.168.229.0/24, or default');
 export const PciAddress = z
   .string()

@@ -1,3 +1,4 @@
+import type { Diagnostic } from '../errors.js';
 import type { HostSettings, Inventory, Role, ServiceEntry } from './schema.js';
 
 /** A host after defaults, group vars and host values are merged (later wins; arrays replace). */
@@ -25,6 +26,13 @@ export interface LoadedInventory {
   doc: Inventory;
   hosts: ResolvedHost[];
   services: ServiceEntry[];
+  /** Non-fatal findings (literal secrets, ignored settings, YAML warnings), positioned. */
+  warnings: Diagnostic[];
   /** Position of a document path such as ['hosts', 'lb1', 'nics', 0, 'match'] (nearest existing node). */
   positionOf(path: ReadonlyArray<string | number>): SourcePosition;
+  /**
+   * Position of a resolved host's value, e.g. ('lb1', ['nics', 0, 'name']): where it was written —
+   * the host entry, a group's vars or defaults.
+   */
+  positionOfHostValue(host: string, path: ReadonlyArray<string | number>): SourcePosition;
 }

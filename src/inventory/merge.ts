@@ -1,0 +1,101 @@
+/**
+ * Host resolution: defaults → each group the host is in (groups in document order) → the host's own
+ * values. Mappings merge key by key (recursively); lists and scalars replace what came before.
+ */
+import type { HostSettings, Inventory } from './schema.js';
+import type { ResolvedHost } from './types.js';
+import type { DocPath } from './source.js';
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep merge: objects merge, arrays and scalars from `over` replace. Inputs are not modified. */
+export function deepMerge<T>(base: T, over: unknown): T {
+  if (over === undefined) return clone(base);
+  if (!isPlainObject(base) || !isPlainObject(over)) return clone(over) as T;
+  const out: Record<string, unknown> = { ...clone(base) };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    out[k] = k in out ? deepMerge(out[k], v) : clone(v);
+  }
+  return out as T;
+}
+
+function clone<T>(v: T): T {
+  return v === undefined ? v : (structuredClone(v) as T);
+}
+
+/** One source of settings for a host, with the document path its values sit at. */
+export interface Layer {
+  path: DocPath;
+  settings: HostSettings;
+}
+
+export interface Resolution {
+  host: ResolvedHost;
+  /** Highest priority last: defaults, groups in document order, the host. */
+  layers: Layer[];
+}
+
+function get(obj: unknown, path: DocPath): unknown {
+  let cur = obj;
+  for (const seg of path) {
+    if (Array.isArray(cur) && typeof seg === 'number') cur = cur[seg];
+    else if (isPlainObject(cur)) cur = cur[String(seg)];
+    else return undefined;
+  }
+  return cur;
+}
+
+/**
+ * Document path of a resolved host's value: the highest-priority layer that defines it (arrays replace,
+ * so the layer that holds the list holds its items). Falls back to the host's entry.
+ */
+export function originOf(res: Resolution, path: DocPath): DocPath {
+  for (let i = res.layers.length - 1; i >= 0; i--) {
+    const layer = res.layers[i] as Layer;
+    if (get(layer.settings, path) !== undefined) return [...layer.path, ...path];
+  }
+  // Not defined anywhere: point at the nearest defined prefix.
+  for (let n = path.length - 1; n > 0; n--) {
+    const prefix = path.slice(0, n);
+    for (let i = res.layers.length - 1; i >= 0; i--) {
+      const layer = res.layers[i] as Layer;
+      if (get(layer.settings, prefix) !== undefined) return [...layer.path, ...prefix];
+    }
+  }
+  return ['hosts', res.host.name];
+}
+
+/**
+ * Resolves every host. `hostOrder` and `groupOrder` are the document orders of the `hosts` and
+ * `groups` mappings (JS objects would reorder integer-like names).
+ */
+export function resolveHosts(inv: Inventory, hostOrder: string[], groupOrder: string[]): Resolution[] {
+  const groups = inv.groups ?? {};
+  const orderedGroups = [...groupOrder.filter((g) => g in groups), ...Object.keys(groups).filter((g) => !groupOrder.includes(g))];
+  const orderedHosts = [
+    ...hostOrder.filter((h) => h in inv.hosts),
+    ...Object.keys(inv.hosts).filter((h) => !hostOrder.includes(h)),
+  ];
+  return orderedHosts.map((name) => {
+    const entry = inv.hosts[name];
+    if (!entry) throw new Error(`unreachable: host ${name}`);
+    const layers: Layer[] = [];
+    if (inv.defaults) layers.push({ path: ['defaults'], settings: inv.defaults });
+    const memberOf: string[] = [];
+    for (const g of orderedGroups) {
+      const group = groups[g];
+      if (!group || !group.hosts.includes(name)) continue;
+      memberOf.push(g);
+      if (group.vars) layers.push({ path: ['groups', g, 'vars'], settings: group.vars });
+    }
+    const { address, roles, ...own } = entry;
+    layers.push({ path: ['hosts', name], settings: own });
+    let merged: HostSettings = {};
+    for (const l of layers) merged = deepMerge(merged, l.settings);
+    const host: ResolvedHost = { ...merged, name, address, roles: [...roles], groups: memberOf };
+    return { host, layers };
+  });
+}

@@ -1,0 +1,199 @@
+/** Checks across hosts: group membership, SSH addresses, services, keepalived pairs, secrets. */
+import { didYouMean } from './issues.js';
+import { bareIp, ipFamily, listOr, type Findings } from './findings.js';
+import { originOf, type Resolution } from './merge.js';
+import type { HostSettings, Inventory } from './schema.js';
+import { keepalivedEnabled } from './semantic-host.js';
+
+export function checkGroups(inv: Inventory, f: Findings): void {
+  const hostNames = Object.keys(inv.hosts);
+  for (const [g, group] of Object.entries(inv.groups ?? {})) {
+    group.hosts.forEach((h, i) => {
+      if (!(h in inv.hosts)) {
+        const guess = didYouMean(h, hostNames);
+        f.error(
+          ['groups', g, 'hosts', i],
+          `group '${g}' lists unknown host '${h}' (hosts are: ${listOr(hostNames)})${guess ? `; did you mean '${guess}'?` : ''}`,
+        );
+      } else if (group.hosts.indexOf(h) !== i) {
+        f.error(['groups', g, 'hosts', i], `host '${h}' is listed twice in group '${g}'`);
+      }
+    });
+  }
+}
+
+export function checkSshAddresses(res: Resolution[], f: Findings): void {
+  const seen = new Map<string, string>();
+  for (const r of res) {
+    const key = `${r.host.address.toLowerCase()}:${r.host.ssh?.port ?? 22}`;
+    const prev = seen.get(key);
+    if (prev) {
+      f.error(['hosts', r.host.name, 'address'], `address ${r.host.address} (SSH port ${r.host.ssh?.port ?? 22}) is already used by host '${prev}'`);
+    } else seen.set(key, r.host.name);
+  }
+}
+
+export function checkServices(inv: Inventory, res: Resolution[], f: Findings): void {
+  const byName = new Map(res.map((r) => [r.host.name, r]));
+  const hostNames = [...byName.keys()];
+  const names = new Map<string, number>();
+  const endpoints = new Map<string, number>();
+  const lipOwner = new Map<string, string>();
+  (inv.services ?? []).forEach((s, i) => {
+    const at = (...p: Array<string | number>) => ['services', i, ...p];
+    const prevName = names.get(s.name);
+    if (prevName !== undefined) f.error(at('name'), `service name '${s.name}' is already used by services[${prevName}]`);
+    else names.set(s.name, i);
+
+    const proto = s.protocol ?? 'tcp';
+    const ep = `${s.vip.toLowerCase()}|${s.port}|${proto}|${s.mode === 'snat' ? JSON.stringify(s.match ?? {}) : ''}`;
+    const prevEp = endpoints.get(ep);
+    if (prevEp !== undefined) {
+      f.error(at('vip'), `${s.vip}:${s.port}/${proto} is already served by services[${prevEp}] ('${inv.services?.[prevEp]?.name}')`);
+    } else endpoints.set(ep, i);
+
+    if (s.mode !== 'snat' && s.port === 0) f.error(at('port'), `port 0 is only for snat services; expected a port from 1 to 65535`);
+    if (s.mode === 'snat' && !s.match) f.error(at('mode'), `snat services need match (e.g. match: {src_range: 192.168.100.0-192.168.100.254, oif: dpdk1})`);
+    if (s.mode !== 'snat' && s.match) f.error(at('match'), `match is only for snat services (mode is ${s.mode})`, true);
+
+    // Balancers.
+    const balancers: Resolution[] = [];
+    s.balancers.forEach((b, k) => {
+      const r = byName.get(b);
+      if (!r) {
+        const guess = didYouMean(b, hostNames);
+        f.error(at('balancers', k), `unknown host '${b}' (hosts are: ${listOr(hostNames)})${guess ? `; did you mean '${guess}'?` : ''}`);
+      } else if (!r.host.roles.includes('balancer')) {
+        f.error(at('balancers', k), `host '${b}' has no balancer role (roles: ${r.host.roles.join(', ')})`);
+      } else if (s.balancers.indexOf(b) !== k) {
+        f.error(at('balancers', k), `balancer '${b}' is listed twice`);
+      } else balancers.push(r);
+    });
+    const nicsOf = (r: Resolution) => new Set((r.host.nics ?? []).map((n) => n.name));
+    const checkDevOn = (dev: string | undefined, path: Array<string | number>) => {
+      if (dev === undefined) return;
+      for (const r of balancers) {
+        const nics = nicsOf(r);
+        if (!nics.has(dev)) f.error(at(...path), `'${dev}' is not one of balancer '${r.host.name}''s nics (${listOr(nics)})`);
+      }
+    };
+    checkDevOn(s.vip_dev, ['vip_dev']);
+    checkDevOn(s.match?.iif, ['match', 'iif']);
+    checkDevOn(s.match?.oif, ['match', 'oif']);
+
+    // Local addresses (FullNAT LIPs).
+    const lips = s.local_addresses ?? {};
+    for (const [b, list] of Object.entries(lips)) {
+      if (!s.balancers.includes(b)) {
+        f.error(at('local_addresses', b), `'${b}' is not one of this service's balancers (${listOr(s.balancers)})`, true);
+        continue;
+      }
+      const r = byName.get(b);
+      list.forEach((l, k) => {
+        if (r && r.host.roles.includes('balancer')) {
+          const nics = nicsOf(r);
+          if (!nics.has(l.dev)) f.error(at('local_addresses', b, k, 'dev'), `'${l.dev}' is not one of balancer '${b}''s nics (${listOr(nics)})`);
+        }
+        const ip = bareIp(l.address);
+        const owner = lipOwner.get(ip);
+        if (owner !== undefined && owner !== b) {
+          f.error(at('local_addresses', b, k, 'address'), `local address ${ip} is already used by balancer '${owner}'; each balancer needs its own local addresses`);
+        } else lipOwner.set(ip, b);
+        if (list.findIndex((x) => bareIp(x.address) === ip) !== k) {
+          f.error(at('local_addresses', b, k, 'address'), `local address ${ip} is listed twice`);
+        }
+        const rsFamilies = new Set((s.real_servers ?? []).map((rs) => ipFamily(rs.address)));
+        if (s.mode === 'fullnat' && rsFamilies.size === 1 && !rsFamilies.has(ipFamily(ip))) {
+          f.error(at('local_addresses', b, k, 'address'), `local address ${ip} is IPv${ipFamily(ip)} but the real servers are IPv${[...rsFamilies][0]}; FullNAT connects to real servers from the local addresses`);
+        }
+      });
+    }
+    if (s.mode === 'fullnat') {
+      for (const b of balancers) {
+        if (!lips[b.host.name]?.length) {
+          f.error(
+            s.local_addresses ? at('local_addresses') : at('mode'),
+            `fullnat service '${s.name}' needs local_addresses for balancer '${b.host.name}' (e.g. local_addresses: {${b.host.name}: [{address: 192.168.100.200, dev: dpdk0}]})`,
+            true,
+          );
+        }
+      }
+    }
+
+    // Real servers.
+    const rsSeen = new Map<string, number>();
+    (s.real_servers ?? []).forEach((rs, k) => {
+      const key = `${rs.address.toLowerCase()}:${rs.port ?? s.port}`;
+      const prev = rsSeen.get(key);
+      if (prev !== undefined) f.error(at('real_servers', k, 'address'), `real server ${rs.address}:${rs.port ?? s.port} is already listed at real_servers[${prev}]`);
+      else rsSeen.set(key, k);
+    });
+  });
+}
+
+export function checkKeepalivedPairs(res: Resolution[], f: Findings): void {
+  const byVrid = new Map<number, Resolution[]>();
+  const kniSeen = new Map<string, string>();
+  for (const r of res) {
+    if (!keepalivedEnabled(r) || !r.host.roles.includes('balancer')) continue;
+    const k = r.host.keepalived;
+    if (k?.virtual_router_id !== undefined) {
+      const list = byVrid.get(k.virtual_router_id) ?? [];
+      list.push(r);
+      byVrid.set(k.virtual_router_id, list);
+    }
+    if (k?.kni_address) {
+      const ip = bareIp(k.kni_address);
+      const prev = kniSeen.get(ip);
+      if (prev) f.error(originOf(r, ['keepalived', 'kni_address']), `kni_address ${ip} is already used by host '${prev}'; each node needs its own`);
+      else kniSeen.set(ip, r.host.name);
+    }
+  }
+  for (const [vrid, members] of byVrid) {
+    const prios = new Map<number, string>();
+    const masters: Resolution[] = [];
+    for (const r of members) {
+      const k = r.host.keepalived;
+      if (k?.priority !== undefined) {
+        const prev = prios.get(k.priority);
+        if (prev) {
+          f.error(
+            originOf(r, ['keepalived', 'priority']),
+            `priority ${k.priority} is also host '${prev}''s priority for virtual_router_id ${vrid}; nodes of a VRRP pair need different priorities`,
+          );
+        } else prios.set(k.priority, r.host.name);
+      }
+      if (k?.state === 'MASTER') masters.push(r);
+    }
+    masters.slice(1).forEach((r) =>
+      f.error(
+        originOf(r, ['keepalived', 'state']),
+        `host '${masters[0]?.host.name}' is already MASTER for virtual_router_id ${vrid}; one node is MASTER, the others BACKUP`,
+      ),
+    );
+    const first = members[0];
+    if (masters.length === 0 && first && members.every((m) => m.host.keepalived?.state !== undefined)) {
+      f.error(
+        originOf(first, ['keepalived', 'state']),
+        `no MASTER among the hosts with virtual_router_id ${vrid} (${members.map((m) => m.host.name).join(', ')}); make one of them MASTER`,
+      );
+    }
+  }
+}
+
+/** Literal secrets in the document (not resolved hosts: one warning per place written). */
+export function checkLiteralSecrets(inv: Inventory, f: Findings): void {
+  const layers: Array<[Array<string | number>, HostSettings | undefined]> = [
+    [['defaults'], inv.defaults],
+    ...Object.entries(inv.groups ?? {}).map(([g, v]): [Array<string | number>, HostSettings | undefined] => [['groups', g, 'vars'], v.vars]),
+    ...Object.entries(inv.hosts).map(([h, v]): [Array<string | number>, HostSettings | undefined] => [['hosts', h], v]),
+  ];
+  for (const [path, s] of layers) {
+    if (typeof s?.ssh?.sudo_password === 'string') {
+      f.warn([...path, 'ssh', 'sudo_password'], 'secret written literally in the inventory; prefer {env: NAME} or {file: PATH}');
+    }
+    if (typeof s?.keepalived?.auth_pass === 'string') {
+      f.warn([...path, 'keepalived', 'auth_pass'], 'secret written literally in the inventory; prefer {env: NAME} or {file: PATH}');
+    }
+  }
+}
