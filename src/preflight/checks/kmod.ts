@@ -1,0 +1,133 @@
+/** Kernel-module checks: the binding driver's module, IOMMU for vfio-pci, vhost_net for 1.10 KNI, lockdown. */
+import type { Facts } from '../../facts/types.js';
+import type { ResolvedHost } from '../../inventory/types.js';
+import type { Check } from '../../tasks/types.js';
+import { finding, listText } from '../check.js';
+import { bindDriver, dpvsLine, isBalancer, isRealserver, kniEnabled } from '../settings.js';
+
+const norm = (m: string): string => m.replace(/-/g, '_');
+
+/** modinfo finds it, or it is loaded already. */
+export function moduleAvailable(facts: Facts, name: string): boolean {
+  const n = norm(name);
+  return facts.modulesAvailable.some((m) => norm(m) === n) || facts.modules.some((m) => norm(m.name) === n);
+}
+
+/** The kernel module the binding driver comes from (igb_uio is built by us on top of uio). */
+export function driverModule(host: ResolvedHost): string {
+  const d = bindDriver(host);
+  return d === 'igb_uio' ? 'uio' : d;
+}
+
+/** Out-of-tree modules dpvs-deploy builds on this host (they need headers and are unsigned). */
+export function builtModules(host: ResolvedHost): string[] {
+  const out: string[] = [];
+  if (isBalancer(host)) {
+    if (bindDriver(host) === 'igb_uio') out.push('igb_uio');
+    const line = dpvsLine(host);
+    if (kniEnabled(host) && (line === '1.8' || line === '1.9')) out.push('rte_kni');
+  }
+  if (isRealserver(host)) {
+    if (host.realserver?.toa !== false) out.push('toa');
+    if (host.realserver?.uoa === true) out.push('uoa');
+  }
+  return out;
+}
+
+export const bindModule: Check = {
+  id: 'KMOD-001',
+  title: 'kernel module for the DPDK binding driver not available',
+  severity: 'error',
+  protects:
+    'Binding the ports fails when modprobe cannot find the driver’s module, leaving DPDK without ports.',
+  run({ host, facts }) {
+    if (!isBalancer(host) || (host.nics ?? []).length === 0) return null;
+    const mod = driverModule(host);
+    if (moduleAvailable(facts, mod)) return null;
+    const driver = bindDriver(host);
+    return finding(
+      `modprobe cannot find ${mod} on kernel ${facts.kernel.release}`,
+      `module ${mod} available${driver === 'igb_uio' ? ' (igb_uio is built on top of it)' : ''}`,
+      `install the kernel's extra modules (Ubuntu: linux-modules-extra-${facts.kernel.release}; RHEL: kernel-modules-extra), ` +
+        'or choose another dpdk.driver (uio_pci_generic, vfio-pci)',
+    );
+  },
+};
+
+export const iommuForVfio: Check = {
+  id: 'KMOD-002',
+  title: 'vfio-pci without an IOMMU',
+  severity: 'error',
+  protects:
+    'vfio-pci cannot bind a device outside an IOMMU group ("vfio-pci: probe … failed with error -22").',
+  run({ host, facts }) {
+    if (!isBalancer(host) || bindDriver(host) !== 'vfio-pci') return null;
+    if (facts.kernel.iommuGroups > 0 || host.dpdk?.allow_noiommu === true) return null;
+    return finding(
+      `no IOMMU groups (kernel cmdline: ${facts.kernel.cmdline || 'empty'})`,
+      'IOMMU on (/sys/kernel/iommu_groups populated), or dpdk.allow_noiommu: true',
+      'BIOS: Processor Settings → Virtualization Technology (Intel VT-d / AMD IOMMU): Enabled, and the kernel parameters ' +
+        'intel_iommu=on iommu=pt (AMD: amd_iommu=on); or dpdk.driver: uio_pci_generic; or dpdk.allow_noiommu: true (unsafe)',
+    );
+  },
+};
+
+export const vhostNet: Check = {
+  id: 'KMOD-003',
+  title: 'vhost_net missing for DPVS 1.10 KNI',
+  severity: 'error',
+  protects:
+    'DPVS 1.10 makes its KNI ports as virtio-user devices on /dev/vhost-net; without vhost_net the exception path fails at start.',
+  run({ host, facts }) {
+    if (!isBalancer(host) || dpvsLine(host) !== '1.10' || !kniEnabled(host)) return null;
+    if (moduleAvailable(facts, 'vhost_net') || facts.files['/dev/vhost-net']?.exists === true) return null;
+    return finding(
+      `no vhost_net module and no /dev/vhost-net on kernel ${facts.kernel.release}`,
+      'vhost_net available (/dev/vhost-net)',
+      `install the kernel's extra modules (Ubuntu: linux-modules-extra-${facts.kernel.release}), or set dpvs.kni: false`,
+    );
+  },
+};
+
+export const unsignedModules: Check = {
+  id: 'KMOD-004',
+  title: 'kernel lockdown / Secure Boot refuses unsigned modules',
+  severity: 'error',
+  protects:
+    'igb_uio, rte_kni, toa and uoa are built on the host and unsigned; under lockdown insmod fails ("Key was rejected by service").',
+  run({ host, facts }) {
+    const mods = builtModules(host);
+    if (mods.length === 0) return null;
+    const { lockdown, secureBoot } = facts.kernel;
+    const locked = lockdown === 'integrity' || lockdown === 'confidentiality';
+    if (!locked && secureBoot !== true) return null;
+    return finding(
+      `lockdown ${lockdown}${secureBoot === true ? ', Secure Boot on' : ''}; unsigned modules to load: ${listText(mods)}`,
+      'lockdown none and Secure Boot off (or modules signed with an enrolled key)',
+      'BIOS: System Security / Boot Settings → Secure Boot: Disabled; or sign the modules with a key enrolled via mokutil --import',
+    );
+  },
+};
+
+export const kniCarrier: Check = {
+  id: 'KMOD-005',
+  title: 'rte_kni loaded without carrier=on',
+  severity: 'warning',
+  protects:
+    'rte_kni loaded with carrier off leaves the KNI interfaces NO-CARRIER ("link is not ready"): VRRP and routing daemons on them stay down.',
+  run({ host, facts }) {
+    const line = dpvsLine(host);
+    if (!isBalancer(host) || !kniEnabled(host) || (line !== '1.8' && line !== '1.9')) return null;
+    const kni = facts.modules.find((m) => m.name === 'rte_kni');
+    if (!kni) return null;
+    const carrier = kni.params['carrier'];
+    if (carrier === undefined || carrier === 'on') return null;
+    return finding(
+      `rte_kni loaded with carrier=${carrier}`,
+      'rte_kni loaded with carrier=on',
+      'stop dpvs and rmmod rte_kni; the plan loads it again as insmod rte_kni.ko carrier=on',
+    );
+  },
+};
+
+export const kmodChecks: Check[] = [bindModule, iommuForVfio, vhostNet, unsignedModules, kniCarrier];
