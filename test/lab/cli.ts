@@ -1,0 +1,116 @@
+#!/usr/bin/env node
+/**
+ * npm run lab -- up [--balancers N --realservers M --inventory FILE] [--real-hugepages HOST] | down | status
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { resolve } from 'node:path';
+import { down, status, up } from './lab.js';
+import { inventoryYaml, labInventory, writeInventory } from './inventory.js';
+import { labPaths } from './paths.js';
+import { DEFAULT_SHAPE, labProfiles } from './profiles.js';
+
+function count(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 500)
+    throw new InvalidArgumentError('expected a whole number 0..500');
+  return n;
+}
+
+function defaultCommand(balancers?: number, realservers?: number): string {
+  const extra = [
+    ...(balancers !== undefined ? [`--balancers ${balancers}`] : []),
+    ...(realservers !== undefined ? [`--realservers ${realservers}`] : []),
+  ];
+  return ['npm run lab -- inventory', ...extra].join(' ');
+}
+
+const program = new Command('lab').description('the local lab of SSH hosts (test/lab/README.md)');
+
+program
+  .command('up')
+  .description('bring the lab up (a lab already up with the same shape is reused)')
+  .option('--balancers <n>', 'balancers lb1..lbN', count)
+  .option('--realservers <n>', 'realservers rs1..rsN', count)
+  .option('--inventory <file>', 'write the matching inventory here')
+  .option('--real-hugepages <host>', "this host's 2 MB hugepage counter is the machine's real one")
+  .action(
+    async (o: { balancers?: number; realservers?: number; inventory?: string; realHugepages?: string }) => {
+      const paths = labPaths();
+      const shape = {
+        balancers: o.balancers ?? DEFAULT_SHAPE.balancers,
+        realservers: o.realservers ?? DEFAULT_SHAPE.realservers,
+        ...(o.realHugepages !== undefined ? { realHugepages: o.realHugepages } : {}),
+      };
+      const r = await up({ shape, paths, log: (l) => console.error(l) });
+      const custom =
+        shape.balancers !== DEFAULT_SHAPE.balancers || shape.realservers !== DEFAULT_SHAPE.realservers;
+      let inventory = paths.defaultInventory;
+      if (o.inventory !== undefined || custom || shape.realHugepages !== undefined) {
+        inventory = resolve(o.inventory ?? `${paths.lab}/inventory.yaml`);
+        const inv = labInventory(r.profiles, {
+          inventoryFile: inventory,
+          identity: paths.identity,
+          knownHosts: paths.knownHosts,
+        });
+        await writeInventory(
+          inventory,
+          inventoryYaml(inv, `npm run lab -- ${process.argv.slice(2).join(' ')}`),
+        );
+      }
+      console.log(
+        `lab ${r.reused ? 'already up' : 'up'}: ${r.profiles.length} hosts in ${r.ms} ms; inventory ${inventory}; ssh -F ${paths.sshConfig} <host>`,
+      );
+    },
+  );
+
+program
+  .command('inventory')
+  .description('write the inventory for a lab shape without bringing it up (default: inventories/lab.yaml)')
+  .option('--balancers <n>', 'balancers lb1..lbN', count)
+  .option('--realservers <n>', 'realservers rs1..rsN', count)
+  .option('--out <file>', 'where to write it')
+  .action(async (o: { balancers?: number; realservers?: number; out?: string }) => {
+    const paths = labPaths();
+    const file = resolve(o.out ?? paths.defaultInventory);
+    const profiles = labProfiles({
+      balancers: o.balancers ?? DEFAULT_SHAPE.balancers,
+      realservers: o.realservers ?? DEFAULT_SHAPE.realservers,
+    });
+    const inv = labInventory(profiles, {
+      inventoryFile: file,
+      identity: paths.identity,
+      knownHosts: paths.knownHosts,
+    });
+    await writeInventory(file, inventoryYaml(inv, defaultCommand(o.balancers, o.realservers)));
+    console.log(`wrote ${file}`);
+  });
+
+program
+  .command('down')
+  .description('remove every namespace, mount, link, process and file of the lab')
+  .action(async () => {
+    const r = await down();
+    console.log(`lab down in ${r.ms} ms (${r.killed} processes stopped)`);
+  });
+
+program
+  .command('status')
+  .description('list the lab hosts')
+  .action(async () => {
+    const hosts = await status();
+    if (!hosts.length) {
+      console.log('lab is down');
+      return;
+    }
+    for (const h of hosts) {
+      console.log(
+        `${h.name.padEnd(10)} ${h.address.padEnd(15)} sshd ${String(h.sshdPid ?? '-').padEnd(8)} ${h.up ? 'up' : 'down'}`,
+      );
+    }
+    if (!hosts.every((h) => h.up)) process.exitCode = 1;
+  });
+
+program.parseAsync().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : String(e));
+  process.exit(1);
+});

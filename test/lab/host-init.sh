@@ -1,0 +1,74 @@
+#!/bin/bash
+# PID 1 of one lab host. Started by test/lab/lab.ts as
+#   setsid ip netns exec dd-<host> unshare --mount --uts --pid --fork --kill-child --mount-proc \
+#          --propagation private -- bash host-init.sh <host-dir>
+# <host-dir>/init.env (written by lab.ts) sets HOST, ADDRESS, PREFIXLEN, FAKE_ROOT, REAL_HUGEPAGES;
+# <host-dir>/mounts lists the fake kernel's binds as "kind source target" (source relative to FAKE_ROOT).
+# Order matters: binds from absolute paths first, while nothing is overmounted yet; then cwd-relative
+# sources with `mount -c`, so a state directory under /root or /tmp still resolves (cwd keeps it).
+set -eu
+cd "$1"
+# shellcheck disable=SC1091
+. ./init.env
+
+hostname "$HOST"
+ip link set lo up
+ip addr add "$ADDRESS/$PREFIXLEN" dev eth0
+ip link set eth0 up
+
+# Global kernel knobs are not namespaced: make them read-only (per-netns /proc/sys/net stays writable).
+for d in /proc/sys/vm /proc/sys/kernel /proc/sys/fs /proc/sysrq-trigger; do
+  [ -e "$d" ] || continue
+  mount --bind "$d" "$d"
+  mount -o remount,bind,ro "$d"
+done
+
+# The fake hardware tree (and, for the opt-in real-hugepage host, the real 2 MB counters, read-write).
+while read -r kind src target; do
+  [ -n "$kind" ] || continue
+  if [ ! -e "$target" ]; then
+    echo "host-init: $target does not exist on this machine; skipping bind of $src" >&2
+    continue
+  fi
+  mount --bind "$FAKE_ROOT/$src" "$target"
+done <./mounts
+if [ "$REAL_HUGEPAGES" = 1 ]; then
+  # A bind copies the source mount's read-only flag: clear it on these two.
+  mount --bind /sys/kernel/mm/hugepages /sys/kernel/mm/hugepages
+  mount --bind /proc/sys/vm/nr_hugepages /proc/sys/vm/nr_hugepages
+  mount -o remount,bind,rw /proc/sys/vm/nr_hugepages
+fi
+mount -o remount,bind,ro /sys
+
+# Private /usr (so /usr/local and /usr/lib/modules), /etc and /var: overlays on the real directories.
+for d in usr etc var; do
+  mount -c -t overlay "lab-$d" -o "lowerdir=/$d,upperdir=upper/$d,workdir=work/$d" "/$d"
+done
+for d in root opt home tmp; do
+  mount -c --bind "$d" "/$d"
+done
+chmod 1777 /tmp
+
+mount -t tmpfs -o mode=0755,size=64m lab-run /run
+mkdir -p /run/sshd /run/lock
+chmod 0755 /run/sshd
+
+# Private /dev: the few nodes a server needs, its own devpts, shm.
+mount -t tmpfs -o mode=0755,size=16m lab-dev /dev
+mknod -m 666 /dev/null c 1 3
+mknod -m 666 /dev/zero c 1 5
+mknod -m 666 /dev/full c 1 7
+mknod -m 666 /dev/random c 1 8
+mknod -m 666 /dev/urandom c 1 9
+mknod -m 666 /dev/tty c 5 0
+mkdir -m 755 /dev/pts
+mkdir -m 1777 /dev/shm
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /dev/pts
+ln -s pts/ptmx /dev/ptmx
+mount -t tmpfs -o mode=1777,size=64m lab-shm /dev/shm
+ln -s /proc/self/fd /dev/fd
+ln -s /proc/self/fd/0 /dev/stdin
+ln -s /proc/self/fd/1 /dev/stdout
+ln -s /proc/self/fd/2 /dev/stderr
+
+exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config
