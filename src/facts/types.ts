@@ -84,7 +84,10 @@ export interface NicFacts {
 }
 
 export interface ModuleFacts {
+  /** as /proc/modules spells it: underscores (vfio_pci, uio_pci_generic) */
   name: string;
+  /** compiled into the kernel: present in /sys/module, absent from /proc/modules */
+  builtin?: boolean;
   params: Record<string, string>;
   refcount: number;
 }

@@ -1,0 +1,150 @@
+/**
+ * facts, plan, apply, verify: thin commands over the engine. Exit codes follow Terraform's detailed
+ * exit codes: plan/verify 0 = no changes, 2 = changes (drift), 1 = error; apply 0 = all hosts
+ * succeeded, 1 otherwise.
+ */
+import type { HostPlan } from '../plan/change.js';
+import { renderFacts, renderHostPlan, renderPlanSummary, renderResults, renderStats, planTotals } from '../run/render.js';
+import type { HostResult } from '../run/engine.js';
+import { progressEvents } from './progress.js';
+import { type CommonOptions, openSession, type Session } from './session.js';
+import type { Io } from './io.js';
+
+export interface FactsOptions extends CommonOptions {
+  json?: boolean;
+}
+
+export async function factsCommand(file: string, o: FactsOptions, io: Io): Promise<number> {
+  const s = await openSession(file, 'facts', o, io);
+  try {
+    if (o.json) {
+      const doc = Object.fromEntries(s.hosts.map((h) => [h.name, s.engine.facts.get(h.name) ?? { error: s.engine.errors.get(h.name) }]));
+      io.out(s.redactor.redact(JSON.stringify(doc, null, 2)));
+    } else {
+      for (const h of s.hosts) {
+        const f = s.engine.facts.get(h.name);
+        io.out(f ? renderFacts(h, f, io.style) : `${io.style.bold(h.name)}: ${io.style.red('unreachable')}: ${s.engine.errors.get(h.name)}`);
+        io.out('');
+      }
+    }
+    return s.engine.errors.size ? 1 : 0;
+  } finally {
+    await s.engine.close();
+  }
+}
+
+export interface PlanOptions extends CommonOptions {
+  json?: boolean;
+  stats?: boolean;
+  diff?: boolean;
+}
+
+function printPlans(s: Session, plans: HostPlan[], o: PlanOptions, io: Io): void {
+  if (o.json) {
+    io.out(s.redactor.redact(JSON.stringify({ hosts: plans, totals: planTotals(plans) }, null, 2)));
+    return;
+  }
+  for (const p of plans)
+    io.out(s.redactor.redact(renderHostPlan(p, s.hosts.find((h) => h.name === p.host), { diffs: o.diff !== false, style: io.style })));
+  io.out(renderPlanSummary(plans, io.style));
+}
+
+function planExit(plans: HostPlan[]): number {
+  const t = planTotals(plans);
+  if (t.errors || t.blocked) return 1;
+  return t.changes ? 2 : 0;
+}
+
+function stats(s: Session): Array<{ host: string; connections: number; execs: number }> {
+  return s.hosts.map((h) => {
+    const t = s.engine.transports.get(h.name);
+    return { host: h.name, connections: t?.stats.connections ?? 0, execs: t?.stats.execs ?? 0 };
+  });
+}
+
+export async function planCommand(file: string, o: PlanOptions, io: Io, command = 'plan'): Promise<number> {
+  const s = await openSession(file, command, o, io);
+  try {
+    const plans = [...s.engine.plan().values()];
+    s.runDir.writeJson('plan.json', { hosts: plans });
+    printPlans(s, plans, o, io);
+    if (o.stats) io.out(renderStats(stats(s)));
+    return planExit(plans);
+  } finally {
+    await s.engine.close();
+  }
+}
+
+export async function verifyCommand(file: string, o: PlanOptions, io: Io): Promise<number> {
+  const code = await planCommand(file, o, io, 'verify');
+  if (!o.json) io.out(code === 0 ? io.style.green('In sync: every host matches the inventory.') : code === 2 ? io.style.yellow('Drift: the changes above would bring the hosts back to the inventory.') : '');
+  return code;
+}
+
+export interface ApplyCliOptions extends PlanOptions {
+  yes?: boolean;
+  serial?: string;
+  maxFailPercent?: number;
+  breakLock?: boolean;
+  lockTimeout?: number;
+}
+
+export async function applyCommand(file: string, o: ApplyCliOptions, io: Io): Promise<number> {
+  const progress = progressEvents(io);
+  const s = await openSession(file, 'apply', o, io, progress.events);
+  try {
+    const plans = [...s.engine.plan().values()];
+    s.runDir.writeJson('plan.json', { hosts: plans });
+    printPlans(s, plans, { ...o, json: false }, io);
+    const t = planTotals(plans);
+    if (t.changes === 0) {
+      io.out(io.style.green('Nothing to apply.'));
+      const results = s.hosts.map((h): HostResult => {
+        const p = plans.find((x) => x.host === h.name);
+        const blocked = p?.checks.some((c) => c.severity === 'error' && !c.waived);
+        const tr = s.engine.transports.get(h.name);
+        return {
+          host: h.name,
+          status: p?.error ? 'unreachable' : blocked ? 'blocked' : 'ok',
+          changed: 0,
+          tasks: [],
+          connections: tr?.stats.connections ?? 0,
+          execs: tr?.stats.execs ?? 0,
+          ...(p?.error ? { error: p.error } : {}),
+        };
+      });
+      io.out(renderResults(results, io.style));
+      if (o.stats) io.out(renderStats(results));
+      s.runDir.writeJson('report.json', { results });
+      return results.some((r) => r.status !== 'ok') ? 1 : 0;
+    }
+    if (!o.yes) {
+      if (!io.isTTY) {
+        io.err('apply: refusing to change hosts without confirmation: pass --yes (no TTY to ask on)');
+        return 1;
+      }
+      if (!(await io.confirm(`Apply ${t.changes} change(s) to ${t.hostsWithChanges} host(s)?`))) {
+        io.out('Apply cancelled.');
+        return 1;
+      }
+    }
+    const serial = o.serial ?? s.inventory.doc.rollout?.serial;
+    const maxFail = o.maxFailPercent ?? s.inventory.doc.rollout?.max_fail_percent;
+    progress.start(s.hosts.map((h) => h.name));
+    const results = await s.engine.apply({
+      command: `dpvs-deploy apply ${file}`,
+      ...(serial !== undefined ? { serial: typeof serial === 'string' && /^\d+$/.test(serial) ? Number(serial) : serial } : {}),
+      ...(maxFail !== undefined ? { maxFailPercent: maxFail } : {}),
+      ...(o.breakLock ? { breakLock: true } : {}),
+      ...(o.lockTimeout !== undefined ? { lockTimeoutMs: o.lockTimeout * 1000 } : {}),
+    });
+    await progress.stop(results);
+    io.out(s.redactor.redact(renderResults(results, io.style)));
+    if (o.stats) io.out(renderStats(results));
+    s.runDir.writeJson('report.json', { results });
+    io.out(io.style.dim(`transcripts: ${s.runDir.dir}`));
+    return results.every((r) => r.status === 'ok' || r.status === 'changed') ? 0 : 1;
+  } finally {
+    await s.engine.close();
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * dpvs-deploy's command line. Every user error ends as a message and an exit code, never a stack trace
+ * (unless --debug).
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { UserError } from '../errors.js';
+import { TransportError } from '../transport/types.js';
+import { applyCommand, factsCommand, planCommand, verifyCommand } from './commands.js';
+import { processIo, type Io } from './io.js';
+import { run as schemaRun } from './schema.js';
+import { type CliStreams, run as validateRun } from './validate.js';
+
+const VERSION = '0.1.0';
+
+/** validate/schema write raw text: map their streams onto the CLI's Io. */
+function streams(io: Io): CliStreams {
+  return { stdout: { write: (t: string) => io.raw('out', t) }, stderr: { write: (t: string) => io.raw('err', t) } };
+}
+
+function intArg(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+const EXAMPLES = {
+  validate: `\nExamples:\n  dpvs-deploy validate inventories/lab.yaml\n  dpvs-deploy validate prod.yaml || echo "fix the errors above"`,
+  facts: `\nExamples:\n  dpvs-deploy facts inventories/lab.yaml\n  dpvs-deploy facts prod.yaml --limit lb1 --json | jq '.lb1.nics'`,
+  plan: `\nExit codes: 0 no changes, 2 changes pending, 1 error (unreachable host, preflight error).\n\nExamples:\n  dpvs-deploy plan inventories/lab.yaml\n  dpvs-deploy plan prod.yaml --limit 'lb*' --stats\n  dpvs-deploy plan prod.yaml --json > plan.json`,
+  apply: `\nExit codes: 0 every host succeeded, 1 otherwise.\n\nExamples:\n  dpvs-deploy apply inventories/lab.yaml --yes\n  dpvs-deploy apply prod.yaml --limit lb1,lb2 --serial 1 --max-fail-percent 25`,
+  verify: `\nExit codes: 0 in sync, 2 drift, 1 error.\n\nExamples:\n  dpvs-deploy verify prod.yaml`,
+  schema: `\nExamples:\n  dpvs-deploy schema > inventory.schema.json`,
+};
+
+function common(cmd: Command): Command {
+  return cmd
+    .option('--limit <pattern>', "hosts, groups or role:NAME, comma-separated, * wildcards, ! to exclude (e.g. 'lb*,!lb2')")
+    .addOption(new Option('--forks <n>', 'hosts worked on at once').argParser(intArg('--forks', 1, 1000)).default(50))
+    .option('--run-dir <dir>', 'where transcripts and reports go', '.dpvs-deploy/runs')
+    .option('--accept-new-host-keys', 'trust and record host keys of hosts not yet in known_hosts (never a changed key)')
+    .option('--ssh-config <file>', 'ssh_config to read instead of ~/.ssh/config');
+}
+
+export function buildProgram(io: Io, setCode: (n: number) => void): Command {
+  const program = new Command('dpvs-deploy')
+    .description('Take bare servers to a running DPVS load-balancer fleet over SSH: plan, apply, verify.')
+    .version(VERSION)
+    .option('--debug', 'show stack traces and debug output')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  program
+    .command('validate')
+    .argument('<inventory>', 'inventory YAML file')
+    .description('check an inventory: exit 0 valid, 1 invalid (every error as FILE:LINE:COL: path: message)')
+    .addHelpText('after', EXAMPLES.validate)
+    .action(async (file: string) => setCode(await validateRun({ inventory: file }, streams(io))));
+
+  program
+    .command('schema')
+    .description('print the inventory JSON Schema (for editors: yaml-language-server)')
+    .addHelpText('after', EXAMPLES.schema)
+    .action(async () => setCode(await schemaRun({}, streams(io))));
+
+  common(program.command('facts').argument('<inventory>').description('gather and print facts: CPU/SMT, NUMA, hugepages, NICs'))
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', EXAMPLES.facts)
+    .action(async (file: string, o: Record<string, unknown>) => setCode(await factsCommand(file, o, io)));
+
+  common(program.command('plan').argument('<inventory>').description('show exactly what apply would change (changes nothing)'))
+    .option('--json', 'machine-readable output')
+    .option('--stats', 'print SSH connections and exec round trips per host')
+    .option('--no-diff', 'summaries only, no file diffs or commands')
+    .addHelpText('after', EXAMPLES.plan)
+    .action(async (file: string, o: Record<string, unknown>) => setCode(await planCommand(file, o, io)));
+
+  common(program.command('apply').argument('<inventory>').description('apply the plan: per host in playbook order, verified'))
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--stats', 'print SSH connections and exec round trips per host')
+    .option('--no-diff', 'summaries only in the plan shown before applying')
+    .option('--serial <n>', 'hosts per rolling batch for disruptive changes (N or N%)')
+    .addOption(new Option('--max-fail-percent <p>', 'stop starting new hosts when failures exceed this share of the run').argParser(intArg('--max-fail-percent', 0, 100)))
+    .option('--break-lock', 'remove a stale host lock left by a crashed apply')
+    .addOption(new Option('--lock-timeout <seconds>', 'wait this long for a host lock held by another apply').argParser(intArg('--lock-timeout', 0, 86400)))
+    .addHelpText('after', EXAMPLES.apply)
+    .action(async (file: string, o: Record<string, unknown>) => setCode(await applyCommand(file, o, io)));
+
+  common(program.command('verify').argument('<inventory>').description('report drift: exit 0 in sync, 2 drift, 1 error'))
+    .option('--json', 'machine-readable output')
+    .option('--no-diff', 'summaries only')
+    .addHelpText('after', EXAMPLES.verify)
+    .action(async (file: string, o: Record<string, unknown>) => setCode(await verifyCommand(file, o, io)));
+
+  return program;
+}
+
+export async function main(argv: string[], io: Io = processIo(argv.includes('--debug'))): Promise<number> {
+  let code = 0;
+  const program = buildProgram(io, (n) => {
+    code = n;
+  });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 1;
+    }
+    if (argv.includes('--debug')) io.err(e instanceof Error ? (e.stack ?? e.message) : String(e));
+    else if (e instanceof UserError || e instanceof TransportError) io.err(`error: ${e.message}`);
+    else io.err(`error: ${e instanceof Error ? e.message : String(e)} (run with --debug for details)`);
+    return e instanceof UserError ? e.exitCode : 1;
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * What facts, plan, apply and verify share: load the inventory, select hosts, open the run directory,
+ * connect and probe every host (one connection, one exec each), and plan.
+ */
+import { loadInventory } from '../inventory/load.js';
+import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
+import { connectHost } from '../transport/connect.js';
+import { Engine, type EngineEvents } from '../run/engine.js';
+import { inventorySecrets, Redactor } from '../run/redact.js';
+import { selectHosts } from '../run/select.js';
+import { RunDir } from '../run/transcript.js';
+import type { Io } from './io.js';
+
+export interface CommonOptions {
+  limit?: string;
+  forks?: number;
+  runDir?: string;
+  acceptNewHostKeys?: boolean;
+  sshConfig?: string;
+}
+
+export interface Session {
+  inventory: LoadedInventory;
+  hosts: ResolvedHost[];
+  engine: Engine;
+  runDir: RunDir;
+  redactor: Redactor;
+}
+
+export async function openSession(
+  file: string,
+  command: string,
+  o: CommonOptions,
+  io: Io,
+  events?: EngineEvents,
+): Promise<Session> {
+  const inventory = await loadInventory(file);
+  const hosts = selectHosts(inventory.hosts, o.limit);
+  const redactor = new Redactor(inventorySecrets(inventory));
+  const runDir = new RunDir(o.runDir ?? '.dpvs-deploy/runs', command, redactor);
+  const engine = new Engine({
+    inventory,
+    hosts,
+    runDir,
+    forks: Math.max(1, o.forks ?? 50),
+    events,
+    connect: (h) =>
+      connectHost(h, {
+        inventoryDir: inventory.dir,
+        ...(o.acceptNewHostKeys ? { hostKeyPolicy: 'accept-new' as const } : {}),
+        ...(o.sshConfig ? { sshConfigPath: o.sshConfig } : {}),
+        onTranscript: (e) =>
+          runDir.log(
+            h.name,
+            `${new Date().toISOString()} $ ${e.command}\n${e.stdout ? e.stdout.trimEnd() + '\n' : ''}${e.stderr ? `[stderr] ${e.stderr.trimEnd()}\n` : ''}[exit ${e.code ?? 'signal'} in ${e.durationMs} ms]`,
+          ),
+      }),
+  });
+  io.debug(`run directory: ${runDir.dir}`);
+  await engine.gather();
+  return { inventory, hosts, engine, runDir, redactor };
+}

@@ -1,0 +1,38 @@
+/**
+ * The planner: pure. For one host, preflight checks on the facts, then each task of the host's
+ * playbooks in order, each against the facts as the earlier tasks will leave them (projected facts).
+ */
+import type { Facts } from '../facts/types.js';
+import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
+import type { Task, PlanContext } from '../tasks/types.js';
+import type { Change, CheckResult, HostPlan } from './change.js';
+import { factsFingerprint } from './fingerprint.js';
+
+export interface PlanInputs {
+  host: ResolvedHost;
+  inventory: LoadedInventory;
+  facts: Facts;
+  fleet: ReadonlyMap<string, Facts>;
+  tasks: ReadonlyArray<Task>;
+  preflight: (ctx: PlanContext) => CheckResult[];
+}
+
+export function planHost(i: PlanInputs): HostPlan {
+  const base: PlanContext = { host: i.host, inventory: i.inventory, facts: i.facts, fleet: i.fleet };
+  const checks = i.preflight(base);
+  const changes: Change[] = [];
+  let projected = i.facts;
+  for (const task of i.tasks) {
+    const p = task.plan({ ...base, facts: projected });
+    changes.push(...p.changes);
+    if (p.projected) projected = p.projected;
+  }
+  return { host: i.host.name, changes, checks, factsFingerprint: factsFingerprint(i.facts) };
+}
+
+/** Problems after a task ran, on fresh facts: the task's own verify, or "the task still plans changes". */
+export function verifyTask(task: Task, ctx: PlanContext): string[] {
+  if (task.verify) return task.verify(ctx);
+  const left = task.plan(ctx).changes;
+  return left.map((c) => `still pending after apply: ${c.summary}`);
+}

@@ -1,0 +1,42 @@
+/**
+ * playbooks/<role>.yaml: which tasks run for a role, in order. A host with several roles runs the union,
+ * each task once, in the order of first appearance (balancer before realserver).
+ */
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import type { Role } from '../inventory/schema.js';
+import { packagePath } from '../paths.js';
+import { taskRegistry } from '../tasks/registry.js';
+import type { Task } from '../tasks/types.js';
+
+const Playbook = z.object({ role: z.string(), description: z.string().optional(), tasks: z.array(z.string()) }).strict();
+const ROLE_ORDER: Role[] = ['balancer', 'realserver', 'client'];
+const cache = new Map<Role, string[]>();
+
+export function playbookTasks(role: Role): string[] {
+  const hit = cache.get(role);
+  if (hit) return hit;
+  let names: string[] = [];
+  try {
+    const doc = Playbook.parse(parse(readFileSync(packagePath('playbooks', `${role}.yaml`), 'utf8')));
+    names = doc.tasks;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  for (const n of names) if (!taskRegistry.has(n)) throw new Error(`playbooks/${role}.yaml names unknown task '${n}'`);
+  cache.set(role, names);
+  return names;
+}
+
+export function tasksForRoles(roles: ReadonlyArray<Role>): Task[] {
+  const seen = new Set<string>();
+  const out: Task[] = [];
+  for (const role of ROLE_ORDER.filter((r) => roles.includes(r)))
+    for (const name of playbookTasks(role)) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      out.push(taskRegistry.get(name) as Task);
+    }
+  return out;
+}

@@ -1,0 +1,60 @@
+/**
+ * Secrets never reach plans, logs, reports or transcripts: every text leaving the engine passes through
+ * a Redactor that knows the run's secret values.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { LoadedInventory } from '../inventory/types.js';
+
+export const MASK = '******';
+
+export class Redactor {
+  private readonly secrets: string[];
+  constructor(secrets: Iterable<string>) {
+    this.secrets = [...new Set([...secrets].filter((s) => s.length >= 3))].sort((a, b) => b.length - a.length);
+  }
+  redact(text: string): string {
+    let out = text;
+    for (const s of this.secrets) out = out.split(s).join(MASK);
+    return out;
+  }
+  get size(): number {
+    return this.secrets.length;
+  }
+}
+
+/** Resolve a Secret value from the inventory: literal, {env}, or {file} (relative to the inventory). */
+export function resolveSecret(value: unknown, inventoryDir: string): string | undefined {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object') {
+    const v = value as { env?: string; file?: string };
+    if (v.env) return process.env[v.env];
+    if (v.file) {
+      try {
+        return readFileSync(path.resolve(inventoryDir, v.file), 'utf8').trim();
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Every secret the inventory holds: values under keys the schema marks as secrets. */
+export function inventorySecrets(inv: LoadedInventory): string[] {
+  const out: string[] = [];
+  const secretKeys = new Set(['sudo_password', 'auth_pass', 'password', 'token', 'secret']);
+  const walk = (node: unknown, key?: string): void => {
+    if (key && secretKeys.has(key)) {
+      const s = resolveSecret(node, inv.dir);
+      if (s) out.push(s);
+      return;
+    }
+    if (Array.isArray(node)) node.forEach((n) => walk(n));
+    else if (node && typeof node === 'object')
+      for (const [k, v] of Object.entries(node as Record<string, unknown>)) walk(v, k);
+  };
+  walk(inv.doc);
+  for (const h of inv.hosts) walk(h);
+  return out;
+}

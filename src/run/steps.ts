@@ -1,0 +1,97 @@
+/**
+ * Executing one Step on one host. The only place (with put) where hosts change.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { CommandError } from '../errors.js';
+import type { Step } from '../plan/change.js';
+import type { Transport } from '../transport/types.js';
+import type { RunDir } from './transcript.js';
+
+export interface StepEnv {
+  transport: Transport;
+  runDir: RunDir;
+  inventoryDir: string;
+  /** Resolves with the transport of a host once its task `task` finished successfully. */
+  artifactSource(host: string): Promise<Transport>;
+  defaultTimeoutMs: number;
+}
+
+const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+
+export function describeStep(s: Step): string {
+  switch (s.kind) {
+    case 'exec':
+      return s.command;
+    case 'write':
+      return `write ${s.path} (mode ${s.mode.toString(8)}, ${Buffer.byteLength(s.content)} bytes)`;
+    case 'upload':
+      return `upload ${s.localPath} -> ${s.path}`;
+    case 'copy-from-host':
+      return `copy ${s.sourceHost}:${s.sourcePath} -> ${s.path}`;
+    case 'wait':
+      return `wait until: ${s.description}`;
+  }
+}
+
+export async function runStep(step: Step, env: StepEnv): Promise<void> {
+  const { transport: t, runDir } = env;
+  const host = t.name;
+  switch (step.kind) {
+    case 'exec': {
+      // the transport writes every command and its output to the transcript
+      const r = await t.exec(step.command, { timeoutMs: step.timeoutMs ?? env.defaultTimeoutMs });
+      if (!(step.okCodes ?? [0]).includes(r.code ?? -1))
+        throw new CommandError(host, step.command, r.code, r.stdout, r.stderr);
+      return;
+    }
+    case 'write': {
+      await t.put(step.path, step.content, { mode: step.mode, owner: step.owner, keepPrevious: true });
+      return;
+    }
+    case 'upload': {
+      const local = path.resolve(env.inventoryDir, step.localPath);
+      const data = await readFile(local);
+      const got = sha(data);
+      if (got !== step.sha256)
+        throw new Error(`${host}: ${local} has sha256 ${got}, the plan expected ${step.sha256} (file changed since plan?)`);
+      await t.put(step.path, data, { mode: step.mode });
+      runDir.log(host, `${new Date().toISOString()} ${describeStep(step)} sha256=${got}`);
+      return;
+    }
+    case 'copy-from-host': {
+      const src = await env.artifactSource(step.sourceHost);
+      const data = await src.get(step.sourcePath);
+      const got = sha(data);
+      if (step.sha256 && got !== step.sha256)
+        throw new Error(`${host}: artifact ${step.sourceHost}:${step.sourcePath} has sha256 ${got}, expected ${step.sha256}`);
+      await t.put(step.path, data, { mode: step.mode });
+      runDir.log(host, `${new Date().toISOString()} ${describeStep(step)} sha256=${got}`);
+      return;
+    }
+    case 'wait': {
+      const deadline = Date.now() + step.timeoutMs;
+      let last = { code: null as number | null, stdout: '', stderr: '', durationMs: 0 };
+      for (;;) {
+        last = await t.exec(step.command, { timeoutMs: Math.max(1000, Math.min(30_000, deadline - Date.now())) });
+        if (last.code === 0) return;
+        if (Date.now() + step.intervalMs > deadline) break;
+        await new Promise((r) => setTimeout(r, step.intervalMs));
+      }
+      let extra = '';
+      if (step.onFailure) {
+        const f = await t.exec(step.onFailure, { timeoutMs: 30_000 });
+        extra = `\n${f.stdout.trimEnd()}`;
+      }
+      throw new CommandError(
+        host,
+        step.command,
+        last.code,
+        last.stdout,
+        last.stderr,
+        `${host}: timed out after ${Math.round(step.timeoutMs / 1000)} s waiting until ${step.description}${extra}`,
+      );
+    }
+  }
+}

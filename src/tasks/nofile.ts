@@ -1,0 +1,38 @@
+/**
+ * nofile: the open-files limit for dpvs. The dpvs unit carries LimitNOFILE (dpvs-service task); this task
+ * also sets the limit for root logins (limits.d), which is what the manual procedure's `ulimit -n` gives
+ * an operator running dpvs or its tools by hand.
+ */
+import type { PlanContext, Task, TaskPlan } from './types.js';
+
+export const NOFILE_PATH = '/etc/security/limits.d/90-dpvs-deploy.conf';
+export const DEFAULT_NOFILE = 655350;
+
+export function renderLimits(n: number): string {
+  return `# managed by dpvs-deploy: open-files limit for dpvs\nroot soft nofile ${n}\nroot hard nofile ${n}\n`;
+}
+
+export const nofileTask: Task = {
+  name: 'nofile',
+  probe: () => ({ files: [NOFILE_PATH] }),
+  plan(ctx: PlanContext): TaskPlan {
+    if (!ctx.host.roles.includes('balancer') && ctx.host.nofile === undefined) return { changes: [] };
+    const want = renderLimits(ctx.host.nofile ?? DEFAULT_NOFILE);
+    const cur = ctx.facts.files[NOFILE_PATH];
+    if (cur?.content === want && cur.mode === '0644') return { changes: [] };
+    return {
+      changes: [
+        {
+          id: 'nofile/limits',
+          task: 'nofile',
+          summary: `${NOFILE_PATH}: nofile ${ctx.host.nofile ?? DEFAULT_NOFILE}`,
+          action: cur?.exists ? 'update' : 'create',
+          before: cur?.content ?? undefined,
+          after: want,
+          reversible: true,
+          steps: [{ kind: 'write', path: NOFILE_PATH, content: want, mode: 0o644 }],
+        },
+      ],
+    };
+  },
+};
