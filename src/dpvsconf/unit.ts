@@ -1,0 +1,228 @@
+/**
+ * systemd units for dpvs and its keepalived, and the EAL argument list. Pure except for reading the unit
+ * template (templates/dpvs.service, located from the package root so it works from src/ and dist/).
+ *
+ * Upstream facts used (reference dpvs-upstream.md §3, §6, §8.10):
+ * - `dpvs [-c conf] [-p pidfile] [-x ipcfile] -- <EAL args>`; runs in the foreground; tools find it via
+ *   DPVS_IPC_FILE; init takes 10-40 s.
+ * - keepalived must start only after dpvs answers and must restart whenever dpvs restarts.
+ * - EAL: DPDK < 20.11 uses `-w BDF` and `--master-lcore`; 20.11+ uses `-a BDF` and `--main-lcore`.
+ *   DPDK port ids follow the `-a` order, which must equal the device blocks' order in dpvs.conf.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { quote } from '../transport/quote.js';
+import { MANAGED_MARKER } from './render.js';
+
+// ---------- systemd quoting ----------
+
+/** One ExecStart= word: bare when safe, else double-quoted; `%` and `$` escaped for systemd. */
+export function systemdWord(value: string): string {
+  if (/[\n\r\0]/.test(value))
+    throw new Error(`a systemd argument cannot contain a line break: ${JSON.stringify(value)}`);
+  const escaped = value.replace(/%/g, '%%').replace(/\$/g, '$$$$');
+  if (escaped !== '' && /^[A-Za-z0-9_@%+=:,./$-]+$/.test(escaped)) return escaped;
+  return `"${escaped.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+export const systemdCommand = (argv: readonly string[]): string => argv.map(systemdWord).join(' ');
+
+// ---------- EAL ----------
+
+export interface EalInput {
+  dpdkVersion: string;
+  /** PCI addresses in dpvs.conf device order. */
+  pcis: string[];
+  /** Every CPU dpvs runs on (master, slaves, kni worker). */
+  lcores: number[];
+  mainLcore: number;
+  filePrefix?: string;
+}
+
+/** "1,2,3,5,7,8" -> "1-3,5,7-8" (sorted, de-duplicated). */
+export function compressCpuList(cpus: readonly number[]): string {
+  const sorted = [...new Set(cpus)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  let i = 0;
+  while (i < sorted.length) {
+    const start = sorted[i] as number;
+    let end = start;
+    while (sorted[i + 1] === end + 1) end = sorted[++i] as number;
+    parts.push(start === end ? String(start) : `${start}-${end}`);
+    i++;
+  }
+  return parts.join(',');
+}
+
+function dpdkIsModern(version: string): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(version.trim());
+  if (!m) throw new Error(`not a DPDK version: ${JSON.stringify(version)}`);
+  const major = Number(m[1]);
+  const minor = Number(m[2]);
+  return major > 20 || (major === 20 && minor >= 11);
+}
+
+export function ealArgs(input: EalInput): string[] {
+  if (!input.lcores.includes(input.mainLcore)) {
+    throw new Error(
+      `the main lcore ${input.mainLcore} must be one of the lcores (${compressCpuList(input.lcores)})`,
+    );
+  }
+  const modern = dpdkIsModern(input.dpdkVersion);
+  const args = [
+    '-l',
+    compressCpuList(input.lcores),
+    modern ? '--main-lcore' : '--master-lcore',
+    String(input.mainLcore),
+  ];
+  for (const pci of input.pcis) args.push(modern ? '-a' : '-w', pci);
+  if (input.filePrefix !== undefined) args.push('--file-prefix', input.filePrefix);
+  return args;
+}
+
+// ---------- units ----------
+
+export interface DpvsUnitInput {
+  dpvsBinary: string;
+  confPath: string;
+  pidFile: string;
+  ipcFile: string;
+  ealArgs: string[];
+  nofile: number;
+  /** Run after start, once dpvs answers on its IPC socket (re-adds addresses, routes, services). */
+  restoreScript?: string;
+  startTimeoutS: number;
+  /** dpip used to tell whether dpvs answers; default: `dpip` next to the dpvs binary. */
+  dpipBinary?: string;
+}
+
+let templateCache: string | undefined;
+
+/** Finds the package root (the nearest directory above this module holding package.json). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'templates'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the dpvs-deploy package root (templates/dpvs.service)');
+    dir = up;
+  }
+}
+
+function dpvsTemplate(): string {
+  templateCache ??= readFileSync(join(packageRoot(), 'templates', 'dpvs.service'), 'utf8');
+  return templateCache;
+}
+
+function fill(template: string, values: Record<string, string>): string {
+  const lines: string[] = [];
+  for (const line of template.split('\n')) {
+    const whole = /^\{\{([A-Z_]+)\}\}$/.exec(line);
+    if (whole) {
+      const v = values[whole[1] as string];
+      if (v === undefined) throw new Error(`unit template: no value for ${whole[1]}`);
+      if (v !== '') lines.push(v); // a placeholder alone on its line vanishes when empty
+      continue;
+    }
+    lines.push(
+      line.replace(/\{\{([A-Z_]+)\}\}/g, (_, name: string) => {
+        const v = values[name];
+        if (v === undefined) throw new Error(`unit template: no value for ${name}`);
+        return v;
+      }),
+    );
+  }
+  return lines.join('\n');
+}
+
+function positiveInt(name: string, n: number): string {
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive whole number, got ${n}`);
+  return String(n);
+}
+
+/** A shell loop that waits (up to `timeoutS` seconds) until `dpip link show` succeeds. */
+function waitForDpvs(dpip: string, timeoutS: number): string {
+  return (
+    `i=0; until ${quote(dpip)} link show >/dev/null 2>&1; do i=$((i+1)); ` +
+    `if [ "$i" -ge ${timeoutS} ]; then echo 'dpvs did not answer in ${timeoutS}s' >&2; exit 1; fi; sleep 1; done`
+  );
+}
+
+export function renderDpvsUnit(u: DpvsUnitInput): string {
+  const timeout = positiveInt('startTimeoutS', u.startTimeoutS);
+  const dpip = u.dpipBinary ?? join(dirname(u.dpvsBinary), 'dpip');
+  const exec = systemdCommand([
+    u.dpvsBinary,
+    '-c',
+    u.confPath,
+    '-p',
+    u.pidFile,
+    '-x',
+    u.ipcFile,
+    '--',
+    ...u.ealArgs,
+  ]);
+  const post =
+    u.restoreScript === undefined
+      ? ''
+      : 'ExecStartPost=' +
+        systemdCommand([
+          '/bin/sh',
+          '-c',
+          `${waitForDpvs(dpip, u.startTimeoutS)}; exec ${quote(u.restoreScript)}`,
+        ]);
+  return fill(dpvsTemplate(), {
+    MANAGED: `${MANAGED_MARKER}.`,
+    ENV_IPC: systemdWord(`DPVS_IPC_FILE=${u.ipcFile}`),
+    EXEC_START: exec,
+    EXEC_START_POST: post,
+    START_TIMEOUT_S: timeout,
+    NOFILE: positiveInt('nofile', u.nofile),
+  });
+}
+
+export interface KeepalivedUnitInput {
+  keepalivedBinary: string;
+  confPath: string;
+  ipcFile: string;
+  /** Used to wait until dpvs answers before keepalived starts (default: dpip next to keepalived). */
+  dpipBinary?: string;
+  waitTimeoutS?: number;
+  pidFile?: string;
+}
+
+/**
+ * keepalived (DPVS's fork) in the foreground, bound to dpvs.service: started after it, stopped with it and
+ * restarted whenever it restarts (PartOf), and only once dpvs answers (ExecStartPre waits).
+ */
+export function renderKeepalivedUnit(u: KeepalivedUnitInput): string {
+  const wait = u.waitTimeoutS ?? 90;
+  positiveInt('waitTimeoutS', wait);
+  const dpip = u.dpipBinary ?? join(dirname(u.keepalivedBinary), 'dpip');
+  const argv = [u.keepalivedBinary, '--dont-fork', '--log-console', '--log-detail', '-f', u.confPath];
+  if (u.pidFile !== undefined) argv.push('--pid', u.pidFile);
+  return [
+    `# ${MANAGED_MARKER}.`,
+    '# keepalived talks to dpvs over its IPC socket: start it only after dpvs answers, restart it with dpvs.',
+    '[Unit]',
+    'Description=keepalived for DPVS (VRRP and health checks)',
+    'After=dpvs.service',
+    'Requires=dpvs.service',
+    'PartOf=dpvs.service',
+    '',
+    '[Service]',
+    'Type=simple',
+    `Environment=${systemdWord(`DPVS_IPC_FILE=${u.ipcFile}`)}`,
+    `ExecStartPre=${systemdCommand(['/bin/sh', '-c', waitForDpvs(dpip, wait)])}`,
+    `ExecStart=${systemdCommand(argv)}`,
+    'ExecReload=/bin/kill -HUP $MAINPID',
+    'Restart=on-failure',
+    'RestartSec=5',
+    `TimeoutStartSec=${wait + 30}`,
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target dpvs.service',
+    '',
+  ].join('\n');
+}
