@@ -10,9 +10,11 @@
  * - Slave i owns queue i of every port (rx and tx). A port configured with more queues than there are
  *   slaves has its extra queues dealt round-robin, so every configured queue has an owner (upstream -4).
  * - Slave count: `slaves` when given, else as many as the queues and the free CPUs allow.
- * NUMA node -1 (VMs report it for NICs) counts as the first node.
+ * NUMA node -1 (VMs report it for NICs) counts as the first node. CPUs >= 64 (CONFIG_DPVS_MAX_LCORE) are
+ * never used.
  */
 import type { WorkerLayout } from '../inventory/schema.js';
+import { DPVS_MAX_LCORE } from './model.js';
 
 export interface PortLayoutInput {
   name: string;
@@ -75,7 +77,7 @@ function homeNode(nodes: number[]): number {
 function freeCpus(input: LayoutInput, node: number, taken: Set<number>): number[] {
   const entry = input.numa.find((n) => n.id === node);
   if (!entry) throw new LayoutError(`NUMA node ${node} is not among the host's nodes`);
-  return [...entry.cpus].sort((a, b) => a - b).filter((c) => !taken.has(c));
+  return [...entry.cpus].sort((a, b) => a - b).filter((c) => !taken.has(c) && c < DPVS_MAX_LCORE);
 }
 
 /** Queue ids 0..count-1 dealt round-robin over `slaves` owners: owner i gets i, i+n, i+2n... */
