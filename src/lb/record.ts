@@ -78,17 +78,30 @@ export function parseRecord(content: string | null | undefined): LbState {
   }
 }
 
-/** Deterministic JSON (stable key order from the model, trailing newline). */
+/** Objects with their keys sorted, so equal records render byte-equal whatever built them. */
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === 'object')
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>)
+        .filter(([, v]) => v !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([k, v]) => [k, sortKeys(v)]),
+    );
+  return value;
+}
+
+/** Deterministic JSON (sorted keys inside objects, sections in model order, trailing newline). */
 export function renderRecord(state: LbState): string {
   return (
     JSON.stringify(
       {
         version: 1,
-        addresses: state.addresses,
-        routes: state.routes,
-        services: state.services,
-        realServers: state.realServers,
-        laddrs: state.laddrs,
+        addresses: sortKeys(state.addresses),
+        routes: sortKeys(state.routes),
+        services: sortKeys(state.services),
+        realServers: sortKeys(state.realServers),
+        laddrs: sortKeys(state.laddrs),
       },
       null,
       2,

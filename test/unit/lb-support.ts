@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import type { Facts } from '../../src/facts/types.js';
 import type { ServiceEntry } from '../../src/inventory/schema.js';
-import type { ResolvedHost } from '../../src/inventory/types.js';
+import type { LoadedInventory, ResolvedHost } from '../../src/inventory/types.js';
+import type { PlanContext } from '../../src/tasks/types.js';
 
 export const fixture = (name: string): string =>
   readFileSync(new URL(`../fixtures/lb/${name}`, import.meta.url), 'utf8');
@@ -65,3 +66,54 @@ export function dpvsDownOutputs(): Facts['outputs'] {
 /** `/opt/dpvs/current/bin/dpip ...` → `dpip ...` */
 export const short = (cmds: string[]): string[] =>
   cmds.map((c) => c.replace(/^\/opt\/dpvs\/current\/bin\//, ''));
+
+export function emptyFacts(over: Partial<Facts> = {}): Facts {
+  return {
+    hostname: 'lb1',
+    os: { id: 'debian', versionId: '12', prettyName: 'Debian 12', family: 'debian', packageManager: 'apt' },
+    kernel: {
+      release: '6.1.0',
+      machine: 'x86_64',
+      headersInstalled: true,
+      cmdline: '',
+      lockdown: 'none',
+      secureBoot: false,
+      ipv6: true,
+      iommuGroups: 0,
+    },
+    cpu: { model: 'x', online: [0, 1], flags: [], threadsPerCore: 1, smtActive: false, sockets: 1 },
+    memory: { totalKb: 0, freeKb: 0, hugepagesTotal: 0, hugepagesFree: 0, hugepageSizeKb: 2048 },
+    numa: [],
+    hugepages: [],
+    mounts: [],
+    nics: [],
+    modules: [],
+    modulesAvailable: [],
+    limits: { nofile: 1024 },
+    commands: {},
+    packages: {},
+    files: {},
+    diskFreeMb: {},
+    services: {},
+    outputs: {},
+    processes: {},
+    probeMs: 0,
+    ...over,
+  };
+}
+
+export function inventoryOf(hosts: ResolvedHost[], services: ServiceEntry[]): LoadedInventory {
+  return {
+    file: '/inv/inventory.yaml',
+    dir: '/inv',
+    checksum: '0'.repeat(64),
+    doc: { version: 1, hosts: {} },
+    hosts,
+    services,
+    positionOf: () => ({ line: 1, col: 1 }),
+  };
+}
+
+export function ctxOf(host: ResolvedHost, services: ServiceEntry[], facts: Facts): PlanContext {
+  return { host, inventory: inventoryOf([host], services), facts, fleet: new Map([[host.name, facts]]) };
+}

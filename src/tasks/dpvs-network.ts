@@ -1,0 +1,104 @@
+/**
+ * dpvs-network: DPVS addresses and routes (`dpip addr|route add|del`), reconciled against what dpvs
+ * holds now and the record of what dpvs-deploy created (deletes only recorded objects), plus the
+ * restore script that re-adds everything after a dpvs restart (ExecStartPost of the dpvs unit).
+ *
+ * When dpvs is not running yet (an earlier task of this run starts it), the plan is made against an
+ * empty dpvs and lists every add. Objects present but neither desired nor recorded are "unmanaged":
+ * not touched (unless pruneUnmanaged) and reported by `lbNotes` for `verify`.
+ */
+import type { ResolvedHost } from '../inventory/types.js';
+import type { LoadedInventory } from '../inventory/types.js';
+import type { Change } from '../plan/change.js';
+import { unifiedFileDiff } from '../plan/diff.js';
+import { sh } from '../transport/quote.js';
+import { lbProbe, RESTORE_SCRIPT_PATH } from '../lb/current.js';
+import { keepalivedEnabled, keepalivedOwnsServices } from '../lb/desired.js';
+import { keepalivedSettings } from '../lb/keepalived.js';
+import { emptyState } from '../lb/model.js';
+import {
+  binsFor,
+  lbView,
+  opsToChanges,
+  reconcileView,
+  recordChange,
+  type LbTaskOptions,
+  type LbView,
+} from '../lb/plan-support.js';
+import { reconcile, type Unmanaged } from '../lb/reconcile.js';
+import { renderRestoreScript } from '../lb/restore.js';
+import type { PlanContext, Task, TaskPlan } from './types.js';
+
+export const DPVS_NETWORK_TASK = 'dpvs-network';
+
+/** The restore script for this host: addresses and routes, and services unless keepalived owns them. */
+export function restoreScriptFor(host: ResolvedHost, view: LbView): string {
+  const d = view.desired.state;
+  const state = keepalivedOwnsServices(host)
+    ? { ...emptyState(), addresses: d.addresses, routes: d.routes }
+    : d;
+  const k = host.keepalived;
+  const opts: Parameters<typeof renderRestoreScript>[1] = {
+    bins: view.bins,
+    timeoutS: host.dpvs?.start_timeout_s ?? 90,
+  };
+  if (keepalivedEnabled(host) && k?.kni_address)
+    opts.kni = { ifname: keepalivedSettings(host).kniName, address: k.kni_address };
+  return renderRestoreScript(state, opts);
+}
+
+function restoreChange(ctx: PlanContext, view: LbView): Change | null {
+  const script = restoreScriptFor(ctx.host, view);
+  const cur = ctx.facts.files?.[RESTORE_SCRIPT_PATH];
+  if (cur?.content === script) return null;
+  const before = cur?.exists ? (cur.content ?? null) : null;
+  const dir = RESTORE_SCRIPT_PATH.slice(0, RESTORE_SCRIPT_PATH.lastIndexOf('/'));
+  return {
+    id: 'lb/restore-script',
+    task: DPVS_NETWORK_TASK,
+    summary: `write ${RESTORE_SCRIPT_PATH} (re-adds LB state after dpvs restarts)`,
+    action: cur?.exists ? 'update' : 'create',
+    diff: unifiedFileDiff(RESTORE_SCRIPT_PATH, before, script),
+    reversible: true,
+    steps: [
+      { kind: 'exec', command: sh`mkdir -p ${dir}` },
+      { kind: 'write', path: RESTORE_SCRIPT_PATH, content: script, mode: 0o755 },
+    ],
+  };
+}
+
+export function createDpvsNetworkTask(opts: LbTaskOptions = {}): Task {
+  return {
+    name: DPVS_NETWORK_TASK,
+    probe: (host: ResolvedHost, _inv: LoadedInventory) => lbProbe(binsFor(host)),
+    plan(ctx: PlanContext): TaskPlan {
+      if (!ctx.host.roles.includes('balancer')) return { changes: [] };
+      const view = lbView(ctx);
+      const r = reconcileView(view, 'network', opts);
+      const changes = opsToChanges(DPVS_NETWORK_TASK, r.ops);
+      const restore = restoreChange(ctx, view);
+      if (restore) changes.push(restore);
+      const rec = recordChange(DPVS_NETWORK_TASK, ctx.facts, view.recordContent, r.record);
+      if (rec.change) changes.push(rec.change);
+      return { changes, projected: rec.projected };
+    },
+  };
+}
+
+export const dpvsNetworkTask: Task = createDpvsNetworkTask();
+
+/** For `plan`/`verify` output: inventory problems and unmanaged objects on this balancer (no Changes). */
+export function lbNotes(ctx: PlanContext): {
+  problems: string[];
+  unmanaged: Unmanaged[];
+  dpvsRunning: boolean;
+} {
+  const view = lbView(ctx);
+  const scope = keepalivedOwnsServices(ctx.host) ? 'network' : 'all';
+  const r = reconcile(view.desired.state, view.current.state, view.record, {
+    bins: view.bins,
+    scope,
+    foreignIps: view.vrrpIps,
+  });
+  return { problems: view.desired.problems, unmanaged: r.unmanaged, dpvsRunning: view.current.running };
+}

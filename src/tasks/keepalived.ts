@@ -1,0 +1,124 @@
+/**
+ * keepalived: /etc/keepalived/keepalived.conf for the DPVS fork (VRRP on <port>.kni with
+ * dpdk_interface <port>; virtual_server blocks when keepalived owns the services), the kernel address
+ * of the KNI netdev VRRP speaks on, and a restart of keepalived when the file changes (the unit is
+ * shipped by the dpvs-service task).
+ *
+ * auth_pass is a Secret: it is written into the file (mode 0600) but every text shown to people — the
+ * Change's diff — has it replaced by ******; summary/before/after never carry file content.
+ */
+import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
+import type { Change } from '../plan/change.js';
+import { unifiedFileDiff } from '../plan/diff.js';
+import { resolveSecret } from '../run/redact.js';
+import { quote, sh } from '../transport/quote.js';
+import { keepalivedEnabled, servicesOf } from '../lb/desired.js';
+import {
+  KEEPALIVED_CONF_PATH,
+  keepalivedSettings,
+  redactKeepalived,
+  renderKeepalivedConf,
+} from '../lb/keepalived.js';
+import type { PlanContext, Task, TaskPlan } from './types.js';
+
+export const KEEPALIVED_TASK = 'keepalived';
+export const KEEPALIVED_UNIT = 'keepalived';
+export const KNI_ADDR_OUTPUT = 'kni-addr';
+
+export interface KeepalivedTaskOptions {
+  /** resolves a Secret ({env}, {file}, literal); default: src/run/redact.ts resolveSecret */
+  resolveSecret?: (value: unknown, inventoryDir: string) => string | undefined;
+}
+
+function kniHasAddress(stdout: string, cidr: string): boolean {
+  const ip = cidr.split('/')[0] ?? cidr;
+  return stdout.split(/\s+/).some((tok) => tok === cidr || tok.split('/')[0] === ip);
+}
+
+export function createKeepalivedTask(opts: KeepalivedTaskOptions = {}): Task {
+  const resolve = opts.resolveSecret ?? resolveSecret;
+  return {
+    name: KEEPALIVED_TASK,
+    probe(host: ResolvedHost, _inv: LoadedInventory) {
+      if (!keepalivedEnabled(host)) return {};
+      const kni = keepalivedSettings(host).kniName;
+      return {
+        files: [KEEPALIVED_CONF_PATH],
+        services: [KEEPALIVED_UNIT],
+        outputs: { [KNI_ADDR_OUTPUT]: sh`ip -o addr show dev ${kni}` },
+      };
+    },
+    plan(ctx: PlanContext): TaskPlan {
+      const { host, facts, inventory } = ctx;
+      if (!host.roles.includes('balancer') || !keepalivedEnabled(host)) return { changes: [] };
+      const changes: Change[] = [];
+      const k = keepalivedSettings(host);
+
+      const kniAddress = host.keepalived?.kni_address;
+      if (kniAddress) {
+        const out = facts.outputs?.[KNI_ADDR_OUTPUT];
+        if (!out || out.code !== 0 || !kniHasAddress(out.stdout, kniAddress)) {
+          changes.push({
+            id: `keepalived/kni-address/${k.kniName}`,
+            task: KEEPALIVED_TASK,
+            summary: `address ${kniAddress} on ${k.kniName} (VRRP)`,
+            action: 'create',
+            after: `${kniAddress} dev ${k.kniName}`,
+            steps: [
+              {
+                kind: 'exec',
+                command: sh`ip addr replace ${kniAddress} dev ${k.kniName} && ip link set ${k.kniName} up`,
+              },
+            ],
+          });
+        }
+      }
+
+      const authPass =
+        host.keepalived?.auth_pass !== undefined
+          ? resolve(host.keepalived.auth_pass, inventory.dir)
+          : undefined;
+      const conf = renderKeepalivedConf({
+        host,
+        services: servicesOf(host, inventory.services ?? []),
+        ...(authPass !== undefined ? { authPass } : {}),
+      });
+      const cur = facts.files?.[KEEPALIVED_CONF_PATH];
+      const unit = facts.services?.[KEEPALIVED_UNIT];
+      const dir = KEEPALIVED_CONF_PATH.slice(0, KEEPALIVED_CONF_PATH.lastIndexOf('/'));
+      if (cur?.content !== conf) {
+        const before = cur?.exists ? redactKeepalived(cur.content ?? '') : null;
+        const diff = unifiedFileDiff(KEEPALIVED_CONF_PATH, before, redactKeepalived(conf));
+        const secretOnly = before !== null && before === redactKeepalived(conf);
+        changes.push({
+          id: 'keepalived/conf',
+          task: KEEPALIVED_TASK,
+          summary: `write ${KEEPALIVED_CONF_PATH} (${k.state} priority ${k.priority} on ${k.kniName}${secretOnly ? ', auth_pass changed' : ''}) and restart keepalived`,
+          action: cur?.exists ? 'update' : 'create',
+          diff,
+          disruptive: true,
+          reversible: true,
+          steps: [
+            { kind: 'exec', command: sh`mkdir -p ${dir}` },
+            { kind: 'write', path: KEEPALIVED_CONF_PATH, content: conf, mode: 0o600 },
+            {
+              kind: 'exec',
+              command: sh`systemctl enable ${KEEPALIVED_UNIT} && systemctl restart ${KEEPALIVED_UNIT}`,
+            },
+          ],
+        });
+      } else if (!unit?.active || !unit.enabled) {
+        changes.push({
+          id: 'keepalived/running',
+          task: KEEPALIVED_TASK,
+          summary: `start keepalived (${unit?.active ? 'active' : 'inactive'}, ${unit?.enabled ? 'enabled' : 'not enabled'})`,
+          action: 'run',
+          steps: [{ kind: 'exec', command: `systemctl enable --now ${quote(KEEPALIVED_UNIT)}` }],
+        });
+      }
+      return { changes };
+    },
+  };
+}
+
+export const keepalivedTask: Task = createKeepalivedTask();
