@@ -4,7 +4,14 @@
  * succeeded, 1 otherwise.
  */
 import type { HostPlan } from '../plan/change.js';
-import { renderFacts, renderHostPlan, renderPlanSummary, renderResults, renderStats, planTotals } from '../run/render.js';
+import {
+  renderFacts,
+  renderHostPlan,
+  renderPlanSummary,
+  renderResults,
+  renderStats,
+  planTotals,
+} from '../run/render.js';
 import type { HostResult } from '../run/engine.js';
 import { progressEvents } from './progress.js';
 import { type CommonOptions, openSession, type Session } from './session.js';
@@ -18,12 +25,18 @@ export async function factsCommand(file: string, o: FactsOptions, io: Io): Promi
   const s = await openSession(file, 'facts', o, io);
   try {
     if (o.json) {
-      const doc = Object.fromEntries(s.hosts.map((h) => [h.name, s.engine.facts.get(h.name) ?? { error: s.engine.errors.get(h.name) }]));
+      const doc = Object.fromEntries(
+        s.hosts.map((h) => [h.name, s.engine.facts.get(h.name) ?? { error: s.engine.errors.get(h.name) }]),
+      );
       io.out(s.redactor.redact(JSON.stringify(doc, null, 2)));
     } else {
       for (const h of s.hosts) {
         const f = s.engine.facts.get(h.name);
-        io.out(f ? renderFacts(h, f, io.style) : `${io.style.bold(h.name)}: ${io.style.red('unreachable')}: ${s.engine.errors.get(h.name)}`);
+        io.out(
+          f
+            ? renderFacts(h, f, io.style)
+            : `${io.style.bold(h.name)}: ${io.style.red('unreachable')}: ${s.engine.errors.get(h.name)}`,
+        );
         io.out('');
       }
     }
@@ -45,7 +58,15 @@ function printPlans(s: Session, plans: HostPlan[], o: PlanOptions, io: Io): void
     return;
   }
   for (const p of plans)
-    io.out(s.redactor.redact(renderHostPlan(p, s.hosts.find((h) => h.name === p.host), { diffs: o.diff !== false, style: io.style })));
+    io.out(
+      s.redactor.redact(
+        renderHostPlan(
+          p,
+          s.hosts.find((h) => h.name === p.host),
+          { diffs: o.diff !== false, style: io.style },
+        ),
+      ),
+    );
   io.out(renderPlanSummary(plans, io.style));
 }
 
@@ -77,7 +98,14 @@ export async function planCommand(file: string, o: PlanOptions, io: Io, command 
 
 export async function verifyCommand(file: string, o: PlanOptions, io: Io): Promise<number> {
   const code = await planCommand(file, o, io, 'verify');
-  if (!o.json) io.out(code === 0 ? io.style.green('In sync: every host matches the inventory.') : code === 2 ? io.style.yellow('Drift: the changes above would bring the hosts back to the inventory.') : '');
+  if (!o.json)
+    io.out(
+      code === 0
+        ? io.style.green('In sync: every host matches the inventory.')
+        : code === 2
+          ? io.style.yellow('Drift: the changes above would bring the hosts back to the inventory.')
+          : '',
+    );
   return code;
 }
 
@@ -133,7 +161,9 @@ export async function applyCommand(file: string, o: ApplyCliOptions, io: Io): Pr
     progress.start(s.hosts.map((h) => h.name));
     const results = await s.engine.apply({
       command: `dpvs-deploy apply ${file}`,
-      ...(serial !== undefined ? { serial: typeof serial === 'string' && /^\d+$/.test(serial) ? Number(serial) : serial } : {}),
+      ...(serial !== undefined
+        ? { serial: typeof serial === 'string' && /^\d+$/.test(serial) ? Number(serial) : serial }
+        : {}),
       ...(maxFail !== undefined ? { maxFailPercent: maxFail } : {}),
       ...(o.breakLock ? { breakLock: true } : {}),
       ...(o.lockTimeout !== undefined ? { lockTimeoutMs: o.lockTimeout * 1000 } : {}),

@@ -14,13 +14,17 @@ const VERSION = '0.1.0';
 
 /** validate/schema write raw text: map their streams onto the CLI's Io. */
 function streams(io: Io): CliStreams {
-  return { stdout: { write: (t: string) => io.raw('out', t) }, stderr: { write: (t: string) => io.raw('err', t) } };
+  return {
+    stdout: { write: (t: string) => io.raw('out', t) },
+    stderr: { write: (t: string) => io.raw('err', t) },
+  };
 }
 
 function intArg(name: string, min: number, max: number) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}`);
     return n;
   };
 }
@@ -36,10 +40,18 @@ const EXAMPLES = {
 
 function common(cmd: Command): Command {
   return cmd
-    .option('--limit <pattern>', "hosts, groups or role:NAME, comma-separated, * wildcards, ! to exclude (e.g. 'lb*,!lb2')")
-    .addOption(new Option('--forks <n>', 'hosts worked on at once').argParser(intArg('--forks', 1, 1000)).default(50))
+    .option(
+      '--limit <pattern>',
+      "hosts, groups or role:NAME, comma-separated, * wildcards, ! to exclude (e.g. 'lb*,!lb2')",
+    )
+    .addOption(
+      new Option('--forks <n>', 'hosts worked on at once').argParser(intArg('--forks', 1, 1000)).default(50),
+    )
     .option('--run-dir <dir>', 'where transcripts and reports go', '.dpvs-deploy/runs')
-    .option('--accept-new-host-keys', 'trust and record host keys of hosts not yet in known_hosts (never a changed key)')
+    .option(
+      '--accept-new-host-keys',
+      'trust and record host keys of hosts not yet in known_hosts (never a changed key)',
+    )
     .option('--ssh-config <file>', 'ssh_config to read instead of ~/.ssh/config');
 }
 
@@ -65,30 +77,60 @@ export function buildProgram(io: Io, setCode: (n: number) => void): Command {
     .addHelpText('after', EXAMPLES.schema)
     .action(async () => setCode(await schemaRun({}, streams(io))));
 
-  common(program.command('facts').argument('<inventory>').description('gather and print facts: CPU/SMT, NUMA, hugepages, NICs'))
+  common(
+    program
+      .command('facts')
+      .argument('<inventory>')
+      .description('gather and print facts: CPU/SMT, NUMA, hugepages, NICs'),
+  )
     .option('--json', 'machine-readable output')
     .addHelpText('after', EXAMPLES.facts)
     .action(async (file: string, o: Record<string, unknown>) => setCode(await factsCommand(file, o, io)));
 
-  common(program.command('plan').argument('<inventory>').description('show exactly what apply would change (changes nothing)'))
+  common(
+    program
+      .command('plan')
+      .argument('<inventory>')
+      .description('show exactly what apply would change (changes nothing)'),
+  )
     .option('--json', 'machine-readable output')
     .option('--stats', 'print SSH connections and exec round trips per host')
     .option('--no-diff', 'summaries only, no file diffs or commands')
     .addHelpText('after', EXAMPLES.plan)
     .action(async (file: string, o: Record<string, unknown>) => setCode(await planCommand(file, o, io)));
 
-  common(program.command('apply').argument('<inventory>').description('apply the plan: per host in playbook order, verified'))
+  common(
+    program
+      .command('apply')
+      .argument('<inventory>')
+      .description('apply the plan: per host in playbook order, verified'),
+  )
     .option('-y, --yes', 'do not ask for confirmation')
     .option('--stats', 'print SSH connections and exec round trips per host')
     .option('--no-diff', 'summaries only in the plan shown before applying')
     .option('--serial <n>', 'hosts per rolling batch for disruptive changes (N or N%)')
-    .addOption(new Option('--max-fail-percent <p>', 'stop starting new hosts when failures exceed this share of the run').argParser(intArg('--max-fail-percent', 0, 100)))
+    .addOption(
+      new Option(
+        '--max-fail-percent <p>',
+        'stop starting new hosts when failures exceed this share of the run',
+      ).argParser(intArg('--max-fail-percent', 0, 100)),
+    )
     .option('--break-lock', 'remove a stale host lock left by a crashed apply')
-    .addOption(new Option('--lock-timeout <seconds>', 'wait this long for a host lock held by another apply').argParser(intArg('--lock-timeout', 0, 86400)))
+    .addOption(
+      new Option(
+        '--lock-timeout <seconds>',
+        'wait this long for a host lock held by another apply',
+      ).argParser(intArg('--lock-timeout', 0, 86400)),
+    )
     .addHelpText('after', EXAMPLES.apply)
     .action(async (file: string, o: Record<string, unknown>) => setCode(await applyCommand(file, o, io)));
 
-  common(program.command('verify').argument('<inventory>').description('report drift: exit 0 in sync, 2 drift, 1 error'))
+  common(
+    program
+      .command('verify')
+      .argument('<inventory>')
+      .description('report drift: exit 0 in sync, 2 drift, 1 error'),
+  )
     .option('--json', 'machine-readable output')
     .option('--no-diff', 'summaries only')
     .addHelpText('after', EXAMPLES.verify)
@@ -107,7 +149,11 @@ export async function main(argv: string[], io: Io = processIo(argv.includes('--d
     return code;
   } catch (e) {
     if (e instanceof CommanderError) {
-      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 1;
+      return e.code === 'commander.helpDisplayed' ||
+        e.code === 'commander.version' ||
+        e.code === 'commander.help'
+        ? 0
+        : 1;
     }
     if (argv.includes('--debug')) io.err(e instanceof Error ? (e.stack ?? e.message) : String(e));
     else if (e instanceof UserError || e instanceof TransportError) io.err(`error: ${e.message}`);

@@ -29,10 +29,11 @@ export function progressEvents(io: Io): Progress {
   return {
     events: {
       hostState: (host, state) => {
-        if (!fancy && (state === 'unreachable')) io.out(`${host} | ${state}`);
+        if (!fancy && state === 'unreachable') io.out(`${host} | ${state}`);
       },
       taskStart: (host, task, n) => line(host, `${task}: applying ${n} change(s)`),
-      taskEnd: (host, task, status, error) => line(host, `${task} | ${status}${error ? `: ${error.split('\n')[0]}` : ''}`),
+      taskEnd: (host, task, status, error) =>
+        line(host, `${task} | ${status}${error ? `: ${error.split('\n')[0]}` : ''}`),
       info: (m) => io.out(m),
     },
     start(hosts) {
@@ -59,7 +60,8 @@ export function progressEvents(io: Io): Progress {
         const d = done.get(r.host);
         const set = titles.get(r.host);
         if (set) set(`${r.host}: ${r.status}${r.changed ? ` (${r.changed} change(s))` : ''}`);
-        if (r.status === 'failed' || r.status === 'unreachable' || r.status === 'blocked') d?.reject(new Error(r.error ?? r.status));
+        if (r.status === 'failed' || r.status === 'unreachable' || r.status === 'blocked')
+          d?.reject(new Error(r.error ?? r.status));
         else d?.resolve();
       }
       await running;

@@ -17,7 +17,8 @@ const MARK = '@@dpvs-deploy-section@@';
 export function mergeRequests(requests: ReadonlyArray<ProbeRequest>): Required<ProbeRequest> {
   const uniq = (xs: Array<string | undefined>): string[] =>
     [...new Set(xs.filter((x): x is string => !!x))].sort();
-  const all = <K extends keyof ProbeRequest>(k: K) => requests.flatMap((r) => (r[k] as string[] | undefined) ?? []);
+  const all = <K extends keyof ProbeRequest>(k: K) =>
+    requests.flatMap((r) => (r[k] as string[] | undefined) ?? []);
   const outputs: Record<string, string> = {};
   for (const r of requests) Object.assign(outputs, r.outputs ?? {});
   return {
@@ -32,7 +33,13 @@ export function mergeRequests(requests: ReadonlyArray<ProbeRequest>): Required<P
   };
 }
 
-const modules: ReadonlyArray<FactModule<unknown>> = [systemFacts, cpuFacts, memoryFacts, nicFacts, requestedFacts];
+const modules: ReadonlyArray<FactModule<unknown>> = [
+  systemFacts,
+  cpuFacts,
+  memoryFacts,
+  nicFacts,
+  requestedFacts,
+];
 
 /** The probe script for a merged request. Read-only: it changes nothing on the host. */
 export function probeScript(request: Required<ProbeRequest>): string {
@@ -56,7 +63,8 @@ export function parseProbeOutput(stdout: string): Facts {
     sections.set(name, nl < 0 ? '' : part.slice(nl + 1));
   }
   for (const m of modules)
-    if (!sections.has(m.name)) throw new Error(`probe output lacks the ${m.name} section (was the probe cut short?)`);
+    if (!sections.has(m.name))
+      throw new Error(`probe output lacks the ${m.name} section (was the probe cut short?)`);
   const ns = /probe_ns (\d+)/.exec(sections.get('end') ?? '');
   const sys = systemFacts.parse(sections.get('system') ?? '');
   return {
@@ -70,10 +78,21 @@ export function parseProbeOutput(stdout: string): Facts {
 }
 
 /** Gather facts from one host: one exec. */
-export async function probeHost(transport: Transport, request: Required<ProbeRequest>, timeoutMs = 60_000): Promise<Facts> {
+export async function probeHost(
+  transport: Transport,
+  request: Required<ProbeRequest>,
+  timeoutMs = 60_000,
+): Promise<Facts> {
   const script = probeScript(request);
   const r = await transport.exec('sh -s', { stdin: script, timeoutMs });
   if (r.code !== 0 || !r.stdout.includes(`${MARK} end`))
-    throw new CommandError(transport.name, 'probe (sh -s)', r.code, r.stdout, r.stderr, `${transport.name}: fact probe failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' / ') || 'no output'}`);
+    throw new CommandError(
+      transport.name,
+      'probe (sh -s)',
+      r.code,
+      r.stdout,
+      r.stderr,
+      `${transport.name}: fact probe failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' / ') || 'no output'}`,
+    );
   return parseProbeOutput(r.stdout);
 }

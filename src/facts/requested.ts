@@ -41,22 +41,34 @@ export const requestedFacts: FactModule<RequestedFacts> = {
   for p in "$s"/parameters/*; do [ -r "$p" ] && printf 'modparam\\t%s %s %s\\n' "\${s##*/}" "\${p##*/}" "$(head -c 200 "$p" 2>/dev/null)"; done
 done`);
     if (r.commands.length)
-      parts.push(`for c in ${words(r.commands)}; do printf 'cmd\\t%s %s\\n' "$c" "$(command -v "$c" 2>/dev/null)"; done`);
+      parts.push(
+        `for c in ${words(r.commands)}; do printf 'cmd\\t%s %s\\n' "$c" "$(command -v "$c" 2>/dev/null)"; done`,
+      );
     if (r.packages.length)
       parts.push(`for p in ${words(r.packages)}; do
   if command -v dpkg-query >/dev/null 2>&1; then v=$(dpkg-query -W -f='\${Status} \${Version}' "$p" 2>/dev/null | sed -n 's/^install ok installed //p')
   elif command -v rpm >/dev/null 2>&1; then v=$(rpm -q --qf '%{VERSION}-%{RELEASE}' "$p" 2>/dev/null) || v=; else v=; fi
   printf 'pkg\\t%s %s\\n' "$p" "$v"; done`);
     for (const f of r.files)
-      parts.push(`f=${quote(f)}; if [ -e "$f" ]; then printf 'file\\t%s\\t%s\\t%s\\t' "$(printf %s "$f" | base64 | tr -d '\\n')" "$(stat -c %a "$f" 2>/dev/null)" "$(sha256sum < "$f" 2>/dev/null | cut -d' ' -f1)"; if [ "$(stat -c %s "$f" 2>/dev/null || echo 0)" -le ${MAX_CONTENT} ] && [ -f "$f" ]; then base64 < "$f" | tr -d '\\n'; fi; echo; else printf 'missing\\t%s\\n' "$(printf %s "$f" | base64 | tr -d '\\n')"; fi`);
+      parts.push(
+        `f=${quote(f)}; if [ -e "$f" ]; then printf 'file\\t%s\\t%s\\t%s\\t' "$(printf %s "$f" | base64 | tr -d '\\n')" "$(stat -c %a "$f" 2>/dev/null)" "$(sha256sum < "$f" 2>/dev/null | cut -d' ' -f1)"; if [ "$(stat -c %s "$f" 2>/dev/null || echo 0)" -le ${MAX_CONTENT} ] && [ -f "$f" ]; then base64 < "$f" | tr -d '\\n'; fi; echo; else printf 'missing\\t%s\\n' "$(printf %s "$f" | base64 | tr -d '\\n')"; fi`,
+      );
     if (r.diskPaths.length)
-      parts.push(`for p in ${words(r.diskPaths)}; do q=$p; while [ ! -e "$q" ] && [ "$q" != / ]; do q=$(dirname "$q"); done; printf 'disk\\t%s %s\\n' "$p" "$(df -Pm "$q" 2>/dev/null | awk 'NR==2{print $4}')"; done`);
+      parts.push(
+        `for p in ${words(r.diskPaths)}; do q=$p; while [ ! -e "$q" ] && [ "$q" != / ]; do q=$(dirname "$q"); done; printf 'disk\\t%s %s\\n' "$p" "$(df -Pm "$q" 2>/dev/null | awk 'NR==2{print $4}')"; done`,
+      );
     if (r.services.length)
-      parts.push(`for s in ${words(r.services)}; do a=0; e=0; u=0; systemctl is-active --quiet "$s" 2>/dev/null && a=1; systemctl is-enabled --quiet "$s" 2>/dev/null && e=1; for d in /etc/systemd/system /lib/systemd/system /usr/lib/systemd/system; do [ -f "$d/$s.service" ] || [ -f "$d/$s" ] && u=1; done; printf 'svc\\t%s %s %s %s\\n' "$s" $a $e $u; done`);
+      parts.push(
+        `for s in ${words(r.services)}; do a=0; e=0; u=0; systemctl is-active --quiet "$s" 2>/dev/null && a=1; systemctl is-enabled --quiet "$s" 2>/dev/null && e=1; for d in /etc/systemd/system /lib/systemd/system /usr/lib/systemd/system; do [ -f "$d/$s.service" ] || [ -f "$d/$s" ] && u=1; done; printf 'svc\\t%s %s %s %s\\n' "$s" $a $e $u; done`,
+      );
     if (r.processes.length)
-      parts.push(`for p in ${words(r.processes)}; do printf 'proc\\t%s %s\\n' "$p" "$(pgrep -x "$p" 2>/dev/null | tr '\\n' ' ')"; done`);
+      parts.push(
+        `for p in ${words(r.processes)}; do printf 'proc\\t%s %s\\n' "$p" "$(pgrep -x "$p" 2>/dev/null | tr '\\n' ' ')"; done`,
+      );
     for (const [key, cmd] of Object.entries(r.outputs))
-      parts.push(`o=$( (${cmd}) 2>&1 ); c=$?; printf 'out\\t%s\\t%s\\t%s\\n' ${quote(key)} $c "$(printf %s "$o" | base64 | tr -d '\\n')"`);
+      parts.push(
+        `o=$( (${cmd}) 2>&1 ); c=$?; printf 'out\\t%s\\t%s\\t%s\\n' ${quote(key)} $c "$(printf %s "$o" | base64 | tr -d '\\n')"`,
+      );
     return parts.join('\n');
   },
   parse(text) {
@@ -116,7 +128,11 @@ done`);
             exists: true,
             mode: mode ? mode.padStart(4, '0') : null,
             sha256: sha || null,
-            content: content ? fromB64(content) : sha === 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' ? '' : null,
+            content: content
+              ? fromB64(content)
+              : sha === 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
+                ? ''
+                : null,
           };
           out.files[fromB64(path ?? '')] = f;
           break;
@@ -133,7 +149,10 @@ done`);
           break;
         }
         case 'proc':
-          out.processes[head] = rest.split(' ').filter(Boolean).map((x) => int(x));
+          out.processes[head] = rest
+            .split(' ')
+            .filter(Boolean)
+            .map((x) => int(x));
           break;
         case 'out': {
           const [key, code, b64] = v.split('\t');

@@ -55,7 +55,11 @@ for pm in apt-get dnf yum; do command -v $pm >/dev/null 2>&1 && printf 'pm\\t%s\
     const lockdownRaw = m.get('lockdown') ?? '';
     const sel = /\[(\w+)\]/.exec(lockdownRaw)?.[1];
     const lockdown: KernelFacts['lockdown'] =
-      sel === 'none' || sel === 'integrity' || sel === 'confidentiality' ? sel : lockdownRaw ? 'unknown' : 'none';
+      sel === 'none' || sel === 'integrity' || sel === 'confidentiality'
+        ? sel
+        : lockdownRaw
+          ? 'unknown'
+          : 'none';
     const sb = m.get('secureboot');
     return {
       hostname: m.get('hostname') ?? '',

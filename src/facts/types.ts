@@ -105,7 +105,13 @@ export interface Facts {
   os: OsFacts;
   kernel: KernelFacts;
   cpu: CpuFacts;
-  memory: { totalKb: number; freeKb: number; hugepagesTotal: number; hugepagesFree: number; hugepageSizeKb: number };
+  memory: {
+    totalKb: number;
+    freeKb: number;
+    hugepagesTotal: number;
+    hugepagesFree: number;
+    hugepageSizeKb: number;
+  };
   numa: NumaNodeFacts[];
   /** global counters per size, /sys/kernel/mm/hugepages */
   hugepages: HugepageCounter[];

@@ -12,9 +12,23 @@ export type Step =
   /** upload a file from the control machine (air-gapped sources, patches) */
   | { kind: 'upload'; localPath: string; path: string; sha256: string; mode: number }
   /** copy an artifact that another host of the same run built (build once per identical target) */
-  | { kind: 'copy-from-host'; sourceHost: string; sourcePath: string; path: string; sha256?: string; mode: number }
+  | {
+      kind: 'copy-from-host';
+      sourceHost: string;
+      sourcePath: string;
+      path: string;
+      sha256?: string;
+      mode: number;
+    }
   /** wait until a command succeeds (health gates), polling */
-  | { kind: 'wait'; command: string; timeoutMs: number; intervalMs: number; description: string; onFailure?: string };
+  | {
+      kind: 'wait';
+      command: string;
+      timeoutMs: number;
+      intervalMs: number;
+      description: string;
+      onFailure?: string;
+    };
 
 export interface Change {
   /** Stable id within a host's plan, e.g. "hugepages/node1/2048kB". */

@@ -49,7 +49,11 @@ export function factsDifferences(a: Facts, b: Facts, limit = 20): string[] {
       const keys = new Set([...Object.keys(x as object), ...Object.keys(y as object)]);
       for (const k of keys) {
         const isArr = Array.isArray(x);
-        walk((x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k], isArr ? `${path}[${k}]` : path ? `${path}.${k}` : k);
+        walk(
+          (x as Record<string, unknown>)[k],
+          (y as Record<string, unknown>)[k],
+          isArr ? `${path}[${k}]` : path ? `${path}.${k}` : k,
+        );
       }
       return;
     }

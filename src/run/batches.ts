@@ -17,7 +17,10 @@ function pairKey(h: ResolvedHost): string | null {
   return `vrid:${k.virtual_router_id}`;
 }
 
-export function planBatches(hosts: ReadonlyArray<ResolvedHost>, serial: number | string | undefined): ResolvedHost[][] {
+export function planBatches(
+  hosts: ReadonlyArray<ResolvedHost>,
+  serial: number | string | undefined,
+): ResolvedHost[][] {
   const size = batchSize(serial, hosts.length);
   const batches: ResolvedHost[][] = [];
   for (const h of hosts) {

@@ -128,7 +128,13 @@ export class Engine {
       const err = this.errors.get(h.name);
       const facts = this.facts.get(h.name);
       if (err || !facts) {
-        this.plans.set(h.name, { host: h.name, changes: [], checks: [], factsFingerprint: '', error: err ?? 'no facts' });
+        this.plans.set(h.name, {
+          host: h.name,
+          changes: [],
+          checks: [],
+          factsFingerprint: '',
+          error: err ?? 'no facts',
+        });
         continue;
       }
       this.plans.set(
@@ -175,7 +181,10 @@ export class Engine {
       r.status = status;
       r.error ??= error;
       if (opts.maxFailPercent !== undefined && (failed * 100) / total > opts.maxFailPercent) {
-        if (!stopped) this.o.events?.info?.(`failures ${failed}/${total} exceed --max-fail-percent ${opts.maxFailPercent}: starting no new hosts`);
+        if (!stopped)
+          this.o.events?.info?.(
+            `failures ${failed}/${total} exceed --max-fail-percent ${opts.maxFailPercent}: starting no new hosts`,
+          );
         stopped = true;
       }
     };
@@ -198,7 +207,12 @@ export class Engine {
       }
       const firstDisruptive = p.changes.findIndex((c) => c.disruptive);
       const cut = firstDisruptive < 0 ? p.changes.length : firstDisruptive;
-      work.push({ host: h.name, prefix: p.changes.slice(0, cut), rest: p.changes.slice(cut), all: p.changes });
+      work.push({
+        host: h.name,
+        prefix: p.changes.slice(0, cut),
+        rest: p.changes.slice(cut),
+        all: p.changes,
+      });
     }
 
     const locked = new Set<string>();
@@ -208,12 +222,17 @@ export class Engine {
       if (!t) throw new Error('not connected');
       await acquireLock(t, owner, { breakLock: opts.breakLock, timeoutMs: opts.lockTimeoutMs });
       locked.add(host);
-      this.o.runDir.log(host, `${new Date().toISOString()} lock acquired (${owner.controlHost} pid ${owner.pid})`);
+      this.o.runDir.log(
+        host,
+        `${new Date().toISOString()} lock acquired (${owner.controlHost} pid ${owner.pid})`,
+      );
     };
 
     // hosts that other hosts copy artifacts from start first, so a waiting copy never starves its source
     const sources = new Set(
-      work.flatMap((w) => w.all.flatMap((c) => c.steps.flatMap((s) => (s.kind === 'copy-from-host' ? [s.sourceHost] : [])))),
+      work.flatMap((w) =>
+        w.all.flatMap((c) => c.steps.flatMap((s) => (s.kind === 'copy-from-host' ? [s.sourceHost] : []))),
+      ),
     );
     const stage1 = [...work].sort((a, b) => Number(sources.has(b.host)) - Number(sources.has(a.host)));
 
@@ -248,14 +267,17 @@ export class Engine {
         for (const h of batch) result(h.name).status = 'skipped';
         continue;
       }
-      if (batches.length > 1) this.o.events?.info?.(`batch ${i + 1}/${batches.length}: ${batch.map((h) => h.name).join(', ')}`);
+      if (batches.length > 1)
+        this.o.events?.info?.(`batch ${i + 1}/${batches.length}: ${batch.map((h) => h.name).join(', ')}`);
       let batchFailed = false;
       await mapLimit(batch, this.o.forks, async (h) => {
         const w = disruptive.find((x) => x.host === h.name);
         if (!w) return;
         try {
           await lock(w.host);
-          for (const [j, entry] of batch.entries()) if (entry.name === h.name) this.o.runDir.log(h.name, `rolling batch ${i + 1}/${batches.length} position ${j + 1}`);
+          for (const [j, entry] of batch.entries())
+            if (entry.name === h.name)
+              this.o.runDir.log(h.name, `rolling batch ${i + 1}/${batches.length} position ${j + 1}`);
           await this.runChanges(w.host, w.rest, w.all, result(w.host), stage1Done);
         } catch (e) {
           batchFailed = true;
@@ -263,7 +285,9 @@ export class Engine {
         }
       });
       if (batchFailed && i < batches.length - 1) {
-        this.o.events?.info?.(`batch ${i + 1} failed: stopping the remaining ${batches.length - i - 1} batch(es)`);
+        this.o.events?.info?.(
+          `batch ${i + 1} failed: stopping the remaining ${batches.length - i - 1} batch(es)`,
+        );
         stopped = true;
       }
     }
@@ -336,7 +360,13 @@ export class Engine {
         this.o.events?.taskEnd?.(host, task, 'changed');
       } catch (e) {
         const msg = errorText(e);
-        r.tasks.push({ task, status: 'failed', changes: group.length, durationMs: Date.now() - started, error: msg });
+        r.tasks.push({
+          task,
+          status: 'failed',
+          changes: group.length,
+          durationMs: Date.now() - started,
+          error: msg,
+        });
         this.o.runDir.log(host, `FAILED ${task}: ${msg}`);
         this.o.events?.taskEnd?.(host, task, 'failed', msg);
         throw e;

@@ -53,7 +53,9 @@ export class LockHeld extends UserError {
   ) {
     super(
       `${host}: locked by ${owner ? describeOwner(owner) : 'an unknown owner'}` +
-        (stale ? ' — that process is gone: the lock is stale; rerun with --break-lock to remove it' : ' — another apply is running; wait for it, or use --lock-timeout SECONDS'),
+        (stale
+          ? ' — that process is gone: the lock is stale; rerun with --break-lock to remove it'
+          : ' — another apply is running; wait for it, or use --lock-timeout SECONDS'),
     );
   }
 }

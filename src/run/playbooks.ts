@@ -10,7 +10,9 @@ import { packagePath } from '../paths.js';
 import { taskRegistry } from '../tasks/registry.js';
 import type { Task } from '../tasks/types.js';
 
-const Playbook = z.object({ role: z.string(), description: z.string().optional(), tasks: z.array(z.string()) }).strict();
+const Playbook = z
+  .object({ role: z.string(), description: z.string().optional(), tasks: z.array(z.string()) })
+  .strict();
 const ROLE_ORDER: Role[] = ['balancer', 'realserver', 'client'];
 const cache = new Map<Role, string[]>();
 
@@ -24,7 +26,8 @@ export function playbookTasks(role: Role): string[] {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  for (const n of names) if (!taskRegistry.has(n)) throw new Error(`playbooks/${role}.yaml names unknown task '${n}'`);
+  for (const n of names)
+    if (!taskRegistry.has(n)) throw new Error(`playbooks/${role}.yaml names unknown task '${n}'`);
   cache.set(role, names);
   return names;
 }

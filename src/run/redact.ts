@@ -11,7 +11,9 @@ export const MASK = '******';
 export class Redactor {
   private readonly secrets: string[];
   constructor(secrets: Iterable<string>) {
-    this.secrets = [...new Set([...secrets].filter((s) => s.length >= 3))].sort((a, b) => b.length - a.length);
+    this.secrets = [...new Set([...secrets].filter((s) => s.length >= 3))].sort(
+      (a, b) => b.length - a.length,
+    );
   }
   redact(text: string): string {
     let out = text;

@@ -37,8 +37,17 @@ function changeDiff(c: Change): string | null {
 }
 
 export function renderCheck(c: CheckResult, host: string, st: Style): string {
-  const tag = c.waived ? st.dim('WAIVED ') : c.severity === 'error' ? st.red('ERROR  ') : st.yellow('WARN   ');
-  const lines = [`${tag}${st.bold(c.id)} ${host}: ${c.title}`, `         found:    ${c.found}`, `         expected: ${c.expected}`, `         fix:      ${c.fix}`];
+  const tag = c.waived
+    ? st.dim('WAIVED ')
+    : c.severity === 'error'
+      ? st.red('ERROR  ')
+      : st.yellow('WARN   ');
+  const lines = [
+    `${tag}${st.bold(c.id)} ${host}: ${c.title}`,
+    `         found:    ${c.found}`,
+    `         expected: ${c.expected}`,
+    `         fix:      ${c.fix}`,
+  ];
   if (c.waived) lines.push(`         waived:   ${c.waived}`);
   return lines.join('\n');
 }
@@ -61,12 +70,16 @@ export function renderHostPlan(p: HostPlan, host: ResolvedHost | undefined, o: P
   );
   for (const c of noteworthy) out.push(indent(renderCheck(c, p.host, st), 2));
   for (const c of p.changes) {
-    const flags = [c.disruptive ? st.red('disruptive') : '', c.reversible ? st.dim('reversible') : ''].filter(Boolean).join(' ');
+    const flags = [c.disruptive ? st.red('disruptive') : '', c.reversible ? st.dim('reversible') : '']
+      .filter(Boolean)
+      .join(' ');
     out.push(`  ${SYMBOL[c.action]} ${st.cyan(c.task.padEnd(14))} ${c.summary}${flags ? `  ${flags}` : ''}`);
     const d = o.diffs ? changeDiff(c) : null;
     if (d) out.push(indent(colorDiff(d, st), 6));
     else if (o.diffs)
-      for (const s of c.steps) if (s.kind === 'exec') out.push(st.dim(`      $ ${s.command.length > 300 ? s.command.slice(0, 300) + '…' : s.command}`));
+      for (const s of c.steps)
+        if (s.kind === 'exec')
+          out.push(st.dim(`      $ ${s.command.length > 300 ? s.command.slice(0, 300) + '…' : s.command}`));
   }
   return out.join('\n');
 }
@@ -74,7 +87,13 @@ export function renderHostPlan(p: HostPlan, host: ResolvedHost | undefined, o: P
 function colorDiff(d: string, st: Style): string {
   return d
     .split('\n')
-    .map((l) => (l.startsWith('+') && !l.startsWith('+++') ? st.green(l) : l.startsWith('-') && !l.startsWith('---') ? st.red(l) : l))
+    .map((l) =>
+      l.startsWith('+') && !l.startsWith('+++')
+        ? st.green(l)
+        : l.startsWith('-') && !l.startsWith('---')
+          ? st.red(l)
+          : l,
+    )
     .join('\n');
 }
 
@@ -86,7 +105,12 @@ function indent(s: string, n: number): string {
     .join('\n');
 }
 
-export function planTotals(plans: ReadonlyArray<HostPlan>): { changes: number; hostsWithChanges: number; errors: number; blocked: number } {
+export function planTotals(plans: ReadonlyArray<HostPlan>): {
+  changes: number;
+  hostsWithChanges: number;
+  errors: number;
+  blocked: number;
+} {
   return {
     changes: plans.reduce((n, p) => n + p.changes.length, 0),
     hostsWithChanges: plans.filter((p) => p.changes.length > 0).length,
@@ -98,7 +122,9 @@ export function planTotals(plans: ReadonlyArray<HostPlan>): { changes: number; h
 export function renderPlanSummary(plans: ReadonlyArray<HostPlan>, st: Style): string {
   const t = planTotals(plans);
   const parts = [
-    t.changes ? st.yellow(`${t.changes} change(s) on ${t.hostsWithChanges} host(s)`) : st.green('No changes.'),
+    t.changes
+      ? st.yellow(`${t.changes} change(s) on ${t.hostsWithChanges} host(s)`)
+      : st.green('No changes.'),
     `${plans.length - t.hostsWithChanges - t.errors} host(s) in sync`,
   ];
   if (t.blocked) parts.push(st.red(`${t.blocked} host(s) blocked by preflight`));
@@ -128,8 +154,12 @@ export function renderResults(results: ReadonlyArray<HostResult>, st: Style): st
   return lines.join('\n');
 }
 
-export function renderStats(results: ReadonlyArray<{ host: string; connections: number; execs: number }>): string {
-  const lines = results.map((r) => `  ${r.host}: ${r.connections} SSH connection(s), ${r.execs} exec round trip(s)`);
+export function renderStats(
+  results: ReadonlyArray<{ host: string; connections: number; execs: number }>,
+): string {
+  const lines = results.map(
+    (r) => `  ${r.host}: ${r.connections} SSH connection(s), ${r.execs} exec round trip(s)`,
+  );
   const maxC = Math.max(0, ...results.map((r) => r.connections));
   const maxE = Math.max(0, ...results.map((r) => r.execs));
   return [`Stats (per host):`, ...lines, `  max per host: ${maxC} connection(s), ${maxE} exec(s)`].join('\n');
@@ -141,20 +171,40 @@ function kb(n: number): string {
 
 export function renderFacts(host: ResolvedHost, f: Facts, st: Style): string {
   const o: string[] = [];
-  o.push(`${st.bold(host.name)} ${st.dim(`(${host.address})`)} hostname=${f.hostname} os=${f.os.prettyName} kernel=${f.kernel.release} (${f.kernel.machine}) headers=${f.kernel.headersInstalled ? 'yes' : 'no'}`);
-  o.push(`  cpu: ${f.cpu.model || '?'}; ${f.cpu.online.length} online, ${f.cpu.sockets} socket(s), ${f.cpu.threadsPerCore} thread(s)/core, SMT ${f.cpu.smtActive ? st.yellow('active') : 'off'}; sse4_2 ${f.cpu.flags.includes('sse4_2') ? 'yes' : st.red('no')}`);
-  o.push(`  memory: ${kb(f.memory.totalKb)} total, ${kb(f.memory.freeKb)} free; iommu groups ${f.kernel.iommuGroups}; lockdown ${f.kernel.lockdown}`);
+  o.push(
+    `${st.bold(host.name)} ${st.dim(`(${host.address})`)} hostname=${f.hostname} os=${f.os.prettyName} kernel=${f.kernel.release} (${f.kernel.machine}) headers=${f.kernel.headersInstalled ? 'yes' : 'no'}`,
+  );
+  o.push(
+    `  cpu: ${f.cpu.model || '?'}; ${f.cpu.online.length} online, ${f.cpu.sockets} socket(s), ${f.cpu.threadsPerCore} thread(s)/core, SMT ${f.cpu.smtActive ? st.yellow('active') : 'off'}; sse4_2 ${f.cpu.flags.includes('sse4_2') ? 'yes' : st.red('no')}`,
+  );
+  o.push(
+    `  memory: ${kb(f.memory.totalKb)} total, ${kb(f.memory.freeKb)} free; iommu groups ${f.kernel.iommuGroups}; lockdown ${f.kernel.lockdown}`,
+  );
   o.push('  NUMA  CPUs                    memory (free)            hugepages (total/free per size)');
   for (const n of f.numa) {
     const hp = n.hugepages.map((h) => `${h.sizeKb >= 1048576 ? '1G' : '2M'} ${h.total}/${h.free}`).join(', ');
-    o.push(`  ${String(n.id).padEnd(5)} ${compressCpus(n.cpus).padEnd(23)} ${`${kb(n.memTotalKb)} (${kb(n.memFreeKb)})`.padEnd(24)} ${hp}`);
+    o.push(
+      `  ${String(n.id).padEnd(5)} ${compressCpus(n.cpus).padEnd(23)} ${`${kb(n.memTotalKb)} (${kb(n.memFreeKb)})`.padEnd(24)} ${hp}`,
+    );
   }
-  const mounts = f.mounts.map((m) => `${m.target} (${m.options.split(',').find((x) => x.startsWith('pagesize')) ?? 'default'})`);
+  const mounts = f.mounts.map(
+    (m) => `${m.target} (${m.options.split(',').find((x) => x.startsWith('pagesize')) ?? 'default'})`,
+  );
   o.push(`  hugetlbfs: ${mounts.length ? mounts.join(', ') : 'none mounted'}`);
-  o.push('  NICs  PCI           id         driver            node  if          MAC                link   notes');
+  o.push(
+    '  NICs  PCI           id         driver            node  if          MAC                link   notes',
+  );
   for (const n of f.nics) {
-    const notes = [n.carriesSsh ? st.yellow('carries SSH') : '', n.defaultRoute ? 'default route' : '', n.driverOverride ? `override=${n.driverOverride}` : ''].filter(Boolean).join(', ');
-    o.push(`        ${n.pci}  ${`${n.vendorId}:${n.deviceId}`.padEnd(10)} ${(n.driver ?? '(none)').padEnd(17)} ${String(n.numaNode).padEnd(5)} ${(n.ifname ?? '-').padEnd(11)} ${(n.mac ?? '-').padEnd(18)} ${(n.operstate ?? '-').padEnd(6)} ${notes}`);
+    const notes = [
+      n.carriesSsh ? st.yellow('carries SSH') : '',
+      n.defaultRoute ? 'default route' : '',
+      n.driverOverride ? `override=${n.driverOverride}` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
+    o.push(
+      `        ${n.pci}  ${`${n.vendorId}:${n.deviceId}`.padEnd(10)} ${(n.driver ?? '(none)').padEnd(17)} ${String(n.numaNode).padEnd(5)} ${(n.ifname ?? '-').padEnd(11)} ${(n.mac ?? '-').padEnd(18)} ${(n.operstate ?? '-').padEnd(6)} ${notes}`,
+    );
   }
   return o.join('\n');
 }
@@ -162,7 +212,7 @@ export function renderFacts(host: ResolvedHost, f: Facts, st: Style): string {
 export function compressCpus(cpus: ReadonlyArray<number>): string {
   const s = [...cpus].sort((a, b) => a - b);
   const out: string[] = [];
-  for (let i = 0; i < s.length; ) {
+  for (let i = 0; i < s.length;) {
     let j = i;
     while (j + 1 < s.length && (s[j + 1] as number) === (s[j] as number) + 1) j++;
     out.push(i === j ? `${s[i]}` : `${s[i]}-${s[j]}`);

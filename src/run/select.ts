@@ -6,7 +6,14 @@ import type { ResolvedHost } from '../inventory/types.js';
 import { UserError } from '../errors.js';
 
 function glob(p: string): RegExp {
-  return new RegExp('^' + p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+  return new RegExp(
+    '^' +
+      p
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.') +
+      '$',
+  );
 }
 
 function matches(h: ResolvedHost, term: string): boolean {
@@ -17,12 +24,16 @@ function matches(h: ResolvedHost, term: string): boolean {
 
 export function selectHosts(hosts: ReadonlyArray<ResolvedHost>, limit: string | undefined): ResolvedHost[] {
   if (!limit) return [...hosts];
-  const terms = limit.split(',').map((t) => t.trim()).filter(Boolean);
+  const terms = limit
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   const inc = terms.filter((t) => !t.startsWith('!'));
   const exc = terms.filter((t) => t.startsWith('!')).map((t) => t.slice(1));
   const out = hosts.filter(
     (h) => (inc.length === 0 || inc.some((t) => matches(h, t))) && !exc.some((t) => matches(h, t)),
   );
-  if (out.length === 0) throw new UserError(`--limit ${limit} matches no host (hosts: ${hosts.map((h) => h.name).join(', ')})`);
+  if (out.length === 0)
+    throw new UserError(`--limit ${limit} matches no host (hosts: ${hosts.map((h) => h.name).join(', ')})`);
   return out;
 }

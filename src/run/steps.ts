@@ -55,7 +55,9 @@ export async function runStep(step: Step, env: StepEnv): Promise<void> {
       const data = await readFile(local);
       const got = sha(data);
       if (got !== step.sha256)
-        throw new Error(`${host}: ${local} has sha256 ${got}, the plan expected ${step.sha256} (file changed since plan?)`);
+        throw new Error(
+          `${host}: ${local} has sha256 ${got}, the plan expected ${step.sha256} (file changed since plan?)`,
+        );
       await t.put(step.path, data, { mode: step.mode });
       runDir.log(host, `${new Date().toISOString()} ${describeStep(step)} sha256=${got}`);
       return;
@@ -65,7 +67,9 @@ export async function runStep(step: Step, env: StepEnv): Promise<void> {
       const data = await src.get(step.sourcePath);
       const got = sha(data);
       if (step.sha256 && got !== step.sha256)
-        throw new Error(`${host}: artifact ${step.sourceHost}:${step.sourcePath} has sha256 ${got}, expected ${step.sha256}`);
+        throw new Error(
+          `${host}: artifact ${step.sourceHost}:${step.sourcePath} has sha256 ${got}, expected ${step.sha256}`,
+        );
       await t.put(step.path, data, { mode: step.mode });
       runDir.log(host, `${new Date().toISOString()} ${describeStep(step)} sha256=${got}`);
       return;
@@ -74,7 +78,9 @@ export async function runStep(step: Step, env: StepEnv): Promise<void> {
       const deadline = Date.now() + step.timeoutMs;
       let last = { code: null as number | null, stdout: '', stderr: '', durationMs: 0 };
       for (;;) {
-        last = await t.exec(step.command, { timeoutMs: Math.max(1000, Math.min(30_000, deadline - Date.now())) });
+        last = await t.exec(step.command, {
+          timeoutMs: Math.max(1000, Math.min(30_000, deadline - Date.now())),
+        });
         if (last.code === 0) return;
         if (Date.now() + step.intervalMs > deadline) break;
         await new Promise((r) => setTimeout(r, step.intervalMs));

@@ -24,12 +24,20 @@ export class RunDir {
   }
 
   log(host: string, text: string): void {
-    appendFileSync(this.transcriptPath(host), this.redactor.redact(text.endsWith('\n') ? text : text + '\n'), {
-      mode: 0o600,
-    });
+    appendFileSync(
+      this.transcriptPath(host),
+      this.redactor.redact(text.endsWith('\n') ? text : text + '\n'),
+      {
+        mode: 0o600,
+      },
+    );
   }
 
-  command(host: string, command: string, result: { code: number | null; stdout: string; stderr: string; durationMs: number }): void {
+  command(
+    host: string,
+    command: string,
+    result: { code: number | null; stdout: string; stderr: string; durationMs: number },
+  ): void {
     const lines = [`$ ${command}`];
     if (result.stdout.trim()) lines.push(result.stdout.trimEnd());
     if (result.stderr.trim()) lines.push(`[stderr] ${result.stderr.trimEnd()}`);

@@ -33,7 +33,10 @@ export function nodeHugepagesPath(node: number, sizeKb: number): string {
 }
 
 /** What the inventory asks for on this host, resolved against the host's NUMA nodes. */
-export function hugepageTarget(host: ResolvedHost, numa: ReadonlyArray<NumaNodeFacts>): HugepageTarget | null {
+export function hugepageTarget(
+  host: ResolvedHost,
+  numa: ReadonlyArray<NumaNodeFacts>,
+): HugepageTarget | null {
   const hp = host.hugepages;
   if (!hp || hp.per_node === undefined) return null;
   const sizeLabel = hp.size ?? '2M';
@@ -59,7 +62,10 @@ function nodeCount(facts: Facts, node: number, sizeKb: number): { total: number;
 export function renderHugepagesUnit(t: HugepageTarget): string {
   const lines = [...t.perNode.entries()]
     .sort(([a], [b]) => a - b)
-    .map(([node, count]) => `ExecStart=/bin/sh -c ${sh`${`echo ${count} > ${nodeHugepagesPath(node, t.sizeKb)}`}`}`);
+    .map(
+      ([node, count]) =>
+        `ExecStart=/bin/sh -c ${sh`${`echo ${count} > ${nodeHugepagesPath(node, t.sizeKb)}`}`}`,
+    );
   return [
     '# managed by dpvs-deploy: per-NUMA-node hugepages for dpvs',
     '[Unit]',
@@ -158,7 +164,12 @@ export const hugepagesTask: Task = {
         summary: `mount hugetlbfs (${mountOptions(t)}) on ${t.mount}`,
         action: 'create',
         after: `nodev ${t.mount} hugetlbfs ${mountOptions(t)}`,
-        steps: [{ kind: 'exec', command: sh`mkdir -p ${t.mount} && mount -t hugetlbfs -o ${mountOptions(t)} nodev ${t.mount}` }],
+        steps: [
+          {
+            kind: 'exec',
+            command: sh`mkdir -p ${t.mount} && mount -t hugetlbfs -o ${mountOptions(t)} nodev ${t.mount}`,
+          },
+        ],
       });
       projected.mounts = [
         ...projected.mounts,
@@ -169,7 +180,12 @@ export const hugepagesTask: Task = {
     if (t.persist) {
       const fstab = facts.files[FSTAB];
       const current = fstab?.content ?? '';
-      const next = fstabWithEntry(current, { spec: 'nodev', file: t.mount, vfstype: 'hugetlbfs', options: mountOptions(t) });
+      const next = fstabWithEntry(current, {
+        spec: 'nodev',
+        file: t.mount,
+        vfstype: 'hugetlbfs',
+        options: mountOptions(t),
+      });
       if (next !== current) {
         changes.push({
           id: 'hugepages/fstab',
