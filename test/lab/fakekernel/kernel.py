@@ -156,13 +156,15 @@ class Host:
         os.unlink(self.p(self.drv(drv) + "/" + bdf))
         shutil.rmtree(self.p(self.dev(bdf) + "/net"), ignore_errors=True)
 
-    def probe(self, bdf):
-        """drivers_probe / driver registration: attach an unbound device to the first driver that matches."""
+    def probe(self, bdf, only=None):
+        """drivers_probe: attach an unbound device to the first driver that matches (or only to `only`,
+        as driver registration and new_id do)."""
         if bdf not in self.nics:
             raise _err(errno.ENODEV)
         if self.driver_of(bdf) is not None:
             return
-        for drv in sorted(os.listdir(self.p("sys/bus/pci/drivers"))):
+        drivers = [only] if only else sorted(os.listdir(self.p("sys/bus/pci/drivers")))
+        for drv in drivers:
             if self.matches(drv, bdf):
                 try:
                     self.bind(drv, bdf)
@@ -170,9 +172,9 @@ class Host:
                 except OSError:
                     continue  # a failing probe leaves the device unbound, as in the kernel
 
-    def probe_all(self):
+    def probe_all(self, only):
         for bdf in self.nics:
-            self.probe(bdf)
+            self.probe(bdf, only)
 
     @staticmethod
     def parse_id(text):
@@ -192,7 +194,7 @@ class Host:
             raise _err(errno.EEXIST)
         ids.append(pair)
         self.save()
-        self.probe_all()
+        self.probe_all(drv)
 
     def remove_id(self, drv, text):
         pair = self.parse_id(text)
@@ -276,7 +278,7 @@ class Host:
                 for pair in values["ids"].split(","):
                     self.state["dynids"].setdefault(drv, []).append(self.parse_id(pair.replace(":", " ")))
                 self.save()
-            self.probe_all()
+            self.probe_all(drv)
 
     def unload(self, name):
         mod = norm_module(name)
