@@ -99,7 +99,8 @@ export function parseDpvsVersion(v: string): ParsedDpvsVersion | undefined {
 /** Human list of the supported pairings, for error messages and docs. */
 export function supportedPairingsText(): string {
   return VERSION_MATRIX.map(
-    (p) => `DPVS ${p.dpvsSeries}.${p.minDpvsPatch > 0 ? `${p.minDpvsPatch}+` : 'x'} with DPDK ${p.dpdkVersion}`,
+    (p) =>
+      `DPVS ${p.dpvsSeries}.${p.minDpvsPatch > 0 ? `${p.minDpvsPatch}+` : 'x'} with DPDK ${p.dpdkVersion}`,
   ).join(', ');
 }
 
@@ -111,7 +112,10 @@ export type PairingResult =
  * The pairing for a DPVS version and an optional DPDK version (absent: the series' DPDK).
  * Refuses versions outside the matrix, with the supported list in the message.
  */
-export function lookupPairing(dpvsVersion: string = DEFAULT_DPVS_VERSION, dpdkVersion?: string): PairingResult {
+export function lookupPairing(
+  dpvsVersion: string = DEFAULT_DPVS_VERSION,
+  dpdkVersion?: string,
+): PairingResult {
   const parsed = parseDpvsVersion(dpvsVersion);
   const series = parsed ? `${parsed.major}.${parsed.minor}` : undefined;
   const pairing = VERSION_MATRIX.find((p) => p.dpvsSeries === series);

@@ -88,10 +88,10 @@ export function decodeInventory(bytes: Uint8Array): { text: string } | { problem
   let text = new TextDecoder('utf-8').decode(bytes);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   // Control characters other than tab, LF and CR (YAML forbids them; NUL would also truncate C strings).
-  const ctl = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.exec(text);
-  if (ctl) {
-    const { line, col } = textPosition(text, ctl.index);
-    const code = ctl[0].charCodeAt(0);
+  const ctlAt = firstControlChar(text);
+  if (ctlAt >= 0) {
+    const { line, col } = textPosition(text, ctlAt);
+    const code = text.charCodeAt(ctlAt);
     return {
       problem: {
         line,
@@ -101,6 +101,15 @@ export function decodeInventory(bytes: Uint8Array): { text: string } | { problem
     };
   }
   return { text };
+}
+
+/** Offset of the first control character other than tab, LF and CR, or -1. */
+function firstControlChar(text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f) return i;
+  }
+  return -1;
 }
 
 export function textPosition(text: string, offset: number): { line: number; col: number } {
@@ -160,7 +169,12 @@ export function excessiveNesting(text: string, max = MAX_NESTING): number {
         blank = false;
       } else if ((c === ']' || c === '}') && flow > 0) {
         flow--;
-      } else if (c === '-' && flow === 0 && prevSignificant === (dashes === 0 ? '\n' : '-') && text[i + 1] === ' ') {
+      } else if (
+        c === '-' &&
+        flow === 0 &&
+        prevSignificant === (dashes === 0 ? '\n' : '-') &&
+        text[i + 1] === ' '
+      ) {
         dashes++;
         blank = false;
       } else if (c !== ' ' && c !== '\t' && c !== '\r') {

@@ -28,7 +28,10 @@ function unwrap(s: Schema): Schema {
   let cur = s;
   for (let i = 0; i < 20; i++) {
     const d = defOf(cur);
-    if (d.innerType && ['optional', 'nullable', 'default', 'readonly', 'catch', 'prefault', 'nonoptional'].includes(d.type)) {
+    if (
+      d.innerType &&
+      ['optional', 'nullable', 'default', 'readonly', 'catch', 'prefault', 'nonoptional'].includes(d.type)
+    ) {
       cur = d.innerType;
     } else if (d.type === 'pipe' && d.in) {
       cur = d.in;
@@ -92,6 +95,11 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
   }
   const limit = Math.max(1, Math.min(3, Math.floor(word.length / 3)));
   return best !== undefined && bestD <= limit ? best : undefined;
+}
+
+/** ", got <value>" for scalars; collections are shown by their position already. */
+function got(v: unknown): string {
+  return typeof v === 'object' && v !== null ? '' : `, got ${describeValue(v)}`;
 }
 
 /** "a string ('abc')", "a list", "a mapping", "nothing (empty value)" */
@@ -201,34 +209,66 @@ function issueToProblems(iss: Issue, root: Schema, base: DocPath): Problem[] {
         ];
       }
       const guess =
-        typeof input === 'string' ? didYouMean(input, iss.values.filter((v): v is string => typeof v === 'string')) : undefined;
+        typeof input === 'string'
+          ? didYouMean(
+              input,
+              iss.values.filter((v): v is string => typeof v === 'string'),
+            )
+          : undefined;
       const what = iss.values.length === 1 ? quoteList(iss.values) : `one of: ${quoteList(iss.values)}`;
-      const prefix = !isDefaultMessage(iss.message) ? `${iss.message}; ` : '';
-      return [{ path, message: `${prefix}expected ${what}, got ${describeValue(input)}${guess ? `; did you mean '${guess}'?` : ''}` }];
+      if (!isDefaultMessage(iss.message)) return [{ path, message: `${iss.message}${got(input)}` }];
+      return [
+        {
+          path,
+          message: `expected ${what}, got ${describeValue(input)}${guess ? `; did you mean '${guess}'?` : ''}`,
+        },
+      ];
     }
     case 'invalid_format': {
-      if (!isDefaultMessage(iss.message)) return [{ path, message: `${iss.message}, got ${describeValue(input)}` }];
+      if (!isDefaultMessage(iss.message))
+        return [{ path, message: `${iss.message}, got ${describeValue(input)}` }];
       const pattern = (iss as { pattern?: string }).pattern;
-      return [{ path, message: `expected a string matching ${pattern ?? iss.format}, got ${describeValue(input)}` }];
+      return [
+        { path, message: `expected a string matching ${pattern ?? iss.format}, got ${describeValue(input)}` },
+      ];
     }
     case 'too_small':
     case 'too_big': {
-      if (!isDefaultMessage(iss.message)) return [{ path, message: `${iss.message}, got ${describeValue(input)}` }];
+      if (!isDefaultMessage(iss.message)) return [{ path, message: `${iss.message}${got(input)}` }];
       const small = iss.code === 'too_small';
-      const bound = small ? (iss as { minimum: number | bigint }).minimum : (iss as { maximum: number | bigint }).maximum;
+      const bound = small
+        ? (iss as { minimum: number | bigint }).minimum
+        : (iss as { maximum: number | bigint }).maximum;
       const incl = iss.inclusive !== false;
       const origin = iss.origin;
       if (origin === 'array' || origin === 'set') {
-        return [{ path, message: `expected ${small ? 'at least' : 'at most'} ${bound} item${Number(bound) === 1 ? '' : 's'}, got ${Array.isArray(input) ? input.length : 'a different count'}` }];
+        return [
+          {
+            path,
+            message: `expected ${small ? 'at least' : 'at most'} ${bound} item${Number(bound) === 1 ? '' : 's'}, got ${Array.isArray(input) ? input.length : 'a different count'}`,
+          },
+        ];
       }
       if (origin === 'string') {
-        return [{ path, message: Number(bound) <= 1 && small ? 'expected a non-empty string' : `expected ${small ? 'at least' : 'at most'} ${bound} characters` }];
+        return [
+          {
+            path,
+            message:
+              Number(bound) <= 1 && small
+                ? 'expected a non-empty string'
+                : `expected ${small ? 'at least' : 'at most'} ${bound} characters`,
+          },
+        ];
       }
       const op = small ? (incl ? '≥' : '>') : incl ? '≤' : '<';
       return [{ path, message: `expected a number ${op} ${bound}, got ${describeValue(input)}` }];
     }
     case 'invalid_key': {
-      const inner = iss.issues.map((i) => i.message).filter((m) => !isDefaultMessage(m));
+      const inner = iss.issues.map((i) =>
+        isDefaultMessage(i.message) && i.code === 'invalid_format'
+          ? `expected a string matching ${(i as { pattern?: string }).pattern ?? i.format}`
+          : i.message,
+      );
       const key = String(last);
       const where = describeKeyContext(base, rel);
       return [
@@ -244,7 +284,12 @@ function issueToProblems(iss: Issue, root: Schema, base: DocPath): Problem[] {
     case 'invalid_element':
       return [{ path, message: iss.message }];
     case 'custom':
-      return [{ path, message: isDefaultMessage(iss.message) ? `invalid value ${describeValue(input)}` : iss.message }];
+      return [
+        {
+          path,
+          message: isDefaultMessage(iss.message) ? `invalid value ${describeValue(input)}` : iss.message,
+        },
+      ];
     default:
       return [{ path, message: iss.message }];
   }
@@ -263,7 +308,10 @@ function describeKeyContext(base: DocPath, rel: DocPath): string {
 
 /** Issues at the union's own path (type mismatch, unknown keys, missing keys) mean "wrong branch". */
 function rootIssueCount(branch: readonly Issue[]): number {
-  return branch.filter((i) => i.path.length === 0 || (i.code === 'invalid_type' && (i as { input?: unknown }).input === undefined)).length;
+  return branch.filter(
+    (i) =>
+      i.path.length === 0 || (i.code === 'invalid_type' && (i as { input?: unknown }).input === undefined),
+  ).length;
 }
 
 function unionProblems(
@@ -285,7 +333,10 @@ function unionProblems(
         ? // a mapping: the object branch whose keys it shares most
           [...branches]
             .filter((b) => objectKeys(options[b.idx]).length > 0)
-            .sort((a, b) => sharedKeys(input, options[b.idx]) - sharedKeys(input, options[a.idx]) || a.roots - b.roots)[0]
+            .sort(
+              (a, b) =>
+                sharedKeys(input, options[b.idx]) - sharedKeys(input, options[a.idx]) || a.roots - b.roots,
+            )[0]
         : undefined;
   if (pick && options[pick.idx]) {
     return issuesToProblems(pick.errs, options[pick.idx] as Schema, path);

@@ -13,9 +13,23 @@ import { decodeInventory, excessiveNesting, MAX_NESTING, textPosition } from './
 import { issuesToProblems } from './issues.js';
 import { originOf, resolveHosts, type Resolution } from './merge.js';
 import { Inventory } from './schema.js';
-import { checkGroups, checkKeepalivedPairs, checkLiteralSecrets, checkServices, checkSshAddresses } from './semantic-fleet.js';
+import {
+  checkGroups,
+  checkKeepalivedPairs,
+  checkLiteralSecrets,
+  checkServices,
+  checkSshAddresses,
+} from './semantic-fleet.js';
 import { checkHost } from './semantic-host.js';
-import { formatPath, keysInOrder, parseSource, positionOf, type DocPath, type ParsedSource, type Problem } from './source.js';
+import {
+  formatPath,
+  keysInOrder,
+  parseSource,
+  positionOf,
+  type DocPath,
+  type ParsedSource,
+  type Problem,
+} from './source.js';
 import type { LoadedInventory, SourcePosition } from './types.js';
 
 function toDiagnostic(file: string, src: ParsedSource | undefined, p: Problem): Diagnostic {
@@ -43,7 +57,11 @@ export function checkInventory(inv: Inventory, res: Resolution[]): Findings {
  * Loads an inventory from bytes. `file` is the name diagnostics print (as the user gave it);
  * `absFile` the absolute path recorded in the result.
  */
-export function loadInventoryBytes(bytes: Uint8Array, file: string, absFile = path.resolve(file)): LoadedInventory {
+export function loadInventoryBytes(
+  bytes: Uint8Array,
+  file: string,
+  absFile = path.resolve(file),
+): LoadedInventory {
   const fail = (problems: Problem[], src?: ParsedSource): never => {
     throw new InventoryError(sortDiagnostics(problems.map((p) => toDiagnostic(file, src, p))));
   };
@@ -57,7 +75,11 @@ export function loadInventoryBytes(bytes: Uint8Array, file: string, absFile = pa
   const deep = excessiveNesting(text);
   if (deep >= 0) {
     return fail([
-      { path: [], message: `the document is nested more than ${MAX_NESTING} levels deep`, pos: textPosition(text, deep) },
+      {
+        path: [],
+        message: `the document is nested more than ${MAX_NESTING} levels deep`,
+        pos: textPosition(text, deep),
+      },
     ]);
   }
 
@@ -66,7 +88,13 @@ export function loadInventoryBytes(bytes: Uint8Array, file: string, absFile = pa
   const data = src.data;
   if (data === null || data === undefined) {
     return fail(
-      [{ path: [], message: 'the inventory is empty; expected a mapping with version: 1 and hosts', pos: { line: 1, col: 1 } }],
+      [
+        {
+          path: [],
+          message: 'the inventory is empty; expected a mapping with version: 1 and hosts',
+          pos: { line: 1, col: 1 },
+        },
+      ],
       src,
     );
   }
@@ -92,7 +120,9 @@ export function loadInventoryBytes(bytes: Uint8Array, file: string, absFile = pa
   if (findings.errors.length) return fail(findings.errors, src);
 
   const byHost = new Map(res.map((r) => [r.host.name, r]));
-  const warnings = sortDiagnostics([...yamlWarnings, ...findings.warnings].map((p) => toDiagnostic(file, src, p)));
+  const warnings = sortDiagnostics(
+    [...yamlWarnings, ...findings.warnings].map((p) => toDiagnostic(file, src, p)),
+  );
   return {
     file: absFile,
     dir: path.dirname(absFile),
@@ -116,7 +146,14 @@ export async function loadInventory(file: string): Promise<LoadedInventory> {
     bytes = await readFile(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : String((e as Error).message);
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : String((e as Error).message);
     throw new UserError(`cannot read inventory ${file}: ${why}`);
   }
   return loadInventoryBytes(bytes, file);

@@ -74,7 +74,10 @@ export function originOf(res: Resolution, path: DocPath): DocPath {
  */
 export function resolveHosts(inv: Inventory, hostOrder: string[], groupOrder: string[]): Resolution[] {
   const groups = inv.groups ?? {};
-  const orderedGroups = [...groupOrder.filter((g) => g in groups), ...Object.keys(groups).filter((g) => !groupOrder.includes(g))];
+  const orderedGroups = [
+    ...groupOrder.filter((g) => g in groups),
+    ...Object.keys(groups).filter((g) => !groupOrder.includes(g)),
+  ];
   const orderedHosts = [
     ...hostOrder.filter((h) => h in inv.hosts),
     ...Object.keys(inv.hosts).filter((h) => !hostOrder.includes(h)),

@@ -12,6 +12,7 @@
  *
  * Keys are snake_case, as operators write YAML. Unknown keys are errors everywhere (strict objects).
  */
+import { isIPv6 } from 'node:net';
 import { z } from 'zod';
 
 // ---------- scalar formats ----------
@@ -23,7 +24,7 @@ export function isIpv4(s: string): boolean {
   return ipv4Re.test(s);
 }
 export function isIpv6(s: string): boolean {
-  return s.includes(':') && ipv6Re.test(s) && s.split('::').length <= 2;
+  return s.includes(':') && ipv6Re.test(s) && isIPv6(s);
 }
 
 export const Ipv4 = z
@@ -59,7 +60,9 @@ export const PciAddress = z
   .describe('PCI address DDDD:BB:DD.F');
 export const MacAddress = z
   .string()
-  .regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, { message: 'expected a MAC address such as 52:54:00:12:34:56' })
+  .regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, {
+    message: 'expected a MAC address such as 52:54:00:12:34:56',
+  })
   .describe('MAC address');
 export const IfName = z
   .string()
@@ -84,11 +87,9 @@ export const CpuId = z
 export const Sha256 = z
   .string()
   .regex(/^[0-9a-f]{64}$/, { message: 'expected a sha256 checksum: 64 lowercase hex digits' });
-export const Name = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, {
-    message: 'expected a name of letters, digits, _ . - (at most 63, not starting with - or .)',
-  });
+export const Name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, {
+  message: 'expected a name of letters, digits, _ . - (at most 63, not starting with - or .)',
+});
 /** An absolute path on a managed host. No `..`, no control characters. */
 export const RemotePath = z
   .string()
@@ -118,7 +119,10 @@ export const Secret = z
 
 export const SshSettings = z
   .object({
-    user: z.string().regex(/^[a-z_][a-z0-9_.-]*\$?$/, { message: 'expected a login name' }).optional(),
+    user: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_.-]*\$?$/, { message: 'expected a login name' })
+      .optional(),
     port: Port.optional(),
     identity_file: LocalPath.optional().describe('private key file; ssh-agent is used when absent'),
     known_hosts: LocalPath.optional().describe('known_hosts file (default ~/.ssh/known_hosts)'),
@@ -144,7 +148,10 @@ export const SshSettings = z
 export const SourceSpec = z
   .union([
     z.object({ url: Url, sha256: Sha256 }).strict().describe('downloaded on the host, verified'),
-    z.object({ file: LocalPath, sha256: Sha256.optional() }).strict().describe('pushed from the control machine'),
+    z
+      .object({ file: LocalPath, sha256: Sha256.optional() })
+      .strict()
+      .describe('pushed from the control machine'),
     z
       .object({ git: z.string().min(1), ref: z.string().regex(/^[A-Za-z0-9_./-]+$/) })
       .strict()
@@ -162,14 +169,20 @@ export const DpdkSettings = z
       .optional()
       .describe('userspace driver the DPDK NICs are bound to'),
     allow_noiommu: z.boolean().optional().describe('permit vfio-pci without an IOMMU (unsafe)'),
-    march: z.string().regex(/^[a-z0-9_-]+$/).optional().describe('-march for the build (default: native)'),
+    march: z
+      .string()
+      .regex(/^[a-z0-9_-]+$/)
+      .optional()
+      .describe('-march for the build (default: native)'),
     build_dir: RemotePath.optional(),
   })
   .strict();
 
 export const DpvsSettings = z
   .object({
-    version: z.string().regex(/^\d+\.\d+(\.\d+)?(-\d+)?$/, { message: 'expected a DPVS version such as 1.9.10' }),
+    version: z
+      .string()
+      .regex(/^\d+\.\d+(\.\d+)?(-\d+)?$/, { message: 'expected a DPVS version such as 1.9.10' }),
     source: SourceSpec.optional(),
     prefix: RemotePath.optional().describe('install root (default /opt/dpvs)'),
     config_path: RemotePath.optional().describe('default /etc/dpvs.conf'),
@@ -193,12 +206,23 @@ export const HugepagesSettings = z
   .object({
     size: HugepageSize.optional().describe('page size (default 2M)'),
     per_node: z
-      .union([z.number().int().min(0), z.record(z.string().regex(/^\d+$/), z.number().int().min(0))])
+      .union([
+        z.number().int().min(0),
+        z.record(
+          z.string().regex(/^\d{1,2}$/, { message: 'expected a NUMA node number such as 0' }),
+          z.number().int().min(0),
+        ),
+      ])
       .optional()
       .describe('pages on each NUMA node: one number for every node, or {node: count}'),
     mount: RemotePath.optional().describe('hugetlbfs mount point (default /dev/hugepages, /dev/hugepages1G)'),
     persist: z.boolean().optional().describe('persist across reboot (default true)'),
-    reserve_mb: z.number().int().min(0).optional().describe('memory to leave to the OS per node (default 1024)'),
+    reserve_mb: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe('memory to leave to the OS per node (default 1024)'),
   })
   .strict();
 
@@ -238,9 +262,7 @@ export const NicSettings = z
 
 export const WorkerPorts = z.record(
   DeviceName,
-  z
-    .object({ rx: z.array(z.number().int().min(0)), tx: z.array(z.number().int().min(0)) })
-    .strict(),
+  z.object({ rx: z.array(z.number().int().min(0)), tx: z.array(z.number().int().min(0)) }).strict(),
 );
 export const WorkerLayout = z.union([
   z.literal('auto'),
@@ -248,7 +270,9 @@ export const WorkerLayout = z.union([
     .object({
       master: CpuId,
       slaves: z
-        .array(z.object({ cpu: CpuId, ports: WorkerPorts, icmp_redirect_core: z.boolean().optional() }).strict())
+        .array(
+          z.object({ cpu: CpuId, ports: WorkerPorts, icmp_redirect_core: z.boolean().optional() }).strict(),
+        )
         .min(1, { message: 'at least one slave worker (upstream error -7)' }),
       kni: CpuId.optional(),
     })
@@ -322,7 +346,13 @@ export const HostSettings = z
     dpdk: DpdkSettings.optional(),
     dpvs: DpvsSettings.optional(),
     hugepages: HugepagesSettings.optional(),
-    nofile: z.number().int().min(1024).max(1 << 30).optional().describe('open-files limit for dpvs'),
+    nofile: z
+      .number()
+      .int()
+      .min(1024)
+      .max(1 << 30)
+      .optional()
+      .describe('open-files limit for dpvs'),
     nics: z.array(NicSettings).optional().describe('DPDK ports, in dpvs.conf / EAL order'),
     workers: WorkerLayout.optional(),
     reserved_cpus: z.array(CpuId).optional().describe('CPUs never given to workers (CPU 0 always is)'),
@@ -331,7 +361,10 @@ export const HostSettings = z
     keepalived: KeepalivedSettings.optional(),
     realserver: RealserverSettings.optional(),
     packages: z.boolean().optional().describe('install missing prerequisite packages (default true)'),
-    preflight: z.object({ waive: z.array(PreflightWaiver).optional() }).strict().optional(),
+    preflight: z
+      .object({ waive: z.array(PreflightWaiver).optional() })
+      .strict()
+      .optional(),
     expect: z
       .object({
         numa_nodes: z.number().int().min(1).max(64).optional(),
@@ -354,12 +387,14 @@ export const HostEntry = HostSettings.extend({
   roles: z.array(Role).min(1, { message: 'a host needs at least one role' }),
 }).strict();
 
-export const GroupEntry = z
-  .object({ hosts: z.array(Name), vars: HostSettings.optional() })
-  .strict();
+export const GroupEntry = z.object({ hosts: z.array(Name), vars: HostSettings.optional() }).strict();
 
 export const RealServer = z
-  .object({ address: IpAddress, port: z.number().int().min(0).max(65535).optional(), weight: z.number().int().min(0).max(65535).optional() })
+  .object({
+    address: IpAddress,
+    port: z.number().int().min(0).max(65535).optional(),
+    weight: z.number().int().min(0).max(65535).optional(),
+  })
   .strict();
 
 export const LocalAddress = z.object({ address: IpAddress, dev: DeviceName }).strict();
@@ -390,7 +425,11 @@ export const ServiceEntry = z
       .optional()
       .describe('SNAT match'),
     health_check: z
-      .object({ type: z.enum(['tcp', 'http']), path: z.string().optional(), interval_s: z.number().positive().optional() })
+      .object({
+        type: z.enum(['tcp', 'http']),
+        path: z.string().optional(),
+        interval_s: z.number().positive().optional(),
+      })
       .strict()
       .optional(),
   })
@@ -432,7 +471,10 @@ export type SecretValue = z.infer<typeof Secret>;
 
 /** The JSON Schema published for editors (yaml-language-server). */
 export function inventoryJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(Inventory, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  const schema = z.toJSONSchema(Inventory, { io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
   return {
     ...schema,
     $id: 'https://dpvs-deploy.dev/schemas/inventory.schema.json',

@@ -28,7 +28,10 @@ export function checkSshAddresses(res: Resolution[], f: Findings): void {
     const key = `${r.host.address.toLowerCase()}:${r.host.ssh?.port ?? 22}`;
     const prev = seen.get(key);
     if (prev) {
-      f.error(['hosts', r.host.name, 'address'], `address ${r.host.address} (SSH port ${r.host.ssh?.port ?? 22}) is already used by host '${prev}'`);
+      f.error(
+        ['hosts', r.host.name, 'address'],
+        `address ${r.host.address} (SSH port ${r.host.ssh?.port ?? 22}) is already used by host '${prev}'`,
+      );
     } else seen.set(key, r.host.name);
   }
 }
@@ -42,19 +45,29 @@ export function checkServices(inv: Inventory, res: Resolution[], f: Findings): v
   (inv.services ?? []).forEach((s, i) => {
     const at = (...p: Array<string | number>) => ['services', i, ...p];
     const prevName = names.get(s.name);
-    if (prevName !== undefined) f.error(at('name'), `service name '${s.name}' is already used by services[${prevName}]`);
+    if (prevName !== undefined)
+      f.error(at('name'), `service name '${s.name}' is already used by services[${prevName}]`);
     else names.set(s.name, i);
 
     const proto = s.protocol ?? 'tcp';
     const ep = `${s.vip.toLowerCase()}|${s.port}|${proto}|${s.mode === 'snat' ? JSON.stringify(s.match ?? {}) : ''}`;
     const prevEp = endpoints.get(ep);
     if (prevEp !== undefined) {
-      f.error(at('vip'), `${s.vip}:${s.port}/${proto} is already served by services[${prevEp}] ('${inv.services?.[prevEp]?.name}')`);
+      f.error(
+        at('vip'),
+        `${s.vip}:${s.port}/${proto} is already served by services[${prevEp}] ('${inv.services?.[prevEp]?.name}')`,
+      );
     } else endpoints.set(ep, i);
 
-    if (s.mode !== 'snat' && s.port === 0) f.error(at('port'), `port 0 is only for snat services; expected a port from 1 to 65535`);
-    if (s.mode === 'snat' && !s.match) f.error(at('mode'), `snat services need match (e.g. match: {src_range: 192.168.100.0-192.168.100.254, oif: dpdk1})`);
-    if (s.mode !== 'snat' && s.match) f.error(at('match'), `match is only for snat services (mode is ${s.mode})`, true);
+    if (s.mode !== 'snat' && s.port === 0)
+      f.error(at('port'), `port 0 is only for snat services; expected a port from 1 to 65535`);
+    if (s.mode === 'snat' && !s.match)
+      f.error(
+        at('mode'),
+        `snat services need match (e.g. match: {src_range: 192.168.100.0-192.168.100.254, oif: dpdk1})`,
+      );
+    if (s.mode !== 'snat' && s.match)
+      f.error(at('match'), `match is only for snat services (mode is ${s.mode})`, true);
 
     // Balancers.
     const balancers: Resolution[] = [];
@@ -62,7 +75,10 @@ export function checkServices(inv: Inventory, res: Resolution[], f: Findings): v
       const r = byName.get(b);
       if (!r) {
         const guess = didYouMean(b, hostNames);
-        f.error(at('balancers', k), `unknown host '${b}' (hosts are: ${listOr(hostNames)})${guess ? `; did you mean '${guess}'?` : ''}`);
+        f.error(
+          at('balancers', k),
+          `unknown host '${b}' (hosts are: ${listOr(hostNames)})${guess ? `; did you mean '${guess}'?` : ''}`,
+        );
       } else if (!r.host.roles.includes('balancer')) {
         f.error(at('balancers', k), `host '${b}' has no balancer role (roles: ${r.host.roles.join(', ')})`);
       } else if (s.balancers.indexOf(b) !== k) {
@@ -74,7 +90,8 @@ export function checkServices(inv: Inventory, res: Resolution[], f: Findings): v
       if (dev === undefined) return;
       for (const r of balancers) {
         const nics = nicsOf(r);
-        if (!nics.has(dev)) f.error(at(...path), `'${dev}' is not one of balancer '${r.host.name}''s nics (${listOr(nics)})`);
+        if (!nics.has(dev))
+          f.error(at(...path), `'${dev}' is not one of balancer '${r.host.name}''s nics (${listOr(nics)})`);
       }
     };
     checkDevOn(s.vip_dev, ['vip_dev']);
@@ -85,26 +102,40 @@ export function checkServices(inv: Inventory, res: Resolution[], f: Findings): v
     const lips = s.local_addresses ?? {};
     for (const [b, list] of Object.entries(lips)) {
       if (!s.balancers.includes(b)) {
-        f.error(at('local_addresses', b), `'${b}' is not one of this service's balancers (${listOr(s.balancers)})`, true);
+        f.error(
+          at('local_addresses', b),
+          `'${b}' is not one of this service's balancers (${listOr(s.balancers)})`,
+          true,
+        );
         continue;
       }
       const r = byName.get(b);
       list.forEach((l, k) => {
         if (r && r.host.roles.includes('balancer')) {
           const nics = nicsOf(r);
-          if (!nics.has(l.dev)) f.error(at('local_addresses', b, k, 'dev'), `'${l.dev}' is not one of balancer '${b}''s nics (${listOr(nics)})`);
+          if (!nics.has(l.dev))
+            f.error(
+              at('local_addresses', b, k, 'dev'),
+              `'${l.dev}' is not one of balancer '${b}''s nics (${listOr(nics)})`,
+            );
         }
         const ip = bareIp(l.address);
         const owner = lipOwner.get(ip);
         if (owner !== undefined && owner !== b) {
-          f.error(at('local_addresses', b, k, 'address'), `local address ${ip} is already used by balancer '${owner}'; each balancer needs its own local addresses`);
+          f.error(
+            at('local_addresses', b, k, 'address'),
+            `local address ${ip} is already used by balancer '${owner}'; each balancer needs its own local addresses`,
+          );
         } else lipOwner.set(ip, b);
         if (list.findIndex((x) => bareIp(x.address) === ip) !== k) {
           f.error(at('local_addresses', b, k, 'address'), `local address ${ip} is listed twice`);
         }
         const rsFamilies = new Set((s.real_servers ?? []).map((rs) => ipFamily(rs.address)));
         if (s.mode === 'fullnat' && rsFamilies.size === 1 && !rsFamilies.has(ipFamily(ip))) {
-          f.error(at('local_addresses', b, k, 'address'), `local address ${ip} is IPv${ipFamily(ip)} but the real servers are IPv${[...rsFamilies][0]}; FullNAT connects to real servers from the local addresses`);
+          f.error(
+            at('local_addresses', b, k, 'address'),
+            `local address ${ip} is IPv${ipFamily(ip)} but the real servers are IPv${[...rsFamilies][0]}; FullNAT connects to real servers from the local addresses`,
+          );
         }
       });
     }
@@ -125,7 +156,11 @@ export function checkServices(inv: Inventory, res: Resolution[], f: Findings): v
     (s.real_servers ?? []).forEach((rs, k) => {
       const key = `${rs.address.toLowerCase()}:${rs.port ?? s.port}`;
       const prev = rsSeen.get(key);
-      if (prev !== undefined) f.error(at('real_servers', k, 'address'), `real server ${rs.address}:${rs.port ?? s.port} is already listed at real_servers[${prev}]`);
+      if (prev !== undefined)
+        f.error(
+          at('real_servers', k, 'address'),
+          `real server ${rs.address}:${rs.port ?? s.port} is already listed at real_servers[${prev}]`,
+        );
       else rsSeen.set(key, k);
     });
   });
@@ -145,7 +180,11 @@ export function checkKeepalivedPairs(res: Resolution[], f: Findings): void {
     if (k?.kni_address) {
       const ip = bareIp(k.kni_address);
       const prev = kniSeen.get(ip);
-      if (prev) f.error(originOf(r, ['keepalived', 'kni_address']), `kni_address ${ip} is already used by host '${prev}'; each node needs its own`);
+      if (prev)
+        f.error(
+          originOf(r, ['keepalived', 'kni_address']),
+          `kni_address ${ip} is already used by host '${prev}'; each node needs its own`,
+        );
       else kniSeen.set(ip, r.host.name);
     }
   }
@@ -165,12 +204,14 @@ export function checkKeepalivedPairs(res: Resolution[], f: Findings): void {
       }
       if (k?.state === 'MASTER') masters.push(r);
     }
-    masters.slice(1).forEach((r) =>
-      f.error(
-        originOf(r, ['keepalived', 'state']),
-        `host '${masters[0]?.host.name}' is already MASTER for virtual_router_id ${vrid}; one node is MASTER, the others BACKUP`,
-      ),
-    );
+    masters
+      .slice(1)
+      .forEach((r) =>
+        f.error(
+          originOf(r, ['keepalived', 'state']),
+          `host '${masters[0]?.host.name}' is already MASTER for virtual_router_id ${vrid}; one node is MASTER, the others BACKUP`,
+        ),
+      );
     const first = members[0];
     if (masters.length === 0 && first && members.every((m) => m.host.keepalived?.state !== undefined)) {
       f.error(
@@ -185,15 +226,27 @@ export function checkKeepalivedPairs(res: Resolution[], f: Findings): void {
 export function checkLiteralSecrets(inv: Inventory, f: Findings): void {
   const layers: Array<[Array<string | number>, HostSettings | undefined]> = [
     [['defaults'], inv.defaults],
-    ...Object.entries(inv.groups ?? {}).map(([g, v]): [Array<string | number>, HostSettings | undefined] => [['groups', g, 'vars'], v.vars]),
-    ...Object.entries(inv.hosts).map(([h, v]): [Array<string | number>, HostSettings | undefined] => [['hosts', h], v]),
+    ...Object.entries(inv.groups ?? {}).map(([g, v]): [Array<string | number>, HostSettings | undefined] => [
+      ['groups', g, 'vars'],
+      v.vars,
+    ]),
+    ...Object.entries(inv.hosts).map(([h, v]): [Array<string | number>, HostSettings | undefined] => [
+      ['hosts', h],
+      v,
+    ]),
   ];
   for (const [path, s] of layers) {
     if (typeof s?.ssh?.sudo_password === 'string') {
-      f.warn([...path, 'ssh', 'sudo_password'], 'secret written literally in the inventory; prefer {env: NAME} or {file: PATH}');
+      f.warn(
+        [...path, 'ssh', 'sudo_password'],
+        'secret written literally in the inventory; prefer {env: NAME} or {file: PATH}',
+      );
     }
     if (typeof s?.keepalived?.auth_pass === 'string') {
-      f.warn([...path, 'keepalived', 'auth_pass'], 'secret written literally in the inventory; prefer {env: NAME} or {file: PATH}');
+      f.warn(
+        [...path, 'keepalived', 'auth_pass'],
+        'secret written literally in the inventory; prefer {env: NAME} or {file: PATH}',
+      );
     }
   }
 }

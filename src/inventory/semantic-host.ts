@@ -37,14 +37,19 @@ export function checkHost(r: Resolution, f: Findings): void {
   const matches = new Map<string, number>();
   nics.forEach((n, i) => {
     const prev = names.get(n.name);
-    if (prev !== undefined) f.error(o('nics', i, 'name'), `NIC name '${n.name}' is already used by nics[${prev}]`);
+    if (prev !== undefined)
+      f.error(o('nics', i, 'name'), `NIC name '${n.name}' is already used by nics[${prev}]`);
     else names.set(n.name, i);
     for (const key of ['pci', 'mac', 'ifname'] as const) {
       const v = n.match[key];
       if (v === undefined) continue;
       const id = `${key}:${v.toLowerCase()}`;
       const p = matches.get(id);
-      if (p !== undefined) f.error(o('nics', i, 'match', key), `${key} ${v} already matches nics[${p}]; a device can be one DPDK port only`);
+      if (p !== undefined)
+        f.error(
+          o('nics', i, 'match', key),
+          `${key} ${v} already matches nics[${p}]; a device can be one DPDK port only`,
+        );
       else matches.set(id, i);
     }
   });
@@ -66,7 +71,8 @@ export function checkHost(r: Resolution, f: Findings): void {
     checkDev(a.dev, ['addresses', i, 'dev']);
     const ip = bareIp(a.address);
     const prev = seenIps.get(ip);
-    if (prev !== undefined) f.error(o('addresses', i, 'address'), `address ${ip} is already configured by addresses[${prev}]`);
+    if (prev !== undefined)
+      f.error(o('addresses', i, 'address'), `address ${ip} is already configured by addresses[${prev}]`);
     else seenIps.set(ip, i);
   });
   (h.routes ?? []).forEach((rt, i) => {
@@ -75,7 +81,10 @@ export function checkHost(r: Resolution, f: Findings): void {
     for (const key of ['via', 'src'] as const) {
       const v = rt[key];
       if (v !== undefined && fam !== undefined && ipFamily(v) !== fam) {
-        f.error(o('routes', i, key), `${key} ${v} is IPv${ipFamily(v)} but the prefix ${rt.prefix} is IPv${fam}`);
+        f.error(
+          o('routes', i, key),
+          `${key} ${v} is IPv${ipFamily(v)} but the prefix ${rt.prefix} is IPv${fam}`,
+        );
       }
     }
   });
@@ -109,7 +118,12 @@ function checkHugepages(r: Resolution, f: Findings): void {
     pages = 0;
     for (const [node, count] of Object.entries(hp.per_node)) {
       const n = Number(node);
-      if (n > 63) f.error(originOf(r, ['hugepages', 'per_node', node]), `NUMA node ${node} does not exist (nodes are 0..63)`, true);
+      if (n > 63)
+        f.error(
+          originOf(r, ['hugepages', 'per_node', node]),
+          `NUMA node ${node} does not exist (nodes are 0..63)`,
+          true,
+        );
       else if (nodes !== undefined && n >= nodes) {
         f.error(
           originOf(r, ['hugepages', 'per_node', node]),
@@ -151,12 +165,19 @@ function checkKeepalived(
   if (!k) return;
   if (!keepalivedEnabled(r)) {
     if (k.kni_address !== undefined) {
-      f.warn(originOf(r, ['keepalived', 'kni_address']), 'kni_address is ignored: keepalived is not enabled on this host');
+      f.warn(
+        originOf(r, ['keepalived', 'kni_address']),
+        'kni_address is ignored: keepalived is not enabled on this host',
+      );
     }
     return;
   }
   if (!h.roles.includes('balancer')) {
-    f.error(originOf(r, ['keepalived']), `keepalived runs on balancers; host '${h.name}' has no balancer role`, true);
+    f.error(
+      originOf(r, ['keepalived']),
+      `keepalived runs on balancers; host '${h.name}' has no balancer role`,
+      true,
+    );
     return;
   }
   const required: Array<[keyof typeof k, string]> = [
@@ -167,7 +188,8 @@ function checkKeepalived(
     ['kni_address', 'the address VRRP uses on <interface>.kni, e.g. 192.168.100.2/24'],
   ];
   for (const [key, hint] of required) {
-    if (k[key] === undefined) f.error(originOf(r, ['keepalived']), `keepalived is enabled but has no ${key} (${hint})`, true);
+    if (k[key] === undefined)
+      f.error(originOf(r, ['keepalived']), `keepalived is enabled but has no ${key} (${hint})`, true);
   }
   checkDev(k.interface, ['keepalived', 'interface']);
   if (h.dpvs?.kni === false) {

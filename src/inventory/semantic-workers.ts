@@ -21,10 +21,17 @@ export function checkWorkers(r: Resolution, f: Findings): void {
   const reserved = new Set(h.reserved_cpus ?? []);
   w.slaves.forEach((s, i) => {
     const prev = used.get(s.cpu);
-    if (prev) f.error(at('slaves', i, 'cpu'), `CPU ${s.cpu} is already used by ${prev}; each worker needs its own CPU`);
+    if (prev)
+      f.error(
+        at('slaves', i, 'cpu'),
+        `CPU ${s.cpu} is already used by ${prev}; each worker needs its own CPU`,
+      );
     else used.set(s.cpu, `slave ${i}`);
     if (reserved.has(s.cpu)) {
-      f.error(at('slaves', i, 'cpu'), `CPU ${s.cpu} is in reserved_cpus; a slave worker may not run on a reserved CPU`);
+      f.error(
+        at('slaves', i, 'cpu'),
+        `CPU ${s.cpu} is in reserved_cpus; a slave worker may not run on a reserved CPU`,
+      );
     }
   });
   if (w.kni !== undefined) {
@@ -46,7 +53,10 @@ export function checkWorkers(r: Resolution, f: Findings): void {
       }
       const q = s.ports[p];
       if (q && q.tx.length === 0) {
-        f.error(at('slaves', i, 'ports', p, 'tx'), `slave ${i} needs at least one tx queue on '${p}' (upstream error -6)`);
+        f.error(
+          at('slaves', i, 'ports', p, 'tx'),
+          `slave ${i} needs at least one tx queue on '${p}' (upstream error -6)`,
+        );
       }
     }
     const sorted = [...ports].sort();
@@ -63,7 +73,10 @@ export function checkWorkers(r: Resolution, f: Findings): void {
   for (const [name, nic] of nics) {
     const served = w.slaves.some((s) => name in s.ports);
     if (!served) {
-      f.error(originOf(r, ['nics', [...nics.keys()].indexOf(name), 'name']), `port '${name}' is served by no slave worker (upstream error -4)`);
+      f.error(
+        originOf(r, ['nics', [...nics.keys()].indexOf(name), 'name']),
+        `port '${name}' is served by no slave worker (upstream error -4)`,
+      );
       continue;
     }
     for (const dir of ['rx', 'tx'] as const) {
@@ -91,7 +104,10 @@ export function checkWorkers(r: Resolution, f: Findings): void {
       const missing: number[] = [];
       for (let q = 0; q < count; q++) if (!seen.has(q)) missing.push(q);
       if (missing.length) {
-        const where = configured !== undefined ? originOf(r, ['nics', [...nics.keys()].indexOf(name), dir, 'queues']) : at('slaves');
+        const where =
+          configured !== undefined
+            ? originOf(r, ['nics', [...nics.keys()].indexOf(name), dir, 'queues'])
+            : at('slaves');
         f.error(
           where,
           `${dir} queue${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of '${name}' ${missing.length > 1 ? 'are' : 'is'} assigned to no worker; ` +

@@ -2,7 +2,18 @@
  * The inventory as a YAML document with positions: parsing (errors and warnings kept, duplicate keys
  * refused, alias expansion bounded), and mapping document paths back to line:col.
  */
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  visit,
+  type Document,
+  type Node,
+} from 'yaml';
 import type { SourcePosition } from './types.js';
 import { MAX_NESTING } from './guards.js';
 
@@ -60,12 +71,17 @@ const YAML_CODE_TEXT: Record<string, string> = {
 /** One-line message for a YAML parser error: its own first line, prefixed with our wording. */
 function yamlMessage(code: string, message: string, text: string, offset: number): string {
   const first = (message.split('\n')[0] ?? message).replace(/ at line \d+, column \d+:?$/, '').trim();
+  if (/multiple documents/i.test(first)) {
+    return "an inventory is one YAML document: remove the '---' separator and everything after it";
+  }
   if (code === 'DUPLICATE_KEY') {
     const key = /^[^\n:]*/.exec(text.slice(offset, offset + 200))?.[0]?.trim() ?? '';
     return `duplicate key${key ? ` '${key}'` : ''}: each key may appear once in a mapping`;
   }
   const ours = YAML_CODE_TEXT[code];
-  return ours && !first.toLowerCase().startsWith(ours.toLowerCase()) ? `YAML: ${first} (${ours})` : `YAML: ${first}`;
+  return ours && !first.toLowerCase().startsWith(ours.toLowerCase())
+    ? `YAML: ${first} (${ours})`
+    : `YAML: ${first}`;
 }
 
 export function parseSource(text: string): ParsedSource {
@@ -102,15 +118,28 @@ export function parseSource(text: string): ParsedSource {
         const msg = e instanceof Error ? e.message : String(e);
         errors.push({
           path: [],
-          message: /alias/i.test(msg)
+          message: /excessive alias/i.test(msg)
             ? `aliases expand too much (more than ${MAX_ALIAS_COUNT} alias uses per anchor; a "billion laughs" document?)`
             : `YAML: ${msg.split('\n')[0]}`,
-          pos: { line: 1, col: 1 },
+          pos: pos(firstAlias(doc, /unresolved/i.test(msg)) ?? 0),
         });
       }
     }
   }
   return { doc, lineCounter, errors, warnings, data };
+}
+
+/** Offset of the first alias (or the first one whose anchor is missing). */
+function firstAlias(doc: Document.Parsed, unresolvedOnly: boolean): number | undefined {
+  let found: number | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      if (unresolvedOnly && node.resolve(doc) !== undefined) return undefined;
+      found = node.range?.[0];
+      return visit.BREAK;
+    },
+  });
+  return found;
 }
 
 /** Offset of the first node nested deeper than `max` (iterative), or undefined. */

@@ -1,0 +1,149 @@
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { run as validate } from '../../src/cli/validate.js';
+import { InventoryError, type Diagnostic } from '../../src/errors.js';
+import { loadInventory } from '../../src/inventory/load.js';
+
+const dir = path.resolve('test/fixtures/bad-inventories');
+interface Expected {
+  line: number;
+  col: number;
+  path: string;
+  message: string;
+}
+const expected = JSON.parse(readFileSync(path.join(dir, 'expected.json'), 'utf8')) as Record<
+  string,
+  Expected[]
+>;
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
+
+/**
+ * CPU time spent since `start`, in ms. CPU time rather than wall-clock: the test machine may be shared
+ * and heavily loaded, and the budget is about the loader's own cost.
+ */
+function cpuMs(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1000;
+}
+
+async function diagnosticsOf(file: string): Promise<Diagnostic[]> {
+  try {
+    await loadInventory(file);
+  } catch (e) {
+    if (e instanceof InventoryError) return e.diagnostics;
+    throw e;
+  }
+  throw new Error(`${file} loaded without errors`);
+}
+
+function capture(): { io: Parameters<typeof validate>[1]; out: () => string } {
+  let text = '';
+  const sink = { write: (s: string) => (text += s) };
+  return { io: { stdout: sink, stderr: sink }, out: () => text };
+}
+
+async function expectRejected(file: string, lines: string[]): Promise<void> {
+  const c = capture();
+  const code = await validate({ inventory: file }, c.io);
+  const out = c.out();
+  expect(code, out).toBe(1);
+  expect(out).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m); // no stack frames
+  expect(out).not.toMatch(/internal error/);
+  for (const l of lines) expect(out).toContain(l);
+  for (const line of out.trimEnd().split('\n')) {
+    expect(line).toMatch(/^.+:\d+:\d+: .+: .+$/);
+  }
+}
+
+// The first load compiles zod's validators and warms the JIT; time the loads after that.
+beforeAll(async () => {
+  await loadInventory(path.resolve('test/fixtures/inventories/ha-pair.yaml'));
+});
+
+describe('bad inventories corpus', () => {
+  it('has at least 60 files, each with expectations', () => {
+    expect(files.length).toBeGreaterThanOrEqual(60);
+    expect(Object.keys(expected).sort()).toEqual(files);
+  });
+
+  for (const f of files) {
+    it(`${f}: refused with positioned diagnostics`, async () => {
+      const file = path.join(dir, f);
+      const started = process.cpuUsage();
+      const ds = await diagnosticsOf(file);
+      expect(cpuMs(started)).toBeLessThan(1000);
+      expect(ds.length).toBeGreaterThan(0);
+      for (const d of ds) {
+        expect(d.file).toBe(file);
+        expect(d.line).toBeGreaterThanOrEqual(1);
+        expect(d.col).toBeGreaterThanOrEqual(1);
+      }
+      const want = expected[f] ?? [];
+      expect(ds.map((d) => ({ line: d.line, col: d.col, path: d.path }))).toEqual(
+        want.map((w) => ({ line: w.line, col: w.col, path: w.path })),
+      );
+      ds.forEach((d, i) => expect(d.message).toContain(want[i]?.message));
+      await expectRejected(
+        file,
+        want.map((w) => `${file}:${w.line}:${w.col}: ${w.path || '(document)'}: ${w.message}`),
+      );
+    });
+  }
+});
+
+describe('generated hostile documents', () => {
+  const tmp = mkdtempSync(path.join(tmpdir(), 'inv-bad-'));
+
+  it('refuses a document over 1 MiB', async () => {
+    const file = path.join(tmp, 'huge.yaml');
+    const host = (i: number) =>
+      `  h${i}:\n    address: 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}\n    roles: [realserver]\n`;
+    let text = 'version: 1\nhosts:\n';
+    for (let i = 0; text.length <= 1024 * 1024; i++) text += host(i);
+    writeFileSync(file, text);
+    const started = process.cpuUsage();
+    const ds = await diagnosticsOf(file);
+    expect(cpuMs(started)).toBeLessThan(1000);
+    expect(ds).toHaveLength(1);
+    expect(ds[0]).toMatchObject({ line: 1, col: 1 });
+    expect(ds[0]?.message).toMatch(/at most 1048576 \(1 MiB\)/);
+    await expectRejected(file, ['1 MiB']);
+  });
+
+  it('refuses deeply nested flow collections without exhausting the stack', async () => {
+    const file = path.join(tmp, 'deep-flow.yaml');
+    const n = 200_000;
+    writeFileSync(file, `version: 1\nhosts: {}\nx: ${'['.repeat(n)}${']'.repeat(n)}\n`);
+    const started = process.cpuUsage();
+    const ds = await diagnosticsOf(file);
+    expect(cpuMs(started)).toBeLessThan(1000);
+    expect(ds).toHaveLength(1);
+    // the root mapping is level 1, so the 64th bracket (column 4 + 63 after "x: ") is level 65
+    expect(ds[0]).toMatchObject({ line: 3, col: 4 + 63 });
+    expect(ds[0]?.message).toMatch(/nested more than 64 levels/);
+    await expectRejected(file, ['nested more than 64 levels']);
+  });
+
+  it('refuses deeply nested block mappings', async () => {
+    const file = path.join(tmp, 'deep-block.yaml');
+    let text = 'version: 1\nhosts: {}\n';
+    for (let i = 0; i < 100; i++) text += `${' '.repeat(i)}k${i}:\n`;
+    writeFileSync(file, text);
+    const started = process.cpuUsage();
+    const ds = await diagnosticsOf(file);
+    expect(cpuMs(started)).toBeLessThan(1000);
+    expect(ds).toHaveLength(1);
+    expect(ds[0]).toMatchObject({ line: 2 + 65, col: 65 });
+    await expectRejected(file, ['nested more than 64 levels']);
+  });
+
+  it('reports a missing file as a user error, not a crash', async () => {
+    const c = capture();
+    expect(await validate({ inventory: path.join(tmp, 'nope.yaml') }, c.io)).toBe(1);
+    expect(c.out()).toMatch(/cannot read inventory .*nope\.yaml: no such file/);
+  });
+});
