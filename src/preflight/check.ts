@@ -1,4 +1,5 @@
 /** Small helpers shared by the check modules. */
+import type { Check } from '../tasks/types.js';
 import type { CheckResult } from '../plan/change.js';
 
 /** What a failing check reports; the runner adds id, severity and title. */
@@ -29,4 +30,10 @@ export function cpuRanges(cpus: readonly number[]): string {
 
 export function mib(kb: number): string {
   return `${Math.floor(kb / 1024)} MiB`;
+}
+
+/** A preflight check as this module declares them: the contract's Check plus a general how-to-fix for the docs. */
+export interface PreflightCheck extends Check {
+  /** How to fix it, in general (docs/preflight.md); each failure prints a fix specific to the host. */
+  howToFix: string;
 }

@@ -1,11 +1,10 @@
 /** docs/preflight.md, generated from the registry (scripts/gen-preflight-docs.ts writes it). */
-import type { Check } from '../tasks/types.js';
+import type { PreflightCheck } from './check.js';
 import { allChecks } from './registry.js';
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-/** A sample failure per check is not available without facts; the doc lists what each check guards. */
-export function renderPreflightDocs(checks: readonly Check[] = allChecks): string {
+export function renderPreflightDocs(checks: readonly PreflightCheck[] = allChecks): string {
   const lines: string[] = [
     '# Preflight checks',
     '',
@@ -26,10 +25,11 @@ export function renderPreflightDocs(checks: readonly Check[] = allChecks): strin
     '        - { id: CPU-001, reason: "lab box, hyper-threading cannot be turned off" }',
     '```',
     '',
-    '| id | severity | check | protects against |',
-    '|---|---|---|---|',
+    '| id | severity | check | protects against | how to fix |',
+    '|---|---|---|---|---|',
   ];
-  for (const c of checks) lines.push(`| ${c.id} | ${c.severity} | ${cell(c.title)} | ${cell(c.protects)} |`);
+  for (const c of checks)
+    lines.push(`| ${c.id} | ${c.severity} | ${cell(c.title)} | ${cell(c.protects)} | ${cell(c.howToFix)} |`);
   lines.push('');
   for (const c of checks) {
     lines.push(

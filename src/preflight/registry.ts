@@ -1,5 +1,5 @@
 /** Every preflight check, in report order. Ids are stable: never renumber, only append. */
-import type { Check } from '../tasks/types.js';
+import type { PreflightCheck } from './check.js';
 import { buildChecks } from './checks/build.js';
 import { confChecks } from './checks/conf.js';
 import { cpuChecks } from './checks/cpu.js';
@@ -10,7 +10,7 @@ import { nicChecks } from './checks/nic.js';
 import { numaChecks } from './checks/numa.js';
 import { sysChecks } from './checks/sys.js';
 
-export const allChecks: Check[] = [
+export const allChecks: PreflightCheck[] = [
   ...sysChecks,
   ...hwChecks,
   ...cpuChecks,
@@ -24,6 +24,6 @@ export const allChecks: Check[] = [
 
 export const CHECK_ID = /^[A-Z]+-\d{3}$/;
 
-export function checkById(id: string): Check | undefined {
+export function checkById(id: string): PreflightCheck | undefined {
   return allChecks.find((c) => c.id === id);
 }

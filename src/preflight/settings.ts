@@ -129,16 +129,12 @@ export interface PortQueues {
   txQueues: number;
 }
 
-/** Queues configured on an inventory NIC: rx.queues / tx.queues, each defaulting to the other, then 1. */
-export function portQueues(nic: NicSettings): PortQueues {
-  const rx = nic.rx?.queues ?? nic.tx?.queues ?? 1;
-  const tx = nic.tx?.queues ?? nic.rx?.queues ?? 1;
+/**
+ * Queues the inventory sets on a NIC: rx.queues / tx.queues, each defaulting to the other; 0 when
+ * neither is set (the layout then gives the port one queue per slave).
+ */
+export function configuredQueues(nic: NicSettings): PortQueues {
+  const rx = nic.rx?.queues ?? nic.tx?.queues ?? 0;
+  const tx = nic.tx?.queues ?? nic.rx?.queues ?? 0;
   return { name: nic.name, rxQueues: rx, txQueues: tx };
-}
-
-/** Number of slave workers the layout asks for (auto: unknown → null). */
-export function slaveCount(host: ResolvedHost): number | null {
-  const w = host.workers;
-  if (w === undefined || w === 'auto') return null;
-  return w.slaves.length;
 }

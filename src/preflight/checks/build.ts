@@ -1,8 +1,7 @@
 /** Build checks: kernel headers for module builds, pkg-config for DPDK 20.11+, disk space, version pairing. */
 import type { Facts } from '../../facts/types.js';
 import type { ResolvedHost } from '../../inventory/types.js';
-import type { Check } from '../../tasks/types.js';
-import { finding, listText } from '../check.js';
+import { finding, type PreflightCheck, listText } from '../check.js';
 import {
   compareVersions,
   dpdkVersion,
@@ -55,10 +54,11 @@ export function newestInstalledKernel(facts: Facts): string | null {
   return best;
 }
 
-export const headersNoPackages: Check = {
+export const headersNoPackages: PreflightCheck = {
   id: 'BUILD-001',
   title: 'kernel headers missing for module builds',
   severity: 'error',
+  howToFix: 'Install the running kernel’s headers package, or set packages: true.',
   protects:
     'igb_uio, rte_kni, toa and uoa are built against /lib/modules/$(uname -r)/build; without headers the build fails.',
   run({ host, facts }) {
@@ -72,10 +72,12 @@ export const headersNoPackages: Check = {
   },
 };
 
-export const headersAvailable: Check = {
+export const headersAvailable: PreflightCheck = {
   id: 'BUILD-002',
   title: 'kernel headers missing; the plan installs them',
   severity: 'warning',
+  howToFix:
+    'None if the headers package is installable; after a kernel update, reboot into the new kernel first.',
   protects:
     'The headers package must match the running kernel exactly; after a kernel update without reboot the repositories often no longer carry it.',
   run({ host, facts }) {
@@ -96,10 +98,11 @@ export const headersAvailable: Check = {
 
 export const MIN_PKG_CONFIG = '0.29.2';
 
-export const pkgConfigVersion: Check = {
+export const pkgConfigVersion: PreflightCheck = {
   id: 'BUILD-003',
   title: 'pkg-config too old for DPDK 20.11+',
   severity: 'error',
+  howToFix: 'Install pkg-config 0.29.2 (RPM or source) on CentOS 7.',
   protects:
     'DPVS 1.9+ finds DPDK through pkg-config; its Makefile rejects pkg-config older than 0.29.2 (CentOS 7 ships 0.27.1).',
   run({ host, facts }) {
@@ -129,10 +132,11 @@ export function buildDir(host: ResolvedHost): string {
   return host.dpdk?.build_dir ?? DEFAULT_BUILD_DIR;
 }
 
-export const diskSpace: Check = {
+export const diskSpace: PreflightCheck = {
   id: 'BUILD-004',
   title: 'not enough disk space for the builds',
   severity: 'error',
+  howToFix: 'Free space at the build directory, or set dpdk.build_dir on a larger filesystem.',
   protects:
     'A DPDK + DPVS build needs about 2 GiB; a full disk fails it halfway and can fill the root filesystem.',
   run({ host, facts }) {
@@ -154,10 +158,11 @@ export const diskSpace: Check = {
   },
 };
 
-export const versionPairing: Check = {
+export const versionPairing: PreflightCheck = {
   id: 'BUILD-005',
   title: 'DPDK version does not match the DPVS release',
   severity: 'error',
+  howToFix: 'Use the DPDK release the DPVS line is built against (remove dpdk.version for the default).',
   protects:
     'Each DPVS line builds against one DPDK line (1.8 → 18.11, 1.9 → 20.11, 1.10 → 24.11; 1.10 panics on older DPDK) and its patch series.',
   run({ host }) {
@@ -184,7 +189,7 @@ export const versionPairing: Check = {
   },
 };
 
-export const buildChecks: Check[] = [
+export const buildChecks: PreflightCheck[] = [
   headersNoPackages,
   headersAvailable,
   pkgConfigVersion,

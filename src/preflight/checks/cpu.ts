@@ -1,12 +1,12 @@
 /** CPU checks: hyper-threading, instruction-set flags DPDK and the build's -march need, architecture. */
-import type { Check } from '../../tasks/types.js';
-import { finding, listText } from '../check.js';
+import { finding, type PreflightCheck, listText } from '../check.js';
 import { isBalancer, isRealserver } from '../settings.js';
 
-export const smtOff: Check = {
+export const smtOff: PreflightCheck = {
   id: 'CPU-001',
   title: 'hyper-threading is on',
   severity: 'error',
+  howToFix: 'BIOS: Processor Settings → Logical Processor (Hyper-Threading): Disabled, or boot with nosmt.',
   protects:
     'DPVS workers busy-poll one core each; a hyper-thread sibling shares that core and halves its forwarding rate.',
   run({ host, facts }) {
@@ -25,10 +25,12 @@ export const smtOff: Check = {
 /** Flags every DPDK x86 build needs at run time (DPDK's baseline is SSE4.2; SSSE3 per the VM notes). */
 export const DPDK_BASE_FLAGS = ['ssse3', 'sse4_2'] as const;
 
-export const dpdkBaseFlags: Check = {
+export const dpdkBaseFlags: PreflightCheck = {
   id: 'CPU-002',
   title: 'CPU lacks instruction sets DPDK needs',
   severity: 'error',
+  howToFix:
+    'Use a CPU with SSE4.2/SSSE3; in a VM pass the host CPU model through (libvirt host-passthrough, QEMU -cpu host).',
   protects:
     'DPDK is compiled for SSE4.2 at least; on a CPU (or VM CPU model) without it dpvs dies with an illegal instruction.',
   run({ host, facts }) {
@@ -99,10 +101,11 @@ export const MARCH_FLAGS: Readonly<Record<string, readonly string[]>> = {
   ],
 };
 
-export const marchFlags: Check = {
+export const marchFlags: PreflightCheck = {
   id: 'CPU-003',
   title: "CPU lacks instruction sets the build's -march uses",
   severity: 'error',
+  howToFix: 'Set dpdk.march to a level the CPU has (e.g. x86-64-v2, or native when building on the target).',
   protects:
     'A DPDK/DPVS built with dpdk.march (e.g. haswell → AVX2) crashes with SIGILL on a CPU without those instructions.',
   run({ host, facts }) {
@@ -120,10 +123,11 @@ export const marchFlags: Check = {
   },
 };
 
-export const x86Only: Check = {
+export const x86Only: PreflightCheck = {
   id: 'CPU-004',
   title: 'host is not x86_64',
   severity: 'error',
+  howToFix: 'Use x86_64 hosts (or, on realservers, realserver.toa: false and proxy protocol).',
   protects: 'dpvs-deploy builds DPDK/DPVS and toa/uoa for x86_64 only (toa patches x86 page tables).',
   run({ host, facts }) {
     const needsX86 = isBalancer(host) || (isRealserver(host) && host.realserver?.toa !== false);
@@ -136,4 +140,4 @@ export const x86Only: Check = {
   },
 };
 
-export const cpuChecks: Check[] = [smtOff, dpdkBaseFlags, marchFlags, x86Only];
+export const cpuChecks: PreflightCheck[] = [smtOff, dpdkBaseFlags, marchFlags, x86Only];

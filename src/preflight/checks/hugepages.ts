@@ -1,8 +1,7 @@
 /** Hugepage checks: memory for the requested pages, free pages on every node, 1G page support. */
 import type { Facts } from '../../facts/types.js';
 import type { ResolvedHost } from '../../inventory/types.js';
-import type { Check } from '../../tasks/types.js';
-import { finding, listText, mib } from '../check.js';
+import { finding, type PreflightCheck, listText, mib } from '../check.js';
 import { hugepageSizeKb, isBalancer, pagesForDpvs, requestedPages, reserveMb } from '../settings.js';
 
 /** The NUMA node ids of a host (a host without NUMA information is one node, 0). */
@@ -14,10 +13,11 @@ function sizeText(host: ResolvedHost): string {
   return host.hugepages?.size === '1G' ? '1 GiB' : '2 MiB';
 }
 
-export const totalMemory: Check = {
+export const totalMemory: PreflightCheck = {
   id: 'HP-001',
   title: 'not enough memory for the requested hugepages',
   severity: 'error',
+  howToFix: 'Lower hugepages.per_node (and the dpvs pools) or hugepages.reserve_mb, or add memory.',
   protects:
     'Reserving more hugepages than memory allows starves the OS (OOM) or silently yields fewer pages.',
   run({ host, facts }) {
@@ -36,10 +36,11 @@ export const totalMemory: Check = {
   },
 };
 
-export const nodeMemory: Check = {
+export const nodeMemory: PreflightCheck = {
   id: 'HP-002',
   title: 'not enough memory on a NUMA node for its hugepages',
   severity: 'error',
+  howToFix: 'Lower hugepages.per_node for that node ({node: count}), or balance the DIMMs across sockets.',
   protects:
     'Per-node reservations beyond the node’s memory come back short, and the node is left without memory for the OS.',
   run({ host, facts }) {
@@ -67,10 +68,11 @@ export const nodeMemory: Check = {
   },
 };
 
-export const freeOnEveryNode: Check = {
+export const freeOnEveryNode: PreflightCheck = {
   id: 'HP-003',
   title: 'a NUMA node dpvs uses has no free hugepages',
   severity: 'error',
+  howToFix: 'Give every node pages with hugepages.per_node, or shrink dpvs.pktpool_size.',
   protects:
     'DPVS makes an mbuf pool on every NUMA node: a node without free hugepages fails start with "Cannot init mbuf pool on socket N".',
   run({ host, facts }) {
@@ -89,10 +91,11 @@ export const freeOnEveryNode: Check = {
 /** Hugepage memory per node below which DPVS's default pools do not fit (tutorial: "less than 1GB may cause startup error"). */
 export const MIN_NODE_HUGEPAGE_MB = 1024;
 
-export const enoughPerNode: Check = {
+export const enoughPerNode: PreflightCheck = {
   id: 'HP-004',
   title: 'little hugepage memory on a NUMA node',
   severity: 'warning',
+  howToFix: 'Raise hugepages.per_node, or lower dpvs.pktpool_size and dpvs.conn_pool_size.',
   protects:
     'Below about 1 GiB per node DPVS’s default mbuf and connection pools fail ("Cannot init mbuf pool", "no memory").',
   run({ host, facts }) {
@@ -110,10 +113,11 @@ export const enoughPerNode: Check = {
   },
 };
 
-export const gigPagesSupported: Check = {
+export const gigPagesSupported: PreflightCheck = {
   id: 'HP-005',
   title: 'CPU does not support 1 GiB hugepages',
   severity: 'error',
+  howToFix: 'Use hugepages.size: 2M, or expose pdpe1gb to the VM.',
   protects:
     'hugepages.size 1G needs the pdpe1gb CPU flag; without it the kernel has no 1 GiB page pool to fill.',
   run({ host, facts }) {
@@ -126,7 +130,7 @@ export const gigPagesSupported: Check = {
   },
 };
 
-export const hugepageChecks: Check[] = [
+export const hugepageChecks: PreflightCheck[] = [
   totalMemory,
   nodeMemory,
   freeOnEveryNode,

@@ -1,11 +1,11 @@
 /** The inventory's hardware expectations (expect.numa_nodes, expect.smt, expect.os) against the facts. */
-import type { Check } from '../../tasks/types.js';
-import { finding } from '../check.js';
+import { finding, type PreflightCheck } from '../check.js';
 
-export const expectNuma: Check = {
+export const expectNuma: PreflightCheck = {
   id: 'HW-001',
   title: 'NUMA node count differs from expect.numa_nodes',
   severity: 'error',
+  howToFix: 'Fix the BIOS NUMA setting, or correct expect.numa_nodes.',
   protects:
     'A host whose BIOS or hardware differs from what the inventory was written for (node interleaving, NPS4, a swapped box).',
   run({ host, facts }) {
@@ -20,10 +20,11 @@ export const expectNuma: Check = {
   },
 };
 
-export const expectSmt: Check = {
+export const expectSmt: PreflightCheck = {
   id: 'HW-002',
   title: 'hyper-threading differs from expect.smt',
   severity: 'error',
+  howToFix: 'Fix the BIOS hyper-threading setting, or correct expect.smt.',
   protects: 'A host whose hyper-threading setting differs from what the worker layout was planned for.',
   run({ host, facts }) {
     const want = host.expect?.smt;
@@ -37,10 +38,11 @@ export const expectSmt: Check = {
   },
 };
 
-export const expectOs: Check = {
+export const expectOs: PreflightCheck = {
   id: 'HW-003',
   title: 'operating system differs from expect.os',
   severity: 'error',
+  howToFix: 'Reinstall the expected OS, or correct expect.os.',
   protects: 'Deploying to a host reinstalled with another distribution than the inventory was written for.',
   run({ host, facts }) {
     const want = host.expect?.os;
@@ -53,4 +55,4 @@ export const expectOs: Check = {
   },
 };
 
-export const hwChecks: Check[] = [expectNuma, expectSmt, expectOs];
+export const hwChecks: PreflightCheck[] = [expectNuma, expectSmt, expectOs];

@@ -1,8 +1,7 @@
 /** Kernel-module checks: the binding driver's module, IOMMU for vfio-pci, vhost_net for 1.10 KNI, lockdown. */
 import type { Facts } from '../../facts/types.js';
 import type { ResolvedHost } from '../../inventory/types.js';
-import type { Check } from '../../tasks/types.js';
-import { finding, listText } from '../check.js';
+import { finding, type PreflightCheck, listText } from '../check.js';
 import { bindDriver, dpvsLine, isBalancer, isRealserver, kniEnabled } from '../settings.js';
 
 const norm = (m: string): string => m.replace(/-/g, '_');
@@ -34,10 +33,11 @@ export function builtModules(host: ResolvedHost): string[] {
   return out;
 }
 
-export const bindModule: Check = {
+export const bindModule: PreflightCheck = {
   id: 'KMOD-001',
   title: 'kernel module for the DPDK binding driver not available',
   severity: 'error',
+  howToFix: 'Install the kernel’s extra modules package, or choose another dpdk.driver.',
   protects:
     'Binding the ports fails when modprobe cannot find the driver’s module, leaving DPDK without ports.',
   run({ host, facts }) {
@@ -54,10 +54,12 @@ export const bindModule: Check = {
   },
 };
 
-export const iommuForVfio: Check = {
+export const iommuForVfio: PreflightCheck = {
   id: 'KMOD-002',
   title: 'vfio-pci without an IOMMU',
   severity: 'error',
+  howToFix:
+    'BIOS: Virtualization Technology (VT-d / AMD IOMMU): Enabled plus intel_iommu=on iommu=pt; or dpdk.driver: uio_pci_generic; or dpdk.allow_noiommu: true.',
   protects:
     'vfio-pci cannot bind a device outside an IOMMU group ("vfio-pci: probe … failed with error -22").',
   run({ host, facts }) {
@@ -72,10 +74,11 @@ export const iommuForVfio: Check = {
   },
 };
 
-export const vhostNet: Check = {
+export const vhostNet: PreflightCheck = {
   id: 'KMOD-003',
   title: 'vhost_net missing for DPVS 1.10 KNI',
   severity: 'error',
+  howToFix: 'Install the kernel’s extra modules package (vhost_net), or set dpvs.kni: false.',
   protects:
     'DPVS 1.10 makes its KNI ports as virtio-user devices on /dev/vhost-net; without vhost_net the exception path fails at start.',
   run({ host, facts }) {
@@ -89,10 +92,11 @@ export const vhostNet: Check = {
   },
 };
 
-export const unsignedModules: Check = {
+export const unsignedModules: PreflightCheck = {
   id: 'KMOD-004',
   title: 'kernel lockdown / Secure Boot refuses unsigned modules',
   severity: 'error',
+  howToFix: 'BIOS: Secure Boot: Disabled, or sign the modules with an enrolled MOK key.',
   protects:
     'igb_uio, rte_kni, toa and uoa are built on the host and unsigned; under lockdown insmod fails ("Key was rejected by service").',
   run({ host, facts }) {
@@ -109,10 +113,11 @@ export const unsignedModules: Check = {
   },
 };
 
-export const kniCarrier: Check = {
+export const kniCarrier: PreflightCheck = {
   id: 'KMOD-005',
   title: 'rte_kni loaded without carrier=on',
   severity: 'warning',
+  howToFix: 'Stop dpvs and unload rte_kni; the plan loads it with carrier=on.',
   protects:
     'rte_kni loaded with carrier off leaves the KNI interfaces NO-CARRIER ("link is not ready"): VRRP and routing daemons on them stay down.',
   run({ host, facts }) {
@@ -130,4 +135,4 @@ export const kniCarrier: Check = {
   },
 };
 
-export const kmodChecks: Check[] = [bindModule, iommuForVfio, vhostNet, unsignedModules, kniCarrier];
+export const kmodChecks: PreflightCheck[] = [bindModule, iommuForVfio, vhostNet, unsignedModules, kniCarrier];

@@ -1,10 +1,11 @@
 /** NIC checks: each inventory NIC found and unambiguous, never the management NIC, model and queues fit. */
 import type { NicFacts } from '../../facts/types.js';
-import type { PlanContext, Check } from '../../tasks/types.js';
-import { finding, listText } from '../check.js';
+import type { PlanContext } from '../../tasks/types.js';
+import { finding, type PreflightCheck, listText } from '../check.js';
 import { describeMatch, describeNic, matchNics, resolved, type NicMatchResult } from '../nic-match.js';
 import { nicModel } from '../nic-models.js';
-import { bindDriver, isBalancer, portQueues, slaveCount } from '../settings.js';
+import { bindDriver, isBalancer } from '../settings.js';
+import { effectiveQueues, plannedLayout } from './conf.js';
 
 function balancerNics(ctx: PlanContext): NicMatchResult[] {
   return isBalancer(ctx.host) ? matchNics(ctx.host.nics, ctx.facts) : [];
@@ -17,10 +18,11 @@ function boundPairs(ctx: PlanContext): Array<{ r: NicMatchResult; nic: NicFacts 
     .filter((x): x is { r: NicMatchResult; nic: NicFacts } => x.nic !== null);
 }
 
-export const nicFound: Check = {
+export const nicFound: PreflightCheck = {
   id: 'NIC-001',
   title: 'inventory NIC not found',
   severity: 'error',
+  howToFix: 'Correct nics[].match (prefer match.pci; lspci -D).',
   protects:
     'Binding or configuring a NIC that is not there ("No dpdk ports found", port count mismatch at start).',
   run(ctx) {
@@ -38,10 +40,11 @@ export const nicFound: Check = {
   },
 };
 
-export const nicUnambiguous: Check = {
+export const nicUnambiguous: PreflightCheck = {
   id: 'NIC-002',
   title: 'inventory NIC ambiguous',
   severity: 'error',
+  howToFix: 'Match by PCI address; give every inventory NIC its own device.',
   protects:
     'Binding the wrong port: matchers that disagree, match several NICs, or two inventory NICs naming one device.',
   run(ctx) {
@@ -70,10 +73,11 @@ export const nicUnambiguous: Check = {
   },
 };
 
-export const notManagementNic: Check = {
+export const notManagementNic: PreflightCheck = {
   id: 'NIC-003',
   title: 'NIC carrying SSH or the default route is in the bind list',
   severity: 'error',
+  howToFix: 'Remove the management NIC from nics; manage the host over a separate NIC.',
   protects: 'Binding the management NIC to a DPDK driver cuts the SSH session and strands the host.',
   run(ctx) {
     const bad = boundPairs(ctx).filter((x) => x.nic.carriesSsh || x.nic.defaultRoute);
@@ -93,10 +97,11 @@ export const notManagementNic: Check = {
   },
 };
 
-export const noMellanoxBind: Check = {
+export const noMellanoxBind: PreflightCheck = {
   id: 'NIC-004',
   title: 'Mellanox NIC in the bind list',
   severity: 'error',
+  howToFix: 'Remove Mellanox (mlx5) NICs from nics: they must stay on mlx5_core.',
   protects:
     'mlx5 NICs use a bifurcated driver: they must stay on mlx5_core; bound to uio/vfio they vanish from DPDK ("No dpdk ports found").',
   run(ctx) {
@@ -117,10 +122,11 @@ export const noMellanoxBind: Check = {
   },
 };
 
-export const knownModel: Check = {
+export const knownModel: PreflightCheck = {
   id: 'NIC-005',
   title: 'NIC model unknown to dpvs-deploy',
   severity: 'warning',
+  howToFix: 'Verify the model against DPDK’s NIC guides, then waive NIC-005.',
   protects:
     'A NIC whose PMD, RSS and rte_flow support are unknown may fail at "Start dpdkN failed" or with sapool errors.',
   run(ctx) {
@@ -134,19 +140,24 @@ export const knownModel: Check = {
   },
 };
 
-export const modelLimits: Check = {
+export const modelLimits: PreflightCheck = {
   id: 'NIC-006',
   title: 'NIC model cannot serve the configured queues or workers',
   severity: 'warning',
+  howToFix:
+    'One queue on virtio/e1000; one worker with dpvs.sa_pool_flow_enable: false, or dpvs.conn_redirect: true, on NICs without rte_flow.',
   protects:
     'virtio/e1000 have no RSS (more than one queue → "Start dpdk0 failed"); I350/vmxnet3 have no rte_flow (FullNAT/SNAT with several workers → "failed dpdk api(-11)").',
   run(ctx) {
     const problems: string[] = [];
-    const slaves = slaveCount(ctx.host);
+    const planned = plannedLayout(ctx);
+    const slaves = 'workers' in planned ? planned.workers.filter((w) => w.type === 'slave').length : null;
+    const queues = effectiveQueues(ctx);
     for (const { r, nic } of boundPairs(ctx)) {
       const model = nicModel(nic.vendorId, nic.deviceId);
       if (!model) continue;
-      const q = portQueues(r.nic);
+      const q = queues.find((x) => x.name === r.nic.name);
+      if (!q) continue;
       if (model.limit === 'single-queue' && (q.rxQueues > 1 || q.txQueues > 1))
         problems.push(
           `${r.nic.name} is ${model.name} (no RSS) with ${q.rxQueues} rx / ${q.txQueues} tx queues`,
@@ -169,16 +180,19 @@ export const modelLimits: Check = {
   },
 };
 
-export const queueCounts: Check = {
+export const queueCounts: PreflightCheck = {
   id: 'NIC-007',
   title: 'more queues configured than the NIC supports',
   severity: 'error',
+  howToFix: 'Lower nics[].rx.queues / tx.queues to the NIC’s maximum.',
   protects:
     'dpvs fails to start a port with more queues than the NIC has ("supports X rx-queues … but Y configured").',
   run(ctx) {
     const problems: string[] = [];
+    const queues = effectiveQueues(ctx);
     for (const { r, nic } of boundPairs(ctx)) {
-      const q = portQueues(r.nic);
+      const q = queues.find((x) => x.name === r.nic.name);
+      if (!q) continue;
       if (nic.maxRxQueues !== null && q.rxQueues > nic.maxRxQueues)
         problems.push(`${r.nic.name} (${nic.pci}): ${q.rxQueues} rx queues, the NIC has ${nic.maxRxQueues}`);
       if (nic.maxTxQueues !== null && q.txQueues > nic.maxTxQueues)
@@ -193,7 +207,7 @@ export const queueCounts: Check = {
   },
 };
 
-export const nicChecks: Check[] = [
+export const nicChecks: PreflightCheck[] = [
   nicFound,
   nicUnambiguous,
   notManagementNic,

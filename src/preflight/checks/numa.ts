@@ -1,7 +1,6 @@
 /** NUMA checks: NUMA on for multi-socket hosts, DPVS's socket limit, locality of ports, workers, hugepages. */
 import type { Facts } from '../../facts/types.js';
-import type { Check } from '../../tasks/types.js';
-import { cpuRanges, finding, listText } from '../check.js';
+import { cpuRanges, finding, type PreflightCheck, listText } from '../check.js';
 import { matchNics, resolved } from '../nic-match.js';
 import { isBalancer, maxSocket, pagesForDpvs, hugepageSizeKb } from '../settings.js';
 
@@ -9,10 +8,11 @@ function nodeCount(facts: Facts): number {
   return Math.max(1, facts.numa.length);
 }
 
-export const numaEnabled: Check = {
+export const numaEnabled: PreflightCheck = {
   id: 'NUMA-001',
   title: 'NUMA is off on a multi-socket host',
   severity: 'error',
+  howToFix: 'BIOS: Memory Settings → Node Interleaving: Disabled (AMD: NUMA Nodes Per Socket: NPS1).',
   protects:
     'With node interleaving the OS sees one node: hugepages, NIC and workers cannot be kept on one socket, and every packet crosses the inter-socket link.',
   run({ host, facts }) {
@@ -25,10 +25,12 @@ export const numaEnabled: Check = {
   },
 };
 
-export const maxSocketLimit: Check = {
+export const maxSocketLimit: PreflightCheck = {
   id: 'NUMA-002',
   title: "more NUMA nodes than DPVS's compiled socket limit",
   severity: 'error',
+  howToFix:
+    'Set dpvs.max_socket to the node count (DPVS is rebuilt), or reduce nodes in the BIOS (NPS1 / Sub-NUMA Clustering off).',
   protects:
     'dpvs exits at start with "DPVS_MAX_SOCKET is smaller than system numa nodes!" (CONFIG_DPVS_MAX_SOCKET).',
   run({ host, facts }) {
@@ -45,10 +47,12 @@ export const maxSocketLimit: Check = {
   },
 };
 
-export const portLocality: Check = {
+export const portLocality: PreflightCheck = {
   id: 'NUMA-003',
   title: 'DPDK port, its workers or its hugepages on different NUMA nodes',
   severity: 'warning',
+  howToFix:
+    'Put each port’s workers and hugepages on the port’s node (workers: auto, hugepages.per_node), or move the NIC.',
   protects:
     'A worker polling a NIC on the other socket, or mbufs allocated on the other node, costs every packet a trip over the inter-socket link.',
   run({ host, facts }) {
@@ -87,10 +91,11 @@ export const portLocality: Check = {
   },
 };
 
-export const nicNumaKnown: Check = {
+export const nicNumaKnown: PreflightCheck = {
   id: 'NUMA-004',
   title: 'platform does not report the NUMA node of a DPDK port',
   severity: 'warning',
+  howToFix: 'Enable ACPI SRAT in the BIOS / update firmware; in a VM give the NIC a NUMA node.',
   protects:
     'With numa_node -1 DPDK assumes socket 0 ("EAL: Invalid NUMA socket, default to 0") and may place mbufs and workers on the wrong node.',
   run({ host, facts }) {
@@ -108,4 +113,4 @@ export const nicNumaKnown: Check = {
   },
 };
 
-export const numaChecks: Check[] = [numaEnabled, maxSocketLimit, portLocality, nicNumaKnown];
+export const numaChecks: PreflightCheck[] = [numaEnabled, maxSocketLimit, portLocality, nicNumaKnown];

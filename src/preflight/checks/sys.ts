@@ -1,14 +1,14 @@
 /** System checks: a foreign dpvs, open-file limits, supported OS, IPv6 for toa. */
-import type { Check } from '../../tasks/types.js';
-import { finding, listText } from '../check.js';
+import { finding, type PreflightCheck } from '../check.js';
 import { dpvsLine, dpvsVersion, formatVersion, isBalancer, isRealserver, pidFile } from '../settings.js';
 
 export const OUT_NR_OPEN = 'fs-nr-open';
 
-export const noForeignDpvs: Check = {
+export const noForeignDpvs: PreflightCheck = {
   id: 'SYS-001',
   title: 'another dpvs is already running',
   severity: 'error',
+  howToFix: 'Stop the other dpvs instance.',
   protects:
     'A second DPVS instance holds the ports, hugepages and /var/run/dpvs.ipc: ours would fail or the tools would talk to the wrong one.',
   run({ host, facts }) {
@@ -29,10 +29,11 @@ export const noForeignDpvs: Check = {
   },
 };
 
-export const nofileLimit: Check = {
+export const nofileLimit: PreflightCheck = {
   id: 'SYS-002',
   title: 'nofile above the kernel limit fs.nr_open',
   severity: 'error',
+  howToFix: 'Lower nofile to fs.nr_open, or raise fs.nr_open with sysctl.',
   protects: 'systemd refuses LimitNOFILE above fs.nr_open: the dpvs unit would not start.',
   run({ host, facts }) {
     if (host.nofile === undefined) return null;
@@ -47,10 +48,11 @@ export const nofileLimit: Check = {
   },
 };
 
-export const nofileForHugepages: Check = {
+export const nofileForHugepages: PreflightCheck = {
   id: 'SYS-003',
   title: 'open-file limit below the hugepage count',
   severity: 'warning',
+  howToFix: 'Set nofile above the 2 MiB hugepage count (e.g. 65536), or use 1 GiB pages.',
   protects:
     'DPDK keeps one file descriptor per 2 MiB hugepage segment; with thousands of pages the default limit of 1024 ends in "Too many open files" at init.',
   run({ host, facts }) {
@@ -77,10 +79,11 @@ export const nofileForHugepages: Check = {
 
 export const SUPPORTED_OS = ['debian', 'ubuntu', 'centos', 'rocky', 'almalinux', 'rhel'] as const;
 
-export const supportedOs: Check = {
+export const supportedOs: PreflightCheck = {
   id: 'SYS-004',
   title: 'operating system not supported',
   severity: 'error',
+  howToFix: 'Use Debian, Ubuntu, CentOS 7, Rocky, Alma or RHEL.',
   protects:
     'dpvs-deploy knows package names, paths and kernel-header packages of Debian, Ubuntu, CentOS 7, Rocky, Alma and RHEL only.',
   run({ facts }) {
@@ -95,10 +98,11 @@ export const supportedOs: Check = {
   },
 };
 
-export const centos7Gcc: Check = {
+export const centos7Gcc: PreflightCheck = {
   id: 'SYS-005',
   title: 'DPVS 1.10 on CentOS 7',
   severity: 'error',
+  howToFix: 'Use DPVS 1.9.x on CentOS 7, or a newer OS for 1.10.',
   protects:
     'DPVS 1.10 / DPDK 24.11 need a newer compiler than CentOS 7’s GCC 4.8 (upstream verifies CentOS 7 only for < 1.10).',
   run({ host, facts }) {
@@ -112,10 +116,11 @@ export const centos7Gcc: Check = {
   },
 };
 
-export const ipv6ForToa: Check = {
+export const ipv6ForToa: PreflightCheck = {
   id: 'SYS-006',
   title: 'IPv6 stack missing for toa',
   severity: 'error',
+  howToFix: 'Remove ipv6.disable=1 from the kernel cmdline, or realserver.toa: false with proxy protocol.',
   protects:
     'toa.ko hooks the IPv6 stack too; without it the load fails ("get ipv6 struct from kernel fail").',
   run({ host, facts }) {
@@ -130,7 +135,7 @@ export const ipv6ForToa: Check = {
   },
 };
 
-export const sysChecks: Check[] = [
+export const sysChecks: PreflightCheck[] = [
   noForeignDpvs,
   nofileLimit,
   nofileForHugepages,
