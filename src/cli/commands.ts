@@ -3,7 +3,14 @@
  * exit codes: plan/verify 0 = no changes, 2 = changes (drift), 1 = error; apply 0 = all hosts
  * succeeded, 1 otherwise.
  */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { UserError } from '../errors.js';
 import type { HostPlan } from '../plan/change.js';
+import { factsDifferences, factsFingerprint, sha256 } from '../plan/fingerprint.js';
+import { isPlanFile, makePlanFile, readPlanFile, writePlanFile, type PlanFile } from '../plan/plan-file.js';
+import type { Facts } from '../facts/types.js';
+import { makeReport, renderJunit, writeAtomic } from '../run/report.js';
 import {
   renderFacts,
   renderHostPlan,
@@ -50,7 +57,10 @@ export interface PlanOptions extends CommonOptions {
   json?: boolean;
   stats?: boolean;
   diff?: boolean;
+  out?: string;
 }
+
+const TOOL_VERSION = '0.1.0';
 
 function printPlans(s: Session, plans: HostPlan[], o: PlanOptions, io: Io): void {
   if (o.json) {
@@ -88,7 +98,19 @@ export async function planCommand(file: string, o: PlanOptions, io: Io, command 
   try {
     const plans = [...s.engine.plan().values()];
     s.runDir.writeJson('plan.json', { hosts: plans });
+    if (o.out) {
+      const doc = makePlanFile(
+        s.inventory.file,
+        s.inventory.checksum,
+        plans.map((p) => ({ plan: p, facts: s.engine.facts.get(p.host) })),
+        TOOL_VERSION,
+        o.limit,
+      );
+      await writePlanFile(o.out, doc, (t) => s.redactor.redact(t));
+    }
     printPlans(s, plans, o, io);
+    if (o.out && !o.json)
+      io.out(`Saved the plan to ${o.out}. Apply exactly it with: dpvs-deploy apply ${o.out}`);
     if (o.stats) io.out(renderStats(stats(s)));
     return planExit(plans);
   } finally {
@@ -115,13 +137,62 @@ export interface ApplyCliOptions extends PlanOptions {
   maxFailPercent?: number;
   breakLock?: boolean;
   lockTimeout?: number;
+  reportJson?: string;
+  junit?: string;
+}
+
+/** Refuse hosts whose facts changed since the saved plan; keep the saved Changes for the others. */
+function stalePlans(saved: PlanFile, s: Session): Map<string, HostPlan> {
+  const out = new Map<string, HostPlan>();
+  for (const h of saved.hosts) {
+    const { facts: oldFacts, ...plan } = h;
+    const now = s.engine.facts.get(h.host);
+    const err = s.engine.errors.get(h.host);
+    if (err || !now) {
+      out.set(h.host, { ...plan, error: err ?? 'no facts' });
+      continue;
+    }
+    if (!plan.error && factsFingerprint(now) !== plan.factsFingerprint) {
+      const diffs = oldFacts ? factsDifferences(oldFacts as unknown as Facts, now, 8) : [];
+      out.set(h.host, {
+        ...plan,
+        error: `stale plan: the host changed since it was planned; plan again${diffs.length ? `:\n    ${diffs.join('\n    ')}` : ''}`,
+      });
+      continue;
+    }
+    out.set(h.host, plan);
+  }
+  return out;
 }
 
 export async function applyCommand(file: string, o: ApplyCliOptions, io: Io): Promise<number> {
+  const started = new Date();
+  let saved: PlanFile | null = null;
+  let inventoryFile = file;
+  if (await isPlanFile(file)) {
+    saved = await readPlanFile(file);
+    inventoryFile = saved.inventory.file;
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(inventoryFile);
+    } catch {
+      throw new UserError(`${file}: the inventory it was planned from (${inventoryFile}) is gone`);
+    }
+    if (
+      sha256(bytes.toString('utf8')) !== saved.inventory.checksum &&
+      sha256Bytes(bytes) !== saved.inventory.checksum
+    )
+      throw new UserError(
+        `${file}: the inventory ${inventoryFile} changed since this plan was made; plan again`,
+      );
+    o = { ...o, limit: saved.hosts.map((h) => h.host).join(','), yes: true };
+  }
   const progress = progressEvents(io);
-  const s = await openSession(file, 'apply', o, io, progress.events);
+  const s = await openSession(inventoryFile, 'apply', o, io, progress.events);
   try {
-    const plans = [...s.engine.plan().values()];
+    const plans = saved ? [...stalePlans(saved, s).values()] : [...s.engine.plan().values()];
+    if (saved)
+      for (const p of plans) if (p.error?.startsWith('stale plan')) io.err(`${p.host}: refused: ${p.error}`);
     s.runDir.writeJson('plan.json', { hosts: plans });
     printPlans(s, plans, { ...o, json: false }, io);
     const t = planTotals(plans);
@@ -143,7 +214,7 @@ export async function applyCommand(file: string, o: ApplyCliOptions, io: Io): Pr
       });
       io.out(renderResults(results, io.style));
       if (o.stats) io.out(renderStats(results));
-      s.runDir.writeJson('report.json', { results });
+      await writeReports(s, o, started, file, results);
       return results.some((r) => r.status !== 'ok') ? 1 : 0;
     }
     if (!o.yes) {
@@ -161,6 +232,7 @@ export async function applyCommand(file: string, o: ApplyCliOptions, io: Io): Pr
     progress.start(s.hosts.map((h) => h.name));
     const results = await s.engine.apply({
       command: `dpvs-deploy apply ${file}`,
+      ...(saved ? { plans: new Map(plans.map((p) => [p.host, p])) } : {}),
       ...(serial !== undefined
         ? { serial: typeof serial === 'string' && /^\d+$/.test(serial) ? Number(serial) : serial }
         : {}),
@@ -171,10 +243,53 @@ export async function applyCommand(file: string, o: ApplyCliOptions, io: Io): Pr
     await progress.stop(results);
     io.out(s.redactor.redact(renderResults(results, io.style)));
     if (o.stats) io.out(renderStats(results));
-    s.runDir.writeJson('report.json', { results });
+    await writeReports(s, o, started, file, results);
     io.out(io.style.dim(`transcripts: ${s.runDir.dir}`));
     return results.every((r) => r.status === 'ok' || r.status === 'changed') ? 0 : 1;
   } finally {
     await s.engine.close();
   }
+}
+
+function sha256Bytes(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+async function writeReports(
+  s: Session,
+  o: ApplyCliOptions,
+  started: Date,
+  file: string,
+  results: HostResult[],
+): Promise<void> {
+  const report = makeReport({
+    command: `apply ${file}`,
+    started,
+    inventory: s.inventory.file,
+    runDir: s.runDir.dir,
+    results,
+  });
+  s.runDir.writeJson('report.json', report);
+  if (o.reportJson)
+    await writeAtomic(o.reportJson, s.redactor.redact(JSON.stringify(report, null, 2)) + '\n');
+  if (o.junit) await writeAtomic(o.junit, s.redactor.redact(renderJunit(report)));
+}
+
+export async function showCommand(
+  file: string,
+  o: { json?: boolean; diff?: boolean },
+  io: Io,
+): Promise<number> {
+  const plan = await readPlanFile(file);
+  if (o.json) {
+    io.out(JSON.stringify(plan, null, 2));
+    return 0;
+  }
+  io.out(
+    `Plan made ${plan.created} by dpvs-deploy ${plan.tool} from ${plan.inventory.file} (sha256 ${plan.inventory.checksum.slice(0, 12)}…)`,
+  );
+  const hosts = plan.hosts.map(({ facts: _f, ...p }) => p);
+  for (const p of hosts) io.out(renderHostPlan(p, undefined, { diffs: o.diff !== false, style: io.style }));
+  io.out(renderPlanSummary(hosts, io.style));
+  return planExit(hosts);
 }

@@ -5,7 +5,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { UserError } from '../errors.js';
 import { TransportError } from '../transport/types.js';
-import { applyCommand, factsCommand, planCommand, verifyCommand } from './commands.js';
+import { applyCommand, factsCommand, planCommand, showCommand, verifyCommand } from './commands.js';
 import { processIo, type Io } from './io.js';
 import { run as schemaRun } from './schema.js';
 import { type CliStreams, run as validateRun } from './validate.js';
@@ -33,7 +33,7 @@ const EXAMPLES = {
   validate: `\nExamples:\n  dpvs-deploy validate inventories/lab.yaml\n  dpvs-deploy validate prod.yaml || echo "fix the errors above"`,
   facts: `\nExamples:\n  dpvs-deploy facts inventories/lab.yaml\n  dpvs-deploy facts prod.yaml --limit lb1 --json | jq '.lb1.nics'`,
   plan: `\nExit codes: 0 no changes, 2 changes pending, 1 error (unreachable host, preflight error).\n\nExamples:\n  dpvs-deploy plan inventories/lab.yaml\n  dpvs-deploy plan prod.yaml --limit 'lb*' --stats\n  dpvs-deploy plan prod.yaml --json > plan.json`,
-  apply: `\nExit codes: 0 every host succeeded, 1 otherwise.\n\nExamples:\n  dpvs-deploy apply inventories/lab.yaml --yes\n  dpvs-deploy apply prod.yaml --limit lb1,lb2 --serial 1 --max-fail-percent 25`,
+  apply: `\nExit codes: 0 every host succeeded, 1 otherwise.\n\nExamples:\n  dpvs-deploy apply inventories/lab.yaml --yes\n  dpvs-deploy plan prod.yaml --out plan.json && dpvs-deploy apply plan.json\n  dpvs-deploy apply prod.yaml --limit lb1,lb2 --serial 1 --max-fail-percent 25 --junit junit.xml`,
   verify: `\nExit codes: 0 in sync, 2 drift, 1 error.\n\nExamples:\n  dpvs-deploy verify prod.yaml`,
   schema: `\nExamples:\n  dpvs-deploy schema > inventory.schema.json`,
 };
@@ -96,6 +96,7 @@ export function buildProgram(io: Io, setCode: (n: number) => void): Command {
     .option('--json', 'machine-readable output')
     .option('--stats', 'print SSH connections and exec round trips per host')
     .option('--no-diff', 'summaries only, no file diffs or commands')
+    .option('--out <file>', 'save the plan (JSON) for a later `apply FILE` that applies exactly it')
     .addHelpText('after', EXAMPLES.plan)
     .action(async (file: string, o: Record<string, unknown>) => setCode(await planCommand(file, o, io)));
 
@@ -122,6 +123,8 @@ export function buildProgram(io: Io, setCode: (n: number) => void): Command {
         'wait this long for a host lock held by another apply',
       ).argParser(intArg('--lock-timeout', 0, 86400)),
     )
+    .option('--report-json <file>', 'write the run report as JSON (schemas/report.schema.json)')
+    .option('--junit <file>', 'write JUnit XML: one test case per host and task')
     .addHelpText('after', EXAMPLES.apply)
     .action(async (file: string, o: Record<string, unknown>) => setCode(await applyCommand(file, o, io)));
 
@@ -135,6 +138,14 @@ export function buildProgram(io: Io, setCode: (n: number) => void): Command {
     .option('--no-diff', 'summaries only')
     .addHelpText('after', EXAMPLES.verify)
     .action(async (file: string, o: Record<string, unknown>) => setCode(await verifyCommand(file, o, io)));
+
+  program
+    .command('show')
+    .argument('<plan.json>', 'a plan saved with plan --out')
+    .description('render a saved plan')
+    .option('--json', 'print the plan document')
+    .option('--no-diff', 'summaries only')
+    .action(async (file: string, o: Record<string, unknown>) => setCode(await showCommand(file, o, io)));
 
   return program;
 }

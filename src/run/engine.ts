@@ -38,7 +38,7 @@ export interface EngineEvents {
   info?(message: string): void;
 }
 
-export type HostStatus = 'ok' | 'changed' | 'failed' | 'unreachable' | 'blocked' | 'skipped';
+export type HostStatus = 'ok' | 'changed' | 'failed' | 'unreachable' | 'blocked' | 'skipped' | 'stale';
 
 export interface TaskResult {
   task: string;
@@ -177,7 +177,7 @@ export class Engine {
     };
     const fail = (host: string, status: HostStatus, error: string): void => {
       const r = result(host);
-      if (r.status !== 'failed' && r.status !== 'unreachable' && r.status !== 'blocked') failed++;
+      if (!['failed', 'unreachable', 'blocked', 'stale'].includes(r.status)) failed++;
       r.status = status;
       r.error ??= error;
       if (opts.maxFailPercent !== undefined && (failed * 100) / total > opts.maxFailPercent) {
@@ -195,7 +195,7 @@ export class Engine {
       const p = plans.get(h.name);
       result(h.name);
       if (!p || p.error) {
-        fail(h.name, 'unreachable', p?.error ?? 'not planned');
+        fail(h.name, p?.error?.startsWith('stale plan') ? 'stale' : 'unreachable', p?.error ?? 'not planned');
         stage1Done.get(h.name)?.reject(new Error(`${h.name} is unreachable`));
         continue;
       }
