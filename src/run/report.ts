@@ -96,6 +96,7 @@ function xml(s: string): string {
       .replace(/>/g, '&gt;')
       .replace(/"/g, '&quot;')
       // characters XML 1.0 cannot carry
+      // eslint-disable-next-line no-control-regex
       .replace(/[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD]/g, '?')
   );
 }
