@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -210,4 +210,50 @@ describe('renderKeepalivedUnit', () => {
     const pre = systemdSplit(directive(unit, 'ExecStartPre')[0] ?? '');
     expect(pre[2]).toContain('/opt/dpvs/bin/dpip link show');
   });
+});
+
+describe('systemd accepts the rendered units', () => {
+  const analyze = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) => existsSync(p));
+  it.skipIf(!analyze)(
+    'systemd-analyze verify reports nothing for dpvs.service and keepalived.service',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'dpvsunit-verify-'));
+      try {
+        writeFileSync(
+          join(dir, 'dpvs.service'),
+          renderDpvsUnit({
+            ...BASE,
+            dpvsBinary: '/bin/true',
+            confPath: '/etc/my dpvs/50%.conf',
+            restoreScript: '/bin/true',
+            dpipBinary: '/bin/true',
+          }),
+        );
+        writeFileSync(
+          join(dir, 'keepalived.service'),
+          renderKeepalivedUnit({
+            keepalivedBinary: '/bin/true',
+            confPath: '/etc/keepalived.conf',
+            ipcFile: '/var/run/dpvs.ipc',
+            dpipBinary: '/bin/true',
+          }),
+        );
+        const r = spawnSync(
+          analyze as string,
+          ['verify', join(dir, 'dpvs.service'), join(dir, 'keepalived.service')],
+          {
+            encoding: 'utf8',
+            cwd: dir,
+            timeout: 60_000,
+          },
+        );
+        // verify exits 0 even for bad directives; it reports them on stderr, naming the file.
+        const complaints = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.includes(dir));
+        expect(complaints).toEqual([]);
+        expect(r.status).toBe(0);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
