@@ -28,8 +28,9 @@ export const OUT = {
 
 export function lbOutputs(b: LbBins): Record<string, string> {
   return {
-    [OUT.addr]: sh`${b.dpip} addr show`,
-    [OUT.addr6]: sh`${b.dpip} -6 addr show`,
+    // -s: some builds print the sa_used/sa_free counters (which mark a sapool) only with -s
+    [OUT.addr]: sh`${b.dpip} -s addr show`,
+    [OUT.addr6]: sh`${b.dpip} -6 -s addr show`,
     [OUT.route]: sh`${b.dpip} route show`,
     [OUT.route6]: sh`${b.dpip} -6 route show`,
     [OUT.ipvsList]: sh`${b.ipvsadm} -ln`,
@@ -60,8 +61,10 @@ export function currentState(facts: Pick<Facts, 'outputs'>): Current {
   if (addr === null || route === null || list === null || laddrText === null)
     return { state: emptyState(), running: false };
 
-  const addresses = [...parseDpipAddrShow(addr), ...parseDpipAddrShow(ok(OUT.addr6) ?? '')];
-  const routes = [...parseDpipRouteShow(route), ...parseDpipRouteShow(ok(OUT.route6) ?? '')];
+  // the -6 listings contribute IPv6 objects only (a tool that ignores -6 repeats the IPv4 ones)
+  const v6 = <T extends { family: string }>(xs: T[]): T[] => xs.filter((x) => x.family === 'inet6');
+  const addresses = [...parseDpipAddrShow(addr), ...v6(parseDpipAddrShow(ok(OUT.addr6) ?? ''))];
+  const routes = [...parseDpipRouteShow(route), ...v6(parseDpipRouteShow(ok(OUT.route6) ?? ''))];
   const { services, realServers } = parseIpvsadmList(list);
   const laddrs = parseIpvsadmLaddrs(laddrText, services);
   for (const l of laddrs) {

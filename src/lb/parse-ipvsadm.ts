@@ -32,21 +32,29 @@ export interface IpvsadmList {
 
 const stripPorts = (range: string): string => range.replace(/:0-0$/, '');
 
+/**
+ * The match of a SNAT service as -ln prints it: `tcp,from=A-B:0-0,to=...,iif=X,oif=Y` (upstream) or
+ * the -H form `proto=tcp,src-range=A-B,oif=Y` (some builds echo the argument).
+ */
 function parseMatch(spec: string): SnatMatch | null {
-  const [proto, ...rest] = spec.split(',');
-  if (proto !== 'tcp' && proto !== 'udp' && proto !== 'icmp') return null;
-  const m: SnatMatch = { proto };
-  for (const part of rest) {
+  let proto: string | undefined;
+  const m: Omit<SnatMatch, 'proto'> = {};
+  spec.split(',').forEach((part, i) => {
     const eq = part.indexOf('=');
-    if (eq < 0) continue;
+    if (eq < 0) {
+      if (i === 0) proto = part;
+      return;
+    }
     const k = part.slice(0, eq);
     const v = part.slice(eq + 1);
-    if (k === 'from' || k === 'src-range') m.srcRange = stripPorts(v);
+    if (k === 'proto') proto = v;
+    else if (k === 'from' || k === 'src-range') m.srcRange = stripPorts(v);
     else if (k === 'to' || k === 'dst-range') m.dstRange = stripPorts(v);
     else if (k === 'iif') m.iif = v;
     else if (k === 'oif') m.oif = v;
-  }
-  return m;
+  });
+  if (proto !== 'tcp' && proto !== 'udp' && proto !== 'icmp') return null;
+  return { proto, ...m };
 }
 
 function parseServiceLine(line: string): LbService | null {

@@ -126,6 +126,7 @@ describe('ipvsadm parsers', () => {
       '  -> [2001:db8::1:2]:80           FullNat 1      0          0',
       'MATCH tcp,from=192.168.100.0-192.168.100.254:0-0,oif=dpdk1 rr',
       '  -> 10.0.0.2:0                   SNAT    100    0          0',
+      'MATCH proto=udp,src-range=192.168.100.0-192.168.100.254,oif=dpdk1 rr',
     ].join('\n');
     const { services, realServers } = parseIpvsadmList(text);
     expect(services.map((s) => s.key)).toEqual([
@@ -134,6 +135,7 @@ describe('ipvsadm parsers', () => {
       'tcp:10.0.0.11:443',
       'tcp:[2001:db8::10]:80',
       'match:proto=tcp,src-range=192.168.100.0-192.168.100.254,oif=dpdk1',
+      'match:proto=udp,src-range=192.168.100.0-192.168.100.254,oif=dpdk1',
     ]);
     expect(services[0]).toMatchObject({ scheduler: 'wrr', persistence: 300, connTimeout: 90 });
     expect(realServers.map((r) => [r.service, r.ip, r.port, r.forward, r.weight])).toEqual([

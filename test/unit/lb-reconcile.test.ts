@@ -237,3 +237,17 @@ describe('desired state', () => {
     expect(problems[3]).toMatch(/vip_dev is not set/);
   });
 });
+
+describe('current state', () => {
+  it('takes only IPv6 objects from the -6 listings (a tool ignoring -6 repeats IPv4)', () => {
+    const outputs = tutorialOutputs();
+    outputs['dpip-addr6'] = { code: 0, stdout: outputs['dpip-addr']?.stdout ?? '' };
+    outputs['dpip-route6'] = { code: 0, stdout: outputs['dpip-route']?.stdout ?? '' };
+    const cur = currentState({ outputs });
+    expect(cur.state.addresses).toHaveLength(2);
+    expect(cur.state.routes).toHaveLength(5);
+    expect(cur.state.laddrs).toEqual([
+      { service: 'tcp:10.0.96.204:80', ip: '192.168.229.204', dev: 'dpdk0' },
+    ]);
+  });
+});

@@ -46,7 +46,7 @@ describe('dpvs-network and lb-services tasks', () => {
     const host = tutorialHost({ dpvs: { version: '1.9.10', prefix: '/srv/dpvs' } });
     const req = dpvsNetworkTask.probe?.(host, ctxOf(host, [], emptyFacts()).inventory);
     expect(req?.outputs).toMatchObject({
-      'dpip-addr': '/srv/dpvs/current/bin/dpip addr show',
+      'dpip-addr': '/srv/dpvs/current/bin/dpip -s addr show',
       'dpip-route': '/srv/dpvs/current/bin/dpip route show',
       'ipvsadm-ln': '/srv/dpvs/current/bin/ipvsadm -ln',
       'ipvsadm-G': '/srv/dpvs/current/bin/ipvsadm -G',
