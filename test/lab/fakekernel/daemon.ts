@@ -7,10 +7,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../paths.js';
 
 export const SYSTEM_PYTHON = '/usr/bin/python3';
-export const DAEMON_SCRIPT = join(fileURLToPath(new URL('.', import.meta.url)), 'fakekernel.py');
+/** Resolved in the source tree, so it also works when this module runs from dist/. */
+export const DAEMON_SCRIPT = join(repoRoot(), 'test', 'lab', 'fakekernel', 'fakekernel.py');
 const READY_TIMEOUT_MS = 15_000;
 
 export interface FakeKernelHandle {

@@ -6,10 +6,11 @@
  */
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../paths.js';
 import type { LabHostProfile } from '../profile-types.js';
 
-export const HOSTBIN_DIR = fileURLToPath(new URL('../hostbin/', import.meta.url));
+/** Resolved in the source tree, so it also works when this module runs from dist/. */
+export const HOSTBIN_DIR = join(repoRoot(), 'test', 'lab', 'hostbin');
 const PARTS = ['sbin', 'bin', 'lib', 'share'];
 
 /** The build dir the fake kernel-headers package provides (same as the package stand-ins write). */

@@ -12,7 +12,7 @@
  * its ctl and proc/modules).
  */
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../paths.js';
 import type { LabHostProfile } from '../profile-types.js';
 import { HOST_KERNEL_DIR } from './tree.js';
 
@@ -25,7 +25,7 @@ export interface HostMount {
 }
 
 /** Helper for kind 'symlink': `/usr/bin/python3 <this> SOURCE TARGET`. */
-export const MOUNT_SYMLINK_HELPER = join(fileURLToPath(new URL('.', import.meta.url)), 'mount-symlink.py');
+export const MOUNT_SYMLINK_HELPER = join(repoRoot(), 'test', 'lab', 'fakekernel', 'mount-symlink.py');
 
 export function hostMounts(profile: LabHostProfile): HostMount[] {
   const real = profile.hugepages === 'real';
