@@ -293,3 +293,37 @@ export async function showCommand(
   io.out(renderPlanSummary(hosts, io.style));
   return planExit(hosts);
 }
+
+export async function rollbackCommand(file: string, o: ApplyCliOptions, io: Io): Promise<number> {
+  const started = new Date();
+  const progress = progressEvents(io);
+  const s = await openSession(file, 'rollback', o, io, progress.events);
+  try {
+    const plans = [...s.engine.planRollback().values()];
+    printPlans(s, plans, { ...o, json: false }, io);
+    const t = planTotals(plans);
+    if (t.changes === 0) {
+      io.out(io.style.green('Nothing to roll back.'));
+      return t.errors ? 1 : 0;
+    }
+    if (!o.yes) {
+      if (!io.isTTY) {
+        io.err('rollback: refusing to change hosts without confirmation: pass --yes (no TTY to ask on)');
+        return 1;
+      }
+      if (!(await io.confirm(`Roll back ${t.changes} change(s) on ${t.hostsWithChanges} host(s)?`))) return 1;
+    }
+    progress.start(s.hosts.map((h) => h.name));
+    const results = await s.engine.apply({
+      command: `dpvs-deploy rollback ${file}`,
+      rollback: true,
+      ...(o.breakLock ? { breakLock: true } : {}),
+    });
+    await progress.stop(results);
+    io.out(s.redactor.redact(renderResults(results, io.style)));
+    await writeReports(s, o, started, file, results);
+    return results.every((r) => r.status === 'ok' || r.status === 'changed') ? 0 : 1;
+  } finally {
+    await s.engine.close();
+  }
+}

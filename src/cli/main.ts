@@ -5,7 +5,14 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { UserError } from '../errors.js';
 import { TransportError } from '../transport/types.js';
-import { applyCommand, factsCommand, planCommand, showCommand, verifyCommand } from './commands.js';
+import {
+  applyCommand,
+  factsCommand,
+  planCommand,
+  rollbackCommand,
+  showCommand,
+  verifyCommand,
+} from './commands.js';
 import { processIo, type Io } from './io.js';
 import { run as schemaRun } from './schema.js';
 import { type CliStreams, run as validateRun } from './validate.js';
@@ -138,6 +145,25 @@ export function buildProgram(io: Io, setCode: (n: number) => void): Command {
     .option('--no-diff', 'summaries only')
     .addHelpText('after', EXAMPLES.verify)
     .action(async (file: string, o: Record<string, unknown>) => setCode(await verifyCommand(file, o, io)));
+
+  common(
+    program
+      .command('rollback')
+      .argument('<inventory>')
+      .description(
+        'plan and apply the inverse of reversible changes: NIC drivers, dpvs release and config, module files, hugepages',
+      ),
+  )
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--no-diff', 'summaries only')
+    .option('--break-lock', 'remove a stale host lock left by a crashed apply')
+    .option('--report-json <file>', 'write the run report as JSON')
+    .option('--junit <file>', 'write JUnit XML')
+    .addHelpText(
+      'after',
+      `\nExamples:\n  dpvs-deploy rollback prod.yaml --limit lb2\n  dpvs-deploy rollback inventories/lab.yaml --yes`,
+    )
+    .action(async (file: string, o: Record<string, unknown>) => setCode(await rollbackCommand(file, o, io)));
 
   program
     .command('show')

@@ -7,6 +7,7 @@ import { probeHost, mergeRequests } from '../facts/probe.js';
 import type { Facts, ProbeRequest } from '../facts/types.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import type { Change, CheckResult, HostPlan } from '../plan/change.js';
+import { factsFingerprint } from '../plan/fingerprint.js';
 import { planHost, verifyTask } from '../plan/planner.js';
 import { preflightProbe, runPreflight } from '../preflight/index.js';
 import type { PlanContext, Task } from '../tasks/types.js';
@@ -66,6 +67,8 @@ export interface ApplyOptions {
   lockTimeoutMs?: number;
   /** Plans to apply (a saved plan); default: the plans just computed. */
   plans?: Map<string, HostPlan>;
+  /** Rollback run: a task is verified when its rollback planner has nothing left to do. */
+  rollback?: boolean;
 }
 
 export class Engine {
@@ -148,6 +151,35 @@ export class Engine {
           preflight: runPreflight,
         }),
       );
+    }
+    return this.plans;
+  }
+
+  /** Pure: the inverse changes of every reversible task, in reverse playbook order. */
+  planRollback(): Map<string, HostPlan> {
+    for (const h of this.o.hosts) {
+      const err = this.errors.get(h.name);
+      const facts = this.facts.get(h.name);
+      if (err || !facts) {
+        this.plans.set(h.name, {
+          host: h.name,
+          changes: [],
+          checks: [],
+          factsFingerprint: '',
+          error: err ?? 'no facts',
+        });
+        continue;
+      }
+      const ctx = this.ctx(h.name, facts);
+      const changes = [...(this.tasks.get(h.name) ?? [])]
+        .reverse()
+        .flatMap((t) => t.rollback?.(ctx).changes ?? []);
+      this.plans.set(h.name, {
+        host: h.name,
+        changes,
+        checks: [],
+        factsFingerprint: factsFingerprint(facts),
+      });
     }
     return this.plans;
   }
@@ -247,7 +279,7 @@ export class Engine {
       try {
         if (w.prefix.length) {
           await lock(w.host);
-          await this.runChanges(w.host, w.prefix, w.all, result(w.host), stage1Done);
+          await this.runChanges(w.host, w.prefix, w.all, result(w.host), stage1Done, !!opts.rollback);
         }
         done.resolve(this.transports.get(w.host) as Transport);
       } catch (e) {
@@ -278,7 +310,7 @@ export class Engine {
           for (const [j, entry] of batch.entries())
             if (entry.name === h.name)
               this.o.runDir.log(h.name, `rolling batch ${i + 1}/${batches.length} position ${j + 1}`);
-          await this.runChanges(w.host, w.rest, w.all, result(w.host), stage1Done);
+          await this.runChanges(w.host, w.rest, w.all, result(w.host), stage1Done, !!opts.rollback);
         } catch (e) {
           batchFailed = true;
           fail(w.host, 'failed', errorText(e));
@@ -317,6 +349,7 @@ export class Engine {
     all: Change[],
     r: HostResult,
     stage1Done: Map<string, Deferred<Transport>>,
+    rollback: boolean,
   ): Promise<void> {
     const t = this.transports.get(host);
     if (!t) throw new Error('not connected');
@@ -353,7 +386,12 @@ export class Engine {
           const fresh = await this.probe(host);
           this.facts.set(host, fresh);
           const taskObj = tasks.find((x) => x.name === task);
-          const problems = taskObj ? verifyTask(taskObj, this.ctx(host, fresh)) : [];
+          const ctx = this.ctx(host, fresh);
+          const problems = !taskObj
+            ? []
+            : rollback
+              ? (taskObj.rollback?.(ctx).changes ?? []).map((c) => `rollback incomplete: ${c.summary}`)
+              : verifyTask(taskObj, ctx);
           if (problems.length) throw new Error(`${task}: verification failed:\n  ${problems.join('\n  ')}`);
         }
         r.tasks.push({ task, status: 'changed', changes: group.length, durationMs: Date.now() - started });

@@ -16,6 +16,17 @@ import type { PlanContext, Task, TaskPlan } from './types.js';
 export const HUGEPAGES_UNIT = 'dpvs-hugepages';
 export const HUGEPAGES_UNIT_PATH = `/etc/systemd/system/${HUGEPAGES_UNIT}.service`;
 export const FSTAB = '/etc/fstab';
+/** What the host had before dpvs-deploy's first hugepage change: rollback restores it. */
+export const HUGEPAGES_STATE = '/var/lib/dpvs-deploy/state/hugepages.json';
+
+interface HugepagesPrevious {
+  sizeKb: number;
+  perNode: Record<string, number>;
+  unitExisted: boolean;
+  fstab: string | null;
+  mountExisted: boolean;
+  mount: string;
+}
 
 export interface HugepageTarget {
   sizeKb: number;
@@ -105,7 +116,7 @@ function pagesizeOf(options: string, facts: Facts): number {
 
 export const hugepagesTask: Task = {
   name: 'hugepages',
-  probe: () => ({ files: [HUGEPAGES_UNIT_PATH, FSTAB], services: [HUGEPAGES_UNIT] }),
+  probe: () => ({ files: [HUGEPAGES_UNIT_PATH, FSTAB, HUGEPAGES_STATE], services: [HUGEPAGES_UNIT] }),
 
   plan(ctx: PlanContext): TaskPlan {
     const { facts, host } = ctx;
@@ -199,7 +210,77 @@ export const hugepagesTask: Task = {
         });
       }
     }
+    if (changes.length && !facts.files[HUGEPAGES_STATE]?.exists) {
+      const prev: HugepagesPrevious = {
+        sizeKb: t.sizeKb,
+        perNode: Object.fromEntries(
+          [...t.perNode.keys()].map((n) => [String(n), nodeCount(facts, n, t.sizeKb)?.total ?? 0]),
+        ),
+        unitExisted: !!facts.files[HUGEPAGES_UNIT_PATH]?.exists,
+        fstab: facts.files[FSTAB]?.content ?? null,
+        mountExisted: hasMount(facts, t),
+        mount: t.mount,
+      };
+      const first = changes[0] as Change;
+      first.steps.unshift({
+        kind: 'exec',
+        command: sh`mkdir -p /var/lib/dpvs-deploy/state && { [ -e ${HUGEPAGES_STATE} ] || printf '%s\n' ${JSON.stringify(prev)} > ${HUGEPAGES_STATE}; }`,
+      });
+    }
     return { changes, projected };
+  },
+
+  rollback(ctx: PlanContext): TaskPlan {
+    const st = ctx.facts.files[HUGEPAGES_STATE];
+    if (!st?.exists || !st.content) return { changes: [] };
+    let prev: HugepagesPrevious;
+    try {
+      prev = JSON.parse(st.content) as HugepagesPrevious;
+    } catch {
+      return { changes: [] };
+    }
+    const steps: Change['steps'] = [];
+    const what: string[] = [];
+    if (!prev.unitExisted && ctx.facts.files[HUGEPAGES_UNIT_PATH]?.exists) {
+      steps.push({
+        kind: 'exec',
+        command: sh`systemctl disable ${HUGEPAGES_UNIT} >/dev/null 2>&1; rm -f ${HUGEPAGES_UNIT_PATH} && systemctl daemon-reload`,
+      });
+      what.push(`remove ${HUGEPAGES_UNIT_PATH}`);
+    }
+    if (prev.fstab !== null && ctx.facts.files[FSTAB]?.content !== prev.fstab) {
+      steps.push({ kind: 'write', path: FSTAB, content: prev.fstab, mode: 0o644 });
+      what.push(`restore ${FSTAB}`);
+    }
+    if (
+      !prev.mountExisted &&
+      ctx.facts.mounts.some((m) => m.fstype === 'hugetlbfs' && m.target === prev.mount)
+    ) {
+      steps.push({ kind: 'exec', command: sh`umount ${prev.mount}` });
+      what.push(`unmount ${prev.mount}`);
+    }
+    for (const [node, count] of Object.entries(prev.perNode)) {
+      const have = nodeCount(ctx.facts, Number(node), prev.sizeKb);
+      if (have?.total !== count) {
+        steps.push({
+          kind: 'exec',
+          command: sh`echo ${count} > ${nodeHugepagesPath(Number(node), prev.sizeKb)}`,
+        });
+        what.push(`node${node} → ${count} pages`);
+      }
+    }
+    steps.push({ kind: 'exec', command: sh`rm -f ${HUGEPAGES_STATE}` });
+    return {
+      changes: [
+        {
+          id: 'hugepages/rollback',
+          task: 'hugepages',
+          summary: `restore hugepages as before dpvs-deploy${what.length ? `: ${what.join(', ')}` : ''}`,
+          action: 'update',
+          steps,
+        },
+      ],
+    };
   },
 
   verify(ctx: PlanContext): string[] {

@@ -30,6 +30,12 @@ export interface Task {
    * Default: the task plans no changes on the fresh facts.
    */
   verify?(ctx: PlanContext): string[];
+  /**
+   * Pure planner of the inverse, for `dpvs-deploy rollback`: restore what the task recorded before its
+   * first change (previous drivers, previous release and config, previous counters). Only tasks whose
+   * changes have a real inverse implement it. Tasks run in reverse playbook order on rollback.
+   */
+  rollback?(ctx: PlanContext): TaskPlan;
 }
 
 /** A preflight check: pure, on facts only. Returns null when it does not apply. */
