@@ -14,6 +14,7 @@
  */
 import { isIPv6 } from 'node:net';
 import { z } from 'zod';
+import { DEFAULT_DPVS_VERSION } from '../versions.js';
 
 // ---------- scalar formats ----------
 
@@ -153,7 +154,14 @@ export const SourceSpec = z
       .strict()
       .describe('pushed from the control machine'),
     z
-      .object({ git: z.string().min(1), ref: z.string().regex(/^[A-Za-z0-9_./-]+$/) })
+      .object({
+        git: z.string().regex(/^((https?|ssh|git):\/\/[^\s]+|[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:[^\s]+)$/, {
+          message: 'expected a git URL such as https://github.com/iqiyi/dpvs.git',
+        }),
+        ref: z.string().regex(/^[A-Za-z0-9_.\/][A-Za-z0-9_.\/-]*$/, {
+          message: 'expected a git ref such as v1.9.10 (letters, digits, _ . / -, not starting with -)',
+        }),
+      })
       .strict()
       .describe('git URL and ref (DPVS only)'),
   ])
@@ -161,7 +169,13 @@ export const SourceSpec = z
 
 export const DpdkSettings = z
   .object({
-    version: z.string().regex(/^\d+\.\d+(\.\d+)?$/, { message: 'expected a DPDK version such as 20.11.10' }),
+    version: z
+      .string()
+      .regex(/^\d+\.\d+(\.\d+)?$/, { message: 'expected a DPDK version such as 20.11.10' })
+      .optional()
+      .describe(
+        'DPDK release as a quoted string, e.g. "20.11.10" (default: the release paired with dpvs.version)',
+      ),
     source: SourceSpec.optional(),
     patches: z.array(LocalPath).optional().describe('extra patches applied after DPVS’s series, in order'),
     driver: z
@@ -182,7 +196,9 @@ export const DpvsSettings = z
   .object({
     version: z
       .string()
-      .regex(/^\d+\.\d+(\.\d+)?(-\d+)?$/, { message: 'expected a DPVS version such as 1.9.10' }),
+      .regex(/^\d+\.\d+(\.\d+)?(-\d+)?$/, { message: 'expected a DPVS version such as 1.9.10' })
+      .optional()
+      .describe(`DPVS release as a quoted string, e.g. "1.9.10" (default ${DEFAULT_DPVS_VERSION})`),
     source: SourceSpec.optional(),
     prefix: RemotePath.optional().describe('install root (default /opt/dpvs)'),
     config_path: RemotePath.optional().describe('default /etc/dpvs.conf'),
@@ -397,6 +413,11 @@ export const RealServer = z
   })
   .strict();
 
+/** ipvsadm --match range: ADDR[-ADDR][:PORT[-PORT]] (IPv6 in brackets). */
+const AddressRange = z.string().regex(/^[0-9A-Fa-f.:[\]]+(-[0-9A-Fa-f.:[\]]+)?(:\d{1,5}(-\d{1,5})?)?$/, {
+  message: 'expected an address range such as 192.168.100.0-192.168.100.254',
+});
+
 export const LocalAddress = z.object({ address: IpAddress, dev: DeviceName }).strict();
 
 export const ServiceEntry = z
@@ -416,8 +437,8 @@ export const ServiceEntry = z
     match: z
       .object({
         proto: z.enum(['tcp', 'udp', 'icmp']).optional(),
-        src_range: z.string().optional(),
-        dst_range: z.string().optional(),
+        src_range: AddressRange.optional().describe('source addresses, e.g. 192.168.100.0-192.168.100.254'),
+        dst_range: AddressRange.optional().describe('destination addresses, e.g. 10.0.0.1-10.0.0.9:80-90'),
         iif: DeviceName.optional(),
         oif: DeviceName.optional(),
       })
@@ -427,7 +448,10 @@ export const ServiceEntry = z
     health_check: z
       .object({
         type: z.enum(['tcp', 'http']),
-        path: z.string().optional(),
+        path: z
+          .string()
+          .regex(/^\/[\x21-\x7e]*$/, { message: 'expected an HTTP path such as /healthz' })
+          .optional(),
         interval_s: z.number().positive().optional(),
       })
       .strict()

@@ -1,0 +1,499 @@
+/**
+ * The inventory reference (docs/inventory.md), generated from the published JSON Schema: every key
+ * with its type, default, description and an example, plus how defaults, groups and hosts merge.
+ * scripts/gen-inventory-docs.ts writes it; a test fails when the checked-in file is stale.
+ */
+import { supportedPairingsText, DEFAULT_DPVS_VERSION } from '../versions.js';
+import { inventoryJsonSchema } from './schema.js';
+
+interface JsonSchema {
+  type?: string | string[];
+  description?: string;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  additionalProperties?: boolean | JsonSchema;
+  propertyNames?: JsonSchema;
+  items?: JsonSchema;
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  enum?: unknown[];
+  const?: unknown;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  minItems?: number;
+  pattern?: string;
+  $ref?: string;
+}
+
+/** Descriptions for keys whose schema carries none (kept here so the schema stays readable). */
+const FALLBACK: Record<string, string> = {
+  version: 'inventory format version; always 1',
+  defaults: 'host settings applied to every host (lowest priority)',
+  groups: 'named groups of hosts; their vars override defaults, later groups override earlier ones',
+  hosts: 'the managed hosts by name; a host’s own values override groups and defaults',
+  services: 'load-balancing services (virtual servers) configured on balancers',
+  rollout: 'batching and failure policy for disruptive changes',
+  'groups.<name>.hosts': 'names of the hosts in the group (each must be defined under hosts)',
+  'groups.<name>.vars': 'host settings for the group’s hosts',
+  ssh: 'how to reach the host over SSH',
+  'ssh.user': 'login name (default: the current user / ssh_config)',
+  'ssh.port': 'SSH port (default 22)',
+  'ssh.sudo_password': 'password for sudo; prefer {env: NAME} or {file: PATH}',
+  'ssh.connect_timeout_s': 'seconds to wait for the SSH connection (default 20)',
+  'ssh.command_timeout_s': 'seconds a single remote command may run (default 3600)',
+  dpdk: 'DPDK build and NIC driver (the version must pair with dpvs.version)',
+  'dpdk.source': 'where the DPDK tarball comes from (default: fast.dpdk.org)',
+  'dpdk.build_dir': 'where DPDK is unpacked and built on the host',
+  dpvs: 'DPVS build, install and dpvs.conf settings',
+  'dpvs.source': 'where the DPVS source comes from',
+  'dpvs.log_level': 'global_defs log_level',
+  'dpvs.log_file': 'global_defs log_file',
+  'dpvs.pktpool_size': 'netif_defs pktpool_size (2^n - 1; smaller fits VMs)',
+  'dpvs.pktpool_cache': 'netif_defs pktpool_cache',
+  'dpvs.conn_pool_size': 'ipvs_defs conn conn_pool_size',
+  'dpvs.conn_redirect': 'ipvs_defs conn redirect (needed for multi-worker NAT/FNAT without rte_flow)',
+  'dpvs.sa_pool_flow_enable': 'sa_pool flow_enable (off for single-worker or NICs without rte_flow)',
+  hugepages: 'hugepages reserved for DPDK',
+  nics: 'DPDK ports, in dpvs.conf / EAL order',
+  'nics[].name': 'DPVS device name, e.g. dpdk0',
+  'nics[].match': 'how the NIC is found on the host: pci, mac and/or ifname',
+  'nics[].match.pci': 'PCI address of the NIC',
+  'nics[].match.mac': 'MAC address of the NIC',
+  'nics[].match.ifname': 'kernel interface name while on the kernel driver',
+  'nics[].rx': 'receive queues',
+  'nics[].rx.queues': 'number of rx queues',
+  'nics[].rx.descriptors': 'rx descriptors per queue (rounded to 2^n)',
+  'nics[].rx.rss': 'RSS hash (DPVS default tcp)',
+  'nics[].tx': 'transmit queues',
+  'nics[].tx.queues': 'number of tx queues',
+  'nics[].tx.descriptors': 'tx descriptors per queue (rounded to 2^n)',
+  'nics[].tx.mbuf_fast_free': 'off when two-arm ports sit on different NUMA nodes',
+  'nics[].mtu': 'device MTU',
+  'nics[].promisc': 'promiscuous mode',
+  'nics[].kni_name': 'name of the KNI interface (default <name>.kni)',
+  workers: 'worker lcores: auto (solved from facts) or an explicit layout',
+  'workers.master': 'CPU of the master worker',
+  'workers.slaves': 'slave workers: a CPU and the rx/tx queue ids it serves on each port',
+  'workers.slaves[].cpu': 'CPU of this slave worker',
+  'workers.slaves[].ports': 'per port name: the rx and tx queue ids this worker serves',
+  'workers.slaves[].ports.<name>.rx': 'rx queue ids',
+  'workers.slaves[].ports.<name>.tx': 'tx queue ids',
+  'workers.slaves[].icmp_redirect_core': 'this worker handles ICMP redirects',
+  'workers.kni': 'CPU of an optional kni worker',
+  addresses: 'addresses added with dpip addr add',
+  'addresses[].address': 'address with prefix length',
+  'addresses[].dev': 'DPVS device the address is added on (one of nics)',
+  'addresses[].sapool': 'add with sapool (SNAT WAN addresses, FullNAT LIPs)',
+  'addresses[].scope': 'address scope',
+  routes: 'routes added with dpip route add',
+  'routes[].prefix': 'destination prefix, or default',
+  'routes[].dev': 'DPVS device (one of nics)',
+  'routes[].via': 'gateway',
+  'routes[].src': 'source address',
+  'routes[].scope': 'route scope (kni_host: deliver to the KNI interface)',
+  'routes[].mtu': 'route MTU',
+  'routes[].metric': 'route metric',
+  keepalived: 'VRRP with DPVS’s keepalived (enabled when present, unless enabled: false)',
+  'keepalived.enabled': 'run keepalived (default true when the block is present)',
+  'keepalived.router_id': 'global_defs router_id (default: the host name)',
+  'keepalived.vrrp_instance': 'name of the vrrp_instance (default VI_1)',
+  'keepalived.virtual_router_id': 'VRRP router id shared by the pair',
+  'keepalived.state': 'initial state; exactly one MASTER per virtual_router_id',
+  'keepalived.priority': 'VRRP priority; distinct within a pair',
+  'keepalived.auth_pass': 'VRRP password; prefer {env: NAME} or {file: PATH}',
+  'keepalived.advert_int': 'advertisement interval in seconds (default 1)',
+  realserver: 'real-server kernel modules (toa/uoa)',
+  'realserver.uoa_params': 'uoa.ko module parameters',
+  'realserver.uoa_params.uoa_debug': 'uoa_debug (default 0)',
+  'realserver.uoa_params.uoa_map_timeout': 'uoa_map_timeout in seconds (default 360)',
+  'realserver.uoa_params.uoa_map_tab_bits': 'uoa_map_tab_bits (default 12)',
+  'realserver.uoa_params.uoa_hook_forward': 'uoa_hook_forward (default 0: INPUT only)',
+  preflight: 'preflight check settings',
+  'preflight.waive': 'checks to waive, each with a reason',
+  'preflight.waive[].id': 'check id',
+  'preflight.waive[].reason': 'why the check is waived (shown in reports)',
+  'expect.numa_nodes': 'NUMA nodes the host must have',
+  'expect.smt': 'whether SMT (hyper-threading) must be on',
+  'expect.os': 'OS family the host must run',
+  'hosts.<name>.address': 'address or DNS name SSH connects to',
+  'hosts.<name>.roles': 'what the host is: balancer, realserver and/or client',
+  'services[].name': 'service name (unique)',
+  'services[].vip': 'virtual IP',
+  'services[].port': 'virtual port (0 with SNAT)',
+  'services[].protocol': 'tcp or udp (default tcp)',
+  'services[].scheduler': 'scheduler (default wrr)',
+  'services[].mode': 'forwarding mode',
+  'services[].balancers': 'hosts (with the balancer role) that serve the service',
+  'services[].persistence_s': 'persistence timeout in seconds',
+  'services[].conn_timeout_s': 'connection timeout in seconds',
+  'services[].local_addresses.<name>[].address': 'local address (LIP)',
+  'services[].local_addresses.<name>[].dev': 'device the LIP is on (one of the balancer’s nics)',
+  'services[].real_servers': 'back ends',
+  'services[].real_servers[].address': 'real server address',
+  'services[].real_servers[].port': 'real server port (default: the service port)',
+  'services[].real_servers[].weight': 'weight (default 1)',
+  'services[].match.proto': 'protocol to match',
+  'services[].match.iif': 'input device',
+  'services[].match.oif': 'output device',
+  'services[].health_check': 'how dpvs-deploy verify checks the service',
+  'services[].health_check.type': 'tcp connect or http GET',
+  'services[].health_check.path': 'HTTP path (http only)',
+  'services[].health_check.interval_s': 'seconds between checks',
+  'sudo_password.env': 'environment variable (on the control machine) holding the secret',
+  'auth_pass.env': 'environment variable (on the control machine) holding the secret',
+  'rollout.rollback_on_health_failure': 'roll a batch back to the previous config when its health gate fails',
+  'source.url': 'download URL (fetched on the host)',
+  'source.sha256': 'sha256 of the file',
+  'source.file': 'tarball on the control machine, pushed to the host',
+  'source.git': 'git URL',
+  'source.ref': 'git tag, branch or commit',
+};
+
+/** Examples by key name where the type alone says too little. */
+const EXAMPLES: Record<string, string> = {
+  address: '10.0.0.11',
+  user: 'root',
+  identity_file: 'keys/id_ed25519',
+  known_hosts: 'keys/known_hosts',
+  jump_host: 'admin@bastion.example.net:22',
+  sudo_password: '{env: SUDO_PASSWORD}',
+  auth_pass: '{file: secrets/vrrp.pass}',
+  version: '"20.11.10"',
+  url: 'https://fast.dpdk.org/rel/dpdk-20.11.10.tar.xz',
+  sha256: '"<64 hex digits>"',
+  file: 'tarballs/dpdk-20.11.10.tar.xz',
+  git: 'https://github.com/iqiyi/dpvs.git',
+  ref: 'v1.9.10',
+  patches: '[patches/0001-fix.patch]',
+  march: 'x86-64',
+  build_dir: '/opt/build',
+  prefix: '/opt/dpvs',
+  config_path: '/etc/dpvs.conf',
+  log_file: '/var/log/dpvs.log',
+  mount: '/dev/hugepages',
+  per_node: "8192, or {'0': 8192, '1': 4096}",
+  pci: "'0000:04:00.0'",
+  mac: "'52:54:00:12:34:56'",
+  ifname: 'ens4',
+  name: 'dpdk0',
+  kni_name: 'dpdk0.kni',
+  dev: 'dpdk0',
+  interface: 'dpdk0',
+  vip_dev: 'dpdk1',
+  iif: 'dpdk0',
+  oif: 'dpdk1',
+  via: '10.0.96.254',
+  src: '10.0.96.204',
+  kni_address: '192.168.100.2/24',
+  router_id: 'lb1',
+  vrrp_instance: 'VI_1',
+  vip: '10.0.96.204',
+  balancers: '[lb1, lb2]',
+  hosts: '[lb1, lb2]',
+  roles: '[balancer]',
+  nics: '[{name: dpdk0, match: {pci: "0000:04:00.0"}}]',
+  reserved_cpus: '[0]',
+  master: '0',
+  cpu: '1',
+  rx: '[0]',
+  tx: '[0]',
+  id: 'HW-001',
+  reason: 'VM without SMT',
+  src_range: '192.168.100.0-192.168.100.254',
+  dst_range: '10.0.0.1-10.0.0.9',
+  path: '/healthz',
+  serial: '1, or "25%"',
+  workers: 'auto',
+};
+
+interface Row {
+  key: string;
+  type: string;
+  required: boolean;
+  def: string;
+  description: string;
+  example: string;
+}
+
+interface Section {
+  title: string;
+  path: string;
+  intro?: string;
+  rows: Row[];
+}
+
+function resolve(root: JsonSchema, s: JsonSchema): JsonSchema {
+  if (s.$ref) {
+    const name = s.$ref.replace(/^#\/\$defs\//, '');
+    const defs = (root as { $defs?: Record<string, JsonSchema> }).$defs ?? {};
+    const target = defs[name];
+    if (target) return { ...target, description: s.description ?? target.description };
+  }
+  return s;
+}
+
+function isObject(s: JsonSchema): boolean {
+  return s.type === 'object' && s.properties !== undefined;
+}
+
+function typeText(root: JsonSchema, raw: JsonSchema): string {
+  const s = resolve(root, raw);
+  if (s.const !== undefined) return `\`${JSON.stringify(s.const)}\``;
+  if (s.enum) return `one of ${s.enum.map((v) => `\`${String(v)}\``).join(', ')}`;
+  const alts = s.anyOf ?? s.oneOf;
+  if (alts) return [...new Set(alts.map((a) => typeText(root, a)))].join(' or ');
+  switch (s.type) {
+    case 'integer':
+    case 'number': {
+      const lo = s.minimum ?? (s.exclusiveMinimum !== undefined ? `>${s.exclusiveMinimum}` : undefined);
+      const max = s.maximum !== undefined && s.maximum < Number.MAX_SAFE_INTEGER ? s.maximum : undefined;
+      const range =
+        lo !== undefined && max !== undefined
+          ? ` ${lo}–${max}`
+          : lo !== undefined
+            ? ` ≥ ${lo}`.replace('≥ >', '> ')
+            : max !== undefined
+              ? ` ≤ ${max}`
+              : '';
+      return `${s.type}${range}`;
+    }
+    case 'array':
+      return s.items
+        ? `list of ${typeText(root, s.items)}${s.minItems ? ` (at least ${s.minItems})` : ''}`
+        : 'list';
+    case 'object':
+      if (s.properties) return 'mapping';
+      if (typeof s.additionalProperties === 'object')
+        return `mapping name → ${typeText(root, s.additionalProperties)}`;
+      return 'mapping';
+    case 'string':
+      return 'string';
+    case 'boolean':
+      return 'boolean';
+    default:
+      return String(s.type ?? 'any');
+  }
+}
+
+function defaultOf(description: string): string {
+  const m = /\(default:? ([^)]+)\)/.exec(description) ?? /\bdefault:? ([^;,)]+)/.exec(description);
+  return m?.[1]?.trim() ?? '';
+}
+
+/** Examples by path (host settings without their defaults/groups/hosts prefix), before EXAMPLES by key. */
+const EXAMPLES_BY_PATH: Record<string, string> = {
+  version: '1',
+  defaults: '(see below)',
+  groups: '(see below)',
+  hosts: '(see below)',
+  services: '(see below)',
+  rollout: '(see below)',
+  'dpvs.version': '"1.9.10"',
+  'dpdk.version': '"20.11.10"',
+  'routes[].prefix': '192.168.229.0/24',
+  'services[].local_addresses': '{lb1: [{address: 192.168.229.204, dev: dpdk0}]}',
+  'workers.slaves': '[{cpu: 1, ports: {dpdk0: {rx: [0], tx: [0]}}}]',
+  'workers.slaves[].ports': '{dpdk0: {rx: [0], tx: [0]}}',
+  'hugepages.size': '1G',
+};
+
+function exampleOf(
+  root: JsonSchema,
+  key: string,
+  raw: JsonSchema,
+  description: string,
+  parentPath: string,
+): string {
+  const s = resolve(root, raw);
+  const byPath = EXAMPLES_BY_PATH[parentPath ? `${parentPath}.${key}` : key];
+  if (byPath) return byPath;
+  const named = EXAMPLES[key];
+  if (named) return named;
+  const eg = /(?:e\.g\.|such as) ([^;,)]+)/.exec(description);
+  if (eg?.[1]) return eg[1].trim();
+  if (s.const !== undefined) return JSON.stringify(s.const);
+  if (s.enum) return String(s.enum[0]);
+  if (s.type === 'boolean') return 'true';
+  if (s.type === 'integer' || s.type === 'number')
+    return String(s.minimum && s.minimum > 0 ? s.minimum : (s.maximum ?? 1));
+  if (isObject(s)) return '(see below)';
+  const alts = s.anyOf ?? s.oneOf;
+  if (alts?.[0]) return exampleOf(root, key, alts[0], '', parentPath);
+  if (s.type === 'array' && s.items) return `[${exampleOf(root, key, s.items, '', parentPath)}]`;
+  return '';
+}
+
+function esc(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+/** Collects one section per object, depth first, in schema order. */
+function collect(
+  root: JsonSchema,
+  obj: JsonSchema,
+  path: string,
+  title: string,
+  out: Section[],
+  intro?: string,
+): void {
+  const rows: Row[] = [];
+  const sub: Array<() => void> = [];
+  const required = new Set(obj.required ?? []);
+  for (const [key, raw] of Object.entries(obj.properties ?? {})) {
+    const s = resolve(root, raw);
+    const keyPath = path ? `${path}.${key}` : key;
+    const generic = keyPath
+      .replace(/^(defaults|groups\.<name>\.vars|hosts\.<name>)\./, '')
+      .replace(/^.*\.source\./, 'source.');
+    const lastTwo = keyPath.split('.').slice(-2).join('.');
+    const description =
+      s.description ?? raw.description ?? FALLBACK[keyPath] ?? FALLBACK[generic] ?? FALLBACK[lastTwo] ?? '';
+    rows.push({
+      key,
+      type: typeText(root, raw),
+      required: required.has(key),
+      def: defaultOf(description),
+      description,
+      example: exampleOf(
+        root,
+        key,
+        raw,
+        description,
+        path.replace(/^(defaults|groups\.<name>\.vars|hosts\.<name>)\.?/, ''),
+      ),
+    });
+    // Nested objects get their own section.
+    const objects: Array<[JsonSchema, string, string]> = [];
+    const alts = s.anyOf ?? s.oneOf;
+    if (isObject(s)) objects.push([s, keyPath, `\`${keyPath}\``]);
+    else if (s.type === 'array' && s.items && isObject(resolve(root, s.items))) {
+      objects.push([resolve(root, s.items), `${keyPath}[]`, `\`${keyPath}[]\` (each item)`]);
+    } else if (s.type === 'object' && typeof s.additionalProperties === 'object') {
+      const v = resolve(root, s.additionalProperties);
+      if (isObject(v)) objects.push([v, `${keyPath}.<name>`, `\`${keyPath}.<name>\``]);
+      else if (v.type === 'array' && v.items && isObject(resolve(root, v.items))) {
+        objects.push([resolve(root, v.items), `${keyPath}.<name>[]`, `\`${keyPath}.<name>[]\` (each item)`]);
+      } else if (v.type === 'object' && typeof v.additionalProperties !== 'object' && v.properties) {
+        objects.push([v, `${keyPath}.<name>`, `\`${keyPath}.<name>\``]);
+      }
+    } else if (alts) {
+      alts
+        .map((a) => resolve(root, a))
+        .filter(isObject)
+        .forEach((a, i, all) => {
+          const first = Object.keys(a.properties ?? {})[0] ?? String(i);
+          objects.push([
+            a,
+            keyPath,
+            all.length > 1 ? `\`${keyPath}\` ({${first}: …} form)` : `\`${keyPath}\``,
+          ]);
+        });
+    }
+    for (const [o, p, t] of objects) sub.push(() => collect(root, o, p, t, out));
+  }
+  out.push({ title, path, intro, rows });
+  for (const f of sub) f();
+}
+
+const HOST_SETTINGS_PREFIX = /^(defaults|groups\.<name>\.vars)(\.|$)/;
+
+export function renderInventoryDocs(): string {
+  const root = inventoryJsonSchema() as JsonSchema;
+  const sections: Section[] = [];
+  collect(root, root, '', 'Top level', sections);
+  // Host settings appear under defaults, group vars and hosts: document them once (under hosts.<name>).
+  const shown = sections.filter((s) => !HOST_SETTINGS_PREFIX.test(s.path) || s.path === 'groups.<name>');
+  const lines: string[] = [
+    '<!-- Generated by scripts/gen-inventory-docs.ts from src/inventory/schema.ts. Do not edit by hand: run `npm run gen:docs`. -->',
+    '',
+    '# Inventory reference',
+    '',
+    'An inventory is one YAML document describing the fleet: hosts (balancers, real servers, clients), the',
+    'settings each host gets, and the load-balancing services. `dpvs-deploy validate INVENTORY` checks it and',
+    'prints every problem as `FILE:LINE:COL: path: message`. Editors validate and complete it through',
+    'yaml-language-server when the file starts with:',
+    '',
+    '```yaml',
+    '# yaml-language-server: $schema=<relative path to>/schemas/inventory.schema.json',
+    '```',
+    '',
+    '## How values merge',
+    '',
+    'Every host is resolved from up to three layers, lowest priority first:',
+    '',
+    '1. `defaults` — applied to every host;',
+    '2. `groups.<name>.vars` — for each group listing the host, in the order the groups appear in the file',
+    '   (a later group overrides an earlier one);',
+    '3. the host’s own entry under `hosts.<name>`.',
+    '',
+    'Mappings merge key by key, recursively: `defaults: {dpvs: {version: 1.9.10}}` and a host’s',
+    '`dpvs: {log_level: DEBUG}` give the host both. Lists and scalars replace: a host’s `nics` list replaces',
+    'the group’s list entirely. The settings allowed in all three places are the same (the host settings',
+    'below); only a host entry has `address` and `roles`.',
+    '',
+    '## Versions',
+    '',
+    `Supported pairings: ${supportedPairingsText()}. Without \`dpvs.version\` DPVS ${DEFAULT_DPVS_VERSION} is`,
+    'used; without `dpdk.version` the DPDK paired with the DPVS version. Write versions as quoted strings:',
+    'YAML reads `24.11` as a number. `dpdk.driver: igb_uio` works with every pairing: for DPDK 18.11 the',
+    'module comes from the DPDK build, for 20.11 and 24.11 from dpdk-kmods (built against the host’s kernel',
+    'headers; refused by kernels in lockdown, which preflight reports).',
+    '',
+    '## Checks beyond the types',
+    '',
+    '- group members, service balancers and `local_addresses` keys must name defined hosts (balancers need the',
+    '  `balancer` role); SSH address:port, service names, VIP:port/protocol, local addresses and KNI addresses',
+    '  are unique;',
+    '- every `dev`, `vip_dev`, `keepalived.interface`, `match.iif/oif` and worker port names one of the',
+    '  host’s `nics`; NIC names and pci/mac/ifname matches are unique; only balancers have `nics`;',
+    '- an explicit worker layout uses each CPU once, every slave serves the same ports with at least one tx',
+    '  queue, and the queue ids of each port run from 0 without gaps or repeats, covering `rx/tx.queues`',
+    '  (upstream errors -2 … -7);',
+    '- hugepages: at most 16 TiB per host, NUMA nodes within `expect.numa_nodes`; `expect.numa_nodes` ≤',
+    '  `dpvs.max_socket` (default 2);',
+    '- keepalived (enabled when the block is present) needs virtual_router_id, state, priority, interface and',
+    '  kni_address; hosts sharing a virtual_router_id have distinct priorities and exactly one MASTER; it needs',
+    '  `dpvs.kni` on;',
+    '- `snat` services need `match` (and only they may have one or use port 0); `fullnat` services need',
+    '  `local_addresses` for every balancer, of the real servers’ address family;',
+    '- secrets (`ssh.sudo_password`, `keepalived.auth_pass`) written literally are accepted with a warning;',
+    '  prefer `{env: NAME}` or `{file: PATH}`.',
+    '',
+    'Limits: files over 1 MiB, nesting deeper than 64 levels, more than 100 alias uses per anchor, invalid',
+    'UTF-8 and control characters are refused.',
+    '',
+  ];
+  for (const s of shown) {
+    const title =
+      s.path.startsWith('hosts.<name>') && s.path !== 'hosts.<name>'
+        ? s.title.replace('hosts.<name>.', '')
+        : s.title;
+    lines.push(`## ${title}`, '');
+    if (s.path === 'hosts.<name>') {
+      lines.push(
+        'A host entry: `address` and `roles`, plus the host settings, which are also allowed in `defaults` and',
+        '`groups.<name>.vars`. Sections below named without a prefix (e.g. `ssh`, `nics[]`) are host settings.',
+        '',
+      );
+    }
+    lines.push('| Key | Type | Required | Default | Description | Example |', '|---|---|---|---|---|---|');
+    for (const r of s.rows) {
+      lines.push(
+        `| \`${r.key}\` | ${esc(r.type)} | ${r.required ? 'yes' : ''} | ${esc(r.def)} | ${esc(r.description)} | ${r.example ? `\`${esc(r.example)}\`` : ''} |`,
+      );
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+/** Every documented key with an empty description (the docs test requires none). */
+export function undocumentedKeys(): string[] {
+  const root = inventoryJsonSchema() as JsonSchema;
+  const sections: Section[] = [];
+  collect(root, root, '', 'Top level', sections);
+  return sections.flatMap((s) =>
+    s.rows.filter((r) => !r.description).map((r) => (s.path ? `${s.path}.${r.key}` : r.key)),
+  );
+}
