@@ -110,7 +110,9 @@ export function inventoryOf(hosts: ResolvedHost[], services: ServiceEntry[]): Lo
     doc: { version: 1, hosts: {} },
     hosts,
     services,
+    warnings: [],
     positionOf: () => ({ line: 1, col: 1 }),
+    positionOfHostValue: () => ({ line: 1, col: 1 }),
   };
 }
 
