@@ -96,7 +96,8 @@ export function buildDpvsConf(input: BuildInput): DpvsConf {
     global_defs: {
       log_level: s.log_level ?? 'WARNING',
       ...(s.log_file !== undefined ? { log_file: s.log_file } : {}),
-      kni: s.kni ?? true,
+      // 1.9+ samples document `kni` (default on); for 1.8 it is written only when the inventory sets it.
+      ...(modern || s.kni !== undefined ? { kni: s.kni ?? true } : {}),
     },
     netif_defs: {
       pktpool_size: s.pktpool_size ?? DEFAULT_PKTPOOL_SIZE,

@@ -207,3 +207,10 @@ export function layoutFromInventory(
   }
   return out;
 }
+
+/** The EAL lcore list (`-l`) and main lcore (`--main-lcore`) a layout needs: every worker's CPU; the master's. */
+export function workerLcores(workers: WorkerAssignment[]): { lcores: number[]; mainLcore: number } {
+  const master = workers.find((w) => w.type === 'master');
+  if (!master) throw new LayoutError('a layout without a master worker has no main lcore', -7);
+  return { lcores: [...new Set(workers.map((w) => w.cpuId))].sort((a, b) => a - b), mainLcore: master.cpuId };
+}

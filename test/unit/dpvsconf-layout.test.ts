@@ -4,6 +4,7 @@ import {
   layoutFromInventory,
   solveLayout,
   solveLayoutWithWarnings,
+  workerLcores,
   type LayoutInput,
   type PortLayoutInput,
 } from '../../src/dpvsconf/layout.js';
@@ -204,5 +205,13 @@ describe('layoutFromInventory', () => {
 
   it('auto without topology is a LayoutError', () => {
     expect(() => layoutFromInventory('auto', ports)).toThrow(LayoutError);
+  });
+});
+
+describe('workerLcores', () => {
+  it('lists every worker CPU once, sorted, with the master as main lcore', () => {
+    const w = solveLayout({ ports: [port('dpdk0')], numa: TWO_NODES, reservedCpus: [1, 3], slaves: 3 });
+    expect(workerLcores(w)).toEqual({ lcores: [2, 4, 5, 6], mainLcore: 2 });
+    expect(() => workerLcores(w.slice(1))).toThrow(LayoutError);
   });
 });

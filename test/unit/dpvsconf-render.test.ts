@@ -129,6 +129,7 @@ describe('buildDpvsConf defaults', () => {
     const text = renderDpvsConf(conf);
     expect(text).not.toContain('flow_enable');
     expect(text).not.toContain('mbuf_fast_free');
+    expect(conf.global_defs.kni).toBeUndefined();
     expect(text).toMatch(/^ {8}fdir \{$/m);
   });
 
