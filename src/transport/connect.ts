@@ -21,7 +21,13 @@ import { type Client, utils } from 'ssh2';
 import type { ResolvedHost } from '../inventory/types.js';
 import { resolveLocalPath, resolveSecret } from './secret.js';
 import { type SshConfigResult, readSshConfig, safeLocalUser } from './ssh-config.js';
-import { type HostKeyPolicy, type Identity, type SshEndpoint, openSshClient } from './ssh-client.js';
+import {
+  type HostKeyPolicy,
+  type Identity,
+  type SshEndpoint,
+  destroyClient,
+  openSshClient,
+} from './ssh-client.js';
 import { SshTransport } from './ssh.js';
 import type { TranscriptEvent } from './transcript.js';
 import { type Transport, TransportError } from './types.js';
@@ -226,10 +232,7 @@ export async function connectHost(host: ResolvedHost, opts: ConnectOptions): Pro
     });
     return t;
   } catch (e) {
-    for (const c of jumpClients.reverse()) {
-      c.end();
-      c.destroy();
-    }
+    for (const c of jumpClients.reverse()) destroyClient(c);
     throw e;
   }
 }

@@ -71,6 +71,22 @@ function describeAuth(e: SshEndpoint): string {
   return tried.join(', ');
 }
 
+/**
+ * End a client and destroy its socket for sure. ssh2's destroy() skips a socket that is no longer
+ * writable (half-closed), which can leave it open until the peer reads EOF; its private `_sock` is
+ * destroyed directly as a fallback.
+ */
+export function destroyClient(c: Client): void {
+  try {
+    c.end();
+  } catch {
+    // already ended
+  }
+  c.destroy();
+  const sock = (c as unknown as { _sock?: { destroyed?: boolean; destroy?: () => void } })._sock;
+  if (sock && sock.destroyed === false && typeof sock.destroy === 'function') sock.destroy();
+}
+
 /** Connect and authenticate; resolves with a ready client or rejects with a TransportError. */
 export async function openSshClient(e: SshEndpoint): Promise<Client> {
   const entries = await loadKnownHosts(e.knownHostsFiles);
@@ -186,7 +202,7 @@ export async function openSshClient(e: SshEndpoint): Promise<Client> {
     const fail = (err: TransportError): void => {
       if (done) return;
       done = true;
-      client.destroy();
+      destroyClient(client);
       reject(err);
     };
     client.once('ready', () => {

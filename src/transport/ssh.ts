@@ -13,8 +13,9 @@ import { randomBytes } from 'node:crypto';
 import { StringDecoder } from 'node:string_decoder';
 import type { Client, ClientChannel, SFTPWrapper } from 'ssh2';
 import { quote } from './quote.js';
+import { destroyClient } from './ssh-client.js';
 import { BACKUP_SUFFIX, octalMode, remotePutScript, remoteTempName } from './remote-put.js';
-import { SUDO_PROBE, type SudoMode, sudoFailure, stdinFor, wrapCommand } from './sudo.js';
+import { SUDO_PROBE, type SudoMode, sudoFailure, stdinFor, timeboxCommand, wrapCommand } from './sudo.js';
 import type { TranscriptEvent } from './transcript.js';
 import {
   type ExecOptions,
@@ -51,13 +52,25 @@ interface RawResult {
   durationMs: number;
 }
 
-/** ssh2's channel-open failure reason for "administratively prohibited" (MaxSessions reached). */
-const OPEN_ADMINISTRATIVELY_PROHIBITED = 1;
+/**
+ * Channel-open failure reasons a session limit shows up as: OpenSSH answers "open failed" with
+ * SSH2_OPEN_CONNECT_FAILED (2) when MaxSessions is reached; others use ADMINISTRATIVELY_PROHIBITED (1).
+ */
+const SESSION_REFUSED_REASONS: ReadonlyArray<unknown> = [1, 2];
 
+/**
+ * Session slots on the connection. The limit starts at `max`; a refused channel lowers it to what is
+ * open (the server's MaxSessions is lower, or a closing session was not freed yet), and it grows back by
+ * one on a later release when nothing was refused for a while.
+ */
 class Slots {
   private active = 0;
+  private limit: number;
+  private lastRefusal = 0;
   private readonly waiters: Array<() => void> = [];
-  constructor(public limit: number) {}
+  constructor(private readonly max: number) {
+    this.limit = max;
+  }
   async acquire(): Promise<void> {
     if (this.active < this.limit) {
       this.active++;
@@ -66,12 +79,18 @@ class Slots {
     await new Promise<void>((resolve) => this.waiters.push(resolve));
   }
   release(): void {
-    const next = this.active <= this.limit ? this.waiters.shift() : undefined;
-    if (next) next();
-    else this.active--;
+    if (this.limit < this.max && Date.now() - this.lastRefusal > 2000) this.limit++;
+    this.active--;
+    while (this.active < this.limit) {
+      const next = this.waiters.shift();
+      if (!next) break;
+      this.active++;
+      next();
+    }
   }
-  /** The server refused a channel: never go above what is open now (at least one). */
-  shrink(): void {
+  /** The server refused a channel (call after releasing the refused slot). */
+  refused(): void {
+    this.lastRefusal = Date.now();
     this.limit = Math.max(1, this.active);
   }
   get inUse(): number {
@@ -176,7 +195,11 @@ export class SshTransport implements Transport {
     label = command,
   ): Promise<RawResult> {
     const mode = await this.resolveSudoMode();
-    const wire = wrapCommand(command, mode);
+    const timeoutMs = options.timeoutMs ?? this.o.commandTimeoutMs;
+    const wire = wrapCommand(
+      timeoutMs !== undefined && timeoutMs > 0 ? timeboxCommand(command, timeoutMs) : command,
+      mode,
+    );
     const stdin = stdinFor(mode, this.o.sudoPassword, options.stdin);
     let r: RawResult;
     try {
@@ -231,8 +254,8 @@ export class SshTransport implements Transport {
       } catch (e) {
         this.slots.release();
         const reason = (e as { reason?: unknown }).reason;
-        if (reason === OPEN_ADMINISTRATIVELY_PROHIBITED && this.slots.inUse > 0) {
-          this.slots.shrink();
+        if (SESSION_REFUSED_REASONS.includes(reason) && this.slots.inUse > 0) {
+          this.slots.refused();
           continue;
         }
         this.assertOpen();
@@ -335,11 +358,7 @@ export class SshTransport implements Transport {
       );
       if (timeoutMs !== undefined && timeoutMs > 0) {
         timer = setTimeout(() => {
-          try {
-            ch.signal('KILL');
-          } catch {
-            /* best effort */
-          }
+          signalChannel(ch, 'KILL');
           ch.close();
           finish(
             new TransportError(
@@ -518,8 +537,30 @@ export class SshTransport implements Transport {
           resolve();
         }
       });
-      c.destroy();
+      destroyClient(c);
     }
+  }
+}
+
+/**
+ * Send a signal request on a session channel. ssh2's Channel.signal() does nothing once our side of
+ * the channel is ended (stdin closed), which is always the case here, so the protocol call is made
+ * directly (best effort: the server may refuse, e.g. for forced commands).
+ */
+function signalChannel(ch: ClientChannel, sig: string): void {
+  const c = ch as unknown as {
+    outgoing?: { id?: number; state?: string };
+    _client?: { _protocol?: { signal?: (id: number, s: string) => void } };
+  };
+  try {
+    const id = c.outgoing?.id;
+    const signal = c._client?._protocol?.signal;
+    const state = c.outgoing?.state;
+    if (id !== undefined && (state === 'open' || state === 'eof') && signal)
+      signal.call(c._client?._protocol, id, sig);
+    else ch.signal(sig);
+  } catch {
+    // best effort
   }
 }
 

@@ -58,3 +58,15 @@ export function sudoFailure(code: number | null, stderr: string, user: string): 
   }
   return undefined;
 }
+
+/**
+ * Make a command stop by itself on the host shortly after the client gives up on it: OpenSSH refuses
+ * the SSH "signal" request for root logins ("session signalling requires privilege separation"), and
+ * closing the channel does not stop a running command. GNU `timeout` kills the command's whole process
+ * group (TERM, then KILL after 2 s). Hosts without `timeout` run the command unchanged.
+ */
+export function timeboxCommand(command: string, timeoutMs: number): string {
+  const secs = Math.ceil(timeoutMs / 1000) + 1;
+  const q = quote(command);
+  return `if command -v timeout >/dev/null 2>&1; then exec timeout -k 2 ${secs} sh -c ${q}; else exec sh -c ${q}; fi`;
+}
