@@ -4,9 +4,9 @@
  * (no FUSE, so sysfs writes such as driver bind have no effect) and `real` is false, which the tests
  * use to skip what needs kernel write semantics.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import type { LabHostProfile } from './profile-types.js';
@@ -14,7 +14,8 @@ import type { LabHostProfile } from './profile-types.js';
 export interface HostMount {
   source: string;
   target: string;
-  kind: 'dir' | 'file';
+  /** 'symlink': the source symlink itself is mounted over the target symlink (symlinkHelper does it) */
+  kind: 'dir' | 'file' | 'symlink';
 }
 
 export interface FakeKernelHandle {
@@ -25,13 +26,17 @@ export interface FakeKernelHandle {
 export interface FakeKernel {
   /** true when test/lab/fakekernel/ provides it (FUSE write semantics) */
   real: boolean;
+  /** `python3 <symlinkHelper> SOURCE TARGET` mounts a symlink over a symlink (kind 'symlink') */
+  symlinkHelper: string | null;
   writeHostTree(hostStateDir: string, profile: LabHostProfile): Promise<void>;
   startFakeKernel(stateRoot: string, mountpoint: string): Promise<FakeKernelHandle>;
   hostMounts(profile: LabHostProfile): HostMount[];
   installHostBin(hostUsrLocalUpper: string, profile: LabHostProfile): Promise<void>;
 }
 
-function isFakeKernelModule(m: unknown): m is Omit<FakeKernel, 'real'> {
+function isFakeKernelModule(
+  m: unknown,
+): m is Omit<FakeKernel, 'real' | 'symlinkHelper'> & { MOUNT_SYMLINK_HELPER?: unknown } {
   if (typeof m !== 'object' || m === null) return false;
   const r = m as Record<string, unknown>;
   return ['writeHostTree', 'startFakeKernel', 'hostMounts', 'installHostBin'].every(
@@ -49,10 +54,18 @@ export async function loadFakeKernel(): Promise<FakeKernel> {
     .map((f) => join(here, 'fakekernel', f))
     .find((f) => existsSync(f));
   if (modulePath !== undefined && process.env.LAB_FAKEKERNEL !== 'stub') {
+    await linkAssetsIntoDist(here);
     const m: unknown = await import(modulePath);
     if (!isFakeKernelModule(m)) throw new Error(`${modulePath} does not implement the fake kernel contract`);
+    // The helper script is not compiled into dist/: fall back to the source tree's copy.
+    const helpers = [
+      m.MOUNT_SYMLINK_HELPER,
+      join(here, '..', '..', '..', 'test', 'lab', 'fakekernel', 'mount-symlink.py'),
+    ];
+    const symlinkHelper = helpers.find((h): h is string => typeof h === 'string' && existsSync(h)) ?? null;
     cached = {
       real: true,
+      symlinkHelper,
       writeHostTree: m.writeHostTree,
       startFakeKernel: m.startFakeKernel,
       hostMounts: m.hostMounts,
@@ -62,6 +75,23 @@ export async function loadFakeKernel(): Promise<FakeKernel> {
     cached = stubFakeKernel;
   }
   return cached;
+}
+
+/**
+ * tsc copies no .py or shell files into dist/, but the fake kernel finds its daemon script and the
+ * hostbin tools next to its compiled module: when running from dist/, symlink them from the source.
+ */
+async function linkAssetsIntoDist(here: string): Promise<void> {
+  const distLab = here;
+  const srcLab = join(here, '..', '..', '..', 'test', 'lab');
+  if (!here.split(sep).includes('dist') || !existsSync(srcLab)) return;
+  const links: Array<[string, string]> = [[join(srcLab, 'hostbin'), join(distLab, 'hostbin')]];
+  for (const f of await readdir(join(srcLab, 'fakekernel')).catch(() => [] as string[])) {
+    if (!f.endsWith('.ts')) links.push([join(srcLab, 'fakekernel', f), join(distLab, 'fakekernel', f)]);
+  }
+  for (const [src, dst] of links) {
+    if (existsSync(src) && !existsSync(dst)) await symlink(src, dst).catch(() => undefined);
+  }
 }
 
 // ---------- the plain-file stand-in ----------
@@ -132,6 +162,7 @@ function stubHostMounts(p: LabHostProfile): HostMount[] {
 
 const stubFakeKernel: FakeKernel = {
   real: false,
+  symlinkHelper: null,
   writeHostTree: stubWriteHostTree,
   startFakeKernel: stubStart,
   hostMounts: stubHostMounts,

@@ -24,13 +24,24 @@ for d in /proc/sys/vm /proc/sys/kernel /proc/sys/fs /proc/sysrq-trigger; do
 done
 
 # The fake hardware tree (and, for the opt-in real-hugepage host, the real 2 MB counters, read-write).
+# Targets under /run are bound after the private /run exists, through fd 9 (FAKE_ROOT may be hidden
+# by then when the state lives under an overmounted directory).
+exec 9<"$FAKE_ROOT"
+bind_fake() { # kind source target
+  case "$1" in
+    dir | file) mount --bind "$2" "$3" ;;
+    symlink) /usr/bin/python3 "$SYMLINK_HELPER" "$2" "$3" ;;
+    *) echo "host-init: unknown mount kind $1" >&2 && return 1 ;;
+  esac
+}
 while read -r kind src target; do
   [ -n "$kind" ] || continue
-  if [ ! -e "$target" ]; then
+  case "$target" in /run/*) continue ;; esac
+  if [ ! -e "$target" ] && [ ! -L "$target" ]; then
     echo "host-init: $target does not exist on this machine; skipping bind of $src" >&2
     continue
   fi
-  mount --bind "$FAKE_ROOT/$src" "$target"
+  bind_fake "$kind" "$FAKE_ROOT/$src" "$target"
 done <./mounts
 if [ "$REAL_HUGEPAGES" = 1 ]; then
   # A bind copies the source mount's read-only flag: clear it on these two.
@@ -52,6 +63,12 @@ chmod 1777 /tmp
 mount -t tmpfs -o mode=0755,size=64m lab-run /run
 mkdir -p /run/sshd /run/lock
 chmod 0755 /run/sshd
+while read -r kind src target; do
+  case "$target" in /run/*) ;; *) continue ;; esac
+  if [ "$kind" = dir ]; then mkdir -p "$target"; else mkdir -p "${target%/*}" && : >"$target"; fi
+  bind_fake "$kind" "/proc/self/fd/9/$src" "$target"
+done <./mounts
+exec 9<&-
 
 # Private /dev: the few nodes a server needs, its own devpts, shm.
 mount -t tmpfs -o mode=0755,size=16m lab-dev /dev

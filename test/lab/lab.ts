@@ -166,6 +166,9 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
   const shape = opts.shape ?? DEFAULT_SHAPE;
   const log = opts.log ?? (() => undefined);
   const profiles = labProfiles(shape);
+  const trace = (what: string): void => {
+    if (process.env.LAB_TRACE) log(`  ${Date.now() - t0} ms: ${what}`);
+  };
 
   const existing = await readState(paths);
   if (existing && sameShape(existing.shape, shape)) {
@@ -202,6 +205,7 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
       [paths.hosts, paths.fakeState, paths.fakeMount, paths.www].map((d) => mkdir(d, { recursive: true })),
     );
     const clientKey = await ensureClientKey(paths);
+    trace('tmpfs mounted, fake kernel module loaded');
     const common = await readHostFilesCommon(clientKey, profiles);
 
     const hostKeys = profiles.map((p) => generateEd25519(`root@${p.name}`));
@@ -220,6 +224,7 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
         }),
       ),
     );
+    trace('host files written');
     const knownHosts = profiles.map(
       (p, i) => `${p.name},${p.address} ${hostKeys[i]?.publicKey.split(' ').slice(0, 2).join(' ')}`,
     );
@@ -229,8 +234,10 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
     ]);
     const fk = await fake.startFakeKernel(paths.fakeState, paths.fakeMount);
     state.fakeKernel = { pid: fk.pid, real: fake.real };
+    trace('fake kernel started');
     await network;
     state.firewall = await addUplinkFirewall();
+    trace('network created');
     await writeState(paths, state);
 
     for (const [i, p] of profiles.entries()) {
@@ -277,7 +284,9 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
       join(paths.run, 'http.log'),
     );
     await writeState(paths, state);
+    trace('hosts spawned');
     await waitForSsh(state, paths, 20_000 + profiles.length * 200);
+    trace('every sshd answers');
     for (let i = 0; i < 200 && !(await tcpOpen(LAB_BRIDGE_ADDRESS, FIXTURES_PORT)); i++) await sleep(25);
     log(`lab up: ${profiles.length} hosts in ${Date.now() - t0} ms`);
     return { state, profiles, reused: false, ms: Date.now() - t0 };
@@ -350,7 +359,7 @@ export async function status(paths: LabPaths = labPaths()): Promise<LabHostStatu
       }
       const up =
         sshdPid !== null &&
-        (await readBanner(h.address, 22, 1000).then(
+        (await readBanner(h.address, 22, 5000).then(
           (b) => b.startsWith('SSH-'),
           () => false,
         ));
