@@ -31,7 +31,12 @@ describe('CPU checks', () => {
     expect(r.fix).toContain('dpdk.march');
     // native and a CPU that has the flags pass
     expect(failing(host, r630().build())).not.toContain('CPU-003');
-    expect(failing(r630Host({ dpdk: { version: '20.11.10', march: 'native' } }), r630().cpuFlags(['ssse3', 'sse4_2']).build())).not.toContain('CPU-003');
+    expect(
+      failing(
+        r630Host({ dpdk: { version: '20.11.10', march: 'native' } }),
+        r630().cpuFlags(['ssse3', 'sse4_2']).build(),
+      ),
+    ).not.toContain('CPU-003');
   });
   it('CPU-004 not x86_64', () => {
     const r = tripped(r630Host(), r630().kernel({ machine: 'aarch64' }).build(), 'CPU-004');
@@ -43,7 +48,11 @@ describe('CPU checks', () => {
 describe('NUMA checks', () => {
   it('NUMA-001 two sockets but one NUMA node (node interleaving)', () => {
     const facts = r630().numaNodes(1, { cpusPerNode: 20, memPerNodeMb: 131072 }).sockets(2).build();
-    const r = tripped(r630Host({ nics: [{ name: 'dpdk0', match: { pci: R630_PORTS.dpdk0 } }] }), facts, 'NUMA-001');
+    const r = tripped(
+      r630Host({ nics: [{ name: 'dpdk0', match: { pci: R630_PORTS.dpdk0 } }] }),
+      facts,
+      'NUMA-001',
+    );
     expect(r.found).toBe('2 sockets but 1 NUMA node');
     expect(r.expected).toBe('one NUMA node per socket (2)');
     expect(r.fix).toContain('BIOS: Memory Settings → Node Interleaving: Disabled');
@@ -55,7 +64,9 @@ describe('NUMA checks', () => {
     expect(r.expected).toBe('at most 2 NUMA nodes');
     expect(r.fix).toContain('dpvs.max_socket: 4');
     expect(r.fix).toContain('NPS1');
-    expect(failing(r630Host({ dpvs: { version: '1.9.10', max_socket: 4 } }), facts)).not.toContain('NUMA-002');
+    expect(failing(r630Host({ dpvs: { version: '1.9.10', max_socket: 4 } }), facts)).not.toContain(
+      'NUMA-002',
+    );
   });
   it('NUMA-003 explicit workers on the other node, and a port node without hugepages', () => {
     const host = r630Host({

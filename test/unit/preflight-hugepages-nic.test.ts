@@ -6,7 +6,9 @@ describe('hugepage checks', () => {
   it('HP-001 total memory too small for the requested pages', () => {
     const facts = r630().numaNodes(2, { cpusPerNode: 10, memPerNodeMb: 8192 }).build();
     const r = tripped(r630Host({ hugepages: { per_node: 4096 } }), facts, 'HP-001');
-    expect(r.found).toBe('16384 MiB memory; 8192 × 2 MiB pages need 16384 MiB plus 1024 MiB per node for the OS');
+    expect(r.found).toBe(
+      '16384 MiB memory; 8192 × 2 MiB pages need 16384 MiB plus 1024 MiB per node for the OS',
+    );
     expect(r.expected).toBe('at least 18432 MiB memory');
   });
   it('HP-002 one node too small', () => {
@@ -15,17 +17,25 @@ describe('hugepage checks', () => {
     expect(r.found).toBe('node 0 has 65536 MiB, 33000 × 2 MiB pages need 66000 MiB (plus 1024 MiB reserve)');
     expect(r.expected).toBe('node 0 ≥ 67024 MiB');
     expect(failing(host, r630().build())).not.toContain('HP-001');
-    expect(failing(r630Host({ hugepages: { per_node: { '0': 4096, '1': 4096 } } }), r630().build())).not.toContain('HP-002');
+    expect(
+      failing(r630Host({ hugepages: { per_node: { '0': 4096, '1': 4096 } } }), r630().build()),
+    ).not.toContain('HP-002');
   });
   it('HP-003 no free hugepages on node 1 (unmanaged hugepages)', () => {
-    const facts = r630().hugepages({ perNode: [8192, 0] }).build();
+    const facts = r630()
+      .hugepages({ perNode: [8192, 0] })
+      .build();
     const r = tripped(r630Host({ hugepages: undefined }), facts, 'HP-003');
     expect(r.found).toBe('no 2 MiB hugepages free on node 1');
     expect(r.expected).toBe('free hugepages on every NUMA node');
     expect(r.fix).toContain('per_node');
   });
   it('HP-003 requested zero pages on a node', () => {
-    const r = tripped(r630Host({ hugepages: { per_node: { '0': 8192 } } }), r630().hugepages({ perNode: 0 }).build(), 'HP-003');
+    const r = tripped(
+      r630Host({ hugepages: { per_node: { '0': 8192 } } }),
+      r630().hugepages({ perNode: 0 }).build(),
+      'HP-003',
+    );
     expect(r.found).toBe('no 2 MiB hugepages requested on node 1');
   });
   it('HP-004 under 1 GiB of hugepages on a node', () => {
@@ -45,7 +55,9 @@ describe('NIC checks', () => {
   it('NIC-001 inventory NIC not on the host', () => {
     const host = r630Host({ nics: [{ name: 'dpdk0', match: { pci: '0000:05:00.0' } }] });
     const r = tripped(host, r630().build(), 'NIC-001');
-    expect(r.found).toMatch(/^no NIC matches dpdk0 \(pci 0000:05:00\.0\); the host has 0000:03:00\.0 \(eno1\)/);
+    expect(r.found).toMatch(
+      /^no NIC matches dpdk0 \(pci 0000:05:00\.0\); the host has 0000:03:00\.0 \(eno1\)/,
+    );
     expect(r.fix).toContain('match.pci');
   });
   it('NIC-002 matchers that disagree, and two inventory NICs on one device', () => {
@@ -57,7 +69,9 @@ describe('NIC checks', () => {
       ],
     });
     const r = tripped(host, r630().build(), 'NIC-002');
-    expect(r.found).toContain('dpdk0 (pci 0000:01:00.0, ifname enp130s0f0): pci 0000:01:00.0 is 0000:01:00.0 (enp1s0f0)');
+    expect(r.found).toContain(
+      'dpdk0 (pci 0000:01:00.0, ifname enp130s0f0): pci 0000:01:00.0 is 0000:01:00.0 (enp1s0f0)',
+    );
     expect(r.found).toContain('ifname enp130s0f0 is 0000:82:00.0 (enp130s0f0)');
     expect(r.found).toContain('dpdk1 and dpdk2 all resolve to 0000:82:00.0');
     expect(failing(host, r630().build())).not.toContain('NIC-001');
@@ -79,25 +93,53 @@ describe('NIC checks', () => {
   it('NIC-003 the SSH NIC in the bind list', () => {
     const host = r630Host({ nics: [{ name: 'dpdk0', match: { ifname: 'eno1' } }] });
     const r = tripped(host, r630().build(), 'NIC-003');
-    expect(r.found).toBe('dpdk0 is 0000:03:00.0 (eno1), which carries this SSH session and the default route');
+    expect(r.found).toBe(
+      'dpdk0 is 0000:03:00.0 (eno1), which carries this SSH session and the default route',
+    );
     expect(r.expected).toBe('DPDK ports never carry the SSH session or the default route');
   });
   it('NIC-004 a Mellanox NIC in the bind list', () => {
-    const facts = r630().nic({ pci: '0000:84:00.0', vendorId: '15b3', deviceId: '1017', driver: 'mlx5_core', numaNode: 1 }).build();
-    const r = tripped(r630Host({ nics: [{ name: 'dpdk0', match: { pci: '0000:84:00.0' } }] }), facts, 'NIC-004');
+    const facts = r630()
+      .nic({ pci: '0000:84:00.0', vendorId: '15b3', deviceId: '1017', driver: 'mlx5_core', numaNode: 1 })
+      .build();
+    const r = tripped(
+      r630Host({ nics: [{ name: 'dpdk0', match: { pci: '0000:84:00.0' } }] }),
+      facts,
+      'NIC-004',
+    );
     expect(r.found).toBe('dpdk0 is 0000:84:00.0 15b3:1017 (Mellanox mlx5)');
     expect(r.fix).toContain('mlx5 must never be bound');
   });
   it('NIC-005 an unknown NIC model', () => {
-    const facts = r630().nic({ pci: '0000:05:00.0', vendorId: '14e4', deviceId: '16d7', driver: 'bnxt_en' }).build();
-    const r = tripped(r630Host({ nics: [{ name: 'dpdk0', match: { pci: '0000:05:00.0' } }] }), facts, 'NIC-005');
+    const facts = r630()
+      .nic({ pci: '0000:05:00.0', vendorId: '14e4', deviceId: '16d7', driver: 'bnxt_en' })
+      .build();
+    const r = tripped(
+      r630Host({ nics: [{ name: 'dpdk0', match: { pci: '0000:05:00.0' } }] }),
+      facts,
+      'NIC-005',
+    );
     expect(r.severity).toBe('warning');
     expect(r.found).toBe('dpdk0 is 14e4:16d7 at 0000:05:00.0');
   });
   it('NIC-006 virtio with 4 queues, I350 with several workers', () => {
     const facts = r630()
-      .nic({ pci: '0000:00:10.0', vendorId: '1af4', deviceId: '1000', driver: 'virtio-pci', maxRxQueues: 4, maxTxQueues: 4 })
-      .nic({ pci: '0000:03:00.1', vendorId: '8086', deviceId: '1521', driver: 'igb', maxRxQueues: 8, maxTxQueues: 8 })
+      .nic({
+        pci: '0000:00:10.0',
+        vendorId: '1af4',
+        deviceId: '1000',
+        driver: 'virtio-pci',
+        maxRxQueues: 4,
+        maxTxQueues: 4,
+      })
+      .nic({
+        pci: '0000:03:00.1',
+        vendorId: '8086',
+        deviceId: '1521',
+        driver: 'igb',
+        maxRxQueues: 8,
+        maxTxQueues: 8,
+      })
       .build();
     const host = r630Host({
       nics: [

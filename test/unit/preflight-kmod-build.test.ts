@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { r630, r630Host } from '../support/facts-builder.js';
 import { failing, tripped } from './preflight-helpers.js';
 
-const realserver = r630Host({ name: 'rs1', roles: ['realserver'], nics: [], hugepages: undefined, workers: undefined });
+const realserver = r630Host({
+  name: 'rs1',
+  roles: ['realserver'],
+  nics: [],
+  hugepages: undefined,
+  workers: undefined,
+});
 
 describe('kernel module checks', () => {
   it('KMOD-001 uio_pci_generic not available', () => {
@@ -34,7 +40,11 @@ describe('kernel module checks', () => {
     expect(failing(r630Host({ dpvs: { version: '1.10.2', kni: false } }), facts)).not.toContain('KMOD-003');
   });
   it('KMOD-004 lockdown refuses toa on a realserver', () => {
-    const r = tripped(realserver, r630().kernel({ lockdown: 'integrity', secureBoot: true }).build(), 'KMOD-004');
+    const r = tripped(
+      realserver,
+      r630().kernel({ lockdown: 'integrity', secureBoot: true }).build(),
+      'KMOD-004',
+    );
     expect(r.found).toBe('lockdown integrity, Secure Boot on; unsigned modules to load: toa');
     expect(r.fix).toContain('Secure Boot: Disabled');
   });
@@ -47,13 +57,19 @@ describe('kernel module checks', () => {
     const r = tripped(r630Host(), r630().loadedModule('rte_kni', { carrier: 'off' }).build(), 'KMOD-005');
     expect(r.severity).toBe('warning');
     expect(r.found).toBe('rte_kni loaded with carrier=off');
-    expect(failing(r630Host(), r630().loadedModule('rte_kni', { carrier: 'on' }).build())).not.toContain('KMOD-005');
+    expect(failing(r630Host(), r630().loadedModule('rte_kni', { carrier: 'on' }).build())).not.toContain(
+      'KMOD-005',
+    );
   });
 });
 
 describe('build checks', () => {
   it('BUILD-001 headers missing and packages: false', () => {
-    const r = tripped({ ...realserver, packages: false }, r630().kernel({ headersInstalled: false }).build(), 'BUILD-001');
+    const r = tripped(
+      { ...realserver, packages: false },
+      r630().kernel({ headersInstalled: false }).build(),
+      'BUILD-001',
+    );
     expect(r.found).toBe('no /lib/modules/6.1.0-18-amd64/build; modules to build: toa; packages: false');
     expect(r.fix).toContain('linux-headers-6.1.0-18-amd64');
   });
@@ -67,14 +83,22 @@ describe('build checks', () => {
     expect(r.severity).toBe('warning');
     expect(r.found).toContain('a newer kernel 5.14.0-427.13.1.el9_4.x86_64 is installed (reboot pending)');
     expect(r.expected).toContain('kernel-devel-5.14.0-362.8.1.el9_3.x86_64');
-    expect(r.fix).toBe('reboot into 5.14.0-427.13.1.el9_4.x86_64 before applying, so headers of the running kernel are installable');
+    expect(r.fix).toBe(
+      'reboot into 5.14.0-427.13.1.el9_4.x86_64 before applying, so headers of the running kernel are installable',
+    );
   });
   it('BUILD-003 pkg-config 0.27.1 with DPDK 20.11', () => {
-    const r = tripped(r630Host(), r630().os('centos7').output('pkg-config-version', '0.27.1\n').build(), 'BUILD-003');
+    const r = tripped(
+      r630Host(),
+      r630().os('centos7').output('pkg-config-version', '0.27.1\n').build(),
+      'BUILD-003',
+    );
     expect(r.found).toBe('pkg-config 0.27.1');
     expect(r.expected).toBe('pkg-config ≥ 0.29.2');
     const old = r630Host({ dpvs: { version: '1.8.12' }, dpdk: undefined });
-    expect(failing(old, r630().os('centos7').output('pkg-config-version', '0.27.1\n').build())).not.toContain('BUILD-003');
+    expect(failing(old, r630().os('centos7').output('pkg-config-version', '0.27.1\n').build())).not.toContain(
+      'BUILD-003',
+    );
   });
   it('BUILD-003 pkg-config missing on CentOS 7', () => {
     const r = tripped(r630Host(), r630().os('centos7').command('pkg-config', null).build(), 'BUILD-003');
@@ -85,7 +109,9 @@ describe('build checks', () => {
     expect(r.found).toBe('900 MiB free at /opt');
     expect(r.expected).toBe('at least 2048 MiB free at /opt');
     const custom = r630Host({ dpdk: { version: '20.11.10', build_dir: '/data/build' } });
-    expect(tripped(custom, r630().diskFree('/data/build', 100).build(), 'BUILD-004').found).toBe('100 MiB free at /data/build');
+    expect(tripped(custom, r630().diskFree('/data/build', 100).build(), 'BUILD-004').found).toBe(
+      '100 MiB free at /data/build',
+    );
   });
   it('BUILD-005 DPVS 1.10 with DPDK 20.11', () => {
     const host = r630Host({ dpvs: { version: '1.10.2' }, dpdk: { version: '20.11.10' } });

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { r630, r630Host, R630_PORTS } from '../support/facts-builder.js';
 import { failing, tripped } from './preflight-helpers.js';
 
-const realserver = r630Host({ name: 'rs1', roles: ['realserver'], nics: [], hugepages: undefined, workers: undefined });
+const realserver = r630Host({
+  name: 'rs1',
+  roles: ['realserver'],
+  nics: [],
+  hugepages: undefined,
+  workers: undefined,
+});
 
 describe('system checks', () => {
   it('SYS-001 a dpvs that is not ours (no pid file)', () => {
@@ -14,7 +20,9 @@ describe('system checks', () => {
     const ours = r630().process('dpvs', [100]).file('/var/run/dpvs.pid', '100\n').build();
     expect(failing(r630Host(), ours)).not.toContain('SYS-001');
     const two = r630().process('dpvs', [100, 200]).file('/var/run/dpvs.pid', '100\n').build();
-    expect(tripped(r630Host(), two, 'SYS-001').found).toBe('dpvs running as pid 200, but /var/run/dpvs.pid names pid 100');
+    expect(tripped(r630Host(), two, 'SYS-001').found).toBe(
+      'dpvs running as pid 200, but /var/run/dpvs.pid names pid 100',
+    );
   });
   it('SYS-002 nofile above fs.nr_open', () => {
     const r = tripped(r630Host({ nofile: 2000000 }), r630().build(), 'SYS-002');
@@ -30,8 +38,12 @@ describe('system checks', () => {
   it('SYS-004 unsupported OS (CentOS Stream 9, SLES)', () => {
     const stream = r630().os('centos7', { versionId: '9', prettyName: 'CentOS Stream 9' }).build();
     expect(tripped(realserver, stream, 'SYS-004').found).toBe('CentOS Stream 9 (ID=centos VERSION_ID=9)');
-    const sles = r630().os('rocky9', { id: 'sles', versionId: '15.5', prettyName: 'SUSE Linux Enterprise Server 15 SP5' }).build();
-    expect(tripped(realserver, sles, 'SYS-004').expected).toBe('Debian, Ubuntu, CentOS 7, Rocky Linux, AlmaLinux or RHEL');
+    const sles = r630()
+      .os('rocky9', { id: 'sles', versionId: '15.5', prettyName: 'SUSE Linux Enterprise Server 15 SP5' })
+      .build();
+    expect(tripped(realserver, sles, 'SYS-004').expected).toBe(
+      'Debian, Ubuntu, CentOS 7, Rocky Linux, AlmaLinux or RHEL',
+    );
   });
   it('SYS-005 DPVS 1.10 on CentOS 7', () => {
     const host = r630Host({ dpvs: { version: '1.10.2' }, dpdk: { version: '24.11' } });
@@ -49,7 +61,11 @@ describe('system checks', () => {
 
 describe('hardware expectations', () => {
   it('HW-001 numa nodes', () => {
-    const r = tripped(r630Host({ expect: { numa_nodes: 2 } }), r630().numaNodes(1, { cpusPerNode: 20 }).build(), 'HW-001');
+    const r = tripped(
+      r630Host({ expect: { numa_nodes: 2 } }),
+      r630().numaNodes(1, { cpusPerNode: 20 }).build(),
+      'HW-001',
+    );
     expect(r.found).toBe('1 NUMA node');
     expect(r.expected).toBe('2 (expect.numa_nodes)');
   });
