@@ -106,7 +106,7 @@ export async function planCommand(file: string, o: PlanOptions, io: Io, command 
         TOOL_VERSION,
         o.limit,
       );
-      await writePlanFile(o.out, doc, (t) => s.redactor.redact(t));
+      await writePlanFile(o.out, doc, (t) => s.redactor.tokenize(t));
     }
     printPlans(s, plans, o, io);
     if (o.out && !o.json)
@@ -190,7 +190,11 @@ export async function applyCommand(file: string, o: ApplyCliOptions, io: Io): Pr
   const progress = progressEvents(io);
   const s = await openSession(inventoryFile, 'apply', o, io, progress.events);
   try {
-    const plans = saved ? [...stalePlans(saved, s).values()] : [...s.engine.plan().values()];
+    const plans = saved
+      ? [...stalePlans(saved, s).values()].map(
+          (p) => JSON.parse(s.redactor.detokenize(JSON.stringify(p))) as HostPlan,
+        )
+      : [...s.engine.plan().values()];
     if (saved)
       for (const p of plans) if (p.error?.startsWith('stale plan')) io.err(`${p.host}: refused: ${p.error}`);
     s.runDir.writeJson('plan.json', { hosts: plans });

@@ -2,6 +2,7 @@
  * Secrets never reach plans, logs, reports or transcripts: every text leaving the engine passes through
  * a Redactor that knows the run's secret values.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LoadedInventory } from '../inventory/types.js';
@@ -23,6 +24,31 @@ export class Redactor {
   get size(): number {
     return this.secrets.length;
   }
+  /**
+   * For saved plans: each secret becomes a token naming its hash, so the file holds no secret and
+   * `apply plan.json` puts the value back from the inventory (or the environment) at apply time.
+   */
+  tokenize(text: string): string {
+    let out = text;
+    for (const s of this.secrets) out = out.split(s).join(secretToken(s));
+    return out;
+  }
+  /** The inverse of tokenize; a token whose secret the inventory no longer yields is an error. */
+  detokenize(text: string): string {
+    const byToken = new Map(this.secrets.map((s) => [secretToken(s), s]));
+    return text.replace(/\{\{dpvs-deploy-secret:([0-9a-f]{12})\}\}/g, (tok: string) => {
+      const v = byToken.get(tok);
+      if (v === undefined)
+        throw new Error(
+          'the saved plan uses a secret the inventory no longer provides (changed or unset); plan again',
+        );
+      return v;
+    });
+  }
+}
+
+export function secretToken(secret: string): string {
+  return `{{dpvs-deploy-secret:${createHash('sha256').update(secret).digest('hex').slice(0, 12)}}}`;
 }
 
 /** Resolve a Secret value from the inventory: literal, {env}, or {file} (relative to the inventory). */
