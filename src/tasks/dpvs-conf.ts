@@ -1,0 +1,103 @@
+/**
+ * dpvs-conf: /etc/dpvs.conf (or dpvs.config_path) from the inventory and the host's facts (src/dpvsconf),
+ * compared with the file on the host; the plan shows a unified diff. Written atomically, the previous
+ * copy kept (put's .dpvs-deploy.bak) for rollback. dpvs reads it at start: the restart is dpvs-service's.
+ */
+import { parseDpvsConf, renderDpvsConf, unifiedDiff } from '../dpvsconf/index.js';
+import type { ResolvedHost } from '../inventory/types.js';
+import type { Change } from '../plan/change.js';
+import { sh } from '../transport/quote.js';
+import { desiredConf, sha256 } from './dpvs/desired-conf.js';
+import { confBackupPath, restartSteps, rollbackNeeds } from './dpvs/rollback.js';
+import { DPVS_UNIT, dpvsActive, isBalancer, layoutOf } from './dpvs/settings.js';
+import type { PlanContext, Task, TaskPlan } from './types.js';
+
+export const DPVS_CONF_TASK = 'dpvs-conf';
+
+/** "formatting only" when the file on the host means the same as the wanted one. */
+function sameSettings(current: string, wanted: string): boolean {
+  try {
+    return renderDpvsConf(parseDpvsConf(current)) === renderDpvsConf(parseDpvsConf(wanted));
+  } catch {
+    return false;
+  }
+}
+
+export const dpvsConfTask: Task = {
+  name: DPVS_CONF_TASK,
+  probe(host: ResolvedHost) {
+    if (!isBalancer(host)) return {};
+    const l = layoutOf(host);
+    return { files: [l.confPath, confBackupPath(l.confPath)], services: [DPVS_UNIT] };
+  },
+
+  plan(ctx: PlanContext): TaskPlan {
+    const { host, facts } = ctx;
+    if (!isBalancer(host)) return { changes: [] };
+    const l = layoutOf(host);
+    const want = desiredConf(host, facts);
+    const cur = facts.files[l.confPath];
+    if (cur?.exists && cur.content === want.text) return { changes: [] };
+    const before = cur?.exists ? (cur.content ?? '') : null;
+    const note =
+      before !== null && sameSettings(before, want.text) ? ' (formatting only, same settings)' : '';
+    const change: Change = {
+      id: 'dpvs-conf/file',
+      task: DPVS_CONF_TASK,
+      summary:
+        `${l.confPath}: ${before === null ? 'create' : 'update'} for DPVS ${host.dpvs?.version ?? ''}`.trimEnd() +
+        note,
+      action: before === null ? 'create' : 'update',
+      diff: unifiedDiff(before ?? '', want.text, {
+        oldLabel: before === null ? '/dev/null' : `a${l.confPath}`,
+        newLabel: `b${l.confPath}`,
+      }),
+      reversible: before !== null,
+      disruptive: dpvsActive(facts),
+      steps: [
+        { kind: 'exec', command: sh`mkdir -p ${l.confPath.slice(0, l.confPath.lastIndexOf('/')) || '/'}` },
+        { kind: 'write', path: l.confPath, content: want.text, mode: 0o644 },
+      ],
+    };
+    const projected = structuredClone(facts);
+    projected.files[l.confPath] = { exists: true, sha256: want.sha256, mode: '0644', content: want.text };
+    if (before !== null)
+      projected.files[confBackupPath(l.confPath)] = {
+        exists: true,
+        sha256: sha256(before),
+        mode: cur?.mode ?? '0644',
+        content: before,
+      };
+    return { changes: [change], projected };
+  },
+
+  rollback(ctx: PlanContext): TaskPlan {
+    const { host, facts } = ctx;
+    if (!isBalancer(host)) return { changes: [] };
+    const l = layoutOf(host);
+    const needs = rollbackNeeds(ctx);
+    if (!needs.conf) return { changes: [] };
+    const bak = confBackupPath(l.confPath);
+    // dpvs-build's rollback (after this one) restarts dpvs when it switches the release too
+    const restart = dpvsActive(facts) && !needs.release;
+    return {
+      changes: [
+        {
+          id: 'dpvs-conf/rollback',
+          task: DPVS_CONF_TASK,
+          summary: `${l.confPath}: restore the previous copy (${bak})${restart ? ', restart dpvs' : ''}`,
+          action: 'update',
+          diff: unifiedDiff(facts.files[l.confPath]?.content ?? '', facts.files[bak]?.content ?? '', {
+            oldLabel: `a${l.confPath}`,
+            newLabel: `b${l.confPath}`,
+          }),
+          disruptive: dpvsActive(facts),
+          steps: [
+            { kind: 'exec', command: sh`cp -p ${bak} ${l.confPath}` },
+            ...(restart ? restartSteps(ctx) : []),
+          ],
+        },
+      ],
+    };
+  },
+};

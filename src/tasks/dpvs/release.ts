@@ -1,0 +1,181 @@
+/**
+ * DPVS releases: the id of the release a host should run (a hash of everything the build depends on),
+ * the build stamp, the steps that build it against the installed DPDK (or copy it from a host of the
+ * run that builds the identical target), and the `dpvs -v` check. Pure.
+ *
+ *   /opt/dpvs/releases/<id>/bin/{dpvs,dpip,ipvsadm,keepalived}
+ *   /opt/dpvs/releases/<id>/.dpvs-deploy-build.json   stamp: the inputs of the build (written last)
+ *   /opt/dpvs/releases/<id>.tar.gz                    the artifact other hosts copy
+ *   /opt/dpvs-deploy/dpvs/<id>/src                    the source tree the build ran in
+ */
+import { createHash } from 'node:crypto';
+import type { Facts } from '../../facts/types.js';
+import type { LoadedInventory, ResolvedHost } from '../../inventory/types.js';
+import type { Step } from '../../plan/change.js';
+import { sh } from '../../transport/quote.js';
+import { parseDpvsVersion } from '../../versions.js';
+import { dpdkLayout, pkgConfigPath } from '../layout.js';
+import { dpvsVersionOf, isBalancer, layoutOf, pairingOf } from './settings.js';
+import { fetchAndUnpackSteps, resolveSource, sourceIdentity, type ResolvedSource } from './source.js';
+
+export const DPVS_WORK_ROOT = '/opt/dpvs-deploy/dpvs';
+export const STAMP_NAME = '.dpvs-deploy-build.json';
+
+export interface ReleasePlan {
+  id: string;
+  version: string;
+  dpdkVersion: string;
+  source: ResolvedSource;
+  /** releases/<id> */
+  dir: string;
+  stamp: string;
+  stampContent: string;
+  artifact: string;
+  tree: string;
+}
+
+export function releaseOf(host: ResolvedHost, inventory: LoadedInventory): ReleasePlan {
+  const version = dpvsVersionOf(host);
+  const { pairing, dpdkVersion } = pairingOf(host);
+  const source = resolveSource(host.dpvs?.source, version, inventory.dir);
+  const inputs = {
+    dpvs: version,
+    source: sourceIdentity(source),
+    dpdk: dpdkVersion,
+    dpdkDiscovery: pairing.dpdkDiscovery,
+    march: host.dpdk?.march ?? 'native',
+  };
+  const hash = createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 12);
+  const id = `${version}-${hash}`;
+  const l = layoutOf(host);
+  const dir = `${l.releases}/${id}`;
+  return {
+    id,
+    version,
+    dpdkVersion,
+    source,
+    dir,
+    stamp: `${dir}/${STAMP_NAME}`,
+    stampContent: `${JSON.stringify({ release: id, ...inputs })}\n`,
+    artifact: `${dir}.tar.gz`,
+    tree: `${DPVS_WORK_ROOT}/${id}/src`,
+  };
+}
+
+/** The release is installed and complete on a host (its stamp is the one this build writes). */
+export function releaseInstalled(r: ReleasePlan, facts: Facts): boolean {
+  return facts.files[r.stamp]?.content === r.stampContent;
+}
+
+/** `dpvs -v` prints "dpvs version: 1.9-10, build on ..."; the inventory writes 1.9.10. */
+export function versionPattern(version: string): string {
+  const v = parseDpvsVersion(version);
+  if (!v) return version.replace(/[.]/g, '\\.');
+  return `dpvs version: ${v.major}\\.${v.minor}[.-]${v.patch}([^0-9]|$)`;
+}
+
+export function versionCheckCommand(r: ReleasePlan): string {
+  const bin = `${r.dir}/bin/dpvs`;
+  return (
+    sh`v=$(${bin} -v 2>&1); printf '%s\n' "$v"; printf '%s\n' "$v" | grep -Eq ${versionPattern(r.version)} || ` +
+    sh`{ echo ${`${bin} -v does not report DPVS ${r.version}`} >&2; exit 1; }`
+  );
+}
+
+/** What must be identical for one host's build to run on another: OS, architecture, CPU flags (-march). */
+export function buildTargetKey(facts: Facts): string {
+  return JSON.stringify([
+    facts.os.id,
+    facts.os.versionId,
+    facts.kernel.machine,
+    [...facts.cpu.flags].sort().join(' '),
+  ]);
+}
+
+export type Provision = { kind: 'build' } | { kind: 'copy'; from: string };
+
+/**
+ * Build once per identical target: among the balancers of this run that want the same release on the
+ * same target, the first (by name) that already has it is the source, else the first one builds. This
+ * host builds when it is that host, and copies from it otherwise.
+ */
+export function provisionOf(
+  host: ResolvedHost,
+  inventory: LoadedInventory,
+  fleet: ReadonlyMap<string, Facts>,
+  facts: Facts,
+  release: ReleasePlan,
+): Provision {
+  const key = buildTargetKey(facts);
+  const peers: Array<{ name: string; has: boolean }> = [];
+  for (const h of inventory.hosts) {
+    const f = h.name === host.name ? facts : fleet.get(h.name);
+    if (!f || !isBalancer(h) || buildTargetKey(f) !== key) continue;
+    let r: ReleasePlan;
+    try {
+      r = releaseOf(h, inventory);
+    } catch {
+      continue;
+    }
+    if (r.id !== release.id || r.dir !== release.dir) continue;
+    peers.push({ name: h.name, has: releaseInstalled(r, f) });
+  }
+  peers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const source = peers.find((p) => p.has) ?? peers[0];
+  if (!source || source.name === host.name) return { kind: 'build' };
+  return { kind: 'copy', from: source.name };
+}
+
+function buildEnv(host: ResolvedHost, dpdkVersion: string): string {
+  const { pairing } = pairingOf(host);
+  const d = dpdkLayout(dpdkVersion);
+  if (pairing.dpdkDiscovery === 'rte_sdk') {
+    return sh`RTE_SDK=${`${d.srcParent}/${pairing.tarballTopDir}`} RTE_TARGET=${d.rteTarget}`;
+  }
+  return sh`PKG_CONFIG_PATH=${pkgConfigPath(d.prefix)}`;
+}
+
+/** Copies the tree's bin/ into a fresh releases/<id> (temp dir, then rename), then packs the artifact. */
+function installSteps(r: ReleasePlan): Step[] {
+  const tmp = `${r.dir}.tmp`;
+  return [
+    {
+      kind: 'exec',
+      command:
+        sh`rm -rf ${tmp} && mkdir -p ${tmp} && cp -pR ${`${r.tree}/bin`} ${`${tmp}/bin`}` +
+        sh` && rm -rf ${r.dir} && mv ${tmp} ${r.dir}`,
+    },
+    { kind: 'exec', command: versionCheckCommand(r) },
+    {
+      kind: 'exec',
+      command: sh`tar -czf ${`${r.artifact}.part`} -C ${r.dir} . && mv -f ${`${r.artifact}.part`} ${r.artifact}`,
+    },
+    { kind: 'write', path: r.stamp, content: r.stampContent, mode: 0o644 },
+  ];
+}
+
+/** Fetch, unpack, `make && make install` in the tree's own directory (INSDIR comes from PWD), install. */
+export function buildSteps(host: ResolvedHost, r: ReleasePlan): Step[] {
+  const env = buildEnv(host, r.dpdkVersion);
+  const make = sh`cd ${r.tree} && ` + `${env} make -j"$(nproc 2>/dev/null || echo 1)" && ${env} make install`;
+  return [
+    ...fetchAndUnpackSteps(r.source, r.tree),
+    { kind: 'exec', command: make, timeoutMs: 3_600_000 },
+    ...installSteps(r),
+  ];
+}
+
+/** Copy the artifact another host of the run built, unpack it as releases/<id>, check it. */
+export function copySteps(r: ReleasePlan, from: string): Step[] {
+  const tmp = `${r.dir}.tmp`;
+  return [
+    { kind: 'exec', command: sh`mkdir -p ${r.dir.slice(0, r.dir.lastIndexOf('/'))}` },
+    { kind: 'copy-from-host', sourceHost: from, sourcePath: r.artifact, path: r.artifact, mode: 0o644 },
+    {
+      kind: 'exec',
+      command: sh`rm -rf ${tmp} && mkdir -p ${tmp} && tar -xzf ${r.artifact} -C ${tmp} && rm -f ${`${tmp}/${STAMP_NAME}`} && rm -rf ${r.dir} && mv ${tmp} ${r.dir}`,
+    },
+    { kind: 'exec', command: versionCheckCommand(r) },
+    { kind: 'write', path: r.stamp, content: r.stampContent, mode: 0o644 },
+  ];
+}

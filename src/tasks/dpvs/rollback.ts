@@ -1,0 +1,48 @@
+/**
+ * What `dpvs-deploy rollback` has to undo for dpvs: `current` back to the previous release (recorded at
+ * activation), dpvs.conf back to the copy put kept. dpvs restarts once, in the last rollback change that
+ * applies (rollback runs tasks in reverse playbook order: dpvs-conf before dpvs-build).
+ */
+import { BACKUP_SUFFIX } from '../../transport/remote-put.js';
+import type { Step } from '../../plan/change.js';
+import type { PlanContext } from '../types.js';
+import { restartSteps as restart } from './restart.js';
+import { layoutOf } from './settings.js';
+import { parseReleaseState, RELEASE_STATE } from './state.js';
+
+/** Duplicated from dpvs-build to avoid an import cycle: where `current` points ('' when absent). */
+function currentTarget(ctx: PlanContext): string {
+  const o = ctx.facts.outputs['dpvs-current'];
+  return o && o.code === 0 ? o.stdout.trim() : '';
+}
+
+function releases(ctx: PlanContext): string[] {
+  const o = ctx.facts.outputs['dpvs-releases'];
+  return o && o.code === 0
+    ? o.stdout
+        .split('\n')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [];
+}
+
+export function confBackupPath(confPath: string): string {
+  return `${confPath}${BACKUP_SUFFIX}`;
+}
+
+export function rollbackNeeds(ctx: PlanContext): { release: boolean; conf: boolean } {
+  const l = layoutOf(ctx.host);
+  const st = parseReleaseState(ctx.facts.files[RELEASE_STATE]?.content);
+  const release =
+    !!st?.previous &&
+    currentTarget(ctx) !== `${l.releases}/${st.previous}` &&
+    releases(ctx).includes(st.previous);
+  const bak = ctx.facts.files[confBackupPath(l.confPath)];
+  const cur = ctx.facts.files[l.confPath];
+  const conf = !!bak?.exists && bak.content !== null && bak.content !== cur?.content;
+  return { release, conf };
+}
+
+export function restartSteps(ctx: PlanContext): Step[] {
+  return restart(ctx.host);
+}
