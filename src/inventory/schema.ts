@@ -158,7 +158,7 @@ export const SourceSpec = z
         git: z.string().regex(/^((https?|ssh|git):\/\/[^\s]+|[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:[^\s]+)$/, {
           message: 'expected a git URL such as https://github.com/iqiyi/dpvs.git',
         }),
-        ref: z.string().regex(/^[A-Za-z0-9_.\/][A-Za-z0-9_.\/-]*$/, {
+        ref: z.string().regex(/^[A-Za-z0-9_./][A-Za-z0-9_./-]*$/, {
           message: 'expected a git ref such as v1.9.10 (letters, digits, _ . / -, not starting with -)',
         }),
       })
