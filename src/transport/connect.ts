@@ -17,7 +17,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { type Client, utils } from 'ssh2';
+import ssh2, { type Client } from 'ssh2';
+
+// ssh2 is CommonJS: named runtime exports are not visible to Node's ESM loader
+const { utils } = ssh2;
 import type { ResolvedHost } from '../inventory/types.js';
 import { resolveLocalPath, resolveSecret } from './secret.js';
 import { type SshConfigResult, readSshConfig, safeLocalUser } from './ssh-config.js';

@@ -37,22 +37,37 @@ export class LocalTransport implements Transport {
     this.counters.execs++;
     const start = Date.now();
     const timeoutMs = options.timeoutMs ?? this.o.commandTimeoutMs;
+    // Own process group, so a timeout kills the whole command tree (a child holding the output pipes
+    // would otherwise keep us waiting until it finishes).
     const child = execa('sh', ['-c', command], {
       reject: false,
       stripFinalNewline: false,
+      detached: true,
       input: options.stdin ?? '',
-      ...(timeoutMs !== undefined ? { timeout: timeoutMs, killSignal: 'SIGKILL' as const } : {}),
     });
+    let timedOut = false;
+    const timer =
+      timeoutMs !== undefined && timeoutMs > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            try {
+              if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+            } catch {
+              child.kill('SIGKILL');
+            }
+          }, timeoutMs)
+        : undefined;
     if (options.onOutput) {
       const cb = options.onOutput;
       child.stdout?.on('data', (d: Buffer) => cb('stdout', d.toString()));
       child.stderr?.on('data', (d: Buffer) => cb('stderr', d.toString()));
     }
     const r = await child;
+    if (timer) clearTimeout(timer);
     const durationMs = Date.now() - start;
     const stdout = String(r.stdout ?? '');
     const stderr = String(r.stderr ?? '');
-    if (r.timedOut) {
+    if (timedOut) {
       const e = new TransportError(
         this.name,
         'timeout',

@@ -3,7 +3,11 @@
  * against known_hosts and errors mapped to TransportError kinds with messages that say what to do.
  */
 import type { Duplex } from 'node:stream';
-import { Client, type AuthMethod, type ConnectConfig, type ParsedKey } from 'ssh2';
+import ssh2, { type AuthMethod, type ConnectConfig, type ParsedKey } from 'ssh2';
+
+// ssh2 is CommonJS: named runtime exports are not visible to Node's ESM loader
+const { Client } = ssh2;
+type Client = InstanceType<typeof Client>;
 import {
   appendKnownHost,
   checkHostKey,

@@ -391,8 +391,10 @@ describe('local transport', () => {
     const r = await t.exec('echo out; echo err >&2; exit 3');
     expect(r).toMatchObject({ stdout: 'out\n', stderr: 'err\n', code: 3 });
     expect((await t.exec('cat', { stdin: 'in' })).stdout).toBe('in');
-    const e = await failure(t.exec('sleep 30', { timeoutMs: 300 }));
+    const started = Date.now();
+    const e = await failure(t.exec('sleep 30; echo never', { timeoutMs: 300 }));
     expect(e.kind).toBe('timeout');
+    expect(Date.now() - started).toBeLessThan(10_000); // the whole process group was killed
 
     const dir = mkdtempSync(join(tmpdir(), 'dpvs-local-'));
     const target = join(dir, 'f');
