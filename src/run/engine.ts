@@ -140,17 +140,29 @@ export class Engine {
         });
         continue;
       }
-      this.plans.set(
-        h.name,
-        planHost({
-          host: h,
-          inventory: this.o.inventory,
-          facts,
-          fleet: this.facts,
-          tasks: this.tasks.get(h.name) ?? [],
-          preflight: runPreflight,
-        }),
-      );
+      try {
+        this.plans.set(
+          h.name,
+          planHost({
+            host: h,
+            inventory: this.o.inventory,
+            facts,
+            fleet: this.facts,
+            tasks: this.tasks.get(h.name) ?? [],
+            preflight: runPreflight,
+          }),
+        );
+      } catch (e) {
+        // a planner's error about this host (bad layout against its facts, ...) stops only this host
+        this.plans.set(h.name, {
+          host: h.name,
+          changes: [],
+          checks: [],
+          factsFingerprint: factsFingerprint(facts),
+          error: errorText(e),
+        });
+        this.o.runDir.log(h.name, `ERROR planning: ${errorText(e)}`);
+      }
     }
     return this.plans;
   }
@@ -227,7 +239,12 @@ export class Engine {
       const p = plans.get(h.name);
       result(h.name);
       if (!p || p.error) {
-        fail(h.name, p?.error?.startsWith('stale plan') ? 'stale' : 'unreachable', p?.error ?? 'not planned');
+        const status: HostStatus = p?.error?.startsWith('stale plan')
+          ? 'stale'
+          : p && !this.errors.has(h.name) && this.facts.has(h.name)
+            ? 'blocked'
+            : 'unreachable';
+        fail(h.name, status, p?.error ?? 'not planned');
         stage1Done.get(h.name)?.reject(new Error(`${h.name} is unreachable`));
         continue;
       }

@@ -1,5 +1,8 @@
 /** Every task the playbooks may name. */
+import { dpvsBuildTask } from './dpvs-build.js';
+import { dpvsConfTask } from './dpvs-conf.js';
 import { dpvsNetworkTask } from './dpvs-network.js';
+import { dpvsServiceTask } from './dpvs-service.js';
 import { hugepagesTask } from './hugepages.js';
 import { keepalivedTask } from './keepalived.js';
 import { lbServicesTask } from './lb-services.js';
@@ -7,5 +10,5 @@ import { nofileTask } from './nofile.js';
 import type { Task } from './types.js';
 
 export const taskRegistry: ReadonlyMap<string, Task> = new Map(
-  [hugepagesTask, nofileTask, dpvsNetworkTask, lbServicesTask, keepalivedTask].map((t) => [t.name, t]),
+  [hugepagesTask, nofileTask, dpvsBuildTask, dpvsConfTask, dpvsServiceTask, dpvsNetworkTask, lbServicesTask, keepalivedTask].map((t) => [t.name, t]),
 );
