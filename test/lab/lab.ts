@@ -285,7 +285,7 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
     );
     await writeState(paths, state);
     trace('hosts spawned');
-    await waitForSsh(state, paths, 20_000 + profiles.length * 200);
+    await waitForSsh(state, paths, 60_000 + profiles.length * 500);
     trace('every sshd answers');
     for (let i = 0; i < 200 && !(await tcpOpen(LAB_BRIDGE_ADDRESS, FIXTURES_PORT)); i++) await sleep(25);
     log(`lab up: ${profiles.length} hosts in ${Date.now() - t0} ms`);
