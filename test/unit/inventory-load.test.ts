@@ -56,7 +56,7 @@ describe('host resolution', () => {
     const inv = load(merged);
     expect(inv.positionOfHostValue('lb1', ['dpvs', 'log_level'])).toEqual({ line: 13, col: 26 });
     expect(inv.positionOfHostValue('lb1', ['dpvs', 'version'])).toEqual({ line: 3, col: 20 });
-    expect(inv.positionOfHostValue('lb1', ['nics', 0, 'match', 'pci'])).toEqual({ line: 14, col: 55 });
+    expect(inv.positionOfHostValue('lb1', ['nics', 0, 'match', 'pci'])).toEqual({ line: 14, col: 43 });
     expect(inv.positionOf(['hosts', 'rs1', 'address'])).toEqual({ line: 21, col: 14 });
     // missing path: nearest existing parent (the key of hosts.rs1)
     expect(inv.positionOf(['hosts', 'rs1', 'keepalived', 'state'])).toEqual({ line: 20, col: 3 });
