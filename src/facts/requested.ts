@@ -38,6 +38,7 @@ export const requestedFacts: FactModule<RequestedFacts> = {
   modinfo -F filename "$m" >/dev/null 2>&1 && printf 'modavail\\t%s\\n' "$m"
   s=/sys/module/$(printf %s "$m" | tr - _)
   [ -d "$s" ] && printf 'modsys\\t%s\\n' "\${s##*/}"
+  [ -r "$s/initstate" ] && printf 'modlive\\t%s %s\\n' "\${s##*/}" "$(cat "$s/refcnt" 2>/dev/null || echo 0)"
   for p in "$s"/parameters/*; do [ -r "$p" ] && printf 'modparam\\t%s %s %s\\n' "\${s##*/}" "\${p##*/}" "$(head -c 200 "$p" 2>/dev/null)"; done
 done`);
     if (r.commands.length)
@@ -113,6 +114,12 @@ done`);
             mods.set(v, { name: v, params: {}, refcount: 0, builtin: true });
           }
           break;
+        case 'modlive': {
+          // a loadable module (initstate exists) that is live, also where /proc/modules is unreadable
+          const m = mods.get(head);
+          if (!m || m.builtin) mods.set(head, { name: head, params: m?.params ?? {}, refcount: int(rest) });
+          break;
+        }
         case 'modavail':
           out.modulesAvailable.push(v);
           break;

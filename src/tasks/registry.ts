@@ -7,8 +7,12 @@ import { hugepagesTask } from './hugepages.js';
 import { keepalivedTask } from './keepalived.js';
 import { lbServicesTask } from './lb-services.js';
 import { nofileTask } from './nofile.js';
+import { toaTask } from './toa.js';
 import type { Task } from './types.js';
 
 export const taskRegistry: ReadonlyMap<string, Task> = new Map(
-  [hugepagesTask, nofileTask, dpvsBuildTask, dpvsConfTask, dpvsServiceTask, dpvsNetworkTask, lbServicesTask, keepalivedTask].map((t) => [t.name, t]),
+  [hugepagesTask, nofileTask, dpvsBuildTask, dpvsConfTask, dpvsServiceTask, dpvsNetworkTask, lbServicesTask, keepalivedTask, toaTask].map((t) => [
+    t.name,
+    t,
+  ]),
 );
