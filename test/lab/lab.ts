@@ -211,18 +211,17 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
     const hostKeys = profiles.map((p) => generateEd25519(`root@${p.name}`));
     const network = createNetwork(profiles.map((p) => ({ name: p.name, mac: managementMac(p) })));
     network.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
-    await Promise.all(
-      profiles.map((p, i) =>
-        writeHostFiles({
-          hostDir: join(paths.hosts, p.name),
-          fakeStateDir: join(paths.fakeState, p.name),
-          fakeRoot: paths.fakeMount,
-          profile: p,
-          hostKey: hostKeys[i] as { privateKey: string; publicKey: string },
-          common,
-          fake,
-        }),
-      ),
+    // Hosts are written a few at a time: all at once runs out of file descriptors at 100 hosts.
+    await inPool(profiles, 8, (p, i) =>
+      writeHostFiles({
+        hostDir: join(paths.hosts, p.name),
+        fakeStateDir: join(paths.fakeState, p.name),
+        fakeRoot: paths.fakeMount,
+        profile: p,
+        hostKey: hostKeys[i] as { privateKey: string; publicKey: string },
+        common,
+        fake,
+      }),
     );
     trace('host files written');
     const knownHosts = profiles.map(
@@ -294,6 +293,21 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
     await down({ paths }).catch(() => undefined);
     throw e;
   }
+}
+
+async function inPool<T>(
+  items: T[],
+  width: number,
+  job: (item: T, index: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      await job(items[i] as T, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
 }
 
 function managementMac(p: LabHostProfile): string {
