@@ -1,0 +1,75 @@
+/**
+ * Where the VM tier keeps its files: everything under .vm/ in the repository (git-ignored).
+ *   .vm/image/   the cached image (base.raw, vmlinuz, initrd.img, keys, inputs.sha256)
+ *   .vm/run/     the running guest (overlay, pid file, serial log, state.json, known_hosts, vm.yaml)
+ */
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+
+function repoRoot(): string {
+  // Works from test/vm/*.ts (vitest) and from dist/test/vm/*.js (npm run vm).
+  let d = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(d, 'package.json')) && existsSync(join(d, 'test', 'vm', 'build.sh'))) return d;
+    d = dirname(d);
+  }
+  throw new Error('test/vm: cannot find the repository root');
+}
+
+export interface VmPaths {
+  root: string;
+  /** test/vm (build.sh, packages.txt, fixtures/) */
+  source: string;
+  buildScript: string;
+  packageList: string;
+  image: string;
+  baseRaw: string;
+  kernel: string;
+  initrd: string;
+  kver: string;
+  identity: string;
+  hostKeyPub: string;
+  inputsHash: string;
+  run: string;
+  overlay: string;
+  pidFile: string;
+  serialLog: string;
+  qemuLog: string;
+  monitor: string;
+  state: string;
+  knownHosts: string;
+  /** the inventory written by `up` (it holds the per-run SSH port) */
+  inventory: string;
+  /** inventories/vm.yaml: the committed template (port 2222) */
+  template: string;
+}
+
+export function vmPaths(root = repoRoot()): VmPaths {
+  const image = join(root, '.vm', 'image');
+  const run = join(root, '.vm', 'run');
+  return {
+    root,
+    source: join(root, 'test', 'vm'),
+    buildScript: join(root, 'test', 'vm', 'build.sh'),
+    packageList: join(root, 'test', 'vm', 'packages.txt'),
+    image,
+    baseRaw: join(image, 'base.raw'),
+    kernel: join(image, 'vmlinuz'),
+    initrd: join(image, 'initrd.img'),
+    kver: join(image, 'kver'),
+    identity: join(image, 'id_vm'),
+    hostKeyPub: join(image, 'host_ed25519.pub'),
+    inputsHash: join(image, 'inputs.sha256'),
+    run,
+    overlay: join(run, 'run.qcow2'),
+    pidFile: join(run, 'qemu.pid'),
+    serialLog: join(run, 'serial.log'),
+    qemuLog: join(run, 'qemu.out'),
+    monitor: join(run, 'mon.sock'),
+    state: join(run, 'state.json'),
+    knownHosts: join(run, 'known_hosts'),
+    inventory: join(run, 'vm.yaml'),
+    template: resolve(root, 'inventories', 'vm.yaml'),
+  };
+}

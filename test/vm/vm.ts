@@ -1,0 +1,250 @@
+/**
+ * The guest's life cycle: up (overlay, boot, wait for SSH, find the test NICs, write known_hosts and
+ * the inventory), down (poweroff over SSH; kill only the qemu pid as a fallback), status, reboot.
+ * One guest at a time: its state is .vm/run/state.json.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { buildImage } from './image.js';
+import {
+  HUGEPAGES_PER_NODE,
+  TEMPLATE_E1000_PCI,
+  TEMPLATE_PORT,
+  TEMPLATE_VIRTIO_PCI,
+  vmInventory,
+  vmInventoryYaml,
+  writeFileAtomic,
+} from './inventory.js';
+import type { VmPaths } from './paths.js';
+import { E1000_MAC, VIRTIO_MAC, freePort, pidAlive, startQemu } from './qemu.js';
+import { guestSsh, knownHostsLine, type GuestTarget } from './ssh.js';
+
+const execFileP = promisify(execFile);
+
+export interface VmState {
+  /** the qemu-system-x86_64 pid (from -pidfile) */
+  pid: number;
+  port: number;
+  startedAt: string;
+  kver: string;
+  bootMs: number;
+  nics: { e1000: string; virtio: string };
+}
+
+export type Log = (line: string) => void;
+
+export function target(p: VmPaths, s: Pick<VmState, 'port'>): GuestTarget {
+  return { port: s.port, identity: p.identity, knownHosts: p.knownHosts };
+}
+
+/** True when `pid` is alive and is a QEMU process (never signal anything else). */
+export function isQemu(pid: number): boolean {
+  if (!pidAlive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim().startsWith('qemu-system');
+  } catch {
+    return false;
+  }
+}
+
+export async function readState(p: VmPaths): Promise<VmState | null> {
+  if (!existsSync(p.state)) return null;
+  return JSON.parse(await readFile(p.state, 'utf8')) as VmState;
+}
+
+export async function status(p: VmPaths): Promise<{ running: boolean; state: VmState | null }> {
+  const s = await readState(p);
+  return { running: s !== null && isQemu(s.pid), state: s };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function readPid(file: string, deadline: number): Promise<number> {
+  while (Date.now() < deadline) {
+    if (existsSync(file)) {
+      const n = Number((await readFile(file, 'utf8')).trim());
+      if (Number.isInteger(n) && n > 0) return n;
+    }
+    await sleep(200);
+  }
+  throw new Error('qemu did not write its pid file');
+}
+
+function tail(file: string, n = 25): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-n).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Polls `ssh true` once a second until it works; fails early if qemu exits. */
+export async function waitForSsh(
+  p: VmPaths,
+  t: GuestTarget,
+  pid: number,
+  opts: { maxTries?: number; since?: number } = {},
+): Promise<void> {
+  const tries = opts.maxTries ?? 240;
+  for (let i = 0; i < tries; i++) {
+    if (!isQemu(pid))
+      throw new Error(`qemu (pid ${pid}) exited while booting:\n${tail(p.qemuLog)}\n${tail(p.serialLog)}`);
+    const r = await guestSsh(t, 'true', 15_000);
+    if (r.code === 0) return;
+    if (
+      r.stderr.includes('REMOTE HOST IDENTIFICATION HAS CHANGED') ||
+      r.stderr.includes('Host key verification failed')
+    )
+      throw new Error(`the guest's host key is not the pinned one: ${r.stderr.trim()}`);
+    await sleep(1000);
+  }
+  throw new Error(`no SSH to the guest after ${tries} tries:\n${tail(p.serialLog)}`);
+}
+
+/** PCI address of the guest NIC with this MAC (read from the guest's sysfs). */
+export async function pciByMac(t: GuestTarget, mac: string): Promise<string> {
+  const r = await guestSsh(
+    t,
+    `for i in /sys/class/net/*; do [ "$(cat $i/address)" = '${mac}' ] && basename "$(readlink -f $i/device)"; done; true`,
+  );
+  const bdf = r.stdout.trim().split('\n')[0] ?? '';
+  if (!/^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/.test(bdf))
+    throw new Error(`no guest NIC with MAC ${mac} (${r.stderr.trim() || r.stdout.trim()})`);
+  return bdf;
+}
+
+async function writeInventories(p: VmPaths, s: VmState): Promise<void> {
+  const inv = vmInventory({
+    inventoryFile: p.inventory,
+    identity: p.identity,
+    knownHosts: p.knownHosts,
+    port: s.port,
+    e1000Pci: s.nics.e1000,
+    virtioPci: s.nics.virtio,
+  });
+  await writeFileAtomic(p.inventory, vmInventoryYaml(inv, `Written by npm run vm -- up at ${s.startedAt}.`));
+}
+
+/** The committed template (inventories/vm.yaml): deterministic, port 2222. */
+export function templateYaml(p: VmPaths): string {
+  const inv = vmInventory({
+    inventoryFile: p.template,
+    identity: p.identity,
+    knownHosts: p.knownHosts,
+    port: TEMPLATE_PORT,
+    e1000Pci: TEMPLATE_E1000_PCI,
+    virtioPci: TEMPLATE_VIRTIO_PCI,
+  });
+  return vmInventoryYaml(
+    inv,
+    'TEMPLATE: `npm run vm -- up` writes the real one, with its per-run port, to .vm/run/vm.yaml.',
+  );
+}
+
+export interface UpResult {
+  reused: boolean;
+  state: VmState;
+  inventory: string;
+}
+
+export async function up(p: VmPaths, log: Log): Promise<UpResult> {
+  const cur = await status(p);
+  if (cur.running && cur.state) return { reused: true, state: cur.state, inventory: p.inventory };
+  const img = await buildImage(p, { log });
+  if (!img.cached) log(`image built in ${(img.ms / 1000).toFixed(1)} s`);
+  await rm(p.run, { recursive: true, force: true });
+  await mkdir(p.run, { recursive: true });
+  await execFileP('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', p.baseRaw, p.overlay]);
+  const port = await freePort();
+  await writeFile(p.knownHosts, knownHostsLine(port, await readFile(p.hostKeyPub, 'utf8')));
+  const t0 = Date.now();
+  startQemu(
+    {
+      kernel: p.kernel,
+      initrd: p.initrd,
+      overlay: p.overlay,
+      pidFile: p.pidFile,
+      serialLog: p.serialLog,
+      monitor: p.monitor,
+      sshPort: port,
+    },
+    p.qemuLog,
+  );
+  let pid: number;
+  try {
+    pid = await readPid(p.pidFile, Date.now() + 30_000);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}:\n${tail(p.qemuLog)}`);
+  }
+  const t = { port, identity: p.identity, knownHosts: p.knownHosts };
+  const partial = { pid, port, startedAt: new Date().toISOString(), kver: img.kver, bootMs: 0 };
+  await writeFile(p.state, JSON.stringify({ ...partial, nics: { e1000: '', virtio: '' } }, null, 2));
+  try {
+    await waitForSsh(p, t, pid);
+  } catch (e) {
+    await stopPid(pid, log);
+    throw e;
+  }
+  const bootMs = Date.now() - t0;
+  const nics = { e1000: await pciByMac(t, E1000_MAC), virtio: await pciByMac(t, VIRTIO_MAC) };
+  const state: VmState = { ...partial, bootMs, nics };
+  await writeFile(p.state, JSON.stringify(state, null, 2));
+  await writeInventories(p, state);
+  log(
+    `guest up in ${(bootMs / 1000).toFixed(1)} s: ssh 127.0.0.1:${port}, kernel ${img.kver}, hugepages ${HUGEPAGES_PER_NODE}/node`,
+  );
+  return { reused: false, state, inventory: p.inventory };
+}
+
+async function waitGone(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (!isQemu(pid)) return true;
+    await sleep(250);
+  }
+  return !isQemu(pid);
+}
+
+/** Kills only this qemu pid: SIGTERM, then SIGKILL. */
+async function stopPid(pid: number, log: Log): Promise<void> {
+  if (!isQemu(pid)) return;
+  log(`killing qemu pid ${pid}`);
+  process.kill(pid, 'SIGTERM');
+  if (await waitGone(pid, 10_000)) return;
+  process.kill(pid, 'SIGKILL');
+  await waitGone(pid, 10_000);
+}
+
+export async function down(p: VmPaths, log: Log): Promise<{ wasRunning: boolean; clean: boolean }> {
+  const s = await readState(p);
+  let wasRunning = false;
+  let clean = false;
+  if (s && isQemu(s.pid)) {
+    wasRunning = true;
+    await guestSsh(target(p, s), 'systemctl poweroff', 20_000);
+    clean = await waitGone(s.pid, 60_000);
+    if (!clean) await stopPid(s.pid, log);
+    if (isQemu(s.pid)) throw new Error(`qemu pid ${s.pid} is still running`);
+  }
+  // The overlay, state and inventory go; logs stay for a post-mortem.
+  for (const f of [p.overlay, p.state, p.inventory, p.knownHosts, p.pidFile, p.monitor])
+    await rm(f, { force: true });
+  return { wasRunning, clean };
+}
+
+/** `systemctl reboot` in the guest (QEMU runs without -no-reboot), then waits for SSH again. */
+export async function reboot(p: VmPaths, s: VmState): Promise<number> {
+  const t = target(p, s);
+  const before = (await guestSsh(t, 'cat /proc/sys/kernel/random/boot_id')).stdout.trim();
+  const t0 = Date.now();
+  await guestSsh(t, 'systemctl reboot', 20_000);
+  for (let i = 0; i < 300; i++) {
+    if (!isQemu(s.pid)) throw new Error(`qemu exited during the reboot:\n${tail(p.serialLog)}`);
+    const r = await guestSsh(t, 'cat /proc/sys/kernel/random/boot_id', 15_000);
+    if (r.code === 0 && r.stdout.trim() && r.stdout.trim() !== before) return Date.now() - t0;
+    await sleep(1000);
+  }
+  throw new Error(`the guest did not come back after reboot:\n${tail(p.serialLog)}`);
+}
