@@ -1,0 +1,185 @@
+/**
+ * dpdk-build: unpack DPDK into a fresh staging directory, apply DPVS's patch series and the user's
+ * patches, build (make for 18.11, meson/ninja for 20.11+), record the build stamp and switch the new
+ * build into place (layout.root) only when everything succeeded: a failed build leaves the previous
+ * one untouched. Skipped when the recorded stamp equals the one the inputs call for.
+ *
+ * Build once per identical target (dpdk/build-role.ts): the builder also packs layout.root into
+ * ARTIFACT_DIR with a .sha256 beside it; the other hosts of its group copy both (copy-from-host, the
+ * engine runs the builder first), check the pack with `sha256sum -c` and switch it into place. The
+ * checksum cannot be known at plan time, so the receiving side verifies against the copied .sha256.
+ */
+import type { Facts } from '../facts/types.js';
+import type { Change } from '../plan/change.js';
+import { sh } from '../transport/quote.js';
+import { buildDecision, type BuildDecision } from './dpdk/build-role.js';
+import { failStep } from './dpdk/fail.js';
+import { cachePathFor, sourceSha256 } from './dpdk/fetch.js';
+import {
+  compileScript,
+  packScript,
+  patchScript,
+  stagingDir,
+  stampScript,
+  switchScript,
+  unpackReceivedScript,
+  unpackScript,
+} from './dpdk/scripts.js';
+import { builtModules, dpdkSpec, dpvsTarballName, type DpdkSpec } from './dpdk/spec.js';
+import {
+  buildOptions,
+  COMPILER_COMMAND,
+  COMPILER_OUTPUT,
+  makeTarget,
+  marchOptions,
+  stampHead,
+} from './dpdk/stamp.js';
+import type { PlanContext, Task, TaskPlan } from './types.js';
+
+const TASK = 'dpdk-build';
+const BUILD_TIMEOUT_MS = 3 * 3600_000;
+
+/** What the build leaves for the next tasks (kmods, nic-binding, dpvs-build). */
+function projectBuilt(facts: Facts, d: BuildDecision): Facts {
+  const p = structuredClone(facts);
+  const { spec } = d;
+  p.files[spec.layout.stamp] = { exists: true, sha256: null, mode: '0644', content: d.stamp };
+  p.files[spec.devbind] = { exists: true, sha256: null, mode: '0755', content: null };
+  for (const m of builtModules(spec))
+    p.files[`${spec.layout.kmodDir}/${m}.ko`] = { exists: true, sha256: null, mode: '0644', content: null };
+  return p;
+}
+
+function describeBuild(spec: DpdkSpec): string {
+  const how =
+    spec.pairing.buildSystem === 'make'
+      ? `make config ${marchOptions(spec).join(' ')} && make (RTE_SDK=${spec.tree}, RTE_TARGET=${spec.layout.rteTarget})`
+      : `meson setup ${[...buildOptions(spec), ...marchOptions(spec)].join(' ')} -Dprefix=${spec.layout.prefix}, ninja, ninja install`;
+  return `build DPDK ${spec.version}: ${how}`;
+}
+
+function buildChanges(ctx: PlanContext, d: BuildDecision & { role: { kind: 'build' } }): Change[] {
+  const { spec } = d;
+  const dir = ctx.inventory.dir;
+  const changes: Change[] = [];
+  const stage = stagingDir(spec);
+  const dpdkSha = spec.dpdkSource ? sourceSha256(spec.dpdkSource, dir) : null;
+  const dpvsSha = spec.dpvsSource ? sourceSha256(spec.dpvsSource, dir) : null;
+  const problems: string[] = [];
+  if (!dpdkSha) problems.push(`no usable DPDK ${spec.version} source (dpdk.source)`);
+  if (!dpvsSha) problems.push(`no usable DPVS ${spec.dpvsVersion} source (dpvs.source)`);
+  for (const p of spec.patches) if (!p.hostPath) problems.push(`patch ${p.rel} is missing`);
+  if (spec.pairing.buildSystem === 'make' && !makeTarget(spec.march))
+    problems.push(
+      `DPDK ${spec.version} (make) has no machine target for dpdk.march ${spec.march}; use native, default, nehalem, westmere, sandybridge, ivybridge or haswell`,
+    );
+  if (problems.length || !dpdkSha || !dpvsSha) {
+    return [
+      {
+        id: `${TASK}/build`,
+        task: TASK,
+        summary: `build DPDK ${spec.version}: cannot (${problems.join('; ')})`,
+        action: 'run',
+        steps: [failStep(`DPDK ${spec.version} build: ${problems.join('; ')}`)],
+      },
+    ];
+  }
+  const dpdkTarball = cachePathFor(dpdkSha, spec.pairing.tarball);
+  const dpvsTarball = cachePathFor(dpvsSha, dpvsTarballName(spec));
+  const userPatches = spec.patches.map((p) => p.rel);
+  changes.push(
+    {
+      id: `${TASK}/unpack`,
+      task: TASK,
+      summary: `unpack ${spec.pairing.tarball} and DPVS ${spec.dpvsVersion}'s ${spec.pairing.patchDir}/ into ${stage}`,
+      action: 'run',
+      steps: [{ kind: 'exec', command: unpackScript(spec, dpdkTarball, dpvsTarball) }],
+    },
+    {
+      id: `${TASK}/patches`,
+      task: TASK,
+      summary:
+        `apply DPVS ${spec.dpvsVersion} ${spec.pairing.patchDir}/*.patch (ls order)` +
+        (userPatches.length ? ` + ${userPatches.length} own: ${userPatches.join(', ')}` : ''),
+      action: 'run',
+      after: [`${spec.pairing.patchDir}/*`, ...userPatches].join('\n'),
+      steps: [{ kind: 'exec', command: patchScript(spec) }],
+    },
+    {
+      id: `${TASK}/compile`,
+      task: TASK,
+      summary: describeBuild(spec),
+      action: 'run',
+      steps: [
+        { kind: 'exec', command: compileScript(spec), timeoutMs: BUILD_TIMEOUT_MS },
+        { kind: 'exec', command: stampScript(spec, stampHead(spec, ctx.facts, dir)) },
+      ],
+    },
+  );
+  const installSteps: Change['steps'] = [{ kind: 'exec', command: switchScript(spec) }];
+  if (d.role.receivers.length) installSteps.push({ kind: 'exec', command: packScript(spec, d.artifact) });
+  const prev = ctx.facts.files[spec.layout.stamp];
+  changes.push({
+    id: `${TASK}/install`,
+    task: TASK,
+    summary:
+      `switch ${spec.layout.root} to the new build` +
+      (prev?.exists ? ' (replacing the previous one)' : '') +
+      (d.role.receivers.length ? `; pack it for ${d.role.receivers.join(', ')}` : ''),
+    action: prev?.exists ? 'update' : 'create',
+    before: prev?.content ?? undefined,
+    after: d.stamp,
+    steps: installSteps,
+  });
+  return changes;
+}
+
+function receiveChanges(d: BuildDecision & { role: { kind: 'receive' } }): Change[] {
+  const { spec, artifact } = d;
+  const builder = d.role.builder;
+  return [
+    {
+      id: `${TASK}/receive`,
+      task: TASK,
+      summary: `receive the DPDK ${spec.version} build from ${builder} (identical target: built once) into ${spec.layout.root}`,
+      action: 'create',
+      after: d.stamp,
+      steps: [
+        { kind: 'exec', command: sh`mkdir -p ${artifact.slice(0, artifact.lastIndexOf('/'))}` },
+        {
+          kind: 'copy-from-host',
+          sourceHost: builder,
+          sourcePath: `${artifact}.sha256`,
+          path: `${artifact}.sha256`,
+          mode: 0o644,
+        },
+        { kind: 'copy-from-host', sourceHost: builder, sourcePath: artifact, path: artifact, mode: 0o644 },
+        { kind: 'exec', command: unpackReceivedScript(spec, artifact, builder) },
+      ],
+    },
+  ];
+}
+
+export const dpdkBuildTask: Task = {
+  name: TASK,
+  probe(host, inventory) {
+    const spec = dpdkSpec(host, inventory.dir);
+    if (!spec) return {};
+    return {
+      files: [spec.layout.stamp],
+      commands: ['gcc', 'make', 'meson', 'ninja', 'patch', 'pkg-config'],
+      outputs: { [COMPILER_OUTPUT]: COMPILER_COMMAND },
+      diskPaths: [spec.layout.root],
+    };
+  },
+
+  plan(ctx: PlanContext): TaskPlan {
+    const d = buildDecision(ctx);
+    if (!d || d.role.kind === 'current') return { changes: [] };
+    const changes =
+      d.role.kind === 'build'
+        ? buildChanges(ctx, { ...d, role: d.role })
+        : receiveChanges({ ...d, role: d.role });
+    return { changes, projected: projectBuilt(ctx.facts, d) };
+  },
+};

@@ -1,0 +1,149 @@
+/**
+ * dpdk-source: the DPDK tarball, the DPVS tarball (for its patch series patch/<dpdk top dir>/) and the
+ * user's own patches, fetched on the host (or pushed from the control machine), verified by sha256 and
+ * cached by checksum under CACHE_DIR. Only a host that will build DPDK fetches: a host whose build is
+ * current, or that receives the build from another host of the run, needs no sources.
+ */
+import type { Facts } from '../facts/types.js';
+import type { Change } from '../plan/change.js';
+import { sh } from '../transport/quote.js';
+import { buildDecision } from './dpdk/build-role.js';
+import { failStep } from './dpdk/fail.js';
+import { fetchProbeFiles, planFetch } from './dpdk/fetch.js';
+import { dpdkSpec, dpvsTarballName, PATCH_CACHE, type DpdkSpec } from './dpdk/spec.js';
+import { COMPILER_COMMAND, COMPILER_OUTPUT } from './dpdk/stamp.js';
+import type { PlanContext, Task, TaskPlan } from './types.js';
+
+const TASK = 'dpdk-source';
+
+export function dpdkProbeFiles(spec: DpdkSpec, inventoryDir: string): string[] {
+  const files = [spec.layout.stamp];
+  if (spec.dpdkSource) files.push(...fetchProbeFiles(spec.dpdkSource, spec.pairing.tarball, inventoryDir));
+  if (spec.dpvsSource) files.push(...fetchProbeFiles(spec.dpvsSource, dpvsTarballName(spec), inventoryDir));
+  for (const p of spec.patches) if (p.hostPath) files.push(p.hostPath);
+  return files;
+}
+
+function markCached(facts: Facts, path: string, sha256: string): void {
+  facts.files[path] = { exists: true, sha256, mode: '0644', content: null };
+}
+
+export const dpdkSourceTask: Task = {
+  name: TASK,
+  probe(host, inventory) {
+    const spec = dpdkSpec(host, inventory.dir);
+    if (!spec) return {};
+    return {
+      files: dpdkProbeFiles(spec, inventory.dir),
+      commands: ['curl', 'wget', 'sha256sum', 'tar'],
+      outputs: { [COMPILER_OUTPUT]: COMPILER_COMMAND },
+    };
+  },
+
+  plan(ctx: PlanContext): TaskPlan {
+    const d = buildDecision(ctx);
+    if (!d || d.role.kind !== 'build') return { changes: [] };
+    const { spec } = d;
+    const changes: Change[] = [];
+    const projected = structuredClone(ctx.facts);
+
+    if (!spec.dpdkSource) {
+      changes.push({
+        id: `${TASK}/dpdk`,
+        task: TASK,
+        summary: `DPDK ${spec.version} source: dpdk.source is not set`,
+        action: 'run',
+        steps: [
+          failStep(
+            `DPDK ${spec.version}: set dpdk.source to {url, sha256} (e.g. https://fast.dpdk.org/rel/${spec.pairing.tarball}) or {file} for an air-gapped site`,
+          ),
+        ],
+      });
+    } else {
+      const f = planFetch({
+        source: spec.dpdkSource,
+        name: spec.pairing.tarball,
+        label: `DPDK ${spec.version} source`,
+        inventoryDir: ctx.inventory.dir,
+        facts: ctx.facts,
+      });
+      if (f.fetchSteps.length)
+        changes.push({
+          id: `${TASK}/dpdk`,
+          task: TASK,
+          summary: f.summary,
+          action: 'create',
+          after: f.cachePath ?? undefined,
+          steps: f.fetchSteps,
+        });
+      if (f.cachePath && f.sha256) markCached(projected, f.cachePath, f.sha256);
+    }
+
+    if (!spec.dpvsSource) {
+      const why = spec.dpvsGit
+        ? 'dpvs.source is a git URL; the DPDK build needs the DPVS release tarball (url + sha256, or file)'
+        : 'dpvs.source is not set';
+      changes.push({
+        id: `${TASK}/dpvs`,
+        task: TASK,
+        summary: `DPVS ${spec.dpvsVersion} source (for ${spec.pairing.patchDir}/): ${why}`,
+        action: 'run',
+        steps: [
+          failStep(
+            `DPVS ${spec.dpvsVersion}: ${why}; DPDK ${spec.version} is patched with DPVS's ${spec.pairing.patchDir}/ series`,
+          ),
+        ],
+      });
+    } else {
+      const f = planFetch({
+        source: spec.dpvsSource,
+        name: dpvsTarballName(spec),
+        label: `DPVS ${spec.dpvsVersion} source`,
+        inventoryDir: ctx.inventory.dir,
+        facts: ctx.facts,
+      });
+      if (f.fetchSteps.length)
+        changes.push({
+          id: `${TASK}/dpvs`,
+          task: TASK,
+          summary: f.summary,
+          action: 'create',
+          after: f.cachePath ?? undefined,
+          steps: f.fetchSteps,
+        });
+      if (f.cachePath && f.sha256) markCached(projected, f.cachePath, f.sha256);
+    }
+
+    spec.patches.forEach((p, i) => {
+      if (!p.sha256 || !p.hostPath) {
+        changes.push({
+          id: `${TASK}/patch/${i}`,
+          task: TASK,
+          summary: `patch ${p.rel}: missing on the control machine`,
+          action: 'run',
+          steps: [failStep(`dpdk.patches[${i}]: ${p.problem ?? p.abs} (on the control machine)`)],
+        });
+        return;
+      }
+      if (ctx.facts.files[p.hostPath]?.sha256 === p.sha256) return;
+      const part = `${p.hostPath}.part`;
+      changes.push({
+        id: `${TASK}/patch/${i}`,
+        task: TASK,
+        summary: `push patch ${p.rel} (sha256 ${p.sha256.slice(0, 12)}…) to ${p.hostPath}`,
+        action: 'create',
+        after: p.hostPath,
+        steps: [
+          { kind: 'exec', command: sh`mkdir -p ${PATCH_CACHE}` },
+          { kind: 'upload', localPath: p.abs, path: part, sha256: p.sha256, mode: 0o644 },
+          {
+            kind: 'exec',
+            command: sh`got=$(sha256sum < ${part} | cut -d' ' -f1); [ "$got" = ${p.sha256} ] || { rm -f ${part}; printf '%s\n' ${`sha256 mismatch for patch ${p.rel} on the host`} >&2; exit 1; }; mv -f ${part} ${p.hostPath}`,
+          },
+        ],
+      });
+      markCached(projected, p.hostPath, p.sha256);
+    });
+    return { changes, projected };
+  },
+};

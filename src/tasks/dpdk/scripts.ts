@@ -1,0 +1,153 @@
+/**
+ * Shell scripts of the DPDK build (pure text; every value quoted). Each runs as one exec step.
+ */
+import path from 'node:path';
+import { quote, sh } from '../../transport/quote.js';
+import type { DpdkSpec } from './spec.js';
+import { buildOptions, COMPILER_COMMAND, makeTarget, marchOptions } from './stamp.js';
+
+/** The staging root: a fresh directory next to layout.root, renamed into place on success. */
+export function stagingDir(spec: DpdkSpec): string {
+  return `${spec.layout.root}.staging`;
+}
+
+/** Unpack the DPDK tarball and DPVS's patch series into a fresh staging directory. */
+export function unpackScript(spec: DpdkSpec, dpdkTarball: string, dpvsTarball: string): string {
+  const s = stagingDir(spec);
+  const top = spec.pairing.tarballTopDir;
+  return [
+    sh`rm -rf ${s} && mkdir -p ${`${s}/src`} ${`${s}/dpvs`} ${`${s}/kmod`}`,
+    sh`tar -xf ${dpdkTarball} -C ${`${s}/src`}`,
+    sh`[ -d ${`${s}/src/${top}`} ] || { printf '%s\n' ${`${spec.pairing.tarball} did not unpack to ${top}/`} >&2; exit 1; }`,
+    sh`tar -xf ${dpvsTarball} -C ${`${s}/dpvs`} --wildcards ${`*/${spec.pairing.patchDir}/*`} || { printf '%s\n' ${`the DPVS ${spec.dpvsVersion} source has no ${spec.pairing.patchDir}/ (is it DPVS ${spec.pairing.dpvsSeries}?)`} >&2; exit 1; }`,
+  ].join(' && ');
+}
+
+/**
+ * Apply DPVS's series (ls order) then the user's patches (inventory order) with patch -p1. A patch
+ * that is already applied (its reverse applies) is skipped; one that does not apply stops the build
+ * naming the patch and each failed hunk ("file: Hunk #N FAILED at L").
+ */
+export function patchScript(spec: DpdkSpec): string {
+  const s = stagingDir(spec);
+  const tree = `${s}/src/${spec.pairing.tarballTopDir}`;
+  const awk =
+    '/^(patching|checking) file /{f=$0; sub(/^(patching|checking) file /,"",f)} ' +
+    '/^Hunk #[0-9]+ FAILED at [0-9]+/{h=$0; sub(/\\.$/,"",h); printf "%s%s: %s", sep, f, h; sep="; "} ' +
+    '/^can.t find file to patch/{printf "%s%s", sep, "a file it patches does not exist"; sep="; "}';
+  const user = spec.patches
+    .filter((p) => p.hostPath)
+    .map((p) => sh`apply_patch ${p.hostPath as string} ${p.rel}`);
+  return [
+    'set -u',
+    sh`cd ${tree} || exit 1`,
+    'apply_patch() {',
+    '  f=$1; label=$2',
+    '  if patch -p1 -R -f -s --dry-run -i "$f" </dev/null >/dev/null 2>&1; then echo "already applied: $label"; return 0; fi',
+    '  if ! out=$(patch -p1 -N --dry-run -i "$f" </dev/null 2>&1); then',
+    '    printf \'%s\\n\' "$out"',
+    `    hunks=$(printf '%s\\n' "$out" | awk ${quote(awk)})`,
+    `    printf 'patch %s does not apply to DPDK %s: %s\\n' "$label" ${quote(spec.version)} "\${hunks:-$(printf '%s\\n' "$out" | tail -n 3 | tr '\\n' ' ')}" >&2`,
+    '    exit 1',
+    '  fi',
+    '  patch -p1 -N -s -i "$f" </dev/null || { echo "patch $label failed" >&2; exit 1; }',
+    '  echo "applied: $label"',
+    '}',
+    sh`series=$(ls -d ${s}/dpvs/*/${spec.pairing.patchDir} 2>/dev/null | head -n 1)`,
+    sh`[ -n "$series" ] || { printf '%s\n' ${`no ${spec.pairing.patchDir}/ in the DPVS source`} >&2; exit 1; }`,
+    'for p in $(ls "$series"); do [ -f "$series/$p" ] && apply_patch "$series/$p" "$p"; done',
+    ...user,
+    'true',
+  ].join('\n');
+}
+
+/** Run a build command with its output in <staging>/build.log, printed; on failure, the last lines to stderr. */
+function logged(spec: DpdkSpec, body: string): string {
+  const log = `${stagingDir(spec)}/build.log`;
+  return [
+    `{ ${body}; } > ${quote(log)} 2>&1; rc=$?`,
+    sh`cat ${log}`,
+    sh`if [ $rc -ne 0 ]; then { printf '%s\n' ${`DPDK ${spec.version} build failed`}" (exit $rc); last lines of "${log}:; tail -n 25 ${log}; } >&2; exit $rc; fi`,
+  ].join('\n');
+}
+
+export function compileScript(spec: DpdkSpec): string {
+  const s = stagingDir(spec);
+  const tree = `${s}/src/${spec.pairing.tarballTopDir}`;
+  const lines: string[] = [];
+  if (spec.pairing.buildSystem === 'make') {
+    const target = makeTarget(spec.march) as string;
+    lines.push(
+      logged(
+        spec,
+        sh`cd ${tree} && export RTE_SDK=${tree} RTE_TARGET=${spec.layout.rteTarget} && make config T=${target} && make -j"$(nproc)" ${buildOptions(spec)}`,
+      ),
+    );
+    for (const m of ['igb_uio', 'rte_kni'].filter((m) =>
+      m === 'igb_uio' ? spec.igbUioFromBuild : spec.rteKni,
+    ))
+      lines.push(kmodCopy(spec, `${tree}/${spec.layout.rteTarget}/kmod/${m}.ko`, m));
+  } else {
+    const b = `${s}/build`;
+    const dest = `${s}/destdir`;
+    lines.push(
+      logged(
+        spec,
+        sh`meson setup ${buildOptions(spec)} ${marchOptions(spec)} -Dprefix=${spec.layout.prefix} ${tree} ${b} && ninja -C ${b} && DESTDIR=${dest} ninja -C ${b} install`,
+      ),
+    );
+    lines.push(
+      sh`rm -rf ${`${s}/install`} && mv ${dest + spec.layout.prefix} ${`${s}/install`} && rm -rf ${dest}`,
+    );
+    if (spec.rteKni) lines.push(kmodCopy(spec, `${b}/kernel/linux/kni/rte_kni.ko`, 'rte_kni'));
+    lines.push(sh`rm -rf ${b}`);
+  }
+  return lines.join('\n');
+}
+
+function kmodCopy(spec: DpdkSpec, from: string, name: string): string {
+  const to = `${stagingDir(spec)}/kmod/${name}.ko`;
+  return sh`[ -f ${from} ] || { printf '%s\n' ${`DPDK ${spec.version} built no ${name}.ko: are the kernel headers for`}" $(uname -r) installed (/lib/modules/$(uname -r)/build)?" >&2; exit 1; }; cp -f ${from} ${to}`;
+}
+
+/** Record the stamp (the compiler line written from the host's compiler) in the staging directory. */
+export function stampScript(spec: DpdkSpec, head: string[]): string {
+  const f = `${stagingDir(spec)}/build.stamp`;
+  return sh`{ printf '%s\n' ${head}; printf 'compiler=%s\n' "$(${rawCompiler()})"; } > ${f}`;
+}
+
+function rawCompiler(): string {
+  return COMPILER_COMMAND;
+}
+
+/** Switch the staging directory into place; the previous build stays until the rename succeeded. */
+export function switchScript(spec: DpdkSpec): string {
+  const r = spec.layout.root;
+  const s = stagingDir(spec);
+  return sh`rm -rf ${`${s}/dpvs`} ${`${r}.old`} && if [ -e ${r} ]; then mv ${r} ${`${r}.old`}; fi && mv ${s} ${r} && rm -rf ${`${r}.old`}`;
+}
+
+/** Pack the installed build for the hosts that receive it, with a .sha256 beside it. */
+export function packScript(spec: DpdkSpec, artifact: string): string {
+  const r = spec.layout.root;
+  const dir = path.posix.dirname(artifact);
+  const name = path.posix.basename(artifact);
+  return (
+    sh`mkdir -p ${dir} && tar -C ${path.posix.dirname(r)} -czf ${`${artifact}.part`} ${path.posix.basename(r)} && mv -f ${`${artifact}.part`} ${artifact} && ` +
+    sh`cd ${dir} && sha256sum ${name} > ${`${name}.sha256`}`
+  );
+}
+
+/** Verify a received pack against its .sha256 and switch it into place. */
+export function unpackReceivedScript(spec: DpdkSpec, artifact: string, builder: string): string {
+  const r = spec.layout.root;
+  const s = stagingDir(spec);
+  const dir = path.posix.dirname(artifact);
+  const name = path.posix.basename(artifact);
+  return [
+    sh`cd ${dir} && sha256sum -c --quiet ${`${name}.sha256`} || { printf '%s\n' ${`the DPDK build copied from ${builder} (${artifact}) does not match its sha256`} >&2; exit 1; }`,
+    sh`rm -rf ${s} && mkdir -p ${s} && tar -xzf ${artifact} -C ${s}`,
+    sh`[ -f ${`${s}/${path.posix.basename(r)}/build.stamp`} ] || { printf '%s\n' ${`the DPDK build copied from ${builder} has no build.stamp`} >&2; exit 1; }`,
+    sh`rm -rf ${`${r}.old`} && if [ -e ${r} ]; then mv ${r} ${`${r}.old`}; fi && mv ${`${s}/${path.posix.basename(r)}`} ${r} && rm -rf ${`${r}.old`} ${s}`,
+  ].join('\n');
+}

@@ -1,0 +1,107 @@
+/**
+ * What one balancer's DPDK is made of, derived from the inventory (pure): the version pairing, the
+ * on-host layout, the sources (DPDK tarball, DPVS tarball for its patch series, the user's patches),
+ * the CPU target and the userspace driver. The dpdk-source, dpdk-build, kmods and nic-binding tasks
+ * all read this one description.
+ */
+import type { ResolvedHost } from '../../inventory/types.js';
+import { bindDriver, kniEnabled, type BindDriver } from '../../preflight/settings.js';
+import { lookupPairing, type VersionPairing } from '../../versions.js';
+import { CACHE_DIR, dpdkLayout, type DpdkLayout } from '../layout.js';
+import type { FetchSource } from './fetch.js';
+import { localFile } from './local.js';
+
+export interface UserPatch {
+  /** as written in the inventory */
+  rel: string;
+  /** absolute path on the control machine */
+  abs: string;
+  /** null when the file cannot be read on the control machine */
+  sha256: string | null;
+  problem?: string;
+  /** where the patch is pushed on the host */
+  hostPath: string | null;
+}
+
+export interface DpdkSpec {
+  pairing: VersionPairing;
+  dpvsVersion: string;
+  version: string;
+  layout: DpdkLayout;
+  /** the unpacked DPDK tree after the switch (RTE_SDK for 18.11) */
+  tree: string;
+  devbind: string;
+  dpdkSource: FetchSource | null;
+  dpvsSource: FetchSource | null;
+  /** set when DPVS comes from git (its patch series is then not reachable here) */
+  dpvsGit: boolean;
+  patches: UserPatch[];
+  /** -march for the build: host.dpdk.march, default native */
+  march: string;
+  driver: BindDriver;
+  /** rte_kni is built and loaded (DPVS 1.8/1.9 with kni on) */
+  rteKni: boolean;
+  /** vhost_net is loaded (DPVS 1.10 with kni on) */
+  vhostNet: boolean;
+  /** igb_uio.ko comes from the DPDK build (18.11) */
+  igbUioFromBuild: boolean;
+}
+
+export const PATCH_CACHE = `${CACHE_DIR}/patches`;
+
+/** null when the host is not a balancer or its versions do not pair (validation reports that). */
+export function dpdkSpec(host: ResolvedHost, inventoryDir: string): DpdkSpec | null {
+  if (!host.roles.includes('balancer')) return null;
+  const p = lookupPairing(host.dpvs?.version, host.dpdk?.version);
+  if (!p.ok) return null;
+  const pairing = p.pairing;
+  const layout = dpdkLayout(pairing.dpdkVersion);
+  const tree = `${layout.srcParent}/${pairing.tarballTopDir}`;
+  const src = host.dpvs?.source;
+  const patches: UserPatch[] = (host.dpdk?.patches ?? []).map((rel) => {
+    const f = localFile(inventoryDir, rel);
+    return f.ok
+      ? { rel, abs: f.path, sha256: f.sha256, hostPath: `${PATCH_CACHE}/${f.sha256}.patch` }
+      : { rel, abs: f.path, sha256: null, hostPath: null, problem: `${f.path}: ${f.reason}` };
+  });
+  const kni = kniEnabled(host);
+  const driver = bindDriver(host);
+  return {
+    pairing,
+    dpvsVersion: p.dpvsVersion,
+    version: pairing.dpdkVersion,
+    layout,
+    tree,
+    devbind: `${tree}/usertools/dpdk-devbind.py`,
+    dpdkSource: asFetch(host.dpdk?.source),
+    dpvsSource: asFetch(src),
+    dpvsGit: !!src && 'git' in src,
+    patches,
+    march: host.dpdk?.march ?? 'native',
+    driver,
+    rteKni: kni && pairing.kni === 'rte_kni',
+    vhostNet: kni && pairing.kni === 'virtio-user',
+    igbUioFromBuild: driver === 'igb_uio' && pairing.igbUioSource === 'dpdk',
+  };
+}
+
+function asFetch(s: NonNullable<ResolvedHost['dpdk']>['source']): FetchSource | null {
+  if (!s || 'git' in s) return null;
+  return s;
+}
+
+export function dpvsTarballName(spec: DpdkSpec): string {
+  const s = spec.dpvsSource;
+  const fromUrl = s && 'url' in s ? /[^/?#]+$/.exec(s.url)?.[0] : s && 'file' in s ? s.file : undefined;
+  return fromUrl && /\.(tar(\.gz|\.xz|\.bz2)?|tgz|txz)$/.test(fromUrl)
+    ? (fromUrl.split('/').pop() as string)
+    : `dpvs-${spec.dpvsVersion}.tar.gz`;
+}
+
+/** Kernel modules the DPDK build leaves in kmodDir, for this host. */
+export function builtModules(spec: DpdkSpec): string[] {
+  const out: string[] = [];
+  if (spec.igbUioFromBuild) out.push('igb_uio');
+  if (spec.rteKni) out.push('rte_kni');
+  return out;
+}

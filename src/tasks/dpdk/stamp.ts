@@ -1,0 +1,91 @@
+/**
+ * The build stamp: every input of a DPDK build, one per line, recorded on the host next to the build
+ * (layout.stamp) after it succeeded. A build is skipped when the stamp the inventory and facts call for
+ * equals the recorded one; hosts whose stamps are equal build identical artifacts (build once, copy).
+ *
+ * The last line, the compiler, is written on the host by the build itself from `gcc --version`, the
+ * same command the probe runs (COMPILER_OUTPUT), so the planned stamp and the written one agree even
+ * when the compiler was installed in the same run.
+ */
+import { createHash } from 'node:crypto';
+import type { Facts } from '../../facts/types.js';
+import { sourceSha256 } from './fetch.js';
+import { builtModules, type DpdkSpec } from './spec.js';
+
+export const COMPILER_OUTPUT = 'dpdk-build-compiler';
+/** Read-only: the compiler's first --version line. */
+export const COMPILER_COMMAND = 'LC_ALL=C gcc --version 2>/dev/null | head -n 1';
+
+/** make-era machine names (mk/machine/<name>) for common -march values. */
+const MAKE_MACHINES: Record<string, string> = {
+  native: 'native',
+  default: 'default',
+  'x86-64': 'default',
+  corei7: 'default',
+  nehalem: 'nhm',
+  westmere: 'wsm',
+  sandybridge: 'snb',
+  ivybridge: 'ivb',
+  haswell: 'hsw',
+  'corei7-avx': 'snb',
+  'core-avx-i': 'ivb',
+  'core-avx2': 'hsw',
+};
+
+/** The 18.11 make target for a -march (T=x86_64-<machine>-linuxapp-gcc), null when 18.11 has none. */
+export function makeTarget(march: string): string | null {
+  const m = MAKE_MACHINES[march];
+  return m ? `x86_64-${m}-linuxapp-gcc` : null;
+}
+
+/** How the CPU target reaches the build system. */
+export function marchOptions(spec: DpdkSpec): string[] {
+  if (spec.pairing.buildSystem === 'make') return [`T=${makeTarget(spec.march) ?? '(none)'}`];
+  return spec.pairing.dpdkVersion.startsWith('20.')
+    ? [`-Dmachine=${spec.march}`]
+    : [`-Dcpu_instruction_set=${spec.march}`];
+}
+
+/** Build-system options beyond the CPU target. */
+export function buildOptions(spec: DpdkSpec): string[] {
+  if (spec.pairing.buildSystem === 'make') {
+    return [
+      `CONFIG_RTE_EAL_IGB_UIO=${spec.igbUioFromBuild ? 'y' : 'n'}`,
+      `CONFIG_RTE_KNI_KMOD=${spec.rteKni ? 'y' : 'n'}`,
+    ];
+  }
+  return spec.pairing.mesonOptions.map((o) =>
+    o === '-Denable_kmods=true' && !spec.rteKni ? '-Denable_kmods=false' : o,
+  );
+}
+
+export function compilerLine(facts: Facts): string {
+  return (facts.outputs[COMPILER_OUTPUT]?.stdout ?? '').split('\n')[0]?.trim() ?? '';
+}
+
+/** Every stamp line but the compiler's. */
+export function stampHead(spec: DpdkSpec, facts: Facts, inventoryDir: string): string[] {
+  const sum = (s: DpdkSpec['dpdkSource']): string =>
+    s ? (sourceSha256(s, inventoryDir) ?? 'unreadable') : 'none';
+  const lines = [
+    '# dpvs-deploy: inputs of the DPDK build in this directory',
+    `dpdk=${spec.version} ${sum(spec.dpdkSource)}`,
+    `dpvs=${spec.dpvsVersion} ${sum(spec.dpvsSource)} ${spec.pairing.patchDir}`,
+    ...spec.patches.map((p) => `patch=${p.sha256 ?? 'missing'} ${p.rel}`),
+    `build=${spec.pairing.buildSystem} ${[...marchOptions(spec), ...buildOptions(spec)].join(' ')}`,
+    `prefix=${spec.layout.root}`,
+    `kmods=${builtModules(spec).join(',') || 'none'}`,
+    `os=${facts.os.id} ${facts.os.versionId}`,
+    `kernel=${facts.kernel.release} ${facts.kernel.machine}`,
+  ];
+  if (spec.march === 'native') lines.push(`cpu=${[...facts.cpu.flags].sort().join(' ')}`);
+  return lines;
+}
+
+export function expectedStamp(spec: DpdkSpec, facts: Facts, inventoryDir: string): string {
+  return [...stampHead(spec, facts, inventoryDir), `compiler=${compilerLine(facts)}`, ''].join('\n');
+}
+
+export function stampId(stamp: string): string {
+  return createHash('sha256').update(stamp).digest('hex').slice(0, 16);
+}
