@@ -1,0 +1,174 @@
+/**
+ * Rolling dpvs starts over 4 lab balancers with rollout.serial 1: one host at a time (the transcripts
+ * record each host's batch), and a failed health gate on the second host (its dpvs cannot get its mbuf
+ * pool: pktpool_size far beyond its hugepages) stops the third and fourth. Run under the lab lock:
+ *   npm run build && flock /tmp/dd-lab.lock npx vitest run test/integration/rolling.test.ts
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { labSsh, stopLab } from '../lab/harness.js';
+import { FIXTURES_URL } from '../lab/lab.js';
+import { labPaths } from '../lab/paths.js';
+
+const root = process.getuid?.() === 0;
+let work: string;
+
+// ---- helpers (inventory with the lab's fixture sources; the real CLI) ----
+interface Artifact {
+  name: string;
+  kind: 'dpdk' | 'dpvs';
+  version: string;
+  sha256: string;
+}
+type HostDoc = Record<string, unknown>;
+interface Doc {
+  defaults?: Record<string, unknown>;
+  hosts: Record<string, HostDoc>;
+  rollout?: Record<string, unknown>;
+}
+
+function fixture(fixturesDir: string, fixturesUrl: string, kind: Artifact['kind'], version: string) {
+  const m = JSON.parse(readFileSync(path.join(fixturesDir, 'manifest.json'), 'utf8')) as {
+    artifacts: Artifact[];
+  };
+  const a = m.artifacts.find((x) => x.kind === kind && x.version === version);
+  if (!a) throw new Error(`no ${kind} ${version} fixture in the lab manifest`);
+  return { url: `${fixturesUrl}${a.name}`, sha256: a.sha256 };
+}
+
+/** The lab's inventory with absolute key paths, fixture sources and small dpvs pools; `edit` adjusts it. */
+function writeInventory(from: string, out: string, edit: (d: Doc) => void): string {
+  const p = labPaths();
+  const doc = parse(readFileSync(from, 'utf8')) as Doc;
+  const ssh = ((doc.defaults ??= {}).ssh ??= {}) as Record<string, unknown>;
+  ssh.identity_file = p.identity;
+  ssh.known_hosts = p.knownHosts;
+  const dpdk = fixture(p.www, FIXTURES_URL, 'dpdk', '20.11.10');
+  const dpvs = fixture(p.www, FIXTURES_URL, 'dpvs', '1.9.10');
+  for (const h of Object.values(doc.hosts)) {
+    if (!(h.roles as string[]).includes('balancer')) continue;
+    h.dpdk = { version: '20.11.10', driver: 'uio_pci_generic', source: dpdk };
+    // 65535 mbufs fit the lab's 512 x 2 MB pages per node
+    h.dpvs = { version: '1.9.10', source: dpvs, pktpool_size: 65535, start_timeout_s: 60 };
+    h.hugepages = { size: '2M', per_node: 512 };
+    h.workers = 'auto';
+  }
+  edit(doc);
+  writeFileSync(out, stringify(doc));
+  return out;
+}
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], timeoutMs = 1_500_000): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [path.resolve('dist/src/cli/main.js'), ...args],
+      { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1' } },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 255) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
+  });
+}
+
+async function dpvsPid(host: string): Promise<string> {
+  return (await labSsh(host, 'cat /var/run/dpvs.pid 2>/dev/null')).stdout.trim();
+}
+
+function labCli(args: string[]): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [path.resolve('dist/test/lab/cli.js'), ...args],
+      { timeout: 900_000, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) =>
+        resolve({
+          code: err ? (typeof err.code === 'number' ? err.code : 255) : 0,
+          stdout: String(stdout),
+          stderr: String(stderr),
+        }),
+    );
+  });
+}
+
+interface Report {
+  hosts: Array<{ host: string; status: string; error?: string }>;
+}
+
+describe.skipIf(!root)('rolling dpvs restarts over 4 balancers', () => {
+  let generated: string;
+  beforeAll(async () => {
+    work = mkdtempSync(path.join(tmpdir(), 'dpvs-rolling-'));
+    generated = path.join(work, 'lab4.yaml');
+    const up = await labCli(['up', '--balancers', '4', '--realservers', '0', '--inventory', generated]);
+    if (up.code !== 0) throw new Error(`lab up failed:\n${up.stdout}${up.stderr}`);
+  }, 900_000);
+  afterAll(async () => {
+    await stopLab();
+    rmSync(work, { recursive: true, force: true });
+  }, 300_000);
+
+  it('serial 1: one host per batch, in order; lb2 fails its health gate and lb3, lb4 are not started', async () => {
+    const inv = writeInventory(generated, path.join(work, 'inventory.yaml'), (d) => {
+      d.rollout = { serial: 1 };
+      for (const [name, h] of Object.entries(d.hosts)) {
+        if (!(h.roles as string[]).includes('balancer')) continue;
+        delete h.keepalived;
+        h.nics = [
+          { name: 'dpdk0', match: { pci: '0000:00:10.0' }, rx: { queues: 1 }, tx: { queues: 1 } },
+          { name: 'dpdk1', match: { pci: '0000:00:10.1' }, rx: { queues: 1 }, tx: { queues: 1 } },
+        ];
+        if (name === 'lb2') h.dpvs = { ...(h.dpvs as object), pktpool_size: 4194303, start_timeout_s: 15 };
+      }
+    });
+    const runs = path.join(work, 'runs');
+    const report = path.join(work, 'report.json');
+    const apply = await cli([
+      'apply',
+      inv,
+      '--yes',
+      '--limit',
+      'lb1,lb2,lb3,lb4',
+      '--run-dir',
+      runs,
+      '--report-json',
+      report,
+    ]);
+    expect(apply.code, apply.stdout + apply.stderr).toBe(1);
+    const r = JSON.parse(readFileSync(report, 'utf8')) as Report;
+    const status = Object.fromEntries(r.hosts.map((h) => [h.host, h.status]));
+    expect(status).toEqual({ lb1: 'changed', lb2: 'failed', lb3: 'skipped', lb4: 'skipped' });
+    const lb2 = r.hosts.find((h) => h.host === 'lb2');
+    expect(lb2?.error).toContain('dpvs log (journalctl -u dpvs -n 50)');
+    expect(lb2?.error).toMatch(/Cannot init mbuf pool/);
+    // the transcripts: lb1 in batch 1, lb2 in batch 2, none for lb3/lb4
+    const runDir = path.join(
+      runs,
+      readdirSync(runs)
+        .filter((d) => d.includes('apply'))
+        .sort()
+        .at(-1) ?? '',
+    );
+    const transcript = (h: string): string => {
+      const f = readdirSync(runDir).find((x) => x.startsWith(h));
+      return f ? readFileSync(path.join(runDir, f), 'utf8') : '';
+    };
+    expect(transcript('lb1')).toMatch(/rolling batch 1\/4/);
+    expect(transcript('lb2')).toMatch(/rolling batch 2\/4/);
+    expect(transcript('lb3')).not.toMatch(/rolling batch/);
+    expect((await labSsh('lb1', 'systemctl is-active dpvs')).stdout.trim()).toBe('active');
+    for (const h of ['lb3', 'lb4'])
+      expect((await labSsh(h, 'systemctl is-active dpvs')).stdout.trim()).not.toBe('active');
+  }, 2_400_000);
+});
