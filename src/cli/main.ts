@@ -2,7 +2,7 @@
  * dpvs-deploy's command line. Every user error ends as a message and an exit code, never a stack trace
  * (unless --debug).
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { UserError } from '../errors.js';
 import { TransportError } from '../transport/types.js';
 import {
@@ -13,6 +13,7 @@ import {
   showCommand,
   verifyCommand,
 } from './commands.js';
+import { COMPLETION_SHELLS, completionScript, type CompletionShell } from './completion.js';
 import { processIo, type Io } from './io.js';
 import { run as schemaRun } from './schema.js';
 import { type CliStreams, run as validateRun } from './validate.js';
@@ -171,7 +172,24 @@ export function buildProgram(io: Io, setCode: (n: number) => void): Command {
     .description('render a saved plan')
     .option('--json', 'print the plan document')
     .option('--no-diff', 'summaries only')
+    .addHelpText(
+      'after',
+      `\nExit codes: 0 the plan has no changes, 2 it has changes, 1 error.\n\nExamples:\n  dpvs-deploy plan prod.yaml --out plan.json && dpvs-deploy show plan.json\n  dpvs-deploy show plan.json --json | jq '.hosts[].host'`,
+    )
     .action(async (file: string, o: Record<string, unknown>) => setCode(await showCommand(file, o, io)));
+
+  program
+    .command('completion')
+    .addArgument(new Argument('<shell>', 'the shell to complete for').choices(COMPLETION_SHELLS))
+    .description('print a shell completion script for bash or zsh')
+    .addHelpText(
+      'after',
+      `\nExamples:\n  source <(dpvs-deploy completion bash)      # in ~/.bashrc\n  dpvs-deploy completion zsh > "\${fpath[1]}/_dpvs-deploy"`,
+    )
+    .action((shell: CompletionShell) => {
+      io.raw('out', completionScript(program, shell));
+      setCode(0);
+    });
 
   return program;
 }
