@@ -20,6 +20,7 @@ import {
   planTotals,
 } from '../run/render.js';
 import type { HostResult } from '../run/engine.js';
+import { INTERRUPTED_EXIT, installInterrupt } from './interrupt.js';
 import { progressEvents } from './progress.js';
 import { type CommonOptions, openSession, type Session } from './session.js';
 import type { Io } from './io.js';
@@ -234,21 +235,26 @@ export async function applyCommand(file: string, o: ApplyCliOptions, io: Io): Pr
     const serial = o.serial ?? s.inventory.doc.rollout?.serial;
     const maxFail = o.maxFailPercent ?? s.inventory.doc.rollout?.max_fail_percent;
     progress.start(s.hosts.map((h) => h.name));
-    const results = await s.engine.apply({
-      command: `dpvs-deploy apply ${file}`,
-      ...(saved ? { plans: new Map(plans.map((p) => [p.host, p])) } : {}),
-      ...(serial !== undefined
-        ? { serial: typeof serial === 'string' && /^\d+$/.test(serial) ? Number(serial) : serial }
-        : {}),
-      ...(maxFail !== undefined ? { maxFailPercent: maxFail } : {}),
-      ...(o.breakLock ? { breakLock: true } : {}),
-      ...(o.lockTimeout !== undefined ? { lockTimeoutMs: o.lockTimeout * 1000 } : {}),
-    });
+    const interrupt = installInterrupt({ notify: (m) => io.err(m) });
+    const results = await s.engine
+      .apply({
+        signal: interrupt.signal,
+        command: `dpvs-deploy apply ${file}`,
+        ...(saved ? { plans: new Map(plans.map((p) => [p.host, p])) } : {}),
+        ...(serial !== undefined
+          ? { serial: typeof serial === 'string' && /^\d+$/.test(serial) ? Number(serial) : serial }
+          : {}),
+        ...(maxFail !== undefined ? { maxFailPercent: maxFail } : {}),
+        ...(o.breakLock ? { breakLock: true } : {}),
+        ...(o.lockTimeout !== undefined ? { lockTimeoutMs: o.lockTimeout * 1000 } : {}),
+      })
+      .finally(() => interrupt.dispose());
     await progress.stop(results);
     io.out(s.redactor.redact(renderResults(results, io.style)));
     if (o.stats) io.out(renderStats(results));
     await writeReports(s, o, started, file, results);
     io.out(io.style.dim(`transcripts: ${s.runDir.dir}`));
+    if (interrupt.interrupted) return INTERRUPTED_EXIT;
     return results.every((r) => r.status === 'ok' || r.status === 'changed') ? 0 : 1;
   } finally {
     await s.engine.close();

@@ -69,6 +69,8 @@ export interface ApplyOptions {
   plans?: Map<string, HostPlan>;
   /** Rollback run: a task is verified when its rollback planner has nothing left to do. */
   rollback?: boolean;
+  /** Aborted (Ctrl-C): start no new step or host; running steps end; locks are still released. */
+  signal?: AbortSignal;
 }
 
 export class Engine {
@@ -288,7 +290,7 @@ export class Engine {
     // Stage 1: everything up to each host's first disruptive change, all hosts in parallel.
     await mapLimit(stage1, this.o.forks, async (w) => {
       const done = stage1Done.get(w.host) as Deferred<Transport>;
-      if (stopped) {
+      if (stopped || opts.signal?.aborted) {
         result(w.host).status = 'skipped';
         done.reject(new Error('run stopped'));
         return;
@@ -296,7 +298,15 @@ export class Engine {
       try {
         if (w.prefix.length) {
           await lock(w.host);
-          await this.runChanges(w.host, w.prefix, w.all, result(w.host), stage1Done, !!opts.rollback);
+          await this.runChanges(
+            w.host,
+            w.prefix,
+            w.all,
+            result(w.host),
+            stage1Done,
+            !!opts.rollback,
+            opts.signal,
+          );
         }
         done.resolve(this.transports.get(w.host) as Transport);
       } catch (e) {
@@ -312,7 +322,7 @@ export class Engine {
       opts.serial,
     );
     for (const [i, batch] of batches.entries()) {
-      if (stopped) {
+      if (stopped || opts.signal?.aborted) {
         for (const h of batch) result(h.name).status = 'skipped';
         continue;
       }
@@ -327,7 +337,15 @@ export class Engine {
           for (const [j, entry] of batch.entries())
             if (entry.name === h.name)
               this.o.runDir.log(h.name, `rolling batch ${i + 1}/${batches.length} position ${j + 1}`);
-          await this.runChanges(w.host, w.rest, w.all, result(w.host), stage1Done, !!opts.rollback);
+          await this.runChanges(
+            w.host,
+            w.rest,
+            w.all,
+            result(w.host),
+            stage1Done,
+            !!opts.rollback,
+            opts.signal,
+          );
         } catch (e) {
           batchFailed = true;
           fail(w.host, 'failed', errorText(e));
@@ -367,6 +385,7 @@ export class Engine {
     r: HostResult,
     stage1Done: Map<string, Deferred<Transport>>,
     rollback: boolean,
+    signal?: AbortSignal,
   ): Promise<void> {
     const t = this.transports.get(host);
     if (!t) throw new Error('not connected');
@@ -382,7 +401,8 @@ export class Engine {
       try {
         for (const c of group) {
           this.o.runDir.log(host, `-- ${c.id}: ${c.summary}`);
-          for (const step of c.steps)
+          for (const step of c.steps) {
+            if (signal?.aborted) throw new Error(`interrupted: stopped before ${c.id}`);
             await runStep(step, {
               transport: t,
               runDir: this.o.runDir,
@@ -396,6 +416,7 @@ export class Engine {
                 });
               },
             });
+          }
           r.changed++;
         }
         const lastOfTask = all.filter((c) => c.task === task).at(-1);
