@@ -82,10 +82,6 @@ function cli(args: string[], timeoutMs = 1_500_000): Promise<CliResult> {
   });
 }
 
-async function dpvsPid(host: string): Promise<string> {
-  return (await labSsh(host, 'cat /var/run/dpvs.pid 2>/dev/null')).stdout.trim();
-}
-
 function labCli(args: string[]): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
