@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * npm run lab -- up [--balancers N --realservers M --inventory FILE] [--real-hugepages HOST] | down | status
+ * npm run lab -- up [--balancers N --realservers M --inventory FILE] [--real-hugepages HOST]
+ *                   [--kernel HOST=RELEASE]... [--without-headers HOST]... | down | status
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { resolve } from 'node:path';
@@ -14,6 +15,16 @@ function count(v: string): number {
   if (!Number.isInteger(n) || n < 0 || n > 500)
     throw new InvalidArgumentError('expected a whole number 0..500');
   return n;
+}
+
+function kernelArg(v: string, prev: Record<string, string>): Record<string, string> {
+  const m = /^([A-Za-z0-9_-]+)=([A-Za-z0-9._+-]+)$/.exec(v);
+  if (!m) throw new InvalidArgumentError('expected HOST=RELEASE, e.g. rs3=5.14.0-427.13.1.el9_4.x86_64');
+  return { ...prev, [m[1] as string]: m[2] as string };
+}
+
+function hostList(v: string, prev: string[]): string[] {
+  return [...prev, v];
 }
 
 function defaultCommand(balancers?: number, realservers?: number): string {
@@ -33,17 +44,37 @@ program
   .option('--realservers <n>', 'realservers rs1..rsN', count)
   .option('--inventory <file>', 'write the matching inventory here')
   .option('--real-hugepages <host>', "this host's 2 MB hugepage counter is the machine's real one")
+  .option('--kernel <host=release>', 'this host runs that kernel release (repeatable)', kernelArg, {})
+  .option(
+    '--without-headers <host>',
+    "this host's kernel has no installable headers package (repeatable)",
+    hostList,
+    [],
+  )
   .action(
-    async (o: { balancers?: number; realservers?: number; inventory?: string; realHugepages?: string }) => {
+    async (o: {
+      balancers?: number;
+      realservers?: number;
+      inventory?: string;
+      realHugepages?: string;
+      kernel: Record<string, string>;
+      withoutHeaders: string[];
+    }) => {
       const paths = labPaths();
+      const noHeaders = o.withoutHeaders;
       const shape = {
         balancers: o.balancers ?? DEFAULT_SHAPE.balancers,
         realservers: o.realservers ?? DEFAULT_SHAPE.realservers,
         ...(o.realHugepages !== undefined ? { realHugepages: o.realHugepages } : {}),
+        ...(Object.keys(o.kernel).length ? { kernels: o.kernel } : {}),
+        ...(noHeaders.length ? { noHeaders } : {}),
       };
       const r = await up({ shape, paths, log: (l) => console.error(l) });
       const custom =
-        shape.balancers !== DEFAULT_SHAPE.balancers || shape.realservers !== DEFAULT_SHAPE.realservers;
+        shape.balancers !== DEFAULT_SHAPE.balancers ||
+        shape.realservers !== DEFAULT_SHAPE.realservers ||
+        'kernels' in shape ||
+        'noHeaders' in shape;
       let inventory = paths.defaultInventory;
       if (o.inventory !== undefined || custom || shape.realHugepages !== undefined) {
         inventory = resolve(o.inventory ?? `${paths.lab}/inventory.yaml`);

@@ -83,7 +83,11 @@ async function writeState(paths: LabPaths, state: LabState): Promise<void> {
 
 function sameShape(a: LabShape, b: LabShape): boolean {
   return (
-    a.balancers === b.balancers && a.realservers === b.realservers && a.realHugepages === b.realHugepages
+    a.balancers === b.balancers &&
+    a.realservers === b.realservers &&
+    a.realHugepages === b.realHugepages &&
+    JSON.stringify(a.kernels ?? {}) === JSON.stringify(b.kernels ?? {}) &&
+    JSON.stringify(a.noHeaders ?? []) === JSON.stringify(b.noHeaders ?? [])
   );
 }
 

@@ -211,6 +211,37 @@ export interface LabShape {
   realservers: number;
   /** host whose 2 MB hugepage counter is the machine's real one (opt-in, at most one) */
   realHugepages?: string;
+  /**
+   * host -> kernel release it runs instead of its variant's (e.g. a third real server on another
+   * kernel); its headers package for that release is installable, not installed
+   */
+  kernels?: Record<string, string>;
+  /** hosts whose running kernel has no installable headers package (and no headers installed) */
+  noHeaders?: string[];
+}
+
+function headersPackageFor(os: LabOs, kernel: string): string {
+  return os === 'debian12' || os === 'ubuntu22' ? `linux-headers-${kernel}` : `kernel-devel-${kernel}`;
+}
+
+/** Applies the shape's kernel overrides to the profiles (throws on an unknown host name). */
+function applyKernels(out: LabHostProfile[], shape: LabShape): void {
+  const find = (name: string, opt: string): LabHostProfile => {
+    const host = out.find((p) => p.name === name);
+    if (!host) throw new Error(`${opt}: no host named ${name} in this lab`);
+    return host;
+  };
+  for (const [name, kernel] of Object.entries(shape.kernels ?? {})) {
+    const host = find(name, '--kernel');
+    host.kernel = kernel;
+    host.kernelHeaders = false;
+    host.installablePackages = [headersPackageFor(host.os, kernel)];
+  }
+  for (const name of shape.noHeaders ?? []) {
+    const host = find(name, '--without-headers');
+    host.kernelHeaders = false;
+    host.installablePackages = [];
+  }
 }
 
 export const DEFAULT_SHAPE: LabShape = { balancers: 2, realservers: 2 };
@@ -230,6 +261,7 @@ export function labProfiles(shape: LabShape = DEFAULT_SHAPE): LabHostProfile[] {
     if (!host) throw new Error(`--real-hugepages: no host named ${shape.realHugepages} in this lab`);
     host.hugepages = 'real';
   }
+  applyKernels(out, shape);
   return out;
 }
 
