@@ -4,20 +4,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { HUGEPAGES_PER_NODE } from './inventory.js';
-import { dpvsDeploy, inventoryVariant, unavailable, vm } from './harness.js';
+import { dpvsDeploy, unavailable, vm } from './harness.js';
+import { hugepagesOnly } from './variants.js';
 
 const off = unavailable();
 const node = (n: number, f: string): string =>
   `/sys/devices/system/node/node${n}/hugepages/hugepages-2048kB/${f}`;
-
-/** vm1 as a realserver with nothing but hugepages to do (the balancer's build tasks need sources). */
-export function hugepagesOnly(): Promise<string> {
-  return inventoryVariant('hugepages', (h) => {
-    h.roles = ['realserver'];
-    h.realserver = { toa: false, uoa: false };
-    delete h.nics;
-  });
-}
 
 describe.skipIf(off !== null)(`hugepages on a real kernel${off ? ` (SKIPPED: ${off})` : ''}`, () => {
   it('plan shows the change, apply makes it, plan and verify then find nothing to do', async () => {

@@ -28,11 +28,13 @@ export default async function setup(): Promise<() => Promise<void>> {
     (c) => !have(c),
   );
   const reason =
-    process.getuid?.() !== 0
-      ? 'the VM tier needs root (debootstrap, mount namespace for the /dev/kvm mask)'
-      : missing.length
-        ? `missing ${missing.join(', ')} (apt-get install qemu-system-x86 qemu-utils debootstrap)`
-        : null;
+    process.env.VM_NO_BOOT === '1'
+      ? 'VM_NO_BOOT=1: guest not booted (launcher tests only)'
+      : process.getuid?.() !== 0
+        ? 'the VM tier needs root (debootstrap, mount namespace for the /dev/kvm mask)'
+        : missing.length
+          ? `missing ${missing.join(', ')} (apt-get install qemu-system-x86 qemu-utils debootstrap)`
+          : null;
   if (reason) {
     const bar = '!'.repeat(78);
     console.error(`\n${bar}\n!! VM TIER SKIPPED: ${reason}\n${bar}\n`);

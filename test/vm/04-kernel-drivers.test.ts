@@ -1,0 +1,81 @@
+/**
+ * What the balancer's kernel side needs, on the real guest kernel: uio_pci_generic and vfio-pci
+ * (vfio with the emulated intel-iommu), igb_uio built from Debian's dpdk-kmods source against the
+ * baked headers, and the REAL dpdk-devbind.py binding the e1000 and virtio test NICs and back.
+ * These prove the tier can exercise the kmods and nic-binding tasks (05-balancer.test.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import { unavailable, vm } from './harness.js';
+
+const off = unavailable();
+const devbind = 'dpdk-devbind.py';
+
+describe.skipIf(off !== null)(`kernel drivers on a real kernel${off ? ` (SKIPPED: ${off})` : ''}`, () => {
+  it('loads uio_pci_generic and vfio-pci; the IOMMU gives vfio groups', async () => {
+    const g = await vm();
+    await g.must('modprobe uio_pci_generic && modprobe vfio-pci');
+    const mods = await g.must('cat /proc/modules');
+    expect(mods).toMatch(/^uio_pci_generic /m);
+    expect(mods).toMatch(/^vfio_pci /m);
+    expect(Number((await g.must('ls /sys/kernel/iommu_groups | wc -l')).trim())).toBeGreaterThan(1);
+  });
+
+  it("builds igb_uio from Debian's dpdk-kmods source against the guest's headers and loads it", async () => {
+    const g = await vm();
+    const out = await g.must(
+      [
+        'set -e',
+        'src=$(ls -d /usr/src/vm-sources/dpdk-kmods-dkms/usr/src/dpdk-kmods-*/linux/igb_uio | head -1)',
+        'rm -rf /root/igb_uio && cp -r "$src" /root/igb_uio && cd /root/igb_uio',
+        'make -C /lib/modules/$(uname -r)/build M=$PWD modules >/dev/null',
+        'modprobe uio && insmod ./igb_uio.ko && grep "^igb_uio " /proc/modules && rmmod igb_uio',
+        'modinfo -F vermagic ./igb_uio.ko',
+      ].join('\n'),
+      300_000,
+    );
+    expect(out).toMatch(/^igb_uio /m);
+    expect(out).toContain(g.state.kver);
+  });
+
+  for (const driver of ['uio_pci_generic', 'vfio-pci']) {
+    it(`the real dpdk-devbind.py binds the e1000 and virtio NICs to ${driver} and back`, async () => {
+      const g = await vm();
+      const { e1000, virtio } = g.state.nics;
+      const drv = async (bdf: string): Promise<string> =>
+        (await g.must(`basename "$(readlink /sys/bus/pci/devices/${bdf}/driver)"`)).trim();
+      expect(await drv(e1000)).toBe('e1000');
+      expect(await drv(virtio)).toBe('virtio-pci');
+      await g.must(`modprobe ${driver} && ${devbind} -b ${driver} ${e1000} ${virtio}`);
+      expect(await drv(e1000)).toBe(driver);
+      expect(await drv(virtio)).toBe(driver);
+      const dev = driver === 'vfio-pci' ? 'ls /dev/vfio' : 'ls /dev | grep ^uio';
+      expect(
+        (await g.must(dev))
+          .trim()
+          .split('\n')
+          .filter((l) => l !== 'vfio'),
+      ).toHaveLength(2);
+      await g.must(
+        `for d in ${e1000} ${virtio}; do echo > /sys/bus/pci/devices/$d/driver_override; done; ` +
+          `${devbind} -b e1000 ${e1000} && ${devbind} -b virtio-pci ${virtio}`,
+      );
+      expect(await drv(e1000)).toBe('e1000');
+      expect(await drv(virtio)).toBe('virtio-pci');
+    });
+  }
+
+  it('dpdk-devbind.py will not take the management NIC (it carries SSH) — and still exits 0', async () => {
+    const g = await vm();
+    const mgmt = (
+      await g.must(
+        `for i in /sys/class/net/*; do [ "$(cat $i/address)" = 52:54:00:12:34:56 ] && basename "$(readlink -f $i/device)"; done; true`,
+      )
+    ).trim();
+    const r = await g.ssh(`modprobe uio_pci_generic; ${devbind} -b uio_pci_generic ${mgmt}; echo "rc=$?"`);
+    expect(r.stdout + r.stderr).toMatch(/Not modifying/);
+    expect(r.stdout).toMatch(/rc=0/);
+    expect((await g.must(`basename "$(readlink /sys/bus/pci/devices/${mgmt}/driver)"`)).trim()).toBe(
+      'virtio-pci',
+    );
+  });
+});
