@@ -390,6 +390,8 @@ export class Engine {
     const t = this.transports.get(host);
     if (!t) throw new Error('not connected');
     const tasks = this.tasks.get(host) ?? [];
+    const hostTimeoutS = this.host(host).ssh?.command_timeout_s;
+    const hostTimeoutMs = hostTimeoutS !== undefined ? hostTimeoutS * 1000 : undefined;
     let i = 0;
     while (i < changes.length) {
       const task = (changes[i] as Change).task;
@@ -407,7 +409,8 @@ export class Engine {
               transport: t,
               runDir: this.o.runDir,
               inventoryDir: this.o.inventory.dir,
-              defaultTimeoutMs: this.o.commandTimeoutMs ?? 600_000,
+              // the host's ssh.command_timeout_s bounds every step that does not set its own
+              defaultTimeoutMs: hostTimeoutMs ?? this.o.commandTimeoutMs ?? 600_000,
               artifactSource: (src) => {
                 const d = stage1Done.get(src);
                 if (!d) return Promise.reject(new Error(`artifact source ${src} is not part of this run`));
