@@ -14,6 +14,7 @@ import { parse, stringify } from 'yaml';
 import { parseDpvsConf } from '../../src/dpvsconf/index.js';
 import { ensureLab, labSsh, stopLab } from '../lab/harness.js';
 import { FIXTURES_URL } from '../lab/lab.js';
+import { buildFixtures } from '../lab/fixtures/build.js';
 import { labPaths } from '../lab/paths.js';
 
 const root = process.getuid?.() === 0;
@@ -107,6 +108,8 @@ function inventory(lb1Queues: number): string {
 describe.skipIf(!root)('dpvs on lab balancers', () => {
   beforeAll(async () => {
     await ensureLab();
+    // the lab serves .lab/fixtures/www; the DPDK/DPVS tarballs are built into it (cached by sources)
+    await buildFixtures(labPaths().www);
     work = mkdtempSync(path.join(tmpdir(), 'dpvs-it-'));
     inv = path.join(work, 'inventory.yaml');
   }, 600_000);

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { labSsh, stopLab } from '../lab/harness.js';
 import { FIXTURES_URL } from '../lab/lab.js';
+import { buildFixtures } from '../lab/fixtures/build.js';
 import { labPaths } from '../lab/paths.js';
 
 const root = process.getuid?.() === 0;
@@ -109,6 +110,8 @@ describe.skipIf(!root)('rolling dpvs restarts over 4 balancers', () => {
     generated = path.join(work, 'lab4.yaml');
     const up = await labCli(['up', '--balancers', '4', '--realservers', '0', '--inventory', generated]);
     if (up.code !== 0) throw new Error(`lab up failed:\n${up.stdout}${up.stderr}`);
+    // the lab serves .lab/fixtures/www; the DPDK/DPVS tarballs are built into it (cached by sources)
+    await buildFixtures(labPaths().www);
   }, 900_000);
   afterAll(async () => {
     await stopLab();
