@@ -1,0 +1,158 @@
+/**
+ * The operators' documents cannot rot: every ```sh block of docs/getting-started.md runs, in order,
+ * against the lab, and must end with the exit code and output its `<!-- expect: ... -->` comment
+ * promises. Then the CI examples' dpvs-deploy command sequence runs against the lab with the lab
+ * inventory in place of inventories/staging.yaml, with the exit codes the pipelines accept.
+ *
+ * Run under the lab lock: flock /tmp/dd-lab.lock npx vitest run test/integration/docs.test.ts
+ * (the test itself takes no lock; the runner holds it). Needs `npm run build` (bin/dpvs-deploy.js).
+ */
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { taskRegistry } from '../../src/tasks/registry.js';
+import { ensureLab, stopLab } from '../lab/harness.js';
+import { docBlocks, dpvsCommands, githubJobs, gitlabJobs, type DocBlock } from './docs-parse.js';
+
+const REPO = path.resolve(import.meta.dirname, '../..');
+const BIN = path.join(REPO, 'bin', 'dpvs-deploy.js');
+const built = existsSync(path.join(REPO, 'dist', 'src', 'cli', 'main.js'));
+const BLOCK_TIMEOUT = 30 * 60_000;
+
+/** Tasks a block needs that the balancer or realserver playbook does not run yet (registry + playbook). */
+function missingTasks(names: string[]): string[] {
+  const playbooks = ['balancer', 'realserver'].flatMap((r) => {
+    const doc = parse(readFileSync(path.join(REPO, 'playbooks', `${r}.yaml`), 'utf8')) as {
+      tasks?: string[];
+    };
+    return doc.tasks ?? [];
+  });
+  return names.filter((n) => !taskRegistry.has(n) || !playbooks.includes(n));
+}
+
+interface Ran {
+  code: number;
+  output: string;
+}
+
+let work = '';
+
+/** A scratch directory laid out like a checkout: inventories/ (copied), .lab -> the lab, bin/dpvs-deploy. */
+function makeWorkDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dd-docs-'));
+  cpSync(path.join(REPO, 'inventories'), path.join(dir, 'inventories'), { recursive: true });
+  symlinkSync(path.join(REPO, '.lab'), path.join(dir, '.lab'));
+  mkdirSync(path.join(dir, 'bin'));
+  symlinkSync(BIN, path.join(dir, 'bin', 'dpvs-deploy'));
+  return dir;
+}
+
+function runShell(script: string, cwd: string): Ran {
+  const r = spawnSync('bash', ['-e', '-o', 'pipefail', '-c', script], {
+    cwd,
+    encoding: 'utf8',
+    timeout: BLOCK_TIMEOUT,
+    maxBuffer: 256 * 1024 * 1024,
+    env: {
+      ...process.env,
+      PATH: `${path.join(cwd, 'bin')}:${process.env.PATH ?? ''}`,
+      NO_COLOR: '1',
+    },
+  });
+  return { code: r.status ?? 255, output: `${r.stdout}${r.stderr}` };
+}
+
+function runDpvs(argv: string[], cwd: string): Ran {
+  const r = spawnSync(process.execPath, [BIN, ...argv], {
+    cwd,
+    encoding: 'utf8',
+    timeout: BLOCK_TIMEOUT,
+    maxBuffer: 256 * 1024 * 1024,
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  return { code: r.status ?? 255, output: `${r.stdout}${r.stderr}` };
+}
+
+const blocks: DocBlock[] = docBlocks(readFileSync(path.join(REPO, 'docs', 'getting-started.md'), 'utf8'));
+
+describe.skipIf(!built)('docs and CI examples against the lab (needs npm run build)', () => {
+  beforeAll(async () => {
+    await ensureLab();
+    work = makeWorkDir();
+  });
+  afterAll(async () => {
+    if (work) rmSync(work, { recursive: true, force: true });
+    await stopLab();
+  });
+
+  describe('docs/getting-started.md', () => {
+    it('has sh blocks with expectations', () => {
+      expect(blocks.length).toBeGreaterThan(5);
+    });
+
+    for (const b of blocks) {
+      const title = `line ${b.line}: ${b.script.split('\n').find((l) => l.trim() && !l.startsWith('#')) ?? ''}`;
+      it(title, { timeout: BLOCK_TIMEOUT }, (ctx) => {
+        const missing = missingTasks(b.expect.needsTask);
+        if (missing.length)
+          ctx.skip(`needs task(s) ${missing.join(', ')} in src/tasks/registry.ts and the playbooks`);
+        const r = runShell(b.script, work);
+        const where = `docs/getting-started.md:${b.line}\n--- output ---\n${r.output.slice(-6000)}`;
+        expect(r.code, where).toBe(b.expect.exit);
+        for (const c of b.expect.contains) expect(r.output, where).toContain(c);
+        for (const a of b.expect.absent) expect(r.output, where).not.toContain(a);
+      });
+    }
+  });
+
+  const pipelines = [
+    {
+      name: 'github-actions.yml',
+      cmds: githubJobs(readFileSync(path.join(REPO, 'examples/ci/github-actions.yml'), 'utf8')).jobs,
+    },
+    {
+      name: 'gitlab-ci.yml',
+      cmds: gitlabJobs(readFileSync(path.join(REPO, 'examples/ci/gitlab-ci.yml'), 'utf8')).jobs,
+    },
+  ];
+  for (const p of pipelines) {
+    it(
+      `examples/ci/${p.name}: validate, plan --out, apply plan.json, verify on the lab`,
+      { timeout: BLOCK_TIMEOUT },
+      () => {
+        const dir = mkdtempSync(path.join(work, 'ci-'));
+        const seq = p.cmds
+          .flatMap((j) => j.scripts.flatMap(dpvsCommands))
+          .map((argv) =>
+            argv.map((a) =>
+              a === 'inventories/staging.yaml' ? path.join(work, 'inventories', 'lab.yaml') : a,
+            ),
+          );
+        expect(seq.map((a) => a[0])).toEqual(['validate', 'plan', 'apply', 'verify']);
+        let planChanges = false;
+        for (const argv of seq) {
+          const r = runDpvs(argv, dir);
+          const where = `${p.name}: dpvs-deploy ${argv.join(' ')}\n${r.output.slice(-4000)}`;
+          if (argv[0] === 'plan') {
+            // the pipelines: 0 = no changes, 2 = changes, anything else fails the job
+            expect([0, 2], where).toContain(r.code);
+            planChanges = r.code === 2;
+            expect(existsSync(path.join(dir, 'plan.json'))).toBe(true);
+          } else expect(r.code, where).toBe(0);
+          if (argv[0] === 'apply') {
+            const report = JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8')) as {
+              hosts: Array<{ host: string }>;
+            };
+            expect(report.hosts.map((h) => h.host).sort()).toEqual(['client1', 'lb1', 'lb2', 'rs1', 'rs2']);
+            const junit = readFileSync(path.join(dir, 'junit.xml'), 'utf8');
+            expect(junit).toMatch(/<testsuites?[\s>]/);
+            if (planChanges) expect(r.output).not.toContain('Nothing to apply.');
+          }
+        }
+      },
+    );
+  }
+});
