@@ -81,7 +81,7 @@ export function parseProbeOutput(stdout: string): Facts {
 export async function probeHost(
   transport: Transport,
   request: Required<ProbeRequest>,
-  timeoutMs = 60_000,
+  timeoutMs = 300_000,
 ): Promise<Facts> {
   const script = probeScript(request);
   const r = await transport.exec('sh -s', { stdin: script, timeoutMs });
