@@ -16,8 +16,20 @@ import { toaTask } from './toa.js';
 import type { Task } from './types.js';
 
 export const taskRegistry: ReadonlyMap<string, Task> = new Map(
-  [hugepagesTask, nofileTask, packagesTask, dpdkSourceTask, dpdkBuildTask, kmodsTask, nicBindingTask, dpvsBuildTask, dpvsConfTask, dpvsServiceTask, dpvsNetworkTask, lbServicesTask, keepalivedTask, toaTask].map((t) => [
-    t.name,
-    t,
-  ]),
+  [
+    hugepagesTask,
+    nofileTask,
+    packagesTask,
+    dpdkSourceTask,
+    dpdkBuildTask,
+    kmodsTask,
+    nicBindingTask,
+    dpvsBuildTask,
+    dpvsConfTask,
+    dpvsServiceTask,
+    dpvsNetworkTask,
+    lbServicesTask,
+    keepalivedTask,
+    toaTask,
+  ].map((t) => [t.name, t]),
 );
