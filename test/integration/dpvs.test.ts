@@ -76,7 +76,7 @@ function cli(args: string[], timeoutMs = 1_500_000): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [path.resolve('dist/src/cli/main.js'), ...args],
+      [path.resolve('bin/dpvs-deploy.js'), ...args],
       { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1' } },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 255) : 0;
