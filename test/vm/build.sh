@@ -7,7 +7,7 @@
 # Needs root (debootstrap, chroot, ownership kept by mkfs.ext4 -d). No loop mounts. Must not leave
 # mounts behind: the chroot's /proc is mounted in a private mount namespace only.
 set -euo pipefail
-OUT=${1:?usage: build.sh OUT_DIR}
+OUT=$(realpath -m "${1:?usage: build.sh OUT_DIR}")
 HERE=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" = 0 ] || { echo "build.sh: must run as root" >&2; exit 1; }
 for t in debootstrap mkfs.ext4 ssh-keygen dpkg-deb; do
@@ -31,12 +31,20 @@ pkgs() { awk -v k="$1" '$1==k {for(i=2;i<=NF;i++) print $i}' "$HERE/packages.txt
 BASE=$(pkgs base | paste -sd, -)
 
 W="$OUT.tmp"
-rm -rf "$W"; mkdir -p "$W"
 R="$W/rootfs"
 t0=$(date +%s)
-echo "build: debootstrap bookworm from $MIRROR"
-debootstrap --variant=minbase --include="$BASE" bookworm "$R" "$MIRROR" >"$W/debootstrap.log" 2>&1 \
-  || { tail -30 "$W/debootstrap.log" >&2; exit 1; }
+# A build that failed after debootstrap resumes from its rootfs when mirror and base list are the same
+# (debootstrap is the slow part on a loaded machine); anything else starts over.
+STAMP="bookworm $MIRROR $BASE"
+if [ -d "$R" ] && [ "$(cat "$W/debootstrap.done" 2>/dev/null)" = "$STAMP" ]; then
+  echo "build: reusing the debootstrapped rootfs in $W"
+else
+  rm -rf "$W"; mkdir -p "$W"
+  echo "build: debootstrap bookworm from $MIRROR"
+  debootstrap --variant=minbase --include="$BASE" bookworm "$R" "$MIRROR" >"$W/debootstrap.log" 2>&1 \
+    || { tail -30 "$W/debootstrap.log" >&2; exit 1; }
+  echo "$STAMP" > "$W/debootstrap.done"
+fi
 KVER=$(ls "$R/lib/modules" | sort -V | tail -1)
 echo "build: kernel $KVER ($(( $(date +%s) - t0 )) s)"
 
@@ -58,7 +66,7 @@ in_chroot apt-get install -y -q --no-install-recommends $EXTRA >>"$W/apt.log" 2>
   || { tail -30 "$W/apt.log" >&2; exit 1; }
 mkdir -p "$R/usr/src/vm-sources"
 for p in $(pkgs source); do
-  ( cd "$R/tmp" && in_chroot sh -c "cd /tmp && apt-get download -q $p" >>"$W/apt.log" 2>&1 ) \
+  in_chroot sh -c "cd /tmp && apt-get download -q $p" >>"$W/apt.log" 2>&1 \
     || { tail -20 "$W/apt.log" >&2; exit 1; }
   deb=$(ls "$R/tmp/${p}"_*.deb | head -1)
   mkdir -p "$R/usr/src/vm-sources/$p"
