@@ -2,7 +2,7 @@
  * Shell scripts of the DPDK build (pure text; every value quoted). Each runs as one exec step.
  */
 import path from 'node:path';
-import { quote, sh } from '../../transport/quote.js';
+import { quote, raw, sh } from '../../transport/quote.js';
 import type { DpdkSpec } from './spec.js';
 import { buildOptions, COMPILER_COMMAND, makeTarget, marchOptions } from './stamp.js';
 
@@ -113,11 +113,8 @@ function kmodCopy(spec: DpdkSpec, from: string, name: string): string {
 /** Record the stamp (the compiler line written from the host's compiler) in the staging directory. */
 export function stampScript(spec: DpdkSpec, head: string[]): string {
   const f = `${stagingDir(spec)}/build.stamp`;
-  return sh`{ printf '%s\n' ${head}; printf 'compiler=%s\n' "$(${rawCompiler()})"; } > ${f}`;
-}
-
-function rawCompiler(): string {
-  return COMPILER_COMMAND;
+  // COMPILER_COMMAND is our own constant shell fragment, the same text the probe runs
+  return sh`{ printf '%s\n' ${head}; printf 'compiler=%s\n' "$(${raw(COMPILER_COMMAND)})"; } > ${f}`;
 }
 
 /** Switch the staging directory into place; the previous build stays until the rename succeeded. */
