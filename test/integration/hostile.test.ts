@@ -31,8 +31,9 @@ vi.mock('../../src/run/playbooks.js', async (importOriginal) => {
 const SUITE = 'hostile';
 /** A parsed inventory, loosely typed on purpose: the cases write values the schema must refuse. */
 type Doc = { hosts: Record<string, Host> };
+const lb1 = (d: Doc): Host => d.hosts.lb1 as Host;
 type Host = {
-  keepalived: Record<string, unknown>;
+  keepalived?: Record<string, unknown>;
   nics: Array<Record<string, unknown>>;
   [k: string]: unknown;
 };
@@ -69,14 +70,17 @@ async function pwned(): Promise<string> {
 describe('hostile inventory values', () => {
   it('the schema refuses option-like names, .. components and newlines', async () => {
     const cases: Array<[string, (d: Doc) => void]> = [
-      ['router_id "-oProxyCommand=x"', (d) => (d.hosts.lb1.keepalived.router_id = '-oProxyCommand=x')],
-      ['kni_name "$(id)"', (d) => (d.hosts.lb1.nics[0].kni_name = '$(id)')],
-      ['hugepages.mount with ..', (d) => (d.hosts.lb1.hugepages = { per_node: 1, mount: '/mnt/../etc' })],
-      ['hugepages.mount relative "-x"', (d) => (d.hosts.lb1.hugepages = { per_node: 1, mount: '-x' })],
-      ['dpvs.log_file with a newline', (d) => (d.hosts.lb1.dpvs = { log_file: '/var/log/a\ntouch /tmp/x' })],
-      ['nic name "; reboot"', (d) => (d.hosts.lb1.nics[0].name = '; reboot')],
-      ['host name with $()', (d) => (d.hosts['lb$(id)'] = d.hosts.lb1)],
-      ['ssh.user "-oProxyCommand"', (d) => (d.hosts.lb1.ssh = { user: '-oProxyCommand=touch /tmp/x' })],
+      [
+        'router_id "-oProxyCommand=x"',
+        (d) => (lb1(d).keepalived = { enabled: false, router_id: '-oProxyCommand=x' }),
+      ],
+      ['kni_name "$(id)"', (d) => ((lb1(d).nics[0] as Record<string, unknown>).kni_name = '$(id)')],
+      ['hugepages.mount with ..', (d) => (lb1(d).hugepages = { per_node: 1, mount: '/mnt/../etc' })],
+      ['hugepages.mount relative "-x"', (d) => (lb1(d).hugepages = { per_node: 1, mount: '-x' })],
+      ['dpvs.log_file with a newline', (d) => (lb1(d).dpvs = { log_file: '/var/log/a\ntouch /tmp/x' })],
+      ['nic name "; reboot"', (d) => ((lb1(d).nics[0] as Record<string, unknown>).name = '; reboot')],
+      ['host name with $()', (d) => (d.hosts['lb$(id)'] = lb1(d))],
+      ['ssh.user "-oProxyCommand"', (d) => (lb1(d).ssh = { user: '-oProxyCommand=touch /tmp/x' })],
     ];
     const dir = mkdtempSync(path.join(tmpdir(), 'dd-hostile-'));
     let refused = 0;

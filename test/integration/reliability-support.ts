@@ -89,6 +89,8 @@ export function labInventory(
     if (typeof doc.defaults.ssh[k] === 'string')
       doc.defaults.ssh[k] = path.resolve(base, doc.defaults.ssh[k] as string);
   for (const name of Object.keys(doc.hosts)) if (!hosts.includes(name)) delete doc.hosts[name];
+  // keepalived/network settings are other tasks' business and change under active development
+  for (const h of Object.values(doc.hosts)) delete h.keepalived;
   for (const g of Object.values(doc.groups)) g.hosts = g.hosts.filter((h) => hosts.includes(h));
   for (const [name, p] of Object.entries(patch)) {
     const h = doc.hosts[name] as Record<string, unknown>;
