@@ -37,6 +37,7 @@ function hostEntry(p: LabHostProfile, balancerIndex: number): HostEntry {
         state: master ? 'MASTER' : 'BACKUP',
         priority: master ? 150 : 100,
         interface: 'dpdk0',
+        kni_address: master ? '192.168.100.2/24' : '192.168.100.3/24',
       };
     }
     if (p.hugepages === 'real') {
