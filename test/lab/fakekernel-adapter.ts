@@ -31,7 +31,8 @@ export interface FakeKernel {
   writeHostTree(hostStateDir: string, profile: LabHostProfile): Promise<void>;
   startFakeKernel(stateRoot: string, mountpoint: string): Promise<FakeKernelHandle>;
   hostMounts(profile: LabHostProfile): HostMount[];
-  installHostBin(hostUsrLocalUpper: string, profile: LabHostProfile): Promise<void>;
+  /** with hostUsrUpper, a profile with kernelHeaders also gets /usr/lib/modules/<kernel>/build */
+  installHostBin(hostUsrLocalUpper: string, profile: LabHostProfile, hostUsrUpper?: string): Promise<void>;
 }
 
 function isFakeKernelModule(

@@ -178,7 +178,7 @@ export async function writeHostFiles(i: HostFilesInput): Promise<void> {
     userHome(join(hostDir, 'home'), 'deploy', DEPLOY_UID, common.clientPublicKey),
     userHome(join(hostDir, 'home'), 'nosudo', NOSUDO_UID, common.clientPublicKey),
     i.fake.writeHostTree(i.fakeStateDir, p),
-    i.fake.installHostBin(join(hostDir, 'upper', 'usr', 'local'), p),
+    i.fake.installHostBin(join(hostDir, 'upper', 'usr', 'local'), p, join(hostDir, 'upper', 'usr')),
   ]);
   await chown(join(etc, 'shadow'), 0, 42).catch(() => undefined); // group shadow where it exists
 }

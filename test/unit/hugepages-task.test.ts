@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   FSTAB,
+  HUGEPAGES_STATE,
   HUGEPAGES_UNIT,
   HUGEPAGES_UNIT_PATH,
   hugepagesTask,
@@ -59,8 +60,16 @@ describe('hugepages task', () => {
       'hugepages/mount/dev/hugepages',
       'hugepages/fstab',
     ]);
-    expect(changes[0]?.steps).toEqual([
+    // the first change records what it found (for rollback) before it writes the counter
+    expect(changes[0]?.steps[0]).toMatchObject({
+      kind: 'exec',
+      command: expect.stringContaining(HUGEPAGES_STATE),
+    });
+    expect(changes[0]?.steps.slice(1)).toEqual([
       { kind: 'exec', command: `echo 1024 > ${nodeHugepagesPath(0, 2048)}` },
+    ]);
+    expect(changes[1]?.steps).toEqual([
+      { kind: 'exec', command: `echo 1024 > ${nodeHugepagesPath(1, 2048)}` },
     ]);
     expect(changes[1]?.summary).toBe('node1 2M hugepages: 0 → 1024');
     // projected facts: the next task sees the pages and the mount
@@ -86,7 +95,7 @@ describe('hugepages task', () => {
   it('1 GB pages use their own counter, mount point and pagesize', () => {
     const h = r630Host({ hugepages: { size: '1G', per_node: { '0': 4 } } });
     const { changes } = hugepagesTask.plan(planContext(h, fresh()));
-    expect(changes[0]?.steps[0]).toEqual({
+    expect(changes[0]?.steps.at(-1)).toEqual({
       kind: 'exec',
       command: `echo 4 > ${nodeHugepagesPath(0, 1048576)}`,
     });

@@ -50,6 +50,7 @@ export default async function setup(): Promise<() => Promise<void>> {
   );
   writeFileSync(join(p.run, 'host-baseline.json'), JSON.stringify({ nrHugepages2M: baseline }));
   return async () => {
+    if (process.env.VM_KEEP === '1') return log('VM_KEEP=1: the guest stays up (npm run vm -- down)');
     const d = await down(p, log);
     log(`guest ${d.clean ? 'powered off' : 'killed'}`);
   };

@@ -107,7 +107,9 @@ export async function waitForSsh(
 export async function pciByMac(t: GuestTarget, mac: string): Promise<string> {
   const r = await guestSsh(
     t,
-    `for i in /sys/class/net/*; do [ "$(cat $i/address)" = '${mac}' ] && basename "$(readlink -f $i/device)"; done; true`,
+    // A virtio-net interface's device is the virtio device (…/0000:00:04.0/virtio2): take its parent.
+    `for i in /sys/class/net/*; do [ "$(cat $i/address)" = '${mac}' ] || continue; d=$(readlink -f $i/device); ` +
+      `case "\${d##*/}" in virtio*) d=\${d%/*};; esac; echo "\${d##*/}"; done; true`,
   );
   const bdf = r.stdout.trim().split('\n')[0] ?? '';
   if (!/^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/.test(bdf))
@@ -151,7 +153,11 @@ export interface UpResult {
 
 export async function up(p: VmPaths, log: Log): Promise<UpResult> {
   const cur = await status(p);
-  if (cur.running && cur.state) return { reused: true, state: cur.state, inventory: p.inventory };
+  if (cur.running && cur.state) {
+    // A guest whose `up` stopped after SSH came up (NIC discovery, inventory) is finished here.
+    if (cur.state.nics.e1000 === '' || !existsSync(p.inventory)) await finish(p, cur.state, log);
+    return { reused: true, state: (await readState(p)) ?? cur.state, inventory: p.inventory };
+  }
   const img = await buildImage(p, { log });
   if (!img.cached) log(`image built in ${(img.ms / 1000).toFixed(1)} s`);
   await rm(p.run, { recursive: true, force: true });
@@ -187,15 +193,26 @@ export async function up(p: VmPaths, log: Log): Promise<UpResult> {
     await stopPid(pid, log);
     throw e;
   }
-  const bootMs = Date.now() - t0;
+  const state = await finish(
+    p,
+    { ...partial, bootMs: Date.now() - t0, nics: { e1000: '', virtio: '' } },
+    log,
+  );
+  return { reused: false, state, inventory: p.inventory };
+}
+
+/** Finds the test NICs by MAC, records the state and writes the inventory. */
+async function finish(p: VmPaths, s: VmState, log: Log): Promise<VmState> {
+  const t = target(p, s);
   const nics = { e1000: await pciByMac(t, E1000_MAC), virtio: await pciByMac(t, VIRTIO_MAC) };
-  const state: VmState = { ...partial, bootMs, nics };
+  const state: VmState = { ...s, nics };
   await writeFile(p.state, JSON.stringify(state, null, 2));
   await writeInventories(p, state);
   log(
-    `guest up in ${(bootMs / 1000).toFixed(1)} s: ssh 127.0.0.1:${port}, kernel ${img.kver}, hugepages ${HUGEPAGES_PER_NODE}/node`,
+    `guest up in ${(s.bootMs / 1000).toFixed(1)} s: ssh 127.0.0.1:${s.port}, kernel ${s.kver}, ` +
+      `hugepages ${HUGEPAGES_PER_NODE}/node, e1000 ${nics.e1000}, virtio ${nics.virtio}`,
   );
-  return { reused: false, state, inventory: p.inventory };
+  return state;
 }
 
 async function waitGone(pid: number, ms: number): Promise<boolean> {
