@@ -13,6 +13,7 @@ import {
   showCommand,
   verifyCommand,
 } from './commands.js';
+import { type DiscoverCliOptions, discoverCommand } from '../discover/command.js';
 import { COMPLETION_SHELLS, completionScript, type CompletionShell } from './completion.js';
 import { processIo, type Io } from './io.js';
 import { run as schemaRun } from './schema.js';
@@ -177,6 +178,35 @@ export function buildProgram(io: Io, setCode: (n: number) => void): Command {
       `\nExit codes: 0 the plan has no changes, 2 it has changes, 1 error.\n\nExamples:\n  dpvs-deploy plan prod.yaml --out plan.json && dpvs-deploy show plan.json\n  dpvs-deploy show plan.json --json | jq '.hosts[].host'`,
     )
     .action(async (file: string, o: Record<string, unknown>) => setCode(await showCommand(file, o, io)));
+
+  program
+    .command('init')
+    .description('write an inventory for one host from its facts (to stdout): init --discover USER@HOST')
+    .requiredOption(
+      '--discover <user@host>',
+      'connect to [USER@]HOST[:PORT] and gather its facts (read only)',
+    )
+    .addOption(
+      new Option('--role <role>', 'what the host becomes')
+        .choices(['balancer', 'realserver'])
+        .default('balancer'),
+    )
+    .addOption(new Option('--port <n>', 'SSH port').argParser(intArg('--port', 1, 65535)))
+    .option('-i, --identity <file>', 'private key file (written into the inventory)')
+    .option('--known-hosts <file>', 'known_hosts file (written into the inventory)')
+    .option(
+      '--ssh-config <file>',
+      'ssh_config to resolve HOST with; its settings are written into the inventory',
+    )
+    .option('--name <name>', "the host's name in the inventory (default: its hostname)")
+    .option('--accept-new-host-keys', 'trust and record the host key if the host is not yet in known_hosts')
+    .addHelpText(
+      'after',
+      `\nExit codes: 0 inventory written, 1 error.\n\nExamples:\n  dpvs-deploy init --discover root@10.0.0.11 > inventory.yaml\n  dpvs-deploy init --discover deploy@rs1 --role realserver --ssh-config ~/.ssh/lab_config > rs1.yaml`,
+    )
+    .action(async (o: DiscoverCliOptions & { discover: string }) =>
+      setCode(await discoverCommand(o.discover, o, io)),
+    );
 
   program
     .command('completion')
