@@ -88,4 +88,6 @@ ln -s /proc/self/fd/0 /dev/stdin
 ln -s /proc/self/fd/1 /dev/stdout
 ln -s /proc/self/fd/2 /dev/stderr
 
-exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config
+# LAB_SSHD_LOGLEVEL (from the environment of `up`, e.g. VERBOSE for the benchmark in bench/) makes sshd
+# log every connection and every session it starts ("Starting session: command ...") to init.log.
+exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config ${LAB_SSHD_LOGLEVEL:+-o "LogLevel=$LAB_SSHD_LOGLEVEL"}
