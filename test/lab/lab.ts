@@ -87,7 +87,8 @@ function sameShape(a: LabShape, b: LabShape): boolean {
     a.realservers === b.realservers &&
     a.realHugepages === b.realHugepages &&
     JSON.stringify(a.kernels ?? {}) === JSON.stringify(b.kernels ?? {}) &&
-    JSON.stringify(a.noHeaders ?? []) === JSON.stringify(b.noHeaders ?? [])
+    JSON.stringify(a.noHeaders ?? []) === JSON.stringify(b.noHeaders ?? []) &&
+    JSON.stringify(a.overrides ?? {}) === JSON.stringify(b.overrides ?? {})
   );
 }
 

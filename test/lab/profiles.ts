@@ -218,7 +218,20 @@ export interface LabShape {
   kernels?: Record<string, string>;
   /** hosts whose running kernel has no installable headers package (and no headers installed) */
   noHeaders?: string[];
+  /**
+   * host -> hardware/kernel facts that differ from its variant, to trip preflight checks (e.g.
+   * `{ lb2: { iommu: false }, rs2: { ipv6: false } }`); the default lab has none
+   */
+  overrides?: Record<string, LabHostOverride>;
 }
+
+/** What a shape may override on one host (facts only: names, roles, addresses and NICs stay). */
+export type LabHostOverride = Partial<
+  Pick<
+    LabHostProfile,
+    'smt' | 'cpuFlags' | 'iommu' | 'lockdown' | 'ipv6' | 'availableModules' | 'memPerNodeMb'
+  >
+>;
 
 function headersPackageFor(os: LabOs, kernel: string): string {
   return os === 'debian12' || os === 'ubuntu22' ? `linux-headers-${kernel}` : `kernel-devel-${kernel}`;
@@ -241,6 +254,10 @@ function applyKernels(out: LabHostProfile[], shape: LabShape): void {
     const host = find(name, '--without-headers');
     host.kernelHeaders = false;
     host.installablePackages = [];
+  }
+  for (const [name, o] of Object.entries(shape.overrides ?? {})) {
+    const host = find(name, '--override');
+    Object.assign(host, structuredClone(o));
   }
 }
 
