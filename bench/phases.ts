@@ -1,5 +1,5 @@
 /**
- * node dist/bench/phases.js INVENTORY [--forks N]: where a no-op `plan` spends its time. Runs what
+ * node dist/bench/phases.js INVENTORY [--forks N] [--dump-facts FILE]: where a no-op `plan` spends its time. Runs what
  * `plan` runs (src/cli/session.ts, src/cli/commands.ts) with a clock and a CPU meter around each
  * phase: inventory load, SSH connect (TCP + handshake + auth), probe exec (round trip; the probe's own
  * time on the host is measured by the probe itself), parsing, planning (preflight + tasks), rendering.
@@ -7,6 +7,7 @@
  * over all hosts plus per-host medians; parse, plan and render are synchronous and measured exactly.
  * Prints one JSON document.
  */
+import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseProbeOutput, mergeRequests, probeScript } from '../src/facts/probe.js';
 import type { Facts } from '../src/facts/types.js';
@@ -152,6 +153,9 @@ async function main(): Promise<void> {
   };
   // keep the rendered text alive so rendering is not optimized away; its size is a useful number too
   process.stderr.write(`rendered ${text.length + summary.length} characters\n`);
+  const di = process.argv.indexOf('--dump-facts');
+  const dump = di > 0 ? process.argv[di + 1] : undefined;
+  if (dump) writeFileSync(dump, JSON.stringify(Object.fromEntries(facts)) + '\n');
   process.stdout.write(JSON.stringify(result) + '\n');
 }
 

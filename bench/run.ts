@@ -1,5 +1,5 @@
 /**
- * npm run bench -- [--hosts 10,50,100] [--reps 3] [--no-apply-table]
+ * npm run bench -- [--hosts 10,50,100] [--reps 3] [--apply-max 10] [--probe-max 10] [--out DIR]
  *
  * For each N: a fresh lab of N balancers (sshd at LogLevel VERBOSE), one full apply (the second table:
  * wall, builds, time per task), then, alternating the order each repetition:
@@ -28,8 +28,11 @@ import { writeAnsible, writeBenchInventory, writeFloor, writeProbeScripts } from
 
 type Tool = 'dpvs-deploy' | 'ansible' | 'openssh';
 const TOOLS: Tool[] = ['dpvs-deploy', 'ansible', 'openssh'];
+/** probe: the real thing (dpvs-deploy plan; the probe script for the others); true: `true` over SSH */
+type Workload = 'probe' | 'true';
 
 interface Sample {
+  workload: Workload;
   tool: Tool;
   rep: number;
   code: number;
@@ -45,9 +48,12 @@ interface Sample {
   maxSubsystems: number;
   /** dpvs-deploy's own --stats line (client side), for comparison with the server's count */
   clientStats?: string;
+  /** dpvs-deploy plan's "Plan: ..." line */
+  planLine?: string;
 }
 
 interface ToolSummary {
+  workload: Workload;
   tool: Tool;
   runs: number;
   failed: number;
@@ -92,9 +98,10 @@ interface ApplyResult {
 interface SizeResult {
   hosts: number;
   labUpMs: number;
+  applied: boolean;
   apply: ApplyResult | null;
   /** exit code of the first plan after the apply (0 = no changes) and its summary line */
-  noopCheck: { code: number; summary: string };
+  noopCheck: { code: number; summary: string } | null;
   samples: Sample[];
   summary: ToolSummary[];
   phases: Phases | null;
@@ -103,12 +110,15 @@ interface SizeResult {
 interface Args {
   hosts: number[];
   reps: number;
-  applyTable: boolean;
+  /** full apply (and so a no-op plan) only for sizes up to this */
+  applyMax: number;
+  /** run the probe workload only for sizes up to this (the trivial one always) */
+  probeMax: number;
   out: string;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { hosts: [], reps: 3, applyTable: true, out: resolve('bench/results') };
+  const a: Args = { hosts: [], reps: 3, applyMax: 10, probeMax: 10, out: resolve('bench/results') };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i];
     const next = (): string => {
@@ -118,7 +128,8 @@ function parseArgs(argv: string[]): Args {
     };
     if (v === '--hosts') a.hosts.push(...next().split(',').map(Number));
     else if (v === '--reps') a.reps = Number(next());
-    else if (v === '--no-apply-table') a.applyTable = false;
+    else if (v === '--apply-max') a.applyMax = Number(next());
+    else if (v === '--probe-max') a.probeMax = Number(next());
     else if (v === '--out') a.out = resolve(next());
     else throw new Error(`unknown argument ${v}`);
   }
@@ -178,6 +189,7 @@ interface PlanDoc {
 }
 
 function applyResult(
+  targets: number,
   m: Measured,
   reportFile: string,
   runDir: string | null,
@@ -192,11 +204,6 @@ function applyResult(
       : { hosts: [] };
   const changes = plan.hosts.flatMap((h) => h.changes);
   const count = (re: RegExp): number => changes.filter((c) => re.test(c.summary)).length;
-  const targets = new Set(
-    changes
-      .filter((c) => c.task === 'dpvs-build' && /^(build|install) DPVS/.test(c.summary))
-      .map((c) => String(c.after)),
-  );
   const byTask = new Map<string, Array<{ status: string; durationMs: number }>>();
   for (const h of report.hosts)
     for (const t of h.tasks) {
@@ -225,7 +232,7 @@ function applyResult(
     dpdkReceived: count(/^receive the DPDK /),
     dpvsBuilds: count(/^build DPVS /),
     dpvsReceived: count(/^install DPVS .* built on /),
-    buildTargets: targets.size,
+    buildTargets: targets,
     maxConnections: counts.maxConnections,
     maxExecs: counts.maxExecs,
     tasks,
@@ -233,48 +240,77 @@ function applyResult(
   };
 }
 
-async function runTool(
-  tool: Tool,
-  rep: number,
-  ctx: {
-    inv: string;
-    runs: string;
-    ansibleDir: string;
-    floor: string;
-    n: number;
-    hostsDir: string;
-    hosts: string[];
-  },
-): Promise<Sample> {
+interface Ctx {
+  inv: string;
+  runs: string;
+  ansibleDir: string;
+  floor: string;
+  floorTrue: string;
+  n: number;
+  hostsDir: string;
+  hosts: string[];
+}
+
+async function runTool(workload: Workload, tool: Tool, rep: number, ctx: Ctx): Promise<Sample> {
   const marks = mark(ctx.hostsDir, ctx.hosts);
   let m: Measured;
   let ok: boolean;
   let clientStats: string | undefined;
-  const timeoutMs = 600_000;
-  if (tool === 'dpvs-deploy') {
+  let planLine: string | undefined;
+  const timeoutMs = 900_000;
+  if (tool === 'dpvs-deploy' && workload === 'probe') {
     m = await dpvsDeploy(
       ['plan', ctx.inv, '--stats', '--forks', String(ctx.n), '--run-dir', ctx.runs],
       timeoutMs,
     );
-    ok = m.code === 0;
+    // 0 no changes, 2 changes pending (a lab that was not applied): both ran every probe and check
+    ok = m.code === 0 || m.code === 2;
     clientStats = /max per host: .*/.exec(m.stdout)?.[0];
+    planLine = /^Plan: .*$/m.exec(m.stdout)?.[0];
+  } else if (tool === 'dpvs-deploy') {
+    m = await measure(
+      process.execPath,
+      [resolve('dist/bench/transport.js'), ctx.inv, '--forks', String(ctx.n)],
+      {
+        timeoutMs,
+      },
+    );
+    ok = m.code === 0;
   } else if (tool === 'ansible') {
-    m = await measure('ansible-playbook', [join(ctx.ansibleDir, 'probe.yaml')], {
+    const play = workload === 'probe' ? 'probe.yaml' : 'true.yaml';
+    m = await measure('ansible-playbook', [join(ctx.ansibleDir, play)], {
       cwd: ctx.ansibleDir,
       env: { ...process.env, ANSIBLE_CONFIG: join(ctx.ansibleDir, 'ansible.cfg'), ANSIBLE_NOCOLOR: '1' },
       timeoutMs,
     });
     ok = m.code === 0 && !/failed=[1-9]|unreachable=[1-9]/.test(m.stdout);
   } else {
-    m = await measure('bash', [ctx.floor], { timeoutMs });
+    m = await measure('bash', [workload === 'probe' ? ctx.floor : ctx.floorTrue], { timeoutMs });
     ok = m.code === 0;
   }
+  const s = await finish(workload, tool, rep, ctx, marks, m, ok, clientStats);
+  return planLine ? { ...s, planLine } : s;
+}
+
+async function finish(
+  workload: Workload,
+  tool: Tool,
+  rep: number,
+  ctx: Ctx,
+  marks: ReturnType<typeof mark>,
+  m: Measured,
+  ok: boolean,
+  clientStats: string | undefined,
+): Promise<Sample> {
   // sshd writes its last lines (disconnects) just after the client is gone
   await new Promise((r) => setTimeout(r, 300));
   const s = summarize(countSince(ctx.hostsDir, marks));
   if (!ok)
-    log(`${tool} rep ${rep}: exit ${m.code}\n${(m.stdout + m.stderr).split('\n').slice(-15).join('\n')}`);
+    log(
+      `${tool} (${workload}) rep ${rep}: exit ${m.code}\n${(m.stdout + m.stderr).split('\n').slice(-15).join('\n')}`,
+    );
   return {
+    workload,
     tool,
     rep,
     code: m.code,
@@ -288,10 +324,11 @@ async function runTool(
   };
 }
 
-function summarizeTool(tool: Tool, samples: Sample[]): ToolSummary {
-  const s = samples.filter((x) => x.tool === tool);
+function summarizeTool(workload: Workload, tool: Tool, samples: Sample[]): ToolSummary {
+  const s = samples.filter((x) => x.tool === tool && x.workload === workload);
   const w = s.map((x) => x.wallMs);
   return {
+    workload,
     tool,
     runs: s.length,
     failed: s.filter((x) => !x.ok).length,
@@ -320,63 +357,71 @@ async function benchSize(n: number, a: Args): Promise<SizeResult> {
   const hosts = await writeProbeScripts(inv, join(work, 'probes'));
   const ansibleDir = join(work, 'ansible');
   writeAnsible(ansibleDir, hosts, paths);
-  const floor = writeFloor(join(work, 'floor'), hosts, paths);
+  const floor = writeFloor(join(work, 'floor'), hosts, paths, true);
+  const floorTrue = writeFloor(join(work, 'floor'), hosts, paths, false);
   log(`work directory ${work}`);
 
   let apply: ApplyResult | null = null;
-  log(`full apply on ${n} fresh balancers`);
-  const marks = mark(paths.hosts, hosts);
-  const report = join(work, 'apply-report.json');
-  const am = await dpvsDeploy(
-    ['apply', inv, '--yes', '--no-diff', '--forks', String(n), '--report-json', report, '--run-dir', runs],
-    3_600_000,
-  );
-  const counts = summarize(countSince(paths.hosts, marks));
-  if (a.applyTable) apply = applyResult(am, report, newestRun(runs, 'apply'), counts);
-  log(`apply: exit ${am.code} in ${(am.wallMs / 1000).toFixed(1)} s`);
-  if (am.code !== 0) log((am.stdout + am.stderr).split('\n').slice(-25).join('\n'));
-
-  const check = await dpvsDeploy(
-    ['plan', inv, '--no-diff', '--forks', String(n), '--run-dir', runs],
-    600_000,
-  );
-  const noopCheck = {
-    code: check.code,
-    summary: /^Plan: .*$/m.exec(check.stdout)?.[0] ?? check.stdout.trim().split('\n').slice(-1)[0] ?? '',
-  };
-  log(`plan after apply: exit ${check.code}: ${noopCheck.summary}`);
+  let noopCheck: SizeResult['noopCheck'] = null;
+  if (n <= a.applyMax) {
+    log(`full apply on ${n} fresh balancers`);
+    const marks = mark(paths.hosts, hosts);
+    const report = join(work, 'apply-report.json');
+    const am = await dpvsDeploy(
+      ['apply', inv, '--yes', '--no-diff', '--forks', String(n), '--report-json', report, '--run-dir', runs],
+      3_600_000,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    // identical build targets: same OS and kernel (the lab's balancers cycle through two variants)
+    const targets = new Set(
+      u.profiles.filter((p) => p.roles.includes('balancer')).map((p) => `${p.os} ${p.kernel}`),
+    );
+    apply = applyResult(
+      targets.size,
+      am,
+      report,
+      newestRun(runs, 'apply'),
+      summarize(countSince(paths.hosts, marks)),
+    );
+    log(`apply: exit ${am.code} in ${(am.wallMs / 1000).toFixed(1)} s`);
+    if (am.code !== 0) log((am.stdout + am.stderr).split('\n').slice(-25).join('\n'));
+  }
 
   const samples: Sample[] = [];
-  const ctx = { inv, runs, ansibleDir, floor, n, hostsDir: paths.hosts, hosts };
+  const ctx: Ctx = { inv, runs, ansibleDir, floor, floorTrue, n, hostsDir: paths.hosts, hosts };
+  const workloads: Workload[] = n <= a.probeMax ? ['true', 'probe'] : ['true'];
   for (let rep = 0; rep < a.reps; rep++) {
     const order = TOOLS.map((_, i) => TOOLS[(i + rep) % TOOLS.length] as Tool);
-    for (const tool of order) {
-      const s = await runTool(tool, rep, ctx);
-      log(
-        `${n} hosts, rep ${rep + 1}/${a.reps}, ${tool}: ${(s.wallMs / 1000).toFixed(2)} s, exit ${s.code}, ${s.maxConnections} conn/${s.maxExecs} exec per host`,
-      );
-      samples.push(s);
-    }
+    for (const workload of workloads)
+      for (const tool of order) {
+        const s = await runTool(workload, tool, rep, ctx);
+        log(
+          `${n} hosts, rep ${rep + 1}/${a.reps}, ${workload}, ${tool}: ${(s.wallMs / 1000).toFixed(2)} s, exit ${s.code}, ${s.maxConnections} conn/${s.maxExecs} exec per host`,
+        );
+        samples.push(s);
+      }
   }
 
+  const firstPlan = samples.find((x) => x.workload === 'probe' && x.tool === 'dpvs-deploy');
+  if (apply && firstPlan) noopCheck = { code: firstPlan.code, summary: firstPlan.planLine ?? '' };
+
   let phases: Phases | null = null;
-  const pm = await measure(process.execPath, [resolve('dist/bench/phases.js'), inv, '--forks', String(n)], {
-    timeoutMs: 600_000,
-  });
-  try {
-    phases = JSON.parse(pm.stdout.trim().split('\n').slice(-1)[0] ?? '') as Phases;
-  } catch {
-    log(`phases failed: ${pm.stderr}`);
+  if (workloads.includes('probe')) {
+    const pm = await measure(
+      process.execPath,
+      [resolve('dist/bench/phases.js'), inv, '--forks', String(n), '--dump-facts', join(work, 'facts.json')],
+      {
+        timeoutMs: 900_000,
+      },
+    );
+    try {
+      phases = JSON.parse(pm.stdout.trim().split('\n').slice(-1)[0] ?? '') as Phases;
+    } catch {
+      log(`phases failed: ${pm.stderr}`);
+    }
   }
-  return {
-    hosts: n,
-    labUpMs: u.ms,
-    apply,
-    noopCheck,
-    samples,
-    summary: TOOLS.map((t) => summarizeTool(t, samples)),
-    phases,
-  };
+  const summary = workloads.flatMap((w) => TOOLS.map((t) => summarizeTool(w, t, samples)));
+  return { hosts: n, labUpMs: u.ms, applied: apply !== null, apply, noopCheck, samples, summary, phases };
 }
 
 const s1 = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
@@ -387,50 +432,82 @@ function markdown(results: SizeResult[], meta: Record<string, string>): string {
   out.push(`# dpvs-deploy benchmark, ${meta.date}`, '');
   out.push(
     `Machine: ${meta.cpu}, ${meta.cores} cores; ${meta.node}; ${meta.ansible}; ${meta.ssh}. Lab balancers (test/lab), ` +
-      `${meta.reps} repetitions per tool, alternating order, medians. Generated by \`npm run bench\` (bench/run.ts).`,
+      `${meta.reps} repetitions per tool, alternating order, medians. Generated by \`npm run bench${meta.args ? ' -- ' + meta.args : ''}\` (bench/run.ts).`,
     '',
   );
-  out.push('## No-op plan vs Ansible vs the OpenSSH floor', '');
-  out.push(
-    '| hosts | tool | wall (median) | min – max | CPU s | peak RSS (largest process) | peak RSS (whole tree) | SSH conn / host | exec / host | failed runs |',
-    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-  );
-  for (const r of results)
-    for (const t of r.summary)
+  const label: Record<Workload, Record<Tool, string>> = {
+    probe: {
+      'dpvs-deploy': 'dpvs-deploy plan',
+      ansible: 'ansible-playbook (probe script)',
+      openssh: 'OpenSSH floor (probe script)',
+    },
+    true: {
+      'dpvs-deploy': 'dpvs-deploy transport (`true`)',
+      ansible: 'ansible-playbook (`true`)',
+      openssh: 'OpenSSH floor (`true`)',
+    },
+  };
+  const sections: Array<[Workload, string]> = [
+    ['probe', '## Plan (all facts, all checks) vs Ansible vs the OpenSSH floor, same probe script'],
+    ['true', '## SSH and orchestration alone: one `true` per host'],
+  ];
+  for (const [wl, title] of sections) {
+    const rs = results.filter((r) => r.summary.some((t) => t.workload === wl));
+    if (rs.length === 0) continue;
+    out.push(title, '');
+    out.push(
+      '| hosts | tool | wall (median) | min – max | CPU s | peak RSS (largest process) | peak RSS (whole tree) | SSH conn / host | exec / host | failed runs |',
+      '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const r of rs)
+      for (const t of r.summary.filter((x) => x.workload === wl))
+        out.push(
+          `| ${r.hosts} | ${label[wl][t.tool]} | ${s1(t.wallMs)} | ${s1(t.wallMinMs)} – ${s1(t.wallMaxMs)} | ${t.cpuS.toFixed(2)} | ${mb(t.maxRssKb)} | ${mb(t.treeRssKb)} | ${t.maxConnections} | ${t.maxExecs} | ${t.failed}/${t.runs} |`,
+        );
+    out.push('');
+    out.push(
+      '| hosts | Ansible ÷ dpvs-deploy (target ≥ 5×) | dpvs-deploy ÷ OpenSSH floor (target ≤ 1.5×) |' +
+        (wl === 'probe' ? ' state of the hosts |' : ''),
+    );
+    out.push('|---:|---:|---:|' + (wl === 'probe' ? '---|' : ''));
+    for (const r of rs) {
+      const w = (t: Tool): number => r.summary.find((x) => x.tool === t && x.workload === wl)?.wallMs ?? NaN;
+      const codes = [
+        ...new Set(r.samples.filter((x) => x.workload === wl && x.tool === 'dpvs-deploy').map((x) => x.code)),
+      ];
+      const state = r.noopCheck
+        ? `applied; plan after apply: exit ${r.noopCheck.code} (${r.noopCheck.summary})`
+        : `fresh (not applied): plan exit ${codes.join(', ')} (changes pending)`;
       out.push(
-        `| ${r.hosts} | ${t.tool} | ${s1(t.wallMs)} | ${s1(t.wallMinMs)} – ${s1(t.wallMaxMs)} | ${t.cpuS.toFixed(2)} | ${mb(t.maxRssKb)} | ${mb(t.treeRssKb)} | ${t.maxConnections} | ${t.maxExecs} | ${t.failed}/${t.runs} |`,
+        `| ${r.hosts} | ${(w('ansible') / w('dpvs-deploy')).toFixed(2)}× | ${(w('dpvs-deploy') / w('openssh')).toFixed(2)}× |` +
+          (wl === 'probe' ? ` ${state} |` : ''),
       );
-  out.push('');
-  out.push(
-    '| hosts | Ansible ÷ dpvs-deploy (target ≥ 5×) | dpvs-deploy ÷ OpenSSH floor (target ≤ 1.5×) | plan after apply |',
-  );
-  out.push('|---:|---:|---:|---|');
-  for (const r of results) {
-    const w = (t: Tool): number => r.summary.find((x) => x.tool === t)?.wallMs ?? NaN;
-    out.push(
-      `| ${r.hosts} | ${(w('ansible') / w('dpvs-deploy')).toFixed(2)}× | ${(w('dpvs-deploy') / w('openssh')).toFixed(2)}× | exit ${r.noopCheck.code}: ${r.noopCheck.summary} |`,
-    );
+    }
+    out.push('');
   }
-  out.push('');
-  out.push('## Where a no-op plan spends its time (bench/phases.ts, one run)', '');
-  out.push(
-    '| hosts | load inventory | connect (all hosts) | connect median / host | probe round trip median | probe on host median | parse | plan | render | our CPU in connect+probe | total |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-  );
-  for (const r of results) {
-    const p = r.phases;
-    if (!p) continue;
-    const ms = (x: number): string => `${Math.round(x)} ms`;
+  if (results.some((r) => r.phases)) {
+    out.push('## Where a plan spends its time (bench/phases.ts, one run)', '');
     out.push(
-      `| ${r.hosts} | ${ms(p.loadMs)} | ${ms(p.connectWallMs)} | ${ms(p.connectMedianMs)} | ${ms(p.probeRoundTripMedianMs)} | ${ms(p.probeOnHostMedianMs)} | ${ms(p.parseMs)} | ${ms(p.planMs)} | ${ms(p.renderMs)} | ${ms(p.networkCpuMs)} | ${ms(p.totalMs)} |`,
+      '| hosts | load inventory | connect (all hosts) | connect median / host | probe round trip median | probe on host median | parse | plan | render | our CPU in connect+probe | total |',
+      '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     );
+    for (const r of results) {
+      const p = r.phases;
+      if (!p) continue;
+      const ms = (x: number): string => `${Math.round(x)} ms`;
+      out.push(
+        `| ${r.hosts} | ${ms(p.loadMs)} | ${ms(p.connectWallMs)} | ${ms(p.connectMedianMs)} | ${ms(p.probeRoundTripMedianMs)} | ${ms(p.probeOnHostMedianMs)} | ${ms(p.parseMs)} | ${ms(p.planMs)} | ${ms(p.renderMs)} | ${ms(p.networkCpuMs)} | ${ms(p.totalMs)} |`,
+      );
+    }
+    out.push('');
   }
-  out.push('');
-  out.push('## Full apply on a fresh lab', '');
-  out.push(
-    '| hosts | wall | CPU s (control) | peak RSS | hosts changed / failed | DPDK builds / copies | DPVS builds / copies | build targets | SSH conn / host | exec / host |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-  );
+  if (results.some((r) => r.apply))
+    out.push(
+      '## Full apply on a fresh lab',
+      '',
+      '| hosts | wall | CPU s (control) | peak RSS | hosts changed / failed | DPDK builds / copies | DPVS builds / copies | distinct targets (OS, kernel) | SSH conn / host | exec / host |',
+      '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    );
   for (const r of results) {
     const x = r.apply;
     if (!x) continue;
@@ -458,31 +535,38 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the bench needs root (it brings up the lab)');
   const a = parseArgs(process.argv.slice(2));
   const ansible = ensureAnsible();
-  const results: SizeResult[] = [];
-  try {
-    for (const n of a.hosts) results.push(await benchSize(n, a));
-  } finally {
-    log('lab down');
-    await down();
-  }
-  const now = new Date();
-  const date = now.toISOString().slice(0, 10);
+  const started = new Date();
   const meta = {
-    date: now.toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
+    date: started.toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
     cpu: cpus()[0]?.model ?? 'unknown CPU',
     cores: String(cpus().length),
     node: `Node ${process.version}`,
     ansible,
     ssh: spawnSync('ssh', ['-V'], { encoding: 'utf8' }).stderr.trim().split(',')[0] ?? 'OpenSSH',
     reps: String(a.reps),
+    args: process.argv.slice(2).join(' '),
   };
-  const md = markdown(results, meta);
-  process.stdout.write(md);
-  mkdirSync(a.out, { recursive: true });
-  const isDefault = a.hosts.join(',') === '10,50,100';
+  const isDefault = process.argv.length === 2;
+  const date = started.toISOString().slice(0, 10);
   const base = join(a.out, isDefault ? date : `${date}-n${a.hosts.join('-')}`);
-  writeFileSync(`${base}.md`, md);
-  writeFileSync(`${base}.json`, JSON.stringify({ meta, results }, null, 2) + '\n');
+  mkdirSync(a.out, { recursive: true });
+  const results: SizeResult[] = [];
+  const write = (): string => {
+    const md = markdown(results, meta);
+    writeFileSync(`${base}.md`, md);
+    writeFileSync(`${base}.json`, JSON.stringify({ meta, results }, null, 2) + '\n');
+    return md;
+  };
+  try {
+    for (const n of a.hosts) {
+      results.push(await benchSize(n, a));
+      write(); // after each size: a later failure keeps what was measured
+    }
+  } finally {
+    log('lab down');
+    await down();
+  }
+  process.stdout.write(write());
   log(`wrote ${base}.md and ${base}.json`);
 }
 

@@ -116,12 +116,36 @@ export function writeAnsible(dir: string, hosts: ReadonlyArray<string>, paths: L
         quiet: true
 `,
   );
+  writeFileSync(
+    join(dir, 'true.yaml'),
+    `# The same play shape with a trivial command: SSH and Ansible's own cost, no probe.
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: true
+      ansible.builtin.command:
+        argv: ['true']
+      changed_when: false
+`,
+  );
 }
 
-/** The floor: plain OpenSSH, one connection per host, all in parallel, each running the probe script. */
-export function writeFloor(dir: string, hosts: ReadonlyArray<string>, paths: LabPaths): string {
+/**
+ * The floor: plain OpenSSH, one connection per host, all in parallel, each running the probe script
+ * (`probe`), or `true` (the SSH cost alone).
+ */
+export function writeFloor(
+  dir: string,
+  hosts: ReadonlyArray<string>,
+  paths: LabPaths,
+  probe: boolean,
+): string {
   mkdirSync(join(dir, 'out'), { recursive: true });
-  const file = join(dir, 'floor.sh');
+  const file = join(dir, probe ? 'floor.sh' : 'floor-true.sh');
+  const run = probe ? 'sh -s <"../probes/$h.sh"' : 'true </dev/null';
+  const check = probe
+    ? `for h in ${hosts.join(' ')}; do grep -q '^@@dpvs-deploy-section@@ end' "out/$h.out" || fail=$((fail + 1)); done\n`
+    : '';
   writeFileSync(
     file,
     `#!/bin/bash
@@ -129,13 +153,12 @@ export function writeFloor(dir: string, hosts: ReadonlyArray<string>, paths: Lab
 cd ${JSON.stringify(dir)}
 pids=()
 for h in ${hosts.join(' ')}; do
-  ssh -F ${JSON.stringify(paths.sshConfig)} "$h" sh -s <"../probes/$h.sh" >"out/$h.out" 2>"out/$h.err" &
+  ssh -F ${JSON.stringify(paths.sshConfig)} "$h" ${run} >"out/$h.out" 2>"out/$h.err" &
   pids+=($!)
 done
 fail=0
 for p in "\${pids[@]}"; do wait "$p" || fail=$((fail + 1)); done
-for h in ${hosts.join(' ')}; do grep -q '^@@dpvs-deploy-section@@ end' "out/$h.out" || fail=$((fail + 1)); done
-exit $fail
+${check}exit $fail
 `,
     { mode: 0o755 },
   );
