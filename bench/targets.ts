@@ -47,9 +47,9 @@ export function writeBenchInventory(file: string, profiles: LabHostProfile[], pa
   const dpvs = fixture(paths.www, 'dpvs', '1.9.10');
   for (const h of Object.values(inv.hosts)) {
     delete h.keepalived;
-    h.dpdk = { version: '20.11.10', driver: 'uio_pci_generic', source: dpdk };
+    h.dpdk = { version: '20.11.10', driver: 'uio_pci_generic', source: { ...dpdk } };
     // 65535 mbufs fit the lab's 512 x 2 MB pages per node
-    h.dpvs = { version: '1.9.10', source: dpvs, pktpool_size: 65535, start_timeout_s: 90 };
+    h.dpvs = { version: '1.9.10', source: { ...dpvs }, pktpool_size: 65535, start_timeout_s: 90 };
     h.nics = (h.nics ?? []).map((n) => ({ ...n, rx: { queues: 1 }, tx: { queues: 1 } }));
   }
   writeFileSync(
