@@ -46,9 +46,13 @@ done`);
         `for c in ${words(r.commands)}; do printf 'cmd\\t%s %s\\n' "$c" "$(command -v "$c" 2>/dev/null)"; done`,
       );
     if (r.packages.length)
-      parts.push(`for p in ${words(r.packages)}; do
-  if command -v dpkg-query >/dev/null 2>&1; then v=$(dpkg-query -W -f='\${Status} \${Version}' "$p" 2>/dev/null | sed -n 's/^install ok installed //p')
-  elif command -v rpm >/dev/null 2>&1; then v=$(rpm -q --qf '%{VERSION}-%{RELEASE}' "$p" 2>/dev/null) || v=; else v=; fi
+      // The package database is the OS family's own (os-release ID/ID_LIKE), not whichever tool is on
+      // PATH: Debian can carry rpm (alien) and RHEL can carry dpkg (EPEL).
+      parts.push(`pm=; if command -v rpm >/dev/null 2>&1 && grep -qiE '^(ID|ID_LIKE)=.*(rhel|fedora|centos|suse)' /etc/os-release 2>/dev/null; then pm=rpm
+elif command -v dpkg-query >/dev/null 2>&1; then pm=dpkg; elif command -v rpm >/dev/null 2>&1; then pm=rpm; fi
+for p in ${words(r.packages)}; do
+  case $pm in dpkg) v=$(dpkg-query -W -f='\${Status} \${Version}' "$p" 2>/dev/null | sed -n 's/^install ok installed //p');;
+  rpm) v=$(rpm -q --qf '%{VERSION}-%{RELEASE}' "$p" 2>/dev/null) || v=;; *) v=;; esac
   printf 'pkg\\t%s %s\\n' "$p" "$v"; done`);
     for (const f of r.files)
       parts.push(

@@ -6,7 +6,15 @@
 
 export type Step =
   /** run a shell command; non-zero exit fails the change unless okCodes includes it */
-  | { kind: 'exec'; command: string; timeoutMs?: number; okCodes?: number[]; redact?: string[] }
+  | {
+      kind: 'exec';
+      command: string;
+      timeoutMs?: number;
+      okCodes?: number[];
+      redact?: string[];
+      /** run when the command fails; its output is added to the error (e.g. the unit's journal) */
+      onFailure?: string;
+    }
   /** write a file atomically (temp + rename), keeping the previous copy */
   | { kind: 'write'; path: string; content: string; mode: number; owner?: string }
   /** upload a file from the control machine (air-gapped sources, patches) */

@@ -42,8 +42,19 @@ export async function runStep(step: Step, env: StepEnv): Promise<void> {
     case 'exec': {
       // the transport writes every command and its output to the transcript
       const r = await t.exec(step.command, { timeoutMs: step.timeoutMs ?? env.defaultTimeoutMs });
-      if (!(step.okCodes ?? [0]).includes(r.code ?? -1))
-        throw new CommandError(host, step.command, r.code, r.stdout, r.stderr);
+      if (!(step.okCodes ?? [0]).includes(r.code ?? -1)) {
+        const base = new CommandError(host, step.command, r.code, r.stdout, r.stderr);
+        if (!step.onFailure) throw base;
+        const f = await t.exec(step.onFailure, { timeoutMs: 30_000 });
+        throw new CommandError(
+          host,
+          step.command,
+          r.code,
+          r.stdout,
+          r.stderr,
+          `${base.message}\n${f.stdout.trimEnd()}`,
+        );
+      }
       return;
     }
     case 'write': {

@@ -368,6 +368,7 @@ function persistChanges(spec: DpdkSpec, facts: Facts, pcis: string[]): Change[] 
       after: script,
       reversible: true,
       steps: [
+        { kind: 'exec', command: sh`mkdir -p ${ETC_DIR}` },
         { kind: 'write', path: BIND_SCRIPT, content: script, mode: 0o755 },
         { kind: 'write', path: BIND_UNIT_PATH, content: unit, mode: 0o644 },
         { kind: 'exec', command: sh`systemctl daemon-reload && systemctl enable ${BIND_UNIT}` },

@@ -35,6 +35,7 @@ export function restartSteps(
       kind: 'exec',
       command: sh`systemctl ${verb} ${DPVS_UNIT}`,
       timeoutMs: (startTimeoutS(host) + 60) * 1000,
+      onFailure,
     },
     healthWait(host, onFailure),
     {

@@ -129,7 +129,7 @@ def environment(unit):
 
 
 def command(unit, line, env):
-    """(argv, ignore_failure) for an Exec*= line: prefixes -@+!: and $VAR / ${VAR} expansion."""
+    """(argv, ignore_failure) for an Exec*= line: prefixes -@+!:, $VAR / ${VAR} expansion, $$ -> $."""
     line = specifiers(unit, line.strip())
     ignore = False
     while line and line[0] in "-@+!:":
@@ -140,5 +140,7 @@ def command(unit, line, env):
         if re.fullmatch(r"\$[A-Za-z_]\w*", w):
             argv += env.get(w[1:], "").split()
         else:
-            argv.append(re.sub(r"\$\{([A-Za-z_]\w*)\}", lambda m: env.get(m.group(1), ""), w))
+            # systemd: "$$" is a literal "$"; ${VAR} expands inside a word
+            argv.append(re.sub(r"\$\$|\$\{([A-Za-z_]\w*)\}",
+                               lambda m: "$" if m.group(0) == "$$" else env.get(m.group(1), ""), w))
     return argv, ignore
