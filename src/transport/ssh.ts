@@ -98,6 +98,17 @@ class Slots {
   }
 }
 
+/** An exec channel and its exit status, recorded from the moment the channel opened. */
+interface ExitStatus {
+  seen: boolean;
+  code: number | null;
+  signal?: string;
+}
+interface OpenedExec {
+  ch: ClientChannel;
+  exit: ExitStatus;
+}
+
 export class SshTransport implements Transport {
   readonly name: string;
   private readonly client: Client;
@@ -248,9 +259,9 @@ export class SshTransport implements Transport {
     for (;;) {
       this.assertOpen();
       await this.slots.acquire();
-      let ch: ClientChannel;
+      let opened: OpenedExec;
       try {
-        ch = await this.openExec(wire);
+        opened = await this.openExec(wire);
       } catch (e) {
         this.slots.release();
         const reason = (e as { reason?: unknown }).reason;
@@ -263,7 +274,7 @@ export class SshTransport implements Transport {
       }
       this.counters.execs++;
       try {
-        return await this.collect(ch, stdin, options, label);
+        return await this.collect(opened, stdin, options, label);
       } finally {
         this.slots.release();
       }
@@ -280,20 +291,30 @@ export class SshTransport implements Transport {
     }
   }
 
-  private openExec(wire: string): Promise<ClientChannel> {
+  /**
+   * Opens an exec channel. The exit status is recorded from inside ssh2's callback: a fast command's
+   * status and close can arrive in the same read, before an awaiting caller could attach a listener.
+   */
+  private openExec(wire: string): Promise<OpenedExec> {
     return new Promise((resolve, reject) => {
       const gone = (e: Error): void => reject(e);
       this.pending.add(gone);
       this.client.exec(wire, (err, ch) => {
         this.pending.delete(gone);
-        if (err) reject(err);
-        else resolve(ch);
+        if (err) return reject(err);
+        const exit: ExitStatus = { seen: false, code: null };
+        ch.on('exit', (c: number | null, sig?: string) => {
+          exit.seen = true;
+          if (typeof c === 'number') exit.code = c;
+          else if (sig) exit.signal = sig;
+        });
+        resolve({ ch, exit });
       });
     });
   }
 
   private collect(
-    ch: ClientChannel,
+    { ch, exit }: OpenedExec,
     stdin: Buffer[],
     options: ExecOptions,
     label: string,
@@ -305,9 +326,6 @@ export class SshTransport implements Transport {
       const err: Buffer[] = [];
       const decOut = new StringDecoder('utf8');
       const decErr = new StringDecoder('utf8');
-      let code: number | null = null;
-      let signal: string | undefined;
-      let sawExit = false;
       let settled = false;
       let timer: NodeJS.Timeout | undefined;
       const finish = (e?: Error): void => {
@@ -320,10 +338,10 @@ export class SshTransport implements Transport {
           const r: RawResult = {
             stdout: Buffer.concat(out),
             stderr: Buffer.concat(err),
-            code,
+            code: exit.code,
             durationMs: Date.now() - start,
           };
-          if (signal !== undefined) r.signal = signal;
+          if (exit.signal !== undefined) r.signal = exit.signal;
           resolve(r);
         }
       };
@@ -337,13 +355,8 @@ export class SshTransport implements Transport {
         err.push(d);
         if (options.onOutput) options.onOutput('stderr', this.redact(decErr.write(d)));
       });
-      ch.on('exit', (c: number | null, sig?: string) => {
-        sawExit = true;
-        if (typeof c === 'number') code = c;
-        else if (sig) signal = sig;
-      });
       ch.on('close', () => {
-        if (!sawExit && this.closed) {
+        if (!exit.seen && this.closed) {
           finish(
             new TransportError(
               this.name,
