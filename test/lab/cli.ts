@@ -6,6 +6,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { resolve } from 'node:path';
 import { down, status, up } from './lab.js';
+import { buildFixtures } from './fixtures/build.js';
 import { inventoryYaml, labInventory, writeInventory } from './inventory.js';
 import { labPaths } from './paths.js';
 import { DEFAULT_SHAPE, labProfiles } from './profiles.js';
@@ -70,6 +71,10 @@ program
         ...(noHeaders.length ? { noHeaders } : {}),
       };
       const r = await up({ shape, paths, log: (l) => console.error(l) });
+      // The DPDK/DPVS fixture tarballs the inventory pushes (deterministic; cached by their sources).
+      const tf = Date.now();
+      const m = await buildFixtures(paths.www);
+      console.error(`fixtures: ${m.artifacts.length} tarballs in ${paths.www} (${Date.now() - tf} ms)`);
       const custom =
         shape.balancers !== DEFAULT_SHAPE.balancers ||
         shape.realservers !== DEFAULT_SHAPE.realservers ||
@@ -82,6 +87,7 @@ program
           inventoryFile: inventory,
           identity: paths.identity,
           knownHosts: paths.knownHosts,
+          fixtures: paths.www,
         });
         await writeInventory(
           inventory,
@@ -111,6 +117,7 @@ program
       inventoryFile: file,
       identity: paths.identity,
       knownHosts: paths.knownHosts,
+      fixtures: paths.www,
     });
     await writeInventory(file, inventoryYaml(inv, defaultCommand(o.balancers, o.realservers)));
     console.log(`wrote ${file}`);

@@ -11,6 +11,7 @@ const invPaths = {
   inventoryFile: paths.defaultInventory,
   identity: paths.identity,
   knownHosts: paths.knownHosts,
+  fixtures: paths.www,
 };
 
 describe('lab inventory', () => {

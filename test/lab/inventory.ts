@@ -5,7 +5,7 @@
  * MASTER/BACKUP pair.
  */
 import { writeFile, rename } from 'node:fs/promises';
-import { dirname, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { stringify } from 'yaml';
 import type { Inventory, HostEntry } from '../../src/inventory/schema.js';
 import type { LabHostProfile } from './profile-types.js';
@@ -15,7 +15,16 @@ export interface InventoryPaths {
   inventoryFile: string;
   identity: string;
   knownHosts: string;
+  /**
+   * the lab's fixture tarballs (.lab/fixtures/www, built by `npm run lab -- up`): with it, balancers
+   * get DPDK and DPVS as `source: {file}` pushed from the control machine
+   */
+  fixtures?: string;
 }
+
+/** The fixture tarballs the lab inventory installs (test/lab/fixtures recipes). */
+export const LAB_DPDK = { version: '20.11.10', tarball: 'dpdk-20.11.10.tar.xz' };
+export const LAB_DPVS = { version: '1.9.10', tarball: 'dpvs-1.9.10.tar.gz' };
 
 function rel(from: string, to: string): string {
   const r = relative(from, to);
@@ -40,6 +49,13 @@ function hostEntry(p: LabHostProfile, balancerIndex: number): HostEntry {
         kni_address: master ? '192.168.100.2/24' : '192.168.100.3/24',
       };
     }
+    // The tutorial's two-arm FullNAT, on the lab's two DPDK ports: dpdk1 faces the clients (WAN, the VIP),
+    // dpdk0 the real servers (LAN, the local addresses).
+    e.routes = [
+      { prefix: '10.0.96.0/24', dev: 'dpdk1' },
+      { prefix: '192.168.229.0/24', dev: 'dpdk0' },
+      { prefix: 'default', via: '10.0.96.254', dev: 'dpdk1' },
+    ];
     if (p.hugepages === 'real') {
       // The machine's real counter: keep the ask small.
       e.hugepages = { size: '2M', per_node: 16 };
@@ -57,6 +73,25 @@ export function labInventory(profiles: LabHostProfile[], paths: InventoryPaths):
   }
   const byRole = (r: LabHostProfile['roles'][number]): string[] =>
     profiles.filter((p) => p.roles.includes(r)).map((p) => p.name);
+  const balancers = byRole('balancer');
+  const realservers = byRole('realserver');
+  const services: NonNullable<Inventory['services']> = [];
+  if (balancers.length && realservers.length)
+    services.push({
+      name: 'web',
+      vip: '10.0.96.204',
+      port: 80,
+      protocol: 'tcp',
+      scheduler: 'rr',
+      mode: 'fullnat',
+      balancers,
+      vip_dev: 'dpdk1',
+      local_addresses: Object.fromEntries(
+        balancers.map((b, i) => [b, [{ address: lanAddress(204 + i), dev: 'dpdk0' }]]),
+      ),
+      // the real servers' LAN (data) addresses, 192.168.229.1, .2, ...
+      real_servers: realservers.map((_, i) => ({ address: lanAddress(1 + i), port: 80 })),
+    });
   return {
     version: 1,
     defaults: {
@@ -74,15 +109,41 @@ export function labInventory(profiles: LabHostProfile[], paths: InventoryPaths):
         vars: {
           hugepages: { size: '2M', per_node: 512 },
           workers: 'auto',
-          dpdk: { version: '20.11.10', driver: 'uio_pci_generic' },
-          dpvs: { version: '1.9.10' },
+          dpdk: {
+            version: LAB_DPDK.version,
+            driver: 'uio_pci_generic',
+            ...(paths.fixtures && { source: { file: rel(dir, join(paths.fixtures, LAB_DPDK.tarball)) } }),
+          },
+          dpvs: {
+            version: LAB_DPVS.version,
+            ...(paths.fixtures && { source: { file: rel(dir, join(paths.fixtures, LAB_DPVS.tarball)) } }),
+            // 65535 mbufs fit the lab's 512 x 2 MB pages per node (the default pool needs 1 GB+)
+            pktpool_size: 65535,
+          },
         },
       },
-      realservers: { hosts: byRole('realserver') },
+      realservers: {
+        hosts: byRole('realserver'),
+        // toa.ko/uoa.ko are built from the balancers' DPVS source
+        ...(paths.fixtures && {
+          vars: {
+            dpvs: {
+              version: LAB_DPVS.version,
+              source: { file: rel(dir, join(paths.fixtures, LAB_DPVS.tarball)) },
+            },
+          },
+        }),
+      },
       clients: { hosts: byRole('client') },
     },
     hosts,
+    ...(services.length ? { services } : {}),
   };
+}
+
+/** 192.168.229.0/24, the tutorial's LAN; past .254 the lab's larger shapes continue in 192.168.230.x. */
+function lanAddress(n: number): string {
+  return `192.168.${229 + Math.floor((n - 1) / 254)}.${((n - 1) % 254) + 1}`;
 }
 
 export function inventoryYaml(inv: Inventory, command: string): string {
