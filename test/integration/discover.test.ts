@@ -13,10 +13,10 @@
  * Applied: lb1 and rs1 only (a balancer apply builds DPDK and DPVS from the fixtures; doing lb2 and
  * rs2 too doubles the run). lb2 and rs2 are discovered, validated and planned (preflight passes).
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { runCli, type CliResult } from './cli-support.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseDocument } from 'yaml';
 import type { HostEntry, Inventory } from '../../src/inventory/schema.js';
@@ -25,30 +25,11 @@ import { ensureLab, type LabInfo, stopLab } from '../lab/harness.js';
 import { labPaths } from '../lab/paths.js';
 
 const root = process.platform === 'linux' && process.getuid?.() === 0;
-const BIN = path.resolve('bin/dpvs-deploy.js');
 let work: string;
 let lab: LabInfo;
 let manifest: FixtureManifest;
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], timeoutMs = 1_500_000): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1' } },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : 255) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-      },
-    );
-  });
-}
+const cli = (args: string[], timeoutMs = 1_500_000): Promise<CliResult> => runCli(args, timeoutMs);
 
 const HOSTS = [
   { name: 'lb1', role: 'balancer' },

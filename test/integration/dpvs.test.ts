@@ -5,10 +5,10 @@
  * restarts only that host. Run under the lab lock:
  *   npm run build && flock /tmp/dd-lab.lock npx vitest run test/integration/dpvs.test.ts
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { runCli, type CliResult } from './cli-support.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { parseDpvsConf } from '../../src/dpvsconf/index.js';
@@ -66,25 +66,7 @@ function writeInventory(from: string, out: string, edit: (d: Doc) => void): stri
   return out;
 }
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], timeoutMs = 1_500_000): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [path.resolve('bin/dpvs-deploy.js'), ...args],
-      { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1' } },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : 255) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-      },
-    );
-  });
-}
+const cli = (args: string[], timeoutMs = 1_500_000): Promise<CliResult> => runCli(args, timeoutMs);
 
 async function dpvsPid(host: string): Promise<string> {
   return (await labSsh(host, 'cat /var/run/dpvs.pid 2>/dev/null')).stdout.trim();

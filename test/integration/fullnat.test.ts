@@ -7,10 +7,10 @@
  * moves the VIP to the backup. Run under the lab lock:
  *   npm run build && flock /tmp/dd-lab.lock npx vitest run test/integration/fullnat.test.ts
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { runCli } from './cli-support.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { buildFixtures } from '../lab/fixtures/build.js';
@@ -22,23 +22,10 @@ const ENV = 'DPVS_IPC_FILE=/var/run/dpvs.ipc';
 const BIN = '/opt/dpvs/current/bin';
 let work: string;
 
-interface CliResult {
-  code: number;
-  out: string;
-}
-
-function cli(args: string[], timeoutMs = 1_500_000): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [path.resolve('bin/dpvs-deploy.js'), ...args, '--run-dir', path.join(work, 'runs')],
-      { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1' } },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : 255) : 0;
-        resolve({ code, out: `${String(stdout)}${String(stderr)}` });
-      },
-    );
-  });
+/** The CLI with this suite's run directory; `out` is stdout and stderr together. */
+async function cli(args: string[], timeoutMs = 1_500_000): Promise<{ code: number; out: string }> {
+  const r = await runCli([...args, '--run-dir', path.join(work, 'runs')], timeoutMs);
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 
 async function on(host: string, command: string): Promise<string> {

@@ -15,10 +15,10 @@
  *
  * Which checks this covers is LAB_COVERED below; docs/preflight.md prints it (src/preflight/docs.ts).
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { runCli, type CliResult } from './cli-support.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { HostEntry, Inventory } from '../../src/inventory/schema.js';
@@ -31,7 +31,6 @@ import type { LabHostProfile } from '../lab/profile-types.js';
 import type { LabShape } from '../lab/profiles.js';
 
 const root = process.platform === 'linux' && process.getuid?.() === 0;
-const BIN = path.resolve('bin/dpvs-deploy.js');
 
 const SHAPE: LabShape = {
   balancers: 2,
@@ -50,25 +49,8 @@ let work: string;
 let profiles: LabHostProfile[];
 let n = 0;
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], timeoutMs = 600_000): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args, '--run-dir', path.join(work, 'runs')],
-      { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1' } },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : 255) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-      },
-    );
-  });
-}
+const cli = (args: string[], timeoutMs = 600_000): Promise<CliResult> =>
+  runCli([...args, '--run-dir', path.join(work, 'runs')], timeoutMs);
 
 /** The lab inventory for this lab, edited; written to a fresh file. */
 function inventory(edit: (hosts: Record<string, HostEntry>, doc: Inventory) => void): string {
