@@ -10,14 +10,20 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Deep merge: objects merge, arrays and scalars from `over` replace. Inputs are not modified. */
+/**
+ * Keys whose value is one of several alternative shapes ({url, sha256} | {file} | {git, ref}): a
+ * higher layer's value replaces the lower one whole, since keys of two alternatives never combine.
+ */
+export const ATOMIC_KEYS: ReadonlySet<string> = new Set(['source']);
+
+/** Deep merge: objects merge, arrays, scalars and ATOMIC_KEYS from `over` replace. Inputs are not modified. */
 export function deepMerge<T>(base: T, over: unknown): T {
   if (over === undefined) return clone(base);
   if (!isPlainObject(base) || !isPlainObject(over)) return clone(over) as T;
   const out: Record<string, unknown> = { ...clone(base) };
   for (const [k, v] of Object.entries(over)) {
     if (v === undefined) continue;
-    out[k] = k in out ? deepMerge(out[k], v) : clone(v);
+    out[k] = k in out && !ATOMIC_KEYS.has(k) ? deepMerge(out[k], v) : clone(v);
   }
   return out as T;
 }

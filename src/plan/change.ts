@@ -14,6 +14,8 @@ export type Step =
       redact?: string[];
       /** run when the command fails; its output is added to the error (e.g. the unit's journal) */
       onFailure?: string;
+      /** set when the planner already knows this step fails (a missing input): the host is blocked */
+      problem?: string;
     }
   /** write a file atomically (temp + rename), keeping the previous copy */
   | { kind: 'write'; path: string; content: string; mode: number; owner?: string }

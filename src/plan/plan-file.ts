@@ -23,6 +23,8 @@ const StepSchema = z.discriminatedUnion('kind', [
       timeoutMs: z.number().optional(),
       okCodes: z.array(z.number()).optional(),
       redact: z.array(z.string()).optional(),
+      onFailure: z.string().optional(),
+      problem: z.string().optional(),
     })
     .strict(),
   z

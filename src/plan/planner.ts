@@ -27,7 +27,28 @@ export function planHost(i: PlanInputs): HostPlan {
     changes.push(...p.changes);
     if (p.projected) projected = p.projected;
   }
+  checks.push(...inputProblems(changes));
   return { host: i.host.name, changes, checks, factsFingerprint: factsFingerprint(i.facts) };
+}
+
+/** The id of the check a change planned to fail becomes: the host is blocked before anything runs. */
+export const INPUT_CHECK_ID = 'INPUT-001';
+
+/** Changes whose steps the planner already knows will fail (a missing source, a bad checksum). */
+export function inputProblems(changes: readonly Change[]): CheckResult[] {
+  const out: CheckResult[] = [];
+  for (const c of changes)
+    for (const s of c.steps)
+      if (s.kind === 'exec' && s.problem !== undefined)
+        out.push({
+          id: INPUT_CHECK_ID,
+          severity: 'error',
+          title: `${c.task} cannot be applied`,
+          found: s.problem,
+          expected: 'every input this host needs is readable and matches its checksum',
+          fix: 'correct the input named above (inventory, file on the control machine or host package) and plan again',
+        });
+  return out;
 }
 
 /** Problems after a task ran, on fresh facts: the task's own verify, or "the task still plans changes". */

@@ -55,6 +55,11 @@ export function renderPreflightDocs(checks: readonly PreflightCheck[] = allCheck
     '        - { id: CPU-001, reason: "lab box, hyper-threading cannot be turned off" }',
     '```',
     '',
+    'Besides these checks, the planner blocks a host with **INPUT-001** (not waivable) when a change it',
+    'planned cannot succeed: a source tarball or patch missing on the control machine, a file whose sha256',
+    'differs from the inventory, a kernel-headers package the host cannot install. `plan` exits 1 naming the',
+    'input, and `apply` leaves that host untouched instead of failing it halfway.',
+    '',
     '| id | severity | check | protects against | how to fix |',
     '|---|---|---|---|---|',
   ];

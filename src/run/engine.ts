@@ -252,7 +252,11 @@ export class Engine {
       }
       const blocking = p.checks.filter((c) => c.severity === 'error' && !c.waived);
       if (blocking.length) {
-        fail(h.name, 'blocked', `preflight: ${blocking.map((c) => `${c.id} ${c.title}`).join('; ')}`);
+        fail(
+          h.name,
+          'blocked',
+          `preflight: ${blocking.map((c) => `${c.id} ${c.title} (found: ${c.found})`).join('; ')}`,
+        );
         stage1Done.get(h.name)?.reject(new Error(`${h.name} is blocked by preflight`));
         continue;
       }

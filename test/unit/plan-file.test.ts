@@ -23,6 +23,8 @@ const hostPlan: HostPlan = {
           kind: 'exec',
           command: 'echo 512 > /sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages',
         },
+        { kind: 'exec', command: 'systemctl start dpvs', onFailure: 'journalctl -u dpvs -n 20' },
+        { kind: 'exec', command: 'exit 1', problem: 'dpdk.source.file: no such file' },
       ],
     },
   ],
