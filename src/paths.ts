@@ -1,9 +1,18 @@
 /** Locations inside the installed package (works from dist/ and from a global install). */
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
+/** The nearest directory at or above `from` holding package.json (dist/src/ and src/ both work). */
+function findRoot(from: string): string {
+  for (let d = from; ; d = path.dirname(d)) {
+    if (existsSync(path.join(d, 'package.json')) && existsSync(path.join(d, 'playbooks'))) return d;
+    if (path.dirname(d) === d) return path.resolve(from, '..', '..');
+  }
+}
+
 /** The package root: the directory holding package.json, playbooks/, templates/, schemas/. */
-export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const packageRoot = findRoot(path.dirname(fileURLToPath(import.meta.url)));
 
 export function packagePath(...parts: string[]): string {
   return path.join(packageRoot, ...parts);

@@ -106,6 +106,7 @@ export async function planCommand(file: string, o: PlanOptions, io: Io, command 
         plans.map((p) => ({ plan: p, facts: s.engine.facts.get(p.host) })),
         TOOL_VERSION,
         o.limit,
+        o.tasks,
       );
       await writePlanFile(o.out, doc, (t) => s.redactor.tokenize(t));
     }
@@ -186,7 +187,13 @@ export async function applyCommand(file: string, o: ApplyCliOptions, io: Io): Pr
       throw new UserError(
         `${file}: the inventory ${inventoryFile} changed since this plan was made; plan again`,
       );
-    o = { ...o, limit: saved.hosts.map((h) => h.host).join(','), yes: true };
+    // the saved plan's hosts and tasks, so the re-probe reads the same facts the plan was made from
+    o = {
+      ...o,
+      limit: saved.hosts.map((h) => h.host).join(','),
+      yes: true,
+      ...(saved.tasks ? { tasks: saved.tasks } : {}),
+    };
   }
   const progress = progressEvents(io);
   const s = await openSession(inventoryFile, 'apply', o, io, progress.events);

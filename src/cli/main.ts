@@ -53,6 +53,10 @@ function common(cmd: Command): Command {
       '--limit <pattern>',
       "hosts, groups or role:NAME, comma-separated, * wildcards, ! to exclude (e.g. 'lb*,!lb2')",
     )
+    .option(
+      '--tasks <names>',
+      'only these tasks of the playbooks, comma-separated, run in playbook order (e.g. dpdk-source,dpdk-build)',
+    )
     .addOption(
       new Option('--forks <n>', 'hosts worked on at once').argParser(intArg('--forks', 1, 1000)).default(50),
     )

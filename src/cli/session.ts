@@ -2,6 +2,7 @@
  * What facts, plan, apply and verify share: load the inventory, select hosts, open the run directory,
  * connect and probe every host (one connection, one exec each), and plan.
  */
+import { parseTaskFilter } from '../run/playbooks.js';
 import { loadInventory } from '../inventory/load.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import { connectHost } from '../transport/connect.js';
@@ -13,6 +14,8 @@ import type { Io } from './io.js';
 
 export interface CommonOptions {
   limit?: string;
+  /** comma-separated task names (`--tasks`) */
+  tasks?: string;
   forks?: number;
   runDir?: string;
   acceptNewHostKeys?: boolean;
@@ -44,6 +47,7 @@ export async function openSession(
     runDir,
     forks: Math.max(1, o.forks ?? 50),
     events,
+    ...(o.tasks ? { onlyTasks: parseTaskFilter(o.tasks) } : {}),
     connect: (h) =>
       connectHost(h, {
         inventoryDir: inventory.dir,

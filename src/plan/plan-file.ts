@@ -113,6 +113,7 @@ export const PlanFileSchema = z
     tool: z.string(),
     inventory: z.object({ file: z.string(), checksum: z.string().regex(/^[0-9a-f]{64}$/) }).strict(),
     limit: z.string().optional(),
+    tasks: z.string().optional(),
     hosts: z.array(HostPlanSchema),
   })
   .strict();
@@ -152,6 +153,7 @@ export function makePlanFile(
   hosts: Array<{ plan: HostPlan; facts: Facts | undefined }>,
   tool: string,
   limit?: string,
+  tasks?: string,
 ): PlanFile {
   return {
     format: PLAN_FORMAT,
@@ -160,6 +162,7 @@ export function makePlanFile(
     tool,
     inventory: { file: path.resolve(inventoryFile), checksum },
     ...(limit ? { limit } : {}),
+    ...(tasks ? { tasks } : {}),
     hosts: hosts.map(({ plan, facts }) => ({
       ...plan,
       ...(facts ? { facts: facts as unknown as Record<string, unknown> } : {}),

@@ -30,6 +30,8 @@ export interface EngineOptions {
   /** Per-command timeout default. */
   commandTimeoutMs?: number;
   events?: EngineEvents;
+  /** Only these tasks of each host's playbooks (`--tasks`); default all. */
+  onlyTasks?: ReadonlySet<string>;
 }
 
 export interface EngineEvents {
@@ -83,7 +85,7 @@ export class Engine {
 
   constructor(private readonly o: EngineOptions) {
     for (const h of o.hosts) {
-      const tasks = tasksForRoles(h.roles);
+      const tasks = tasksForRoles(h.roles, o.onlyTasks);
       this.tasks.set(h.name, tasks);
       this.requests.set(
         h.name,
