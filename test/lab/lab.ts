@@ -214,7 +214,9 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
     const common = await readHostFilesCommon(clientKey, profiles);
 
     const hostKeys = profiles.map((p) => generateEd25519(`root@${p.name}`));
-    const network = createNetwork(profiles.map((p) => ({ name: p.name, mac: managementMac(p) })));
+    const network = createNetwork(
+      profiles.map((p) => ({ name: p.name, mac: managementMac(p), wires: dataWires(p) })),
+    );
     network.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
     // Hosts are written a few at a time: all at once runs out of file descriptors at 100 hosts.
     await inPool(profiles, 8, (p, i) =>
@@ -313,6 +315,12 @@ async function inPool<T>(
     }
   };
   await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+}
+
+/** A balancer's DPDK-capable NICs (not the management NIC, never Mellanox) are cabled to the lab's switches. */
+function dataWires(p: LabHostProfile): string[] {
+  if (!p.roles.includes('balancer')) return [];
+  return p.nics.filter((n) => !n.management && n.vendor !== '15b3').map((n) => n.pci);
 }
 
 function managementMac(p: LabHostProfile): string {

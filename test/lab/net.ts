@@ -3,6 +3,12 @@
  * veth whose host end is eth0, and one uplink veth (dd-up0, 10.241.0.254/16) into the root namespace
  * so the control side runs unwrapped. An nftables table in the root namespace drops connections that
  * hosts open towards the root namespace (replies to the root's own connections pass).
+ *
+ * The balancers' data NICs are cabled too: each gets a "wire", a veth whose host end (dw<bdf digits>,
+ * down, no address) waits in the host's namespace and whose other end sits on one switch per PCI
+ * address in dd-lab (lb1's and lb2's 0000:00:10.0 share a segment, like two balancers' LAN ports on
+ * one switch). The DPVS simulator turns a port's wire into its `<port>.kni` netdev while dpvs runs,
+ * so what goes out of lb1's dpdk0.kni (VRRP adverts) arrives on lb2's dpdk0.kni.
  */
 import { readdir, readlink, stat } from 'node:fs/promises';
 import { execa } from 'execa';
@@ -20,6 +26,13 @@ export function hostNetns(host: string): string {
 export interface NetHost {
   name: string;
   mac: string;
+  /** PCI addresses of the host's cabled data NICs */
+  wires?: string[];
+}
+
+/** The host-side name of a data NIC's wire: "dw" and the BDF's digits (0000:00:10.0 -> dw000000100). */
+export function wireName(bdf: string): string {
+  return 'dw' + bdf.toLowerCase().replace(/[^0-9a-f]/g, '');
 }
 
 async function ipBatch(lines: string[], netns?: string): Promise<void> {
@@ -48,9 +61,29 @@ export async function createNetwork(hosts: NetHost[]): Promise<void> {
         `link set v${i} master br0`,
         `link set v${i} up`,
       ]),
+      ...wireLines(hosts),
     ],
     LAB_NS,
   );
+}
+
+/** One switch (bridge "s<bdf digits>") per cabled PCI address, and each host's wire on it. */
+function wireLines(hosts: NetHost[]): string[] {
+  const segments = [...new Set(hosts.flatMap((h) => h.wires ?? []))];
+  const seg = (bdf: string): string => 's' + wireName(bdf).slice(2);
+  return [
+    ...segments.flatMap((b) => [
+      `link add ${seg(b)} type bridge stp_state 0 forward_delay 0 mcast_snooping 0`,
+      `link set ${seg(b)} up`,
+    ]),
+    ...hosts.flatMap((h, i) =>
+      (h.wires ?? []).flatMap((b, j) => [
+        `link add w${i}x${j} type veth peer name ${wireName(b)} netns ${hostNetns(h.name)}`,
+        `link set w${i}x${j} master ${seg(b)}`,
+        `link set w${i}x${j} up`,
+      ]),
+    ),
+  ];
 }
 
 /** Drop NEW connections from the lab towards the root namespace; returns false when nft is missing. */
