@@ -81,10 +81,11 @@ function printPlans(s: Session, plans: HostPlan[], o: PlanOptions, io: Io): void
   io.out(renderPlanSummary(plans, io.style));
 }
 
-function planExit(plans: HostPlan[]): number {
+/** plan/verify exit code; for verify, unmanaged objects found on a host are drift too. */
+function planExit(plans: HostPlan[], countDrift = false): number {
   const t = planTotals(plans);
   if (t.errors || t.blocked) return 1;
-  return t.changes ? 2 : 0;
+  return t.changes || (countDrift && t.drift) ? 2 : 0;
 }
 
 function stats(s: Session): Array<{ host: string; connections: number; execs: number }> {
@@ -114,7 +115,7 @@ export async function planCommand(file: string, o: PlanOptions, io: Io, command 
     if (o.out && !o.json)
       io.out(`Saved the plan to ${o.out}. Apply exactly it with: dpvs-deploy apply ${o.out}`);
     if (o.stats) io.out(renderStats(stats(s)));
-    return planExit(plans);
+    return planExit(plans, command === 'verify');
   } finally {
     await s.engine.close();
   }
@@ -127,7 +128,9 @@ export async function verifyCommand(file: string, o: PlanOptions, io: Io): Promi
       code === 0
         ? io.style.green('In sync: every host matches the inventory.')
         : code === 2
-          ? io.style.yellow('Drift: the changes above would bring the hosts back to the inventory.')
+          ? io.style.yellow(
+              'Drift: the changes above would bring the hosts back to the inventory; objects marked ? are not managed by it.',
+            )
           : '',
     );
   return code;

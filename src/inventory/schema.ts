@@ -375,6 +375,12 @@ export const HostSettings = z
     addresses: z.array(AddressSpec).optional(),
     routes: z.array(RouteSpec).optional(),
     keepalived: KeepalivedSettings.optional(),
+    prune_unmanaged: z
+      .boolean()
+      .optional()
+      .describe(
+        'delete DPVS addresses, routes and services that are in neither the inventory nor dpvs-deploy’s record (added by hand); default false: plan reports them and verify counts them as drift',
+      ),
     realserver: RealserverSettings.optional(),
     packages: z.boolean().optional().describe('install missing prerequisite packages (default true)'),
     preflight: z

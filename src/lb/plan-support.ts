@@ -21,6 +21,14 @@ export interface LbTaskOptions {
   pruneUnmanaged?: boolean;
 }
 
+/** The options for one host: the inventory's `prune_unmanaged: true` turns pruning on. */
+export function lbOptionsFor(
+  host: Pick<ResolvedHost, 'prune_unmanaged'>,
+  base: LbTaskOptions,
+): LbTaskOptions {
+  return host.prune_unmanaged === true ? { ...base, pruneUnmanaged: true } : base;
+}
+
 export interface LbView {
   bins: LbBins;
   desired: Desired;

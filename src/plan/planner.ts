@@ -28,7 +28,14 @@ export function planHost(i: PlanInputs): HostPlan {
     if (p.projected) projected = p.projected;
   }
   checks.push(...inputProblems(changes));
-  return { host: i.host.name, changes, checks, factsFingerprint: factsFingerprint(i.facts) };
+  const drift = i.tasks.flatMap((t) => t.drift?.(base) ?? []);
+  return {
+    host: i.host.name,
+    changes,
+    checks,
+    factsFingerprint: factsFingerprint(i.facts),
+    ...(drift.length ? { drift } : {}),
+  };
 }
 
 /** The id of the check a change planned to fail becomes: the host is blocked before anything runs. */

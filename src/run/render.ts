@@ -69,6 +69,7 @@ export function renderHostPlan(p: HostPlan, host: ResolvedHost | undefined, o: P
       (blocking.length ? st.red(`, blocked by ${blocking.length} preflight error(s)`) : ''),
   );
   for (const c of noteworthy) out.push(indent(renderCheck(c, p.host, st), 2));
+  for (const d of p.drift ?? []) out.push(`  ${st.yellow('?')} ${d}`);
   for (const c of p.changes) {
     const flags = [c.disruptive ? st.red('disruptive') : '', c.reversible ? st.dim('reversible') : '']
       .filter(Boolean)
@@ -110,8 +111,11 @@ export function planTotals(plans: ReadonlyArray<HostPlan>): {
   hostsWithChanges: number;
   errors: number;
   blocked: number;
+  /** unmanaged objects found (reported, not changed) */
+  drift: number;
 } {
   return {
+    drift: plans.reduce((n, p) => n + (p.drift?.length ?? 0), 0),
     changes: plans.reduce((n, p) => n + p.changes.length, 0),
     hostsWithChanges: plans.filter((p) => p.changes.length > 0).length,
     errors: plans.filter((p) => p.error).length,
@@ -127,6 +131,7 @@ export function renderPlanSummary(plans: ReadonlyArray<HostPlan>, st: Style): st
       : st.green('No changes.'),
     `${plans.length - t.hostsWithChanges - t.errors} host(s) in sync`,
   ];
+  if (t.drift) parts.push(st.yellow(`${t.drift} unmanaged object(s) left alone`));
   if (t.blocked) parts.push(st.red(`${t.blocked} host(s) blocked by preflight`));
   if (t.errors) parts.push(st.red(`${t.errors} host(s) could not be planned`));
   return `Plan: ${parts.join(', ')}.`;

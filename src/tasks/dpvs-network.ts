@@ -18,6 +18,7 @@ import { keepalivedSettings } from '../lb/keepalived.js';
 import { emptyState } from '../lb/model.js';
 import {
   binsFor,
+  lbOptionsFor,
   lbView,
   opsToChanges,
   reconcileView,
@@ -67,14 +68,24 @@ function restoreChange(ctx: PlanContext, view: LbView): Change | null {
   };
 }
 
-export function createDpvsNetworkTask(opts: LbTaskOptions = {}): Task {
+export function createDpvsNetworkTask(base: LbTaskOptions = {}): Task {
+  const optsFor = (host: ResolvedHost): LbTaskOptions => lbOptionsFor(host, base);
   return {
     name: DPVS_NETWORK_TASK,
     probe: (host: ResolvedHost, _inv: LoadedInventory) => lbProbe(binsFor(host)),
+    drift(ctx: PlanContext): string[] {
+      if (!ctx.host.roles.includes('balancer') || optsFor(ctx.host).pruneUnmanaged) return [];
+      const notes = lbNotes(ctx);
+      if (!notes.dpvsRunning) return [];
+      return notes.unmanaged.map(
+        (u) =>
+          `unmanaged ${u.description}: not in the inventory, left alone (prune_unmanaged: true deletes it)`,
+      );
+    },
     plan(ctx: PlanContext): TaskPlan {
       if (!ctx.host.roles.includes('balancer')) return { changes: [] };
       const view = lbView(ctx);
-      const r = reconcileView(view, 'network', opts);
+      const r = reconcileView(view, 'network', optsFor(ctx.host));
       const changes = opsToChanges(DPVS_NETWORK_TASK, r.ops);
       const restore = restoreChange(ctx, view);
       if (restore) changes.push(restore);

@@ -11,6 +11,7 @@ import {
   binsFor,
   lbView,
   opsToChanges,
+  lbOptionsFor,
   reconcileView,
   recordChange,
   type LbTaskOptions,
@@ -26,7 +27,7 @@ export function createLbServicesTask(opts: LbTaskOptions = {}): Task {
     plan(ctx: PlanContext): TaskPlan {
       if (!ctx.host.roles.includes('balancer') || keepalivedOwnsServices(ctx.host)) return { changes: [] };
       const view = lbView(ctx);
-      const r = reconcileView(view, 'services', opts);
+      const r = reconcileView(view, 'services', lbOptionsFor(ctx.host, opts));
       const changes = opsToChanges(LB_SERVICES_TASK, r.ops);
       const rec = recordChange(LB_SERVICES_TASK, ctx.facts, view.recordContent, r.record);
       if (rec.change) changes.push(rec.change);

@@ -36,6 +36,11 @@ export interface Task {
    * changes have a real inverse implement it. Tasks run in reverse playbook order on rollback.
    */
   rollback?(ctx: PlanContext): TaskPlan;
+  /**
+   * Objects of the kind this task manages that are on the host but in neither the inventory nor the
+   * task's record (added by hand): left alone, reported by `plan` and counted as drift by `verify`.
+   */
+  drift?(ctx: PlanContext): string[];
 }
 
 /** A preflight check: pure, on facts only. Returns null when it does not apply. */

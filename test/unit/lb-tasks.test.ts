@@ -133,6 +133,36 @@ describe('dpvs-network and lb-services tasks', () => {
       'lb/address/10.0.96.99@dpdk2',
     ]);
   });
+
+  it('reports unmanaged objects as drift (plan shows them, verify counts them), unless the host prunes them', () => {
+    const outputs = tutorialOutputs();
+    const ln = outputs['ipvsadm-ln'];
+    if (!ln) throw new Error('fixture');
+    ln.stdout += 'TCP  10.0.96.205:8080 rr\n';
+    const ctx = ctxOf(tutorialHost(), [tutorialService()], emptyFacts({ outputs }));
+    const drift = dpvsNetworkTask.drift?.(ctx) ?? [];
+    expect(drift).toHaveLength(1);
+    expect(drift[0]).toMatch(
+      /^unmanaged .*10\.0\.96\.205:8080.*left alone \(prune_unmanaged: true deletes it\)$/,
+    );
+    // no change deletes it by default
+    const all = runBoth(ctx).changes.flatMap((c) => execCommands(c.steps));
+    expect(all.some((c) => c.includes('10.0.96.205'))).toBe(false);
+
+    const pruning = ctxOf(
+      tutorialHost({ prune_unmanaged: true }),
+      [tutorialService()],
+      emptyFacts({ outputs }),
+    );
+    expect(dpvsNetworkTask.drift?.(pruning)).toEqual([]);
+    const pruned = runBoth(pruning).changes.flatMap((c) => execCommands(c.steps));
+    expect(pruned).toContain('ipvsadm -D -t 10.0.96.205:8080');
+
+    // dpvs down: nothing can be told about the host's objects
+    expect(
+      dpvsNetworkTask.drift?.(ctxOf(tutorialHost(), [], emptyFacts({ outputs: dpvsDownOutputs() }))),
+    ).toEqual([]);
+  });
 });
 
 describe('restore script', () => {
