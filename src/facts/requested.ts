@@ -27,6 +27,83 @@ function words(list: string[]): string {
   return list.map((x) => quote(x)).join(' ');
 }
 
+/**
+ * `systemctl is-active` states it answers 0 for (systemd's check_unit_generic: active, reloading, and
+ * refreshing since v257); every other word ("inactive", "failed", "activating", "unknown" for a unit
+ * that does not exist on old systemd, ...) is not active.
+ */
+export const ACTIVE_STATES: ReadonlySet<string> = new Set(['active', 'reloading', 'refreshing']);
+
+/** `systemctl is-enabled` states it answers 0 for (systemd's verb_is_enabled); "disabled", "masked", ... are not. */
+export const ENABLED_STATES: ReadonlySet<string> = new Set([
+  'enabled',
+  'enabled-runtime',
+  'static',
+  'alias',
+  'indirect',
+  'generated',
+]);
+
+/**
+ * Every requested package in ONE query of the OS family's own package database (os-release ID/ID_LIKE),
+ * not whichever tool is on PATH: Debian can carry rpm (alien) and RHEL can carry dpkg (EPEL). Prints a
+ * `pkgwant` line per requested name, then the database's lines: dpkg-query one per package it knows (in
+ * its own order; "no packages found" goes to stderr), rpm one per installed package ("package X is not
+ * installed" has no tab and is ignored). Lines are matched to requests by package name: the requests are
+ * plain package names (packages.ts), no versions, architectures or globs.
+ */
+export function packagesSnippet(pkgs: string[]): string {
+  const w = words(pkgs);
+  return `pm=; if command -v rpm >/dev/null 2>&1 && grep -qiE '^(ID|ID_LIKE)=.*(rhel|fedora|centos|suse)' /etc/os-release 2>/dev/null; then pm=rpm
+elif command -v dpkg-query >/dev/null 2>&1; then pm=dpkg; elif command -v rpm >/dev/null 2>&1; then pm=rpm; fi
+printf 'pkgwant\\t%s\\n' ${w}
+case $pm in
+  dpkg) dpkg-query -W -f='pkgdeb\\t\${Package}\\t\${Status}\\t\${Version}\\n' ${w} 2>/dev/null;;
+  rpm) rpm -q --qf 'pkgrpm\\t%{NAME}\\t%{VERSION}-%{RELEASE}\\n' ${w} 2>/dev/null;;
+esac`;
+}
+
+/** Where a unit file makes `unitExists` (the system unit directories of Debian and RHEL). */
+export const UNIT_DIRS: readonly string[] = [
+  '/etc/systemd/system',
+  '/lib/systemd/system',
+  '/usr/lib/systemd/system',
+];
+
+/**
+ * Services in two systemctl calls: `is-active a b c` for all, `is-enabled` for those with a unit file
+ * (a unit without one is asked alone: systemctl stops at the first unit whose file state it cannot read,
+ * and answers for a SysV-only service ahead of the others). Each prints one line per unit, in order, and
+ * exits non-zero when any is not active/enabled, so the lines are read, not the exit code. A batch whose
+ * line count is not one per unit (an error on stderr instead of a line, no systemd) is not used: its
+ * units are asked one by one, as before batching. Prints `svc NAME ACTIVE-STATE ENABLED-STATE UNITFILE`,
+ * "-" for a state systemctl did not print.
+ */
+export function servicesSnippet(units: string[], unitDirs: readonly string[] = UNIT_DIRS): string {
+  const w = words(units);
+  const dirs = words([...unitDirs]);
+  return `nl='
+'
+sd=; command -v systemctl >/dev/null 2>&1 && sd=1
+uf() { for d in ${dirs}; do [ -f "$d/$1.service" ] || [ -f "$d/$1" ] && return 0; done; return 1; }
+nlines() { c=0; r=$1; while [ -n "$r" ]; do c=$((c+1)); case $r in *"$nl"*) r=\${r#*"$nl"};; *) r=;; esac; done; [ "$c" -eq "$2" ]; }
+us=; set --
+for s in ${w}; do if uf "$s"; then us=\${us}1; set -- "$@" "$s"; else us=\${us}0; fi; done
+A=; E=; ba=; be=
+if [ -n "$sd" ]; then
+  A=$(systemctl is-active ${w} 2>/dev/null); nlines "$A" ${units.length} && ba=1
+  if [ $# -gt 0 ]; then E=$(systemctl is-enabled "$@" 2>/dev/null); nlines "$E" $# && be=1; fi
+fi
+for s in ${w}; do
+  u=\${us%"\${us#?}"}; us=\${us#?}; a=; e=
+  if [ -n "$ba" ]; then a=\${A%%"$nl"*}; A=\${A#"$a"}; A=\${A#"$nl"}
+  elif [ -n "$sd" ]; then a=$(systemctl is-active "$s" 2>/dev/null); a=\${a%%"$nl"*}; fi
+  if [ -n "$be" ] && [ "$u" = 1 ]; then e=\${E%%"$nl"*}; E=\${E#"$e"}; E=\${E#"$nl"}
+  elif [ -n "$sd" ]; then e=$(systemctl is-enabled "$s" 2>/dev/null); e=\${e%%"$nl"*}; fi
+  printf 'svc\\t%s %s %s %s\\n' "$s" "\${a:--}" "\${e:--}" "$u"
+done`;
+}
+
 export const requestedFacts: FactModule<RequestedFacts> = {
   name: 'requested',
   snippet: (r: Required<ProbeRequest>) => {
@@ -45,15 +122,7 @@ done`);
       parts.push(
         `for c in ${words(r.commands)}; do printf 'cmd\\t%s %s\\n' "$c" "$(command -v "$c" 2>/dev/null)"; done`,
       );
-    if (r.packages.length)
-      // The package database is the OS family's own (os-release ID/ID_LIKE), not whichever tool is on
-      // PATH: Debian can carry rpm (alien) and RHEL can carry dpkg (EPEL).
-      parts.push(`pm=; if command -v rpm >/dev/null 2>&1 && grep -qiE '^(ID|ID_LIKE)=.*(rhel|fedora|centos|suse)' /etc/os-release 2>/dev/null; then pm=rpm
-elif command -v dpkg-query >/dev/null 2>&1; then pm=dpkg; elif command -v rpm >/dev/null 2>&1; then pm=rpm; fi
-for p in ${words(r.packages)}; do
-  case $pm in dpkg) v=$(dpkg-query -W -f='\${Status} \${Version}' "$p" 2>/dev/null | sed -n 's/^install ok installed //p');;
-  rpm) v=$(rpm -q --qf '%{VERSION}-%{RELEASE}' "$p" 2>/dev/null) || v=;; *) v=;; esac
-  printf 'pkg\\t%s %s\\n' "$p" "$v"; done`);
+    if (r.packages.length) parts.push(packagesSnippet(r.packages));
     for (const f of r.files)
       parts.push(
         `f=${quote(f)}; if [ -e "$f" ]; then printf 'file\\t%s\\t%s\\t%s\\t' "$(printf %s "$f" | base64 | tr -d '\\n')" "$(stat -c %a "$f" 2>/dev/null)" "$(sha256sum < "$f" 2>/dev/null | cut -d' ' -f1)"; if [ "$(stat -c %s "$f" 2>/dev/null || echo 0)" -le ${MAX_CONTENT} ] && [ -f "$f" ]; then base64 < "$f" | tr -d '\\n'; fi; echo; else printf 'missing\\t%s\\n' "$(printf %s "$f" | base64 | tr -d '\\n')"; fi`,
@@ -62,10 +131,7 @@ for p in ${words(r.packages)}; do
       parts.push(
         `for p in ${words(r.diskPaths)}; do q=$p; while [ ! -e "$q" ] && [ "$q" != / ]; do q=$(dirname "$q"); done; printf 'disk\\t%s %s\\n' "$p" "$(df -Pm "$q" 2>/dev/null | awk 'NR==2{print $4}')"; done`,
       );
-    if (r.services.length)
-      parts.push(
-        `for s in ${words(r.services)}; do a=0; e=0; u=0; systemctl is-active --quiet "$s" 2>/dev/null && a=1; systemctl is-enabled --quiet "$s" 2>/dev/null && e=1; for d in /etc/systemd/system /lib/systemd/system /usr/lib/systemd/system; do [ -f "$d/$s.service" ] || [ -f "$d/$s" ] && u=1; done; printf 'svc\\t%s %s %s %s\\n' "$s" $a $e $u; done`,
-      );
+    if (r.services.length) parts.push(servicesSnippet(r.services));
     if (r.processes.length)
       parts.push(
         `for p in ${words(r.processes)}; do printf 'proc\\t%s %s\\n' "$p" "$(pgrep -x "$p" 2>/dev/null | tr '\\n' ' ')"; done`,
@@ -130,9 +196,22 @@ for p in ${words(r.packages)}; do
         case 'cmd':
           out.commands[head] = rest || null;
           break;
-        case 'pkg':
-          out.packages[head] = rest || null;
+        case 'pkgwant':
+          if (!(v in out.packages)) out.packages[v] = null;
           break;
+        case 'pkgdeb': {
+          // one line per package dpkg knows; only an installed one ("install ok installed") has a version
+          const [name, status, version] = v.split('\t');
+          if (name && status === 'install ok installed' && !out.packages[name])
+            out.packages[name] = version || null;
+          break;
+        }
+        case 'pkgrpm': {
+          // one line per installed package (several for installonly packages: the first is kept)
+          const [name, version] = v.split('\t');
+          if (name && !out.packages[name]) out.packages[name] = version || null;
+          break;
+        }
         case 'file': {
           const [path, mode, sha, content] = v.split('\t');
           const f: FileFacts = {
@@ -156,7 +235,11 @@ for p in ${words(r.packages)}; do
           break;
         case 'svc': {
           const [name, a, e, u] = v.split(' ');
-          out.services[name ?? ''] = { active: a === '1', enabled: e === '1', unitExists: u === '1' };
+          out.services[name ?? ''] = {
+            active: ACTIVE_STATES.has(a ?? ''),
+            enabled: ENABLED_STATES.has(e ?? ''),
+            unitExists: u === '1',
+          };
           break;
         }
         case 'proc':

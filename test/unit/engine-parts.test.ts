@@ -129,6 +129,8 @@ describe('probe script', () => {
         files: ['/etc/hostname', '/no/such/file'],
         commands: ['sh', 'no-such-cmd'],
         outputs: { k: 'echo hi; exit 3' },
+        packages: ['no-such-package-dd'],
+        services: ['no-such-unit-dd'],
       },
     ]);
     const f = parseProbeOutput(execFileSync('sh', ['-s'], { input: probeScript(req) }).toString());
@@ -140,6 +142,9 @@ describe('probe script', () => {
     expect(f.commands.sh).toMatch(/\/sh$/);
     expect(f.outputs.k).toEqual({ code: 3, stdout: 'hi' });
     expect(f.numa.length).toBeGreaterThan(0);
+    // batched package and unit checks: a request nothing answers is still present, as not installed
+    expect(f.packages).toEqual({ 'no-such-package-dd': null });
+    expect(f.services).toEqual({ 'no-such-unit-dd': { active: false, enabled: false, unitExists: false } });
   });
   it('refuses truncated probe output', () => {
     expect(() => parseProbeOutput('@@dpvs-deploy-section@@ system\nhostname\tx\n')).toThrow(
