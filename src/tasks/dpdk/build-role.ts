@@ -2,9 +2,12 @@
  * Build once per identical target. Hosts of the run whose expected build stamps are equal (same OS,
  * kernel, CPU target, compiler and inputs) build identical artifacts; among those that need the build,
  * the first by name builds it and packs it, the others receive the pack (copy-from-host). Every host
- * computes the same answer from ctx.fleet, so the decision needs no coordination.
+ * computes the same answer from ctx.fleet, so the decision needs no coordination. The fleet is grouped by
+ * stamp once per run (fleet-memo.ts), not scanned again for every host.
  */
 import type { Facts } from '../../facts/types.js';
+import type { LoadedInventory } from '../../inventory/types.js';
+import { fleetDerived, firstOther, minName, throwFirstOther, type HostError } from '../fleet-memo.js';
 import type { PlanContext } from '../types.js';
 import { expectedStamp, stampId } from './stamp.js';
 import { dpdkSpec, type DpdkSpec } from './spec.js';
@@ -26,28 +29,50 @@ export function needsBuild(spec: DpdkSpec, facts: Facts, stamp: string): boolean
   return facts.files[spec.layout.stamp]?.content !== stamp;
 }
 
+interface DpdkGroups {
+  /** stamp -> names (sorted) of the hosts whose fleet facts need the build of that stamp */
+  needing: Map<string, Array<{ name: string }>>;
+  errors: HostError[];
+}
+
+/** The fleet's hosts grouped by the build they need, once per run (fleet-memo.ts). */
+function dpdkGroups(fleet: ReadonlyMap<string, Facts>, inventory: LoadedInventory): DpdkGroups {
+  const needing = new Map<string, Array<{ name: string }>>();
+  const errors: HostError[] = [];
+  for (const h of inventory.hosts) {
+    const f = fleet.get(h.name);
+    if (!f) continue;
+    try {
+      const s = dpdkSpec(h, inventory.dir);
+      if (!s) continue;
+      const st = expectedStamp(s, f, inventory.dir);
+      if (!needsBuild(s, f, st)) continue;
+      const g = needing.get(st) ?? [];
+      g.push({ name: h.name });
+      needing.set(st, g);
+    } catch (error) {
+      errors.push({ host: h.name, error });
+    }
+  }
+  for (const g of needing.values()) g.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { needing, errors };
+}
+
 export function buildDecision(ctx: PlanContext): BuildDecision | null {
   const spec = dpdkSpec(ctx.host, ctx.inventory.dir);
   if (!spec) return null;
   const stamp = expectedStamp(spec, ctx.facts, ctx.inventory.dir);
   const artifact = `${ARTIFACT_DIR}/dpdk-${spec.version}-${stampId(stamp)}.tar.gz`;
   if (!needsBuild(spec, ctx.facts, stamp)) return { spec, stamp, role: { kind: 'current' }, artifact };
-  const group: string[] = [];
-  for (const h of ctx.inventory.hosts) {
-    if (h.name === ctx.host.name) {
-      group.push(h.name);
-      continue;
-    }
-    const f = ctx.fleet.get(h.name);
-    if (!f) continue;
-    const s = dpdkSpec(h, ctx.inventory.dir);
-    if (!s) continue;
-    const st = expectedStamp(s, f, ctx.inventory.dir);
-    if (st === stamp && needsBuild(s, f, st)) group.push(h.name);
-  }
-  group.sort();
-  const builder = group[0] as string;
+  // the group: this host (on its projected facts) and the other hosts of the run that need this build
+  const me = ctx.host.name;
+  const groups = fleetDerived(ctx.fleet, ctx.inventory, 'dpdk-build-role', dpdkGroups);
+  throwFirstOther(groups.errors, me);
+  const others = groups.needing.get(stamp) ?? [];
+  const builder = minName(me, firstOther(others, me)?.name) as string;
   const role: BuildRole =
-    builder === ctx.host.name ? { kind: 'build', receivers: group.slice(1) } : { kind: 'receive', builder };
+    builder === me
+      ? { kind: 'build', receivers: others.filter((o) => o.name !== me).map((o) => o.name) }
+      : { kind: 'receive', builder };
   return { spec, stamp, role, artifact };
 }

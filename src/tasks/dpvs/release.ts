@@ -16,6 +16,7 @@ import { sh } from '../../transport/quote.js';
 import { parseDpvsVersion } from '../../versions.js';
 import { dpdkLayout, pkgConfigPath } from '../layout.js';
 import { dpvsVersionOf, isBalancer, layoutOf, pairingOf } from './settings.js';
+import { fleetDerived, firstOther, minName, throwFirstOther, type HostError } from '../fleet-memo.js';
 import { fetchAndUnpackSteps, resolveSource, sourceIdentity, type ResolvedSource } from './source.js';
 
 export const DPVS_WORK_ROOT = '/opt/dpvs-deploy/dpvs';
@@ -94,10 +95,69 @@ export function buildTargetKey(facts: Facts): string {
 
 export type Provision = { kind: 'build' } | { kind: 'copy'; from: string };
 
+interface ReleasePeer {
+  name: string;
+  /** the release is installed on it (fleet facts) */
+  has: boolean;
+}
+
+interface ReleaseGroups {
+  /** build target + release id + dir -> the balancers of the fleet wanting it, sorted by name */
+  peers: Map<string, ReleasePeer[]>;
+  /** the same, only those that have it */
+  holders: Map<string, ReleasePeer[]>;
+  /** each inventory host's release (null: not a balancer, or its release cannot be computed) */
+  releases: Map<string, ReleasePlan | null>;
+  errors: HostError[];
+}
+
+const groupKey = (target: string, r: ReleasePlan): string => `${target}\n${r.id}\n${r.dir}`;
+
+function byName(a: ReleasePeer, b: ReleasePeer): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/** The fleet's balancers grouped by build target and release, once per run (fleet-memo.ts). */
+function releaseGroups(fleet: ReadonlyMap<string, Facts>, inventory: LoadedInventory): ReleaseGroups {
+  const g: ReleaseGroups = { peers: new Map(), holders: new Map(), releases: new Map(), errors: [] };
+  const add = (m: Map<string, ReleasePeer[]>, key: string, peer: ReleasePeer): void => {
+    const list = m.get(key);
+    if (list) list.push(peer);
+    else m.set(key, [peer]);
+  };
+  for (const h of inventory.hosts) {
+    const balancer = isBalancer(h);
+    let r: ReleasePlan | null = null;
+    if (balancer)
+      try {
+        r = releaseOf(h, inventory);
+      } catch {
+        r = null;
+      }
+    g.releases.set(h.name, r);
+    const f = fleet.get(h.name);
+    if (!f || !balancer) continue;
+    let target: string;
+    try {
+      target = buildTargetKey(f);
+    } catch (error) {
+      g.errors.push({ host: h.name, error });
+      continue;
+    }
+    if (!r) continue;
+    const peer = { name: h.name, has: releaseInstalled(r, f) };
+    add(g.peers, groupKey(target, r), peer);
+    if (peer.has) add(g.holders, groupKey(target, r), peer);
+  }
+  for (const m of [g.peers, g.holders]) for (const list of m.values()) list.sort(byName);
+  return g;
+}
+
 /**
  * Build once per identical target: among the balancers of this run that want the same release on the
  * same target, the first (by name) that already has it is the source, else the first one builds. This
- * host builds when it is that host, and copies from it otherwise.
+ * host builds when it is that host, and copies from it otherwise. This host is judged on `facts` (its
+ * projected facts), the others on the fleet's; the fleet is grouped once per run, not scanned per host.
  */
 export function provisionOf(
   host: ResolvedHost,
@@ -106,24 +166,18 @@ export function provisionOf(
   facts: Facts,
   release: ReleasePlan,
 ): Provision {
-  const key = buildTargetKey(facts);
-  const peers: Array<{ name: string; has: boolean }> = [];
-  for (const h of inventory.hosts) {
-    const f = h.name === host.name ? facts : fleet.get(h.name);
-    if (!f || !isBalancer(h) || buildTargetKey(f) !== key) continue;
-    let r: ReleasePlan;
-    try {
-      r = releaseOf(h, inventory);
-    } catch {
-      continue;
-    }
-    if (r.id !== release.id || r.dir !== release.dir) continue;
-    peers.push({ name: h.name, has: releaseInstalled(r, f) });
-  }
-  peers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const source = peers.find((p) => p.has) ?? peers[0];
-  if (!source || source.name === host.name) return { kind: 'build' };
-  return { kind: 'copy', from: source.name };
+  const me = host.name;
+  const key = groupKey(buildTargetKey(facts), release);
+  const g = fleetDerived(fleet, inventory, 'dpvs-release', releaseGroups);
+  throwFirstOther(g.errors, me);
+  // this host is a peer when its inventory entry is a balancer wanting this very release
+  const mine = g.releases.get(me);
+  const self = mine && mine.id === release.id && mine.dir === release.dir ? mine : null;
+  const selfHas = self !== null && releaseInstalled(self, facts);
+  const holder = minName(selfHas ? me : undefined, firstOther(g.holders.get(key) ?? [], me)?.name);
+  const source = holder ?? minName(self ? me : undefined, firstOther(g.peers.get(key) ?? [], me)?.name);
+  if (!source || source === me) return { kind: 'build' };
+  return { kind: 'copy', from: source };
 }
 
 function buildEnv(host: ResolvedHost, dpdkVersion: string): string {

@@ -4,9 +4,11 @@
  * build, the first by name compiles it; the others copy it from that host (copy-from-host: the engine
  * starts the builder first and waits). When a host of the run already holds that build, the others
  * copy it from the first such host by name and nothing is compiled. Every host computes the same
- * answer from ctx.fleet.
+ * answer from ctx.fleet, grouped once per run (fleet-memo.ts) rather than scanned again for every host.
  */
 import type { Facts } from '../../facts/types.js';
+import type { LoadedInventory } from '../../inventory/types.js';
+import { fleetDerived, firstOther, minName, throwFirstOther, type HostError } from '../fleet-memo.js';
 import type { PlanContext } from '../types.js';
 import { observe } from './observed.js';
 import { expectedStamp, kmodSpec, type KmodName, type KmodSpec } from './spec.js';
@@ -37,25 +39,56 @@ export function needsBuild(spec: KmodSpec, facts: Facts, m: KmodName): boolean {
   return !o.builtSha || o.stamp !== expectedStamp(spec, facts, m);
 }
 
+interface KmodGroups {
+  /** stamp -> the hosts (sorted by name) whose fleet facts need that build / already hold it */
+  needing: Map<string, Array<{ name: string }>>;
+  holding: Map<string, Array<{ name: string }>>;
+  errors: HostError[];
+}
+
+/** The fleet's hosts that can load module m, grouped by build stamp, once per run (fleet-memo.ts). */
+function kmodGroups(m: KmodName) {
+  return (fleet: ReadonlyMap<string, Facts>, inventory: LoadedInventory): KmodGroups => {
+    const g: KmodGroups = { needing: new Map(), holding: new Map(), errors: [] };
+    for (const h of inventory.hosts) {
+      const f = fleet.get(h.name);
+      if (!f) continue;
+      try {
+        const s = kmodSpec(h, inventory.dir);
+        if (!s || !s.modules.includes(m) || refusal(h.name, s, f, m)) continue;
+        const st = expectedStamp(s, f, m);
+        const into = needsBuild(s, f, m) ? g.needing : g.holding;
+        const list = into.get(st);
+        if (list) list.push({ name: h.name });
+        else into.set(st, [{ name: h.name }]);
+      } catch (error) {
+        g.errors.push({ host: h.name, error });
+      }
+    }
+    const byName = (a: { name: string }, b: { name: string }): number =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+    for (const into of [g.needing, g.holding]) for (const list of into.values()) list.sort(byName);
+    return g;
+  };
+}
+
+const GROUPERS: Record<KmodName, ReturnType<typeof kmodGroups>> = {
+  toa: kmodGroups('toa'),
+  uoa: kmodGroups('uoa'),
+};
+
 export function kmodRole(ctx: PlanContext, spec: KmodSpec, m: KmodName): KmodRole {
   const stamp = expectedStamp(spec, ctx.facts, m);
   if (!needsBuild(spec, ctx.facts, m)) return { kind: 'current' };
-  const group = [ctx.host.name];
-  const holders: string[] = [];
-  for (const h of ctx.inventory.hosts) {
-    if (h.name === ctx.host.name) continue;
-    const f = ctx.fleet.get(h.name);
-    const s = f ? kmodSpec(h, ctx.inventory.dir) : null;
-    if (!f || !s || !s.modules.includes(m) || refusal(h.name, s, f, m)) continue;
-    if (expectedStamp(s, f, m) !== stamp) continue;
-    if (needsBuild(s, f, m)) group.push(h.name);
-    else holders.push(h.name);
-  }
+  const me = ctx.host.name;
+  const g = fleetDerived(ctx.fleet, ctx.inventory, `toa-kmod-role/${m}`, GROUPERS[m]);
+  throwFirstOther(g.errors, me);
   // a host of the run already has this build: copy it from there, build nothing
-  if (holders.length) return { kind: 'receive', builder: holders.sort()[0] as string };
-  group.sort();
-  const builder = group[0] as string;
-  return builder === ctx.host.name
-    ? { kind: 'build', receivers: group.slice(1) }
+  const holder = firstOther(g.holding.get(stamp) ?? [], me);
+  if (holder) return { kind: 'receive', builder: holder.name };
+  const others = g.needing.get(stamp) ?? [];
+  const builder = minName(me, firstOther(others, me)?.name) as string;
+  return builder === me
+    ? { kind: 'build', receivers: others.filter((o) => o.name !== me).map((o) => o.name) }
     : { kind: 'receive', builder };
 }
