@@ -21,6 +21,10 @@ import { dpdkSpec, type DpdkSpec } from './dpdk/spec.js';
 import { ETC_DIR, STATE_DIR } from './layout.js';
 import type { PlanContext, Task, TaskPlan } from './types.js';
 
+/** Rollback of the bindings: dpvs goes down before its ports do (a no-op where dpvs is not running). */
+export const STOP_DPVS_IF_ACTIVE =
+  'if systemctl is-active --quiet dpvs 2>/dev/null; then systemctl stop dpvs; fi';
+
 const TASK = 'nic-binding';
 export const NIC_STATE = `${STATE_DIR}/nic-binding.json`;
 export const BIND_SCRIPT = `${ETC_DIR}/bind-nics.sh`;
@@ -296,6 +300,12 @@ export const nicBindingTask: Task = {
           steps: [{ kind: 'exec', command: restoreScript(pci, rec) }],
         });
       }
+    }
+    // dpvs cannot keep running on ports that go back to the kernel: stop it first (when it runs)
+    const first = changes[0];
+    if (first) {
+      first.summary += '; stops dpvs first if it runs';
+      first.steps.unshift({ kind: 'exec', command: STOP_DPVS_IF_ACTIVE });
     }
     const cleanup: Step[] = [];
     const what: string[] = [];

@@ -103,7 +103,13 @@ describe('dpvs-conf task', () => {
     expect(changes).toHaveLength(1);
     const steps = changes[0]!.steps;
     expect(steps[0]).toEqual({ kind: 'exec', command: `cp -p ${BAK} ${CONF}` });
-    expect(steps.some((s) => s.kind === 'exec' && s.command === 'systemctl restart dpvs')).toBe(true);
+    expect(
+      steps.some(
+        (s) =>
+          s.kind === 'exec' &&
+          s.command === 'if systemctl is-active --quiet dpvs 2>/dev/null; then systemctl restart dpvs; fi',
+      ),
+    ).toBe(true);
     expect(steps.some((s) => s.kind === 'wait')).toBe(true);
     // once restored, nothing is left to roll back
     const after = withFile(f, CONF, prev);

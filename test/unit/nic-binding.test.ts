@@ -9,6 +9,7 @@ import {
   nicBindingTask,
   renderBindScript,
   renderBindUnit,
+  STOP_DPVS_IF_ACTIVE,
 } from '../../src/tasks/nic-binding.js';
 import { dpdkSpec } from '../../src/tasks/dpdk/spec.js';
 import { planContext, R630_PORTS, r630, r630Host } from '../support/facts-builder.js';
@@ -112,7 +113,11 @@ describe('nic-binding planner', () => {
       'nic-binding/restore/dpdk1',
       'nic-binding/rollback-persist',
     ]);
-    const r0 = rb[0]!.steps[0];
+    // dpvs goes down before its ports do
+    const stop = rb[0]!.steps[0];
+    expect(stop?.kind === 'exec' && stop.command).toBe(STOP_DPVS_IF_ACTIVE);
+    expect(rb[1]!.steps.map((s) => (s.kind === 'exec' ? s.command : ''))).not.toContain(STOP_DPVS_IF_ACTIVE);
+    const r0 = rb[0]!.steps[1];
     expect(r0?.kind === 'exec' && r0.command).toContain(
       `echo ${R630_PORTS.dpdk0} > /sys/bus/pci/drivers/ixgbe/bind`,
     );

@@ -18,6 +18,8 @@ const REVIEWED: Record<string, string[]> = {
   ],
   // `fresh` is sh`rm -rf ${tree} && mkdir -p ${tree}`-style text built in the same function
   'src/tasks/dpvs/source.ts': ['fresh'],
+  // `active` is a constant; `s.command` is a step of restartSteps() (sh-built in dpvs/restart.ts)
+  'src/tasks/dpvs/rollback.ts': ['active', 's.command'],
 };
 
 /** src/cli builds report labels ("dpvs-deploy apply FILE") with `command:`: not remote commands. */

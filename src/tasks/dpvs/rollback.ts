@@ -43,6 +43,16 @@ export function rollbackNeeds(ctx: PlanContext): { release: boolean; conf: boole
   return { release, conf };
 }
 
+/**
+ * The rollback's restart, decided when it runs: dpvs restarts on the previous release and config if it
+ * is still running (a rollback of the NIC bindings earlier in the same run stops it: then it stays
+ * down, since it has no ports to start on).
+ */
 export function restartSteps(ctx: PlanContext): Step[] {
-  return restart(ctx.host);
+  const active = 'systemctl is-active --quiet dpvs 2>/dev/null';
+  return restart(ctx.host).map((s): Step => {
+    if (s.kind === 'exec') return { ...s, command: `if ${active}; then ${s.command}; fi` };
+    if (s.kind === 'wait') return { ...s, command: `! ${active} || { ${s.command}; }` };
+    return s;
+  });
 }
