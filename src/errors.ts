@@ -45,11 +45,19 @@ export class CommandError extends Error {
   ) {
     super(
       message ??
-        `${host}: command failed (exit ${code ?? 'signal'}): ${command.length > 200 ? command.slice(0, 200) + '…' : command}` +
+        `${host}: command failed (exit ${code ?? 'signal'}): ${commandHead(command)}` +
           (stderr.trim() ? `\n${lastLines(stderr, 15)}` : stdout.trim() ? `\n${lastLines(stdout, 15)}` : ''),
     );
     this.name = 'CommandError';
   }
+}
+
+/** A command as one short line for an error: its first line, at most 200 characters. */
+export function commandHead(command: string): string {
+  const lines = command.trim().split('\n');
+  const first = lines[0] ?? '';
+  const more = lines.length > 1 || first.length > 200;
+  return first.slice(0, 200) + (more ? ' …' : '');
 }
 
 export function lastLines(text: string, n: number): string {

@@ -148,8 +148,17 @@ export function renderResults(results: ReadonlyArray<HostResult>, st: Style): st
           : r.status === 'skipped'
             ? st.dim('skipped')
             : st.red(r.status);
-    const first = r.error ? `  ${r.error.split('\n')[0]}` : '';
-    return `  ${r.host.padEnd(width)}  ${status.padEnd(10)} changes=${r.changed}${first}`;
+    const [head, ...rest] = r.error ? r.error.trimEnd().split('\n') : [];
+    const first = head ? `  ${head}` : '';
+    // a failure's own words (the command's last output lines) under its host, not only in the transcript
+    const why =
+      r.status === 'failed'
+        ? rest
+            .slice(-15)
+            .map((l) => `\n      ${st.dim(l)}`)
+            .join('')
+        : '';
+    return `  ${r.host.padEnd(width)}  ${status.padEnd(10)} changes=${r.changed}${first}${why}`;
   });
   const count = (s: string) => results.filter((r) => r.status === s).length;
   const bad = results.filter((r) => ['failed', 'unreachable', 'blocked'].includes(r.status)).length;

@@ -134,7 +134,24 @@ const kernelSection = (status: string): string =>
 describe.skipIf(!root)('DPDK build, modules and NIC binding for each pairing', () => {
   let base: string;
   beforeAll(async () => {
-    const r = await up({ paths: labPaths(), shape: { balancers: 4, realservers: 0 } });
+    // Debian's kernel package ships vhost/vhost_net (DPVS 1.10's virtio-user KNI); the lab's Debian
+    // variant leaves them out for a preflight trip, so lb3 gets them back here
+    const modules = {
+      ixgbe: 'ixgbe',
+      i40e: 'i40e',
+      mlx5_core: 'mlx5_core',
+      uio: null,
+      uio_pci_generic: 'uio_pci_generic',
+      vfio: null,
+      vfio_iommu_type1: null,
+      vfio_pci: 'vfio-pci',
+      vhost: null,
+      vhost_net: null,
+    };
+    const r = await up({
+      paths: labPaths(),
+      shape: { balancers: 4, realservers: 0, overrides: { lb3: { availableModules: modules } } },
+    });
     profiles = r.profiles;
     manifest = await buildFixtures(labPaths().www);
     work = mkdtempSync(path.join(tmpdir(), 'dpdk-it-'));
@@ -248,7 +265,7 @@ describe.skipIf(!root)('DPDK build, modules and NIC binding for each pairing', (
     const a1 = await cli(['apply', inv1, '--yes', '--limit', 'lb2']);
     expect(a1.code, a1.out).toBe(1);
     expect(a1.out).toMatch(/0200-conflict\.patch/);
-    expect(a1.out).toMatch(/[Hh]unk #1 FAILED|hunk/);
+    expect(a1.out).toMatch(/[Hh]unk #1 FAILED/);
     expect(await on('lb2', `cat ${STAMP_20}`)).toBe(stamp);
     expect(dpdkSection(await on('lb2', 'dpdk-devbind.py --status-dev net'))).toMatch(/drv=uio_pci_generic/);
 
