@@ -1,10 +1,11 @@
 /**
  * The planner: pure. For one host, preflight checks on the facts, then each task of the host's
  * playbooks in order, each against the facts as the earlier tasks will leave them (projected facts).
+ * A task that cannot plan on a host preflight blocks leaves that host with its checks and no changes.
  */
 import type { Facts } from '../facts/types.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
-import type { Task, PlanContext } from '../tasks/types.js';
+import type { Task, PlanContext, TaskPlan } from '../tasks/types.js';
 import type { Change, CheckResult, HostPlan } from './change.js';
 import { factsFingerprint } from './fingerprint.js';
 
@@ -23,7 +24,16 @@ export function planHost(i: PlanInputs): HostPlan {
   const changes: Change[] = [];
   let projected = i.facts;
   for (const task of i.tasks) {
-    const p = task.plan({ ...base, facts: projected });
+    let p: TaskPlan;
+    try {
+      p = task.plan({ ...base, facts: projected });
+    } catch (e) {
+      // A host that preflight blocks is often one a task cannot plan for (CONF-001: a balancer without
+      // ports makes dpvs-conf throw). Report the checks, which say why and how to fix it, rather than
+      // the task's error; nothing is applied on a blocked host, so it gets no changes.
+      if (!checks.some((c) => c.severity === 'error' && !c.waived)) throw e;
+      return { host: i.host.name, changes: [], checks, factsFingerprint: factsFingerprint(i.facts) };
+    }
     changes.push(...p.changes);
     if (p.projected) projected = p.projected;
   }

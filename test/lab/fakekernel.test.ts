@@ -30,6 +30,10 @@ import type { LabHostProfile } from './profile-types.js';
 const profiles = labProfiles();
 const lb1 = profiles.find((p) => p.name === 'lb1') as LabHostProfile;
 const rs1 = profiles.find((p) => p.name === 'rs1') as LabHostProfile;
+/** rs2 without an IPv6 stack, as preflight.test.ts's lab shape has it */
+const rs2 = labProfiles({ balancers: 2, realservers: 2, overrides: { rs2: { ipv6: false } } }).find(
+  (p) => p.name === 'rs2',
+) as LabHostProfile;
 
 let base = '';
 let mnt = '';
@@ -66,7 +70,7 @@ function meminfo(p: LabHostProfile): Record<string, number> {
 beforeAll(async () => {
   base = mkdtempSync('/dev/shm/fk-test-');
   mnt = join(base, 'mnt');
-  await Promise.all([lb1, rs1].map((p) => writeHostTree(join(base, 'state', p.name), p)));
+  await Promise.all([lb1, rs1, rs2].map((p) => writeHostTree(join(base, 'state', p.name), p)));
   fk = await startFakeKernel(join(base, 'state'), mnt);
 });
 
@@ -77,7 +81,7 @@ afterAll(async () => {
 
 describe('fake kernel tree', () => {
   it('boots each NIC on its kernel driver with its interface, and lists the hosts', () => {
-    expect(readdirSync(mnt).sort()).toEqual(['lb1', 'rs1']);
+    expect(readdirSync(mnt).sort()).toEqual(['lb1', 'rs1', 'rs2']);
     for (const nic of lb1.nics) {
       expect(driverOf(lb1, nic.pci)).toBe(nic.driver);
       expect(readdirSync(pci(lb1, `devices/${nic.pci}/net`))).toEqual([nic.ifname]);
@@ -210,6 +214,20 @@ describe('modules', () => {
     expect(read(lb1, 'proc/modules')).toMatch(/^rte_kni \d+ 0 - Live 0x0+ \(OE\)$/m);
     expect(write(host(lb1, 'ctl'), 'unload rte_kni')).toBe('ok');
     expect(existsSync(host(lb1, 'sys/module/rte_kni'))).toBe(false);
+  });
+
+  it('leaves the IPv6 entries out of the procnet of a host without IPv6', () => {
+    const v6 = /^(if_inet6|ipv6_route|tcp6|udp6|raw6|snmp6|sockstat6|rt6_stats|ip6_.*)$/;
+    const without = readdirSync(host(rs2, 'procnet'));
+    expect(without).toContain('dev');
+    expect(without.filter((n) => v6.test(n))).toEqual([]);
+    expect(existsSync(host(rs2, 'procnet/if_inet6'))).toBe(false);
+    expect(() => readlinkSync(host(rs2, 'procnet/if_inet6'))).toThrow();
+    // the machine's own entries, IPv6 ones too when it has IPv6, on a host with IPv6
+    const real = readdirSync('/proc/self/net');
+    expect(readdirSync(host(rs1, 'procnet')).filter((n) => v6.test(n))).toEqual(
+      real.filter((n) => v6.test(n)),
+    );
   });
 
   it('makes toa_stats appear in the host procnet while toa is loaded', () => {

@@ -145,6 +145,7 @@ export async function writeHostFiles(i: HostFilesInput): Promise<void> {
     PREFIXLEN: String(LAB_PREFIX_LEN),
     FAKE_ROOT: join(i.fakeRoot, p.name),
     REAL_HUGEPAGES: p.hugepages === 'real' ? '1' : '0',
+    IPV6: p.ipv6 ? '1' : '0',
     SYMLINK_HELPER: i.fake.symlinkHelper ?? '/bin/false',
   };
   const envText = Object.entries(env)

@@ -2,7 +2,7 @@
 # PID 1 of one lab host. Started by test/lab/lab.ts as
 #   setsid ip netns exec dd-<host> unshare --mount --uts --pid --fork --kill-child --mount-proc \
 #          --propagation private -- bash host-init.sh <host-dir>
-# <host-dir>/init.env (written by lab.ts) sets HOST, ADDRESS, PREFIXLEN, FAKE_ROOT, REAL_HUGEPAGES;
+# <host-dir>/init.env (written by lab.ts) sets HOST, ADDRESS, PREFIXLEN, FAKE_ROOT, REAL_HUGEPAGES, IPV6;
 # <host-dir>/mounts lists the fake kernel's binds as "kind source target" (source relative to FAKE_ROOT).
 # Order matters: binds from absolute paths first, while nothing is overmounted yet; then cwd-relative
 # sources with `mount -c`, so a state directory under /root or /tmp still resolves (cwd keeps it).
@@ -22,6 +22,21 @@ for d in /proc/sys/vm /proc/sys/kernel /proc/sys/fs /proc/sysrq-trigger; do
   mount --bind "$d" "$d"
   mount -o remount,bind,ro "$d"
 done
+
+# A host without an IPv6 stack (profile ipv6: false) has no /proc/sys/net/ipv6, as on a kernel booted
+# with ipv6.disable=1 (its /proc/net lacks if_inet6 & co.: the fake kernel's procnet leaves them out).
+# procfs cannot drop a directory, so /proc/sys/net becomes a directory holding binds of the real
+# entries but ipv6: the per-netns sysctls under core, ipv4, ... stay the live, writable ones.
+if [ "${IPV6:-1}" = 0 ]; then
+  rm -rf sysnet && mkdir sysnet
+  for e in /proc/sys/net/*; do
+    n=${e##*/}
+    [ "$n" = ipv6 ] && continue
+    if [ -d "$e" ]; then mkdir "sysnet/$n"; else : >"sysnet/$n"; fi
+    mount -c --bind "$e" "sysnet/$n"
+  done
+  mount -c --rbind sysnet /proc/sys/net
+fi
 
 # The fake hardware tree (and, for the opt-in real-hugepage host, the real 2 MB counters, read-write).
 # Targets under /run are bound after the private /run exists, through fd 9 (FAKE_ROOT may be hidden

@@ -8,7 +8,9 @@ synchronously inside write(); every other file is read-only (EACCES), as in sysf
 
 Per-host `procnet/` is /proc/net as the host should see it: a symlink per entry of the real per-netns
 /proc/1/net (resolved inside the host, so it shows the host's own network namespace) plus toa_stats /
-uoa_stats while those modules are loaded. The orchestrator mounts the `procnet-link` symlink over the
+uoa_stats while those modules are loaded; a host without an IPv6 stack (profile ipv6: false) has no
+IPv6 entries there (if_inet6, ipv6_route, tcp6, snmp6, ...), as on a kernel booted with
+ipv6.disable=1. The orchestrator mounts the `procnet-link` symlink over the
 host's /proc/net symlink (see mount-symlink.py).
 
 Usage: /usr/bin/python3 fakekernel.py STATE_ROOT MOUNTPOINT   (prints "ready" once mounted)
@@ -38,6 +40,8 @@ RE_NODE_HP = re.compile(r"^sys/devices/system/node/node(\d+)/hugepages/hugepages
 RE_NODE_MEMINFO = re.compile(r"^sys/devices/system/node/node(\d+)/meminfo$")
 REAL_2M = "/sys/kernel/mm/hugepages/hugepages-2048kB/"
 REAL_NODE0_2M = "/sys/devices/system/node/node0/hugepages/hugepages-2048kB/"
+# /proc/net entries the IPv6 stack makes (if_inet6, ipv6_route, ip6_tables_*, rt6_stats, tcp6, snmp6, ...)
+RE_PROCNET_IPV6 = re.compile(r"^(ip6|ipv6|rt6_)|6$")
 
 
 def fail(code):
@@ -135,6 +139,12 @@ class FakeKernel(Operations):
             return True
         return base == "nr_hugepages" and (RE_GLOBAL_HP.match(rel) or RE_NODE_HP.match(rel)) is not None
 
+    def procnet(self, h):
+        """Names of the host's /proc/net entries that link to the real netns ones."""
+        if h.profile.get("ipv6", True):
+            return self.procnet_names
+        return [n for n in self.procnet_names if not RE_PROCNET_IPV6.search(n)]
+
     # ---- FUSE operations -------------------------------------------------------------------
     def init(self, path):
         print("ready", flush=True)
@@ -149,7 +159,7 @@ class FakeKernel(Operations):
             base = self.stat_dict(os.lstat(h.p("procnet")))
             if entry in h.stats_files():
                 return dict(base, st_mode=stat.S_IFREG | 0o444, st_size=0, st_nlink=1)
-            if entry in self.procnet_names:
+            if entry in self.procnet(h):
                 return dict(base, st_mode=stat.S_IFLNK | 0o777, st_size=len("/proc/1/net/" + entry), st_nlink=1)
             fail(errno.ENOENT)
         try:
@@ -183,7 +193,7 @@ class FakeKernel(Operations):
         else:
             h = self.host(name)
             if rel == "procnet":
-                names = self.procnet_names + h.stats_files()
+                names = self.procnet(h) + h.stats_files()
             else:
                 try:
                     names = os.listdir(h.p(rel) if rel else h.root)
@@ -197,7 +207,7 @@ class FakeKernel(Operations):
             fail(errno.EINVAL)
         h = self.host(name)
         if rel.startswith("procnet/"):
-            if rel[8:] in self.procnet_names:
+            if rel[8:] in self.procnet(h):
                 return "/proc/1/net/" + rel[8:]
             fail(errno.EINVAL)
         try:
