@@ -73,14 +73,28 @@ export function reconcileView(v: LbView, scope: LbScope, opts: LbTaskOptions): R
   });
 }
 
-export function opsToChanges(task: string, ops: LbOp[]): Change[] {
+/**
+ * An add that dpvs may already hold when it runs: planned while dpvs was down, it runs after this apply
+ * started dpvs, whose restore script (ExecStartPost) re-adds what dpvs-deploy manages. dpip/ipvsadm
+ * answer "already exist(s)" then; anything else still fails the step.
+ */
+export function addUnlessPresent(command: string): string {
+  const present = sh`printf '%s\n' ${`already present (restored when dpvs started): ${command}`}`;
+  return `out=$({ ${command}; } 2>&1) || case "$out" in *'already exist'*) ${present} ;; *) printf '%s\n' "$out" >&2; exit 1 ;; esac`;
+}
+
+/** Changes for the reconciler's ops; `dpvsDown`: planned against a dpvs that is not running (yet). */
+export function opsToChanges(task: string, ops: LbOp[], dpvsDown = false): Change[] {
   return ops.map((op) => {
     const c: Change = {
       id: `lb/${op.object}/${op.key}`,
       task,
       summary: op.summary,
       action: op.action,
-      steps: op.commands.map((command) => ({ kind: 'exec' as const, command })),
+      steps: op.commands.map((command) => ({
+        kind: 'exec' as const,
+        command: dpvsDown && op.action === 'create' ? addUnlessPresent(command) : command,
+      })),
     };
     if (op.before !== undefined) c.before = op.before;
     if (op.after !== undefined) c.after = op.after;

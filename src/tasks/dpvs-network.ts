@@ -86,7 +86,7 @@ export function createDpvsNetworkTask(base: LbTaskOptions = {}): Task {
       if (!ctx.host.roles.includes('balancer')) return { changes: [] };
       const view = lbView(ctx);
       const r = reconcileView(view, 'network', optsFor(ctx.host));
-      const changes = opsToChanges(DPVS_NETWORK_TASK, r.ops);
+      const changes = opsToChanges(DPVS_NETWORK_TASK, r.ops, !view.current.running);
       const restore = restoreChange(ctx, view);
       if (restore) changes.push(restore);
       const rec = recordChange(DPVS_NETWORK_TASK, ctx.facts, view.recordContent, r.record);

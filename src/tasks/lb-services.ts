@@ -28,7 +28,7 @@ export function createLbServicesTask(opts: LbTaskOptions = {}): Task {
       if (!ctx.host.roles.includes('balancer') || keepalivedOwnsServices(ctx.host)) return { changes: [] };
       const view = lbView(ctx);
       const r = reconcileView(view, 'services', lbOptionsFor(ctx.host, opts));
-      const changes = opsToChanges(LB_SERVICES_TASK, r.ops);
+      const changes = opsToChanges(LB_SERVICES_TASK, r.ops, !view.current.running);
       const rec = recordChange(LB_SERVICES_TASK, ctx.facts, view.recordContent, r.record);
       if (rec.change) changes.push(rec.change);
       return { changes, projected: rec.projected };

@@ -65,7 +65,13 @@ export function dpvsDownOutputs(): Facts['outputs'] {
 
 /** `/opt/dpvs/current/bin/dpip ...` → `dpip ...` */
 export const short = (cmds: string[]): string[] =>
-  cmds.map((c) => c.replace(/^\/opt\/dpvs\/current\/bin\//, ''));
+  cmds.map((c) => unwrapAdd(c).replace(/^\/opt\/dpvs\/current\/bin\//, ''));
+
+/** The command inside addUnlessPresent() (adds planned while dpvs is down); others unchanged. */
+export function unwrapAdd(c: string): string {
+  const m = /^out=\$\(\{ (.*); \} 2>&1\) \|\| case "\$out" in \*'already exist'\*\) /s.exec(c);
+  return m ? (m[1] as string) : c;
+}
 
 export function emptyFacts(over: Partial<Facts> = {}): Facts {
   return {

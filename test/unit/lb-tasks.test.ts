@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Facts } from '../../src/facts/types.js';
 import { lbBins } from '../../src/lb/commands.js';
 import { RECORD_PATH, RESTORE_SCRIPT_PATH } from '../../src/lb/current.js';
+import { addUnlessPresent } from '../../src/lb/plan-support.js';
 import { desiredState } from '../../src/lb/desired.js';
 import { KEEPALIVED_CONF_PATH, renderKeepalivedConf, sharedLocalAddresses } from '../../src/lb/keepalived.js';
 import { renderRestoreScript } from '../../src/lb/restore.js';
@@ -358,5 +359,30 @@ describe('keepalived', () => {
     expect(sharedLocalAddresses([bad])).toEqual([
       'service web: local address 192.168.229.204 is used by both lb1 and lb2',
     ]);
+  });
+});
+
+describe('adds planned while dpvs is down', () => {
+  const run = (cmd: string): number => {
+    try {
+      execFileSync('sh', ['-c', addUnlessPresent(cmd)], { stdio: 'pipe' });
+      return 0;
+    } catch (e) {
+      return (e as { status: number }).status;
+    }
+  };
+  it('pass when dpvs already holds the object (its restore script ran), fail on any other error', () => {
+    expect(run('true')).toBe(0);
+    expect(run("echo 'dpip: already exist' >&2; exit 1")).toBe(0);
+    expect(run("echo 'Service already exists' >&2; exit 1")).toBe(0);
+    expect(run("echo 'dpip: no memory' >&2; exit 1")).toBe(1);
+  });
+
+  it('are wrapped only while dpvs is down; deletes and a running dpvs get the plain command', () => {
+    const down = dpvsNetworkTask.plan(
+      ctxOf(tutorialHost(), [tutorialService()], emptyFacts({ outputs: dpvsDownOutputs() })),
+    );
+    const cmds = down.changes.flatMap((c) => c.steps.flatMap((s) => (s.kind === 'exec' ? [s.command] : [])));
+    expect(cmds.some((c) => c.startsWith('out=$({ /opt/dpvs/current/bin/dpip '))).toBe(true);
   });
 });

@@ -20,6 +20,8 @@ const REVIEWED: Record<string, string[]> = {
   'src/tasks/dpvs/source.ts': ['fresh'],
   // `active` is a constant; `s.command` is a step of restartSteps() (sh-built in dpvs/restart.ts)
   'src/tasks/dpvs/rollback.ts': ['active', 's.command'],
+  // `command` is a reconciler op's command (sh-built in src/lb/commands.ts); `present` is sh`…`
+  'src/lb/plan-support.ts': ['command', 'present'],
 };
 
 /** src/cli builds report labels ("dpvs-deploy apply FILE") with `command:`: not remote commands. */
