@@ -1,6 +1,9 @@
 /** The built CLI (bin/dpvs-deploy.js; `npm run build` first) run as a child process for integration suites. */
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parse, stringify } from 'yaml';
+import { labPaths } from '../lab/paths.js';
 
 export interface CliResult {
   code: number;
@@ -23,4 +26,34 @@ export function runCli(args: string[], timeoutMs = 1_500_000): Promise<CliResult
       },
     );
   });
+}
+
+/** inventories/lab.yaml copied into `dir` as `name`, with absolute paths to .lab/, after `edit`. */
+export function labInventoryCopy<D>(
+  dir: string,
+  name: string,
+  edit: (d: D) => void = () => undefined,
+): string {
+  const src = labPaths().defaultInventory;
+  const text = readFileSync(src, 'utf8').replace(
+    /(\.\.\/\.lab\/)/g,
+    `${path.resolve(path.dirname(src), '..', '.lab')}/`,
+  );
+  const doc = parse(text) as D;
+  edit(doc);
+  const out = path.join(dir, name);
+  writeFileSync(out, stringify(doc));
+  return out;
+}
+
+/** Transcripts (host → text) of the newest run of `command` under a --run-dir. */
+export function newestTranscripts(runsDir: string, command: string): Record<string, string> {
+  const runs = readdirSync(runsDir)
+    .filter((d) => d.includes(`-${command}-`))
+    .sort();
+  const dir = path.join(runsDir, runs.at(-1) as string);
+  const out: Record<string, string> = {};
+  for (const f of readdirSync(dir))
+    if (f.endsWith('.log')) out[f.slice(0, -4)] = readFileSync(path.join(dir, f), 'utf8');
+  return out;
 }

@@ -11,7 +11,7 @@
  * nic-binding restores the kernel drivers. Run under the lab lock:
  *   npm run build && flock /tmp/dd-lab.lock npx vitest run test/integration/dpdk.test.ts
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -21,8 +21,9 @@ import { buildFixtures, type FixtureManifest } from '../lab/fixtures/build.js';
 import { labSsh, stopLab } from '../lab/harness.js';
 import { up } from '../lab/lab.js';
 import { labPaths, repoRoot } from '../lab/paths.js';
+import { MODULES_COMMON } from '../lab/profiles.js';
 import type { LabHostProfile } from '../lab/profile-types.js';
-import { runCli } from './cli-support.js';
+import { newestTranscripts, runCli } from './cli-support.js';
 
 const root = process.getuid?.() === 0;
 const TASKS = 'hugepages,packages,dpdk-source,dpdk-build,kmods,nic-binding';
@@ -49,17 +50,8 @@ async function on(host: string, command: string): Promise<string> {
   return r.stdout;
 }
 
-/** Transcripts (host → text) of the newest run of `command`. */
-function transcripts(command: string): Record<string, string> {
-  const runs = readdirSync(path.join(work, 'runs'))
-    .filter((d) => d.includes(`-${command}-`))
-    .sort();
-  const dir = path.join(work, 'runs', runs.at(-1) as string);
-  const out: Record<string, string> = {};
-  for (const f of readdirSync(dir))
-    if (f.endsWith('.log')) out[f.slice(0, -4)] = readFileSync(path.join(dir, f), 'utf8');
-  return out;
-}
+const transcripts = (command: string): Record<string, string> =>
+  newestTranscripts(path.join(work, 'runs'), command);
 
 const compilerRuns = (t: string | undefined): number =>
   (t?.match(/\b(ninja -C|meson setup|make -C|make install)\b/g) ?? []).length;
@@ -136,18 +128,7 @@ describe.skipIf(!root)('DPDK build, modules and NIC binding for each pairing', (
   beforeAll(async () => {
     // Debian's kernel package ships vhost/vhost_net (DPVS 1.10's virtio-user KNI); the lab's Debian
     // variant leaves them out for a preflight trip, so lb3 gets them back here
-    const modules = {
-      ixgbe: 'ixgbe',
-      i40e: 'i40e',
-      mlx5_core: 'mlx5_core',
-      uio: null,
-      uio_pci_generic: 'uio_pci_generic',
-      vfio: null,
-      vfio_iommu_type1: null,
-      vfio_pci: 'vfio-pci',
-      vhost: null,
-      vhost_net: null,
-    };
+    const modules = { ...MODULES_COMMON, vhost: null, vhost_net: null };
     const r = await up({
       paths: labPaths(),
       shape: { balancers: 4, realservers: 0, overrides: { lb3: { availableModules: modules } } },

@@ -7,12 +7,11 @@
  * moves the VIP to the backup. Run under the lab lock:
  *   npm run build && flock /tmp/dd-lab.lock npx vitest run test/integration/fullnat.test.ts
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runCli } from './cli-support.js';
+import { labInventoryCopy, runCli } from './cli-support.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
 import { buildFixtures } from '../lab/fixtures/build.js';
 import { ensureLab, labSsh, stopLab } from '../lab/harness.js';
 import { labPaths } from '../lab/paths.js';
@@ -36,16 +35,7 @@ async function on(host: string, command: string): Promise<string> {
 /** inventories/lab.yaml with absolute paths (it lives in a temp dir), edited. */
 type Doc = { services: { real_servers: { address: string }[] }[] } & Record<string, unknown>;
 function inventory(name: string, edit: (d: Doc) => void = () => undefined): string {
-  const src = labPaths().defaultInventory;
-  const text = readFileSync(src, 'utf8').replace(
-    /(\.\.\/\.lab\/)/g,
-    `${path.resolve(path.dirname(src), '..', '.lab')}/`,
-  );
-  const doc = parse(text) as Doc;
-  edit(doc);
-  const out = path.join(work, name);
-  writeFileSync(out, stringify(doc));
-  return out;
+  return labInventoryCopy(work, name, edit);
 }
 
 async function waitFor(check: () => Promise<boolean>, ms: number): Promise<boolean> {

@@ -14,11 +14,10 @@ import { hostname, tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
 import { buildFixtures } from '../lab/fixtures/build.js';
 import { ensureLab, labSsh, stopLab } from '../lab/harness.js';
 import { labPaths } from '../lab/paths.js';
-import { runCli } from './cli-support.js';
+import { labInventoryCopy, runCli } from './cli-support.js';
 
 const root = process.getuid?.() === 0;
 const LIMITS = '/etc/security/limits.d/90-dpvs-deploy.conf';
@@ -42,16 +41,7 @@ type Doc = {
 };
 /** inventories/lab.yaml with absolute paths (it lives in a temp dir), edited. */
 function inventory(name: string, edit: (d: Doc) => void = () => undefined): string {
-  const src = labPaths().defaultInventory;
-  const text = readFileSync(src, 'utf8').replace(
-    /(\.\.\/\.lab\/)/g,
-    `${path.resolve(path.dirname(src), '..', '.lab')}/`,
-  );
-  const doc = parse(text) as Doc;
-  edit(doc);
-  const out = path.join(work, name);
-  writeFileSync(out, stringify(doc));
-  return out;
+  return labInventoryCopy(work, name, edit);
 }
 
 const withNofile = (n: number) => (d: Doc) => {

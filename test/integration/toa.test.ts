@@ -8,7 +8,7 @@
  * kernel that no repository has headers for. One build per kernel, copies to the others, rs4 fails
  * with the package it looked for, the next plan of the others is empty and verify passes.
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -18,6 +18,7 @@ import { buildFixtures } from '../lab/fixtures/build.js';
 import { labSsh, stopLab } from '../lab/harness.js';
 import { FIXTURES_URL, up } from '../lab/lab.js';
 import { labPaths, repoRoot } from '../lab/paths.js';
+import { newestTranscripts } from './cli-support.js';
 import type { LabHostProfile } from '../lab/profile-types.js';
 
 const K3 = '5.14.0-427.13.1.el9_4.x86_64';
@@ -40,17 +41,8 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string }> {
   return { code: r.exitCode ?? -1, out: r.all ?? '' };
 }
 
-/** Transcripts of the newest run whose directory name contains `command`. */
-function transcripts(command: string): Record<string, string> {
-  const runs = readdirSync(join(work, 'runs'))
-    .filter((d) => d.includes(`-${command}-`))
-    .sort();
-  const dir = join(work, 'runs', runs.at(-1) as string);
-  const out: Record<string, string> = {};
-  for (const f of readdirSync(dir))
-    if (f.endsWith('.log')) out[f.slice(0, -4)] = readFileSync(join(dir, f), 'utf8');
-  return out;
-}
+const transcripts = (command: string): Record<string, string> =>
+  newestTranscripts(join(work, 'runs'), command);
 
 async function on(host: string, command: string): Promise<string> {
   const r = await labSsh(host, command);

@@ -89,7 +89,8 @@ function dataNic(index: number, kind: NicKind, slot: number, fn: number, numaNod
   };
 }
 
-const MODULES_COMMON: Record<string, string | null> = {
+/** Modules modprobe finds on every lab host's kernel (name -> PCI driver it registers, or null). */
+export const MODULES_COMMON: Record<string, string | null> = {
   ixgbe: 'ixgbe',
   i40e: 'i40e',
   mlx5_core: 'mlx5_core',
