@@ -1,34 +1,49 @@
 #!/usr/bin/env bash
 # Installs what the local lab and the tests need on a fresh Debian/Ubuntu machine (as root), and the
 # npm packages. Idempotent: installs only what is missing. Used by `npm test`, `npm run demo` and CI.
+# --vm also installs what the VM tier needs (QEMU, debootstrap): `npm run test:vm` and CI pass it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the lab and the tests use (see test/lab/README.md for why each is needed).
 PKGS=(openssh-server openssh-client iproute2 fuse3 python3-fusepy libfuse2 pciutils dpdk
       meson ninja-build patch xz-utils gzip tar pkg-config gcc make libc6-dev sudo kmod procps
-      psmisc util-linux nftables curl)
+      psmisc util-linux nftables curl systemd zsh)
+# The VM tier (test/vm): QEMU (software emulation only), qemu-img, debootstrap and mkfs.ext4 -d.
+VM_PKGS=(qemu-system-x86 qemu-utils debootstrap e2fsprogs)
 
-missing=()
-if command -v dpkg-query >/dev/null 2>&1; then
-  for p in "${PKGS[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+missing_of() { # the named packages that are not installed
+  local p
+  command -v dpkg-query >/dev/null 2>&1 || return 0
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"
   done
-fi
-if [ ${#missing[@]} -gt 0 ]; then
+}
+updated=""
+install_pkgs() { # install the named packages with apt-get; non-zero when that cannot be done
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "ensure-deps: missing packages: ${missing[*]} (install them as root with apt-get)" >&2
-    exit 1
+    echo "ensure-deps: missing packages: $* (install them as root with apt-get)" >&2
+    return 1
   fi
-  echo "ensure-deps: installing ${missing[*]}"
+  echo "ensure-deps: installing $*"
   # never start the system sshd: the lab runs its own, one per host
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
     trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   fi
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q >/dev/null
-  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  [ -n "$updated" ] || { apt-get update -q >/dev/null && updated=1; }
+  apt-get install -y -q --no-install-recommends "$@" >/dev/null
+}
+
+mapfile -t missing < <(missing_of "${PKGS[@]}")
+if [ ${#missing[@]} -gt 0 ]; then install_pkgs "${missing[@]}" || exit 1; fi
+if [ "${1:-}" = --vm ]; then
+  mapfile -t missing < <(missing_of "${VM_PKGS[@]}")
+  # Not fatal: where QEMU cannot be installed, the VM suite says so loudly and skips (test/vm/global-setup.ts).
+  if [ ${#missing[@]} -gt 0 ] && ! install_pkgs "${missing[@]}"; then
+    echo "ensure-deps: !! the VM tier's packages could not be installed: the VM tier will be SKIPPED" >&2
+  fi
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

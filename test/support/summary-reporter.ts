@@ -1,6 +1,9 @@
 /**
- * Prints the plain closing line CI reads: "tests: N passed, N failed, N skipped".
+ * Prints the plain closing line CI reads: "tests: N passed, N failed, N skipped". With TEST_SUMMARY_FILE
+ * set, also appends "N N N" (passed, failed, skipped) to that file, so that .ci/run can add up the lab
+ * and VM runs into one closing line.
  */
+import { appendFileSync } from 'node:fs';
 import type { Reporter, TestModule } from 'vitest/node';
 
 export default class SummaryReporter implements Reporter {
@@ -18,5 +21,7 @@ export default class SummaryReporter implements Reporter {
       if (mod.state() === 'failed' && [...mod.children.allTests()].length === 0) failed++;
     }
     process.stdout.write(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
+    const file = process.env.TEST_SUMMARY_FILE;
+    if (file) appendFileSync(file, `${passed} ${failed} ${skipped}\n`);
   }
 }

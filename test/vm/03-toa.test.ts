@@ -34,7 +34,12 @@ describe.skipIf(off !== null)(
       // Built here against this kernel's headers (vermagic), installed where modprobe finds it.
       expect(await g.must('modinfo -F vermagic toa')).toContain(g.state.kver);
       expect(await g.must('modinfo -n toa')).toMatch(new RegExp(`^/lib/modules/${g.state.kver}/`));
-      expect(await g.must('dmesg')).toContain(`toa: vm fixture loaded on ${g.state.kver}`);
+      const dmesg = await g.must('dmesg');
+      expect(dmesg).toContain('TOA 2.0.0.0 by qlb of iqiyi');
+      expect(dmesg).toContain('toa loaded');
+      // upstream's counters file, one column per online CPU (the guest has two)
+      expect(await g.must('cat /proc/net/toa_stats')).toMatch(/CPU0 +CPU1[\s\S]*^syn_recv_sock_toa +:0 +0 /m);
+      expect(await g.must('cat /proc/net/uoa_stats')).toMatch(/Success +Miss/);
       expect(await g.must('cat /etc/modules-load.d/*.conf')).toMatch(/^toa$/m);
       expect(await g.must('cat /etc/modprobe.d/*.conf')).toMatch(/^options uoa .*uoa_map_timeout=120/m);
     });

@@ -6,6 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { unavailable, vm } from './harness.js';
+import { MGMT_MAC } from './qemu.js';
+import { pciByMac } from './vm.js';
 
 const off = unavailable();
 const devbind = 'dpdk-devbind.py';
@@ -25,7 +27,9 @@ describe.skipIf(off !== null)(`kernel drivers on a real kernel${off ? ` (SKIPPED
     const out = await g.must(
       [
         'set -e',
-        'src=$(ls -d /usr/src/vm-sources/dpdk-kmods-dkms/usr/src/dpdk-kmods-*/linux/igb_uio | head -1)',
+        // Debian's dpdk-kmods-dkms ships the igb_uio tree flat (Kbuild, compat.h, igb_uio.c), not upstream's linux/igb_uio
+        'src=$(dirname /usr/src/vm-sources/dpdk-kmods-dkms/usr/src/dpdk-kmods-*/igb_uio.c)',
+        'test -f "$src/Kbuild"',
         'rm -rf /root/igb_uio && cp -r "$src" /root/igb_uio && cd /root/igb_uio',
         'make -C /lib/modules/$(uname -r)/build M=$PWD modules >/dev/null',
         'modprobe uio && insmod ./igb_uio.ko && grep "^igb_uio " /proc/modules && rmmod igb_uio',
@@ -66,11 +70,7 @@ describe.skipIf(off !== null)(`kernel drivers on a real kernel${off ? ` (SKIPPED
 
   it('dpdk-devbind.py will not take the management NIC (it carries SSH) — and still exits 0', async () => {
     const g = await vm();
-    const mgmt = (
-      await g.must(
-        `for i in /sys/class/net/*; do [ "$(cat $i/address)" = 52:54:00:12:34:56 ] && basename "$(readlink -f $i/device)"; done; true`,
-      )
-    ).trim();
+    const mgmt = await pciByMac(g.target, MGMT_MAC);
     const r = await g.ssh(`modprobe uio_pci_generic; ${devbind} -b uio_pci_generic ${mgmt}; echo "rc=$?"`);
     expect(r.stdout + r.stderr).toMatch(/Not modifying/);
     expect(r.stdout).toMatch(/rc=0/);

@@ -4,8 +4,9 @@
  * stand-ins (test/vm/fixtures/dpvs-kmod), because the guest builds them with the real kbuild.
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildFixtures } from '../lab/fixtures/build.js';
@@ -21,6 +22,17 @@ export interface VmSources {
 export const DPVS_VERSION = '1.9.10';
 export const DPDK_VERSION = '20.11.10';
 
+/** sha256 over the relative paths and contents of every file under `dir`, in sorted order. */
+async function treeHash(dir: string): Promise<string> {
+  const h = createHash('sha256');
+  const files = (await readdir(dir, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
+  for (const f of files) h.update(`${f.slice(dir.length)}\0`).update(await readFile(f));
+  return h.digest('hex');
+}
+
 export async function vmSources(): Promise<VmSources> {
   const p = vmPaths();
   const out = join(p.root, '.vm', 'fixtures');
@@ -29,14 +41,20 @@ export async function vmSources(): Promise<VmSources> {
   const dpdk = m.artifacts.find((a) => a.kind === 'dpdk' && a.version === DPDK_VERSION);
   const dpvs = m.artifacts.find((a) => a.kind === 'dpvs' && a.version === DPVS_VERSION);
   if (!dpdk || !dpvs) throw new Error('lab fixtures lack DPDK 20.11.10 or DPVS 1.9.10');
-  const file = join(out, `dpvs-${DPVS_VERSION}-vm-${m.sourcesHash.slice(0, 12)}.tar.gz`);
+  // Named by both inputs: the lab's fixture sources and the kmod stand-ins that replace their kmod/.
+  const kmodDir = join(p.source, 'fixtures', 'dpvs-kmod', 'kmod');
+  const key = createHash('sha256')
+    .update(m.sourcesHash)
+    .update(await treeHash(kmodDir))
+    .digest('hex');
+  const file = join(out, `dpvs-${DPVS_VERSION}-vm-${key.slice(0, 12)}.tar.gz`);
   if (!existsSync(file)) {
     const tmp = await mkdtemp(join(out, 'tmp-'));
     try {
       await run('tar', ['-xzf', dpvs.path, '-C', tmp]);
       const kmod = join(tmp, dpvs.topDir, 'kmod');
       await rm(kmod, { recursive: true, force: true });
-      await run('cp', ['-r', join(p.source, 'fixtures', 'dpvs-kmod', 'kmod'), kmod]);
+      await run('cp', ['-r', kmodDir, kmod]);
       await run('tar', [
         ...['--sort=name', '--mtime=@1750636800', '--owner=0', '--group=0', '--numeric-owner'],
         ...['-czf', `${file}.tmp`, '-C', tmp, dpvs.topDir],

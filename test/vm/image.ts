@@ -20,7 +20,7 @@ export async function inputsHash(p: VmPaths): Promise<string> {
 }
 
 export async function imageIsCurrent(p: VmPaths): Promise<boolean> {
-  const files = [p.baseRaw, p.kernel, p.initrd, p.kver, p.identity, p.hostKeyPub, p.inputsHash];
+  const files = [p.baseRaw, p.kernel, p.initrd, p.kver, p.imageIdentity, p.hostKeyPub, p.inputsHash];
   if (!files.every((f) => existsSync(f))) return false;
   return (await readFile(p.inputsHash, 'utf8')).trim() === (await inputsHash(p));
 }

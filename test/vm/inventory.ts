@@ -56,6 +56,14 @@ export function vmInventory(i: VmInventoryInput): Inventory {
           { name: 'dpdk0', match: { pci: i.e1000Pci } },
           { name: 'dpdk1', match: { pci: i.virtioPci } },
         ],
+        // Two CPUs, one per node: `workers: auto` keeps CPU 0 for the OS and finds no room, so the layout
+        // is upstream's smallest: the master on CPU 0, one slave on CPU 1 serving queue 0 of both ports.
+        workers: {
+          master: 0,
+          slaves: [{ cpu: 1, ports: { dpdk0: { rx: [0], tx: [0] }, dpdk1: { rx: [0], tx: [0] } } }],
+        },
+        // dpvs maps each hugepage as a file: the unit's LimitNOFILE must exceed the page count (SYS-003).
+        nofile: 65536,
         // The guest has no route out (restrict=on): nothing can be installed from a mirror.
         packages: false,
       },

@@ -1,8 +1,12 @@
 /**
- * Where the VM tier keeps its files: everything under .vm/ in the repository (git-ignored).
- *   .vm/image/   the cached image (base.raw, vmlinuz, initrd.img, keys, inputs.sha256)
- *   .vm/run/     the running guest (overlay, pid file, serial log, state.json, known_hosts, vm.yaml)
+ * Where the VM tier keeps its files:
+ *   the image cache (base.raw, vmlinuz, initrd.img, keys, inputs.sha256): $DPVS_DEPLOY_VM_IMAGE, else
+ *     ~/.cache/dpvs-deploy/vm-image. It is keyed by its inputs (build.sh, packages.txt), so it is kept
+ *     outside the checkout: every clone on the machine (CI's fresh clones too) reuses one build.
+ *   .vm/run/     the running guest (overlay, pid file, serial log, state.json, known_hosts, vm.yaml),
+ *     in the repository (git-ignored).
  */
+import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
@@ -28,6 +32,9 @@ export interface VmPaths {
   kernel: string;
   initrd: string;
   kver: string;
+  /** the root key the image was built with (in the image cache) */
+  imageIdentity: string;
+  /** its copy for this run (.vm/run/id_vm, 0600): what SSH and the inventories use */
   identity: string;
   hostKeyPub: string;
   inputsHash: string;
@@ -46,7 +53,7 @@ export interface VmPaths {
 }
 
 export function vmPaths(root = repoRoot()): VmPaths {
-  const image = join(root, '.vm', 'image');
+  const image = process.env.DPVS_DEPLOY_VM_IMAGE || join(homedir(), '.cache', 'dpvs-deploy', 'vm-image');
   const run = join(root, '.vm', 'run');
   return {
     root,
@@ -58,7 +65,8 @@ export function vmPaths(root = repoRoot()): VmPaths {
     kernel: join(image, 'vmlinuz'),
     initrd: join(image, 'initrd.img'),
     kver: join(image, 'kver'),
-    identity: join(image, 'id_vm'),
+    imageIdentity: join(image, 'id_vm'),
+    identity: join(run, 'id_vm'),
     hostKeyPub: join(image, 'host_ed25519.pub'),
     inputsHash: join(image, 'inputs.sha256'),
     run,

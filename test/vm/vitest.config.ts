@@ -16,6 +16,6 @@ export default defineConfig({
     sequence: { sequencer: ByName },
     testTimeout: 600_000,
     hookTimeout: 900_000,
-    reporters: ['verbose'],
+    reporters: ['verbose', './test/support/summary-reporter.ts'],
   },
 });

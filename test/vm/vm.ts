@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { buildImage } from './image.js';
 import {
@@ -165,6 +165,10 @@ export async function up(p: VmPaths, log: Log): Promise<UpResult> {
   await execFileP('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', p.baseRaw, p.overlay]);
   const port = await freePort();
   await writeFile(p.knownHosts, knownHostsLine(port, await readFile(p.hostKeyPub, 'utf8')));
+  // The key is copied next to the run's inventory, so inventories name it inside the checkout wherever
+  // the image cache lives.
+  await copyFile(p.imageIdentity, p.identity);
+  await chmod(p.identity, 0o600);
   const t0 = Date.now();
   startQemu(
     {
