@@ -67,7 +67,7 @@ async function state(host: string): Promise<string> {
   const r = await labSsh(
     host,
     'for d in /sys/bus/pci/devices/*; do echo "$d $(readlink $d/driver)"; done; ' +
-      'cat /sys/devices/system/node/node*/hugepages/hugepages-*/nr_hugepages; cat /proc/modules; ' +
+      'cat /sys/devices/system/node/node*/hugepages/hugepages-*/nr_hugepages; lsmod; ' +
       'ls -laR --time-style=+%s /etc /opt 2>/dev/null | md5sum',
   );
   expect(r.code, r.stderr).toBe(0);
