@@ -23,6 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { HostEntry, Inventory } from '../../src/inventory/schema.js';
 import { LAB_COVERED } from '../../src/preflight/docs.js';
+import { buildFixtures } from '../lab/fixtures/build.js';
 import { labSsh, stopLab } from '../lab/harness.js';
 import { labInventory } from '../lab/inventory.js';
 import { up } from '../lab/lab.js';
@@ -56,7 +57,13 @@ const cli = (args: string[], timeoutMs = 600_000): Promise<CliResult> =>
 function inventory(edit: (hosts: Record<string, HostEntry>, doc: Inventory) => void): string {
   const file = path.join(work, `inventory-${++n}.yaml`);
   const p = labPaths();
-  const doc = labInventory(profiles, { inventoryFile: file, identity: p.identity, knownHosts: p.knownHosts });
+  // with the fixture tarballs as sources: a balancer without dpdk.source/dpvs.source is an INPUT-001 error
+  const doc = labInventory(profiles, {
+    inventoryFile: file,
+    identity: p.identity,
+    knownHosts: p.knownHosts,
+    fixtures: p.www,
+  });
   edit(doc.hosts, doc);
   writeFileSync(file, stringify(doc));
   return file;
@@ -234,6 +241,7 @@ describe.skipIf(!root)('preflight on the lab', () => {
   beforeAll(async () => {
     const r = await up({ paths: labPaths(), shape: SHAPE });
     profiles = r.profiles;
+    await buildFixtures(labPaths().www);
     work = mkdtempSync(path.join(tmpdir(), 'dd-preflight-it-'));
   }, 900_000);
   afterAll(async () => {
