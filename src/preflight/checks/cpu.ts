@@ -17,7 +17,8 @@ export const smtOff: PreflightCheck = {
       `${threadsPerCore} threads per core (smt/active=${smtActive ? 1 : 0})`,
       '1 thread per core',
       'BIOS: Processor Settings → Logical Processor (Hyper-Threading): Disabled ' +
-        '(or boot with the kernel parameter nosmt); or set expect.smt: true and waive CPU-001',
+        '(or boot with the kernel parameter nosmt); where SMT is intended, waive CPU-001 with a reason ' +
+        '(expect.smt: true turns this check off instead)',
     );
   },
 };
