@@ -41,6 +41,9 @@ const SHAPE: LabShape = {
       cpuFlags: ['avx', 'aes', 'popcnt'],
       iommu: false,
       availableModules: { ixgbe: 'ixgbe', i40e: 'i40e', mlx5_core: 'mlx5_core', uio: null, vfio: null },
+      // its second port: no NUMA node from the firmware (NUMA-004) and a model dpvs-deploy does not
+      // know, Intel 82574L (NIC-005)
+      nics: { '0000:00:10.1': { numaNode: -1, device: '10d3' } },
     },
     rs2: { ipv6: false, lockdown: 'integrity' },
   },
@@ -188,9 +191,10 @@ const TRIPS: Trip[] = [
   {
     // BUILD-005 (DPDK of another line) is not tripped here: validate rejects every such pairing, see
     // the validate case below
-    name: 'lb2 (no SSE4.2, no pdpe1gb, no IOMMU, no driver modules): 1G pages, vfio-pci, no headers with packages: false',
+    name: 'lb2 (no SSE4.2, no pdpe1gb, no IOMMU, no driver modules, a NIC without NUMA node of an unknown model): 1G pages, vfio-pci, no headers with packages: false',
     host: 'lb2',
     errors: ['CPU-002', 'HP-005', 'KMOD-001', 'KMOD-002', 'BUILD-001'],
+    warnings: ['NUMA-004', 'NIC-005'],
     edit: (h) => {
       const lb2 = h.lb2 as HostEntry;
       lb2.hugepages = { size: '1G', per_node: 2 };

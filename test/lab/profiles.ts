@@ -226,13 +226,17 @@ export interface LabShape {
   overrides?: Record<string, LabHostOverride>;
 }
 
-/** What a shape may override on one host (facts only: names, roles, addresses and NICs stay). */
+/**
+ * What a shape may override on one host (facts only: names, roles, addresses and NIC addresses stay).
+ * `nics`, by PCI address: what the platform reports of a NIC (its NUMA node, -1 where the firmware gives
+ * none; its vendor and device id, for a model dpvs-deploy does not know).
+ */
 export type LabHostOverride = Partial<
   Pick<
     LabHostProfile,
     'smt' | 'cpuFlags' | 'iommu' | 'lockdown' | 'ipv6' | 'availableModules' | 'memPerNodeMb'
   >
->;
+> & { nics?: Record<string, Partial<Pick<LabNic, 'numaNode' | 'vendor' | 'device'>>> };
 
 function headersPackageFor(os: LabOs, kernel: string): string {
   return os === 'debian12' || os === 'ubuntu22' ? `linux-headers-${kernel}` : `kernel-devel-${kernel}`;
@@ -258,7 +262,13 @@ function applyKernels(out: LabHostProfile[], shape: LabShape): void {
   }
   for (const [name, o] of Object.entries(shape.overrides ?? {})) {
     const host = find(name, '--override');
-    Object.assign(host, structuredClone(o));
+    const { nics, ...rest } = structuredClone(o);
+    Object.assign(host, rest);
+    for (const [pci, n] of Object.entries(nics ?? {})) {
+      const nic = host.nics.find((x) => x.pci === pci);
+      if (!nic) throw new Error(`lab shape override: ${name} has no NIC ${pci}`);
+      Object.assign(nic, n);
+    }
   }
 }
 
