@@ -45,7 +45,7 @@ const SHAPE: LabShape = {
       // know, Intel 82574L (NIC-005)
       nics: { '0000:00:10.1': { numaNode: -1, device: '10d3' } },
     },
-    rs2: { ipv6: false, lockdown: 'integrity' },
+    rs2: { ipv6: false, lockdown: 'integrity', machine: 'aarch64' },
   },
 };
 
@@ -204,9 +204,9 @@ const TRIPS: Trip[] = [
     },
   },
   {
-    name: 'rs2 (no IPv6, lockdown): toa cannot load',
+    name: 'rs2 (no IPv6, lockdown, aarch64): toa cannot load',
     host: 'rs2',
-    errors: ['SYS-006', 'KMOD-004'],
+    errors: ['SYS-006', 'KMOD-004', 'CPU-004'],
     warnings: ['BUILD-002'],
     edit: () => undefined,
   },

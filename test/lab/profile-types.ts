@@ -35,6 +35,8 @@ export interface LabHostProfile {
   os: LabOs;
   /** what the host's uname -r says */
   kernel: string;
+  /** what the host's uname -m says, where it is not this machine's (a shape override, e.g. aarch64) */
+  machine?: string;
   /** /lib/modules/<kernel>/build present */
   kernelHeaders: boolean;
   numaNodes: number;

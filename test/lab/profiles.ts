@@ -234,7 +234,7 @@ export interface LabShape {
 export type LabHostOverride = Partial<
   Pick<
     LabHostProfile,
-    'smt' | 'cpuFlags' | 'iommu' | 'lockdown' | 'ipv6' | 'availableModules' | 'memPerNodeMb'
+    'smt' | 'cpuFlags' | 'iommu' | 'lockdown' | 'ipv6' | 'availableModules' | 'memPerNodeMb' | 'machine'
   >
 > & { nics?: Record<string, Partial<Pick<LabNic, 'numaNode' | 'vendor' | 'device'>>> };
 
