@@ -154,22 +154,25 @@ const TRIPS: Trip[] = [
     },
   },
   {
-    name: 'a node without hugepages, a node over its memory; another dpvs running',
+    name: 'a node without hugepages, a node over its memory; another dpvs running; rte_kni loaded by hand without carrier=on',
     host: 'lb1',
     errors: ['HP-002', 'HP-003', 'SYS-001'],
-    warnings: ['NUMA-003'],
+    warnings: ['NUMA-003', 'KMOD-005'],
     edit: (h) => {
       (h.lb1 as HostEntry).hugepages = { size: '2M', per_node: { '0': 7800, '1': 0 } };
     },
     before: async () => {
       const r = await labSsh(
         'lb1',
-        'cp /bin/sleep /tmp/dpvs && (setsid /tmp/dpvs 900 >/dev/null 2>&1 &) && sleep 1',
+        'cp /bin/sleep /tmp/dpvs && (setsid /tmp/dpvs 900 >/dev/null 2>&1 &) && sleep 1 && ' +
+          // an rte_kni.ko from an earlier hand install, loaded without the carrier=on DPVS needs
+          `printf 'name=rte_kni\\0vermagic=%s SMP mod_unload modversions\\0license=Dual BSD/GPL\\0' "$(uname -r)" > /tmp/rte_kni.ko && ` +
+          'insmod /tmp/rte_kni.ko carrier=off',
       );
       expect(r.code, r.stderr).toBe(0);
     },
     after: async () => {
-      await labSsh('lb1', 'pkill -x dpvs; rm -f /tmp/dpvs');
+      await labSsh('lb1', 'pkill -x dpvs; rm -f /tmp/dpvs; rmmod rte_kni; rm -f /tmp/rte_kni.ko');
     },
   },
   {
