@@ -41,6 +41,7 @@ export const LAB_COVERED: readonly string[] = [
   'KMOD-005',
   'BUILD-001',
   'BUILD-002',
+  'BUILD-004',
   'CONF-001',
   'CONF-002',
 ];
@@ -50,7 +51,6 @@ export const UNIT_ONLY_WHY: Readonly<Record<string, string>> = {
   'SYS-004': 'every lab OS is a supported one',
   'NUMA-001': 'the lab has one socket per NUMA node; it cannot fake node interleaving',
   'BUILD-003': 'the lab userland is the machine’s Debian: pkg-config is new on every host, CentOS 7 too',
-  'BUILD-004': 'the lab’s disks are the machine’s; the lab cannot make one small',
   'CONF-003': '`validate` already rejects a slave on a reserved CPU, so plan stops before preflight',
   'BUILD-005':
     '`validate` already rejects a DPDK version that does not pair with the DPVS release, so plan stops before preflight',

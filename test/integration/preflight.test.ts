@@ -176,19 +176,35 @@ const TRIPS: Trip[] = [
     },
   },
   {
-    name: 'max_socket below the nodes, -march the CPU lacks, DPVS 1.10 without vhost_net; small hugepages, low nofile',
+    name: 'max_socket below the nodes, -march the CPU lacks, DPVS 1.10 without vhost_net, a 64 MiB build filesystem; small hugepages, low nofile',
     host: 'lb1',
-    errors: ['NUMA-002', 'CPU-003', 'KMOD-003'],
+    errors: ['NUMA-002', 'CPU-003', 'KMOD-003', 'BUILD-004'],
     warnings: ['HP-004', 'SYS-003'],
     edit: (h) => {
       const lb1 = h.lb1 as HostEntry;
       lb1.dpvs = { version: '1.10.2', max_socket: 1 };
       // DPVS 1.10 pairs with DPDK 24.11 only (validate rejects the group's 20.11.10)
-      lb1.dpdk = { version: '24.11', march: 'skylake-avx512', driver: 'uio_pci_generic' };
+      lb1.dpdk = {
+        version: '24.11',
+        march: 'skylake-avx512',
+        driver: 'uio_pci_generic',
+        build_dir: '/tmp/small-fs/dpvs-deploy',
+      };
       // the node count comes from the host's facts: validate rejects expect.numa_nodes above max_socket
       delete lb1.expect?.numa_nodes;
       lb1.hugepages = { size: '2M', per_node: 256 };
       lb1.nofile = 1024;
+    },
+    // the build directory on a small filesystem of the host's own (its mount namespace)
+    before: async () => {
+      const r = await labSsh(
+        'lb1',
+        'mkdir -p /tmp/small-fs && mount -t tmpfs -o size=64m lab-small /tmp/small-fs',
+      );
+      expect(r.code, r.stderr).toBe(0);
+    },
+    after: async () => {
+      await labSsh('lb1', 'umount /tmp/small-fs; rmdir /tmp/small-fs');
     },
   },
   {
