@@ -210,9 +210,9 @@ const TRIPS: Trip[] = [
   {
     // BUILD-005 (DPDK of another line) is not tripped here: validate rejects every such pairing, see
     // the validate case below
-    name: 'lb2 (no SSE4.2, no pdpe1gb, no IOMMU, no driver modules, a NIC without NUMA node of an unknown model): 1G pages, vfio-pci, no headers with packages: false',
+    name: 'lb2 (no SSE4.2, no pdpe1gb, no IOMMU, no driver modules, a NIC without NUMA node of an unknown model, an old pkg-config): 1G pages, vfio-pci, no headers with packages: false',
     host: 'lb2',
-    errors: ['CPU-002', 'HP-005', 'KMOD-001', 'KMOD-002', 'BUILD-001'],
+    errors: ['CPU-002', 'HP-005', 'KMOD-001', 'KMOD-002', 'BUILD-001', 'BUILD-003'],
     warnings: ['NUMA-004', 'NIC-005'],
     edit: (h) => {
       const lb2 = h.lb2 as HostEntry;
@@ -221,6 +221,17 @@ const TRIPS: Trip[] = [
       lb2.dpvs = { version: '1.9.10' };
       lb2.packages = false;
     },
+    // a pkg-config older than DPVS 1.9's Makefile accepts (CentOS 7's 0.27.1) first on PATH
+    before: async () => {
+      const r = await labSsh(
+        'lb2',
+        `printf '#!/bin/sh\\n[ "$1" = --version ] && echo 0.27.1\\n' > /usr/local/bin/pkg-config && chmod 755 /usr/local/bin/pkg-config`,
+      );
+      expect(r.code, r.stderr).toBe(0);
+    },
+    after: async () => {
+      await labSsh('lb2', 'rm -f /usr/local/bin/pkg-config');
+    },
   },
   {
     name: 'rs2 (no IPv6, lockdown, aarch64): toa cannot load',
@@ -228,6 +239,27 @@ const TRIPS: Trip[] = [
     errors: ['SYS-006', 'KMOD-004', 'CPU-004'],
     warnings: ['BUILD-002'],
     edit: () => undefined,
+  },
+  {
+    name: 'rs1 on a distribution dpvs-deploy does not support',
+    host: 'rs1',
+    errors: ['SYS-004'],
+    edit: () => undefined,
+    // rs1's /etc is its own: an os-release of a distribution dpvs-deploy has no packages for
+    before: async () => {
+      const r = await labSsh(
+        'rs1',
+        'cp -P /etc/os-release /tmp/os-release.saved && rm -f /etc/os-release && ' +
+          `printf 'NAME="openSUSE Leap"\\nID=opensuse-leap\\nVERSION_ID="15.5"\\nPRETTY_NAME="openSUSE Leap 15.5"\\n' > /etc/os-release`,
+      );
+      expect(r.code, r.stderr).toBe(0);
+    },
+    after: async () => {
+      await labSsh(
+        'rs1',
+        'rm -f /etc/os-release && cp -P /tmp/os-release.saved /etc/os-release && rm -f /tmp/os-release.saved',
+      );
+    },
   },
   {
     name: 'client1 as a DPVS 1.10 balancer on CentOS 7 without DPDK ports',
