@@ -46,6 +46,8 @@ const SHAPE: LabShape = {
       nics: { '0000:00:10.1': { numaNode: -1, device: '10d3' } },
     },
     rs2: { ipv6: false, lockdown: 'integrity', machine: 'aarch64' },
+    // 2 CPU packages, 1 NUMA node: node interleaving on in the BIOS
+    client1: { sockets: 2 },
   },
 };
 
@@ -262,9 +264,9 @@ const TRIPS: Trip[] = [
     },
   },
   {
-    name: 'client1 as a DPVS 1.10 balancer on CentOS 7 without DPDK ports',
+    name: 'client1 as a DPVS 1.10 balancer on CentOS 7 without DPDK ports, 2 sockets in 1 NUMA node',
     host: 'client1',
-    errors: ['SYS-005', 'CONF-001'],
+    errors: ['SYS-005', 'CONF-001', 'NUMA-001'],
     edit: (h) => {
       const c = h.client1 as HostEntry;
       c.roles = ['balancer'];

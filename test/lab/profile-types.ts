@@ -40,6 +40,11 @@ export interface LabHostProfile {
   /** /lib/modules/<kernel>/build present */
   kernelHeaders: boolean;
   numaNodes: number;
+  /**
+   * CPU packages, where they are not one per NUMA node: a 2-socket box with node interleaving on in its
+   * BIOS shows 2 packages and 1 node (a shape override; the cores are split evenly)
+   */
+  sockets?: number;
   cpusPerNode: number;
   /** hyper-threading: 2 threads per core when true */
   smt: boolean;

@@ -234,7 +234,15 @@ export interface LabShape {
 export type LabHostOverride = Partial<
   Pick<
     LabHostProfile,
-    'smt' | 'cpuFlags' | 'iommu' | 'lockdown' | 'ipv6' | 'availableModules' | 'memPerNodeMb' | 'machine'
+    | 'smt'
+    | 'cpuFlags'
+    | 'iommu'
+    | 'lockdown'
+    | 'ipv6'
+    | 'availableModules'
+    | 'memPerNodeMb'
+    | 'machine'
+    | 'sockets'
   >
 > & { nics?: Record<string, Partial<Pick<LabNic, 'numaNode' | 'vendor' | 'device'>>> };
 

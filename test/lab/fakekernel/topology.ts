@@ -7,6 +7,8 @@ import type { LabHostProfile } from '../profile-types.js';
 export interface LabCpu {
   id: number;
   node: number;
+  /** CPU package (physical id): the node, unless the profile has its own socket count */
+  socket: number;
   coreId: number;
   /** logical CPUs sharing this core (this one included), ascending */
   siblings: number[];
@@ -15,17 +17,27 @@ export interface LabCpu {
 export function labCpus(p: LabHostProfile): LabCpu[] {
   const cores = p.numaNodes * p.cpusPerNode;
   const threads = p.smt ? 2 : 1;
+  const perSocket = cores / (p.sockets ?? p.numaNodes);
   const out: LabCpu[] = [];
   for (let t = 0; t < threads; t++) {
     for (let node = 0; node < p.numaNodes; node++) {
       for (let c = 0; c < p.cpusPerNode; c++) {
         const base = node * p.cpusPerNode + c;
         const siblings = Array.from({ length: threads }, (_, i) => base + i * cores);
-        out.push({ id: base + t * cores, node, coreId: c, siblings });
+        const socket = p.sockets === undefined ? node : Math.floor(base / perSocket);
+        const coreId = p.sockets === undefined ? c : base % perSocket;
+        out.push({ id: base + t * cores, node, socket, coreId, siblings });
       }
     }
   }
   return out.sort((a, b) => a.id - b.id);
+}
+
+/** The logical CPUs of one CPU package. */
+export function socketCpus(p: LabHostProfile, socket: number): number[] {
+  return labCpus(p)
+    .filter((c) => c.socket === socket)
+    .map((c) => c.id);
 }
 
 export function nodeCpus(p: LabHostProfile, node: number): number[] {

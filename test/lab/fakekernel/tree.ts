@@ -8,7 +8,7 @@ import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { LabHostProfile } from '../profile-types.js';
 import { isMultiFunction, modalias, NET_CLASS, pciConfig, subsystemOf } from './pciconfig.js';
-import { cpuList, cpuMask, labCpus, nodeCpus } from './topology.js';
+import { cpuList, cpuMask, labCpus, nodeCpus, socketCpus } from './topology.js';
 
 /** Modules the kernel has built in (in /sys/module, not in /proc/modules, cannot be unloaded). */
 export const BUILTIN_MODULES = ['virtio_pci'];
@@ -108,10 +108,10 @@ function cpuTree(t: TreeBuilder, p: LabHostProfile): void {
   t.line(`${base}/smt/control`, p.smt ? 'on' : 'notsupported');
   for (const c of cpus) {
     const d = `${base}/cpu${c.id}`;
-    const pkg = nodeCpus(p, c.node);
+    const pkg = socketCpus(p, c.socket);
     if (c.id !== 0) t.line(`${d}/online`, 1);
     t.line(`${d}/topology/core_id`, c.coreId);
-    t.line(`${d}/topology/physical_package_id`, c.node);
+    t.line(`${d}/topology/physical_package_id`, c.socket);
     t.line(`${d}/topology/die_id`, 0);
     t.line(`${d}/topology/thread_siblings_list`, cpuList(c.siblings));
     t.line(`${d}/topology/core_cpus_list`, cpuList(c.siblings));
@@ -169,7 +169,8 @@ const BASE_FLAGS =
 
 export function cpuinfo(p: LabHostProfile): string {
   const flags = [...new Set([...BASE_FLAGS.split(' '), ...(p.smt ? ['ht'] : []), ...p.cpuFlags])].join(' ');
-  const perPackage = p.cpusPerNode * (p.smt ? 2 : 1);
+  const coresPerPackage = (p.numaNodes * p.cpusPerNode) / (p.sockets ?? p.numaNodes);
+  const perPackage = coresPerPackage * (p.smt ? 2 : 1);
   return labCpus(p)
     .map((c) =>
       [
@@ -182,10 +183,10 @@ export function cpuinfo(p: LabHostProfile): string {
         'microcode\t: 0x2006e05',
         'cpu MHz\t\t: 2100.000',
         'cache size\t: 22528 KB',
-        `physical id\t: ${c.node}`,
+        `physical id\t: ${c.socket}`,
         `siblings\t: ${perPackage}`,
         `core id\t\t: ${c.coreId}`,
-        `cpu cores\t: ${p.cpusPerNode}`,
+        `cpu cores\t: ${coresPerPackage}`,
         `apicid\t\t: ${c.id * 2}`,
         `initial apicid\t: ${c.id * 2}`,
         'fpu\t\t: yes',
