@@ -36,10 +36,11 @@ install_pkgs() { # install the named packages with apt-get; non-zero when that c
   apt-get install -y -q --no-install-recommends "$@" >/dev/null
 }
 
-mapfile -t missing < <(missing_of "${PKGS[@]}")
+# (no mapfile: macOS's bash 3.2 runs this too, where dpkg-query is absent and nothing is missing)
+missing=(); while IFS= read -r p; do missing+=("$p"); done < <(missing_of "${PKGS[@]}")
 if [ ${#missing[@]} -gt 0 ]; then install_pkgs "${missing[@]}" || exit 1; fi
 if [ "${1:-}" = --vm ]; then
-  mapfile -t missing < <(missing_of "${VM_PKGS[@]}")
+  missing=(); while IFS= read -r p; do missing+=("$p"); done < <(missing_of "${VM_PKGS[@]}")
   # Not fatal: where QEMU cannot be installed, the VM suite says so loudly and skips (test/vm/global-setup.ts).
   if [ ${#missing[@]} -gt 0 ] && ! install_pkgs "${missing[@]}"; then
     echo "ensure-deps: !! the VM tier's packages could not be installed: the VM tier will be SKIPPED" >&2
