@@ -6,10 +6,10 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { buildFixtures } from '../lab/fixtures/build.js';
+import { buildFixtures, hashSources } from '../lab/fixtures/build.js';
 import { vmPaths } from './paths.js';
 
 const run = promisify(execFile);
@@ -21,17 +21,6 @@ export interface VmSources {
 
 export const DPVS_VERSION = '1.9.10';
 export const DPDK_VERSION = '20.11.10';
-
-/** sha256 over the relative paths and contents of every file under `dir`, in sorted order. */
-async function treeHash(dir: string): Promise<string> {
-  const h = createHash('sha256');
-  const files = (await readdir(dir, { recursive: true, withFileTypes: true }))
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name))
-    .sort();
-  for (const f of files) h.update(`${f.slice(dir.length)}\0`).update(await readFile(f));
-  return h.digest('hex');
-}
 
 export async function vmSources(): Promise<VmSources> {
   const p = vmPaths();
@@ -45,7 +34,7 @@ export async function vmSources(): Promise<VmSources> {
   const kmodDir = join(p.source, 'fixtures', 'dpvs-kmod', 'kmod');
   const key = createHash('sha256')
     .update(m.sourcesHash)
-    .update(await treeHash(kmodDir))
+    .update(await hashSources(kmodDir))
     .digest('hex');
   const file = join(out, `dpvs-${DPVS_VERSION}-vm-${key.slice(0, 12)}.tar.gz`);
   if (!existsSync(file)) {
