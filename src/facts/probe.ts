@@ -77,6 +77,45 @@ export function parseProbeOutput(stdout: string): Facts {
   };
 }
 
+/**
+ * Facts after a re-probe of part of the request (one task's, after that task ran): the fixed sections
+ * (system, cpu, memory, nics, /proc/modules, nofile) are all fresh; of the requested ones, the items
+ * this request named are fresh and every other item keeps its earlier value. A module the request did
+ * not name keeps its earlier parameters while /proc/modules still lists it, and a built-in one (no
+ * /proc/modules line) stays as it was.
+ */
+export function overlayFacts(previous: Facts, fresh: Facts, request: Required<ProbeRequest>): Facts {
+  const asked = new Set(request.modules.map((m) => m.replace(/-/g, '_')));
+  const seen = new Set(fresh.modules.map((m) => m.name));
+  const before = new Map(previous.modules.map((m) => [m.name, m]));
+  const modules = [
+    ...fresh.modules.map((m) => {
+      const old = before.get(m.name);
+      return !asked.has(m.name) && old && Object.keys(m.params).length === 0 && !m.builtin
+        ? { ...m, params: old.params }
+        : m;
+    }),
+    ...previous.modules.filter((m) => m.builtin && !asked.has(m.name) && !seen.has(m.name)),
+  ];
+  return {
+    ...fresh,
+    modules,
+    modulesAvailable: [
+      ...new Set([
+        ...previous.modulesAvailable.filter((m) => !request.modules.includes(m)),
+        ...fresh.modulesAvailable,
+      ]),
+    ],
+    commands: { ...previous.commands, ...fresh.commands },
+    packages: { ...previous.packages, ...fresh.packages },
+    files: { ...previous.files, ...fresh.files },
+    diskFreeMb: { ...previous.diskFreeMb, ...fresh.diskFreeMb },
+    services: { ...previous.services, ...fresh.services },
+    outputs: { ...previous.outputs, ...fresh.outputs },
+    processes: { ...previous.processes, ...fresh.processes },
+  };
+}
+
 /** Gather facts from one host: one exec. */
 export async function probeHost(
   transport: Transport,

@@ -41,7 +41,8 @@ const FALLBACK: Record<string, string> = {
   'ssh.port': 'SSH port (default 22)',
   'ssh.sudo_password': 'password for sudo; prefer {env: NAME} or {file: PATH}',
   'ssh.connect_timeout_s': 'seconds to wait for the SSH connection (default 20)',
-  'ssh.command_timeout_s': 'seconds a single remote command may run (default 3600)',
+  'ssh.command_timeout_s':
+    'seconds a remote command may run: the fact probe (default 300) and every step without a limit of its own (default 600; builds and downloads have their own, 30 to 60 min)',
   dpdk: 'DPDK build and NIC driver (the version must pair with dpvs.version)',
   'dpdk.source': 'where the DPDK tarball comes from (default: fast.dpdk.org)',
   'dpdk.build_dir': 'where DPDK is unpacked and built on the host',

@@ -3,7 +3,7 @@
  * exactly the plan — per host in playbook order, disruptive changes in rolling batches, each task's
  * postcondition checked on re-probed facts, failures contained to their host.
  */
-import { probeHost, mergeRequests } from '../facts/probe.js';
+import { probeHost, mergeRequests, overlayFacts } from '../facts/probe.js';
 import type { Facts, ProbeRequest } from '../facts/types.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import type { Change, CheckResult, HostPlan } from '../plan/change.js';
@@ -18,6 +18,9 @@ import { tasksForRoles } from './playbooks.js';
 import { Deferred, mapLimit } from './pool.js';
 import { runStep } from './steps.js';
 import type { RunDir } from './transcript.js';
+
+/** A probe's time limit when the host sets no ssh.command_timeout_s. */
+const PROBE_TIMEOUT_MS = 300_000;
 
 export type Connector = (host: ResolvedHost) => Promise<Transport>;
 
@@ -124,9 +127,30 @@ export class Engine {
     if (!t) throw new Error(`${host}: not connected`);
     const req = this.requests.get(host);
     if (!req) throw new Error(`${host}: no probe request`);
-    const f = await probeHost(t, req);
+    const f = await probeHost(t, req, this.probeTimeoutMs(host));
     this.o.runDir.log(host, `${new Date().toISOString()} probe: ${f.probeMs} ms on host`);
     return f;
+  }
+
+  /** The host's ssh.command_timeout_s bounds its probes too (a cut link fails the host, not the run). */
+  private probeTimeoutMs(host: string): number {
+    const s = this.host(host).ssh?.command_timeout_s;
+    return s !== undefined ? s * 1000 : PROBE_TIMEOUT_MS;
+  }
+
+  /**
+   * After a task ran: re-read the fixed facts and what that task asked for (not every task's request,
+   * which on a slow host costs seconds per task), over the facts from before. A task verifies on what
+   * it asked for; see overlayFacts.
+   */
+  private async reprobe(host: string, task: Task | undefined): Promise<Facts> {
+    const previous = this.facts.get(host);
+    const t = this.transports.get(host);
+    if (!task || !previous || !t) return this.probe(host);
+    const req = mergeRequests([task.probe?.(this.host(host), this.o.inventory) ?? {}]);
+    const f = await probeHost(t, req, this.probeTimeoutMs(host));
+    this.o.runDir.log(host, `${new Date().toISOString()} probe (${task.name}): ${f.probeMs} ms on host`);
+    return overlayFacts(previous, f, req);
   }
 
   /** Pure planning for every reachable host. */
@@ -383,7 +407,7 @@ export class Engine {
     });
   }
 
-  /** Run a host's changes in order; after the last change of each task, re-probe and verify that task. */
+  /** Run a host's changes in order; after the last change of each task, re-probe for it and verify it. */
   private async runChanges(
     host: string,
     changes: Change[],
@@ -430,9 +454,9 @@ export class Engine {
         }
         const lastOfTask = all.filter((c) => c.task === task).at(-1);
         if (lastOfTask && group.includes(lastOfTask)) {
-          const fresh = await this.probe(host);
-          this.facts.set(host, fresh);
           const taskObj = tasks.find((x) => x.name === task);
+          const fresh = await this.reprobe(host, taskObj);
+          this.facts.set(host, fresh);
           const ctx = this.ctx(host, fresh);
           const problems = !taskObj
             ? []

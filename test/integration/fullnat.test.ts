@@ -119,6 +119,39 @@ describe.skipIf(!root)('tutorial FullNAT on the lab keepalived pair', () => {
     expect(back.code, back.out).toBe(0);
   }, 600_000);
 
+  it('a service removed from the inventory is removed, and only it', async () => {
+    // a second service (the VIP's port 8080) managed by the tool, then dropped from the inventory
+    const more = inventory('more.yaml', (d) => {
+      const web = d.services[0] as Record<string, unknown>;
+      d.services.push({
+        ...web,
+        name: 'alt',
+        port: 8080,
+        real_servers: [{ address: '192.168.229.1', port: 8080 }],
+      } as unknown as Doc['services'][number]);
+    });
+    const added = await cli(['apply', more, '--yes', '--limit', 'lb1']);
+    expect(added.code, added.out).toBe(0);
+    expect(await on('lb1', `${BIN}/ipvsadm -ln`)).toContain('10.0.96.204:8080');
+
+    const plan = await cli(['plan', inv, '--limit', 'lb1']);
+    expect(plan.code, plan.out).toBe(2);
+    const deletes = plan.out.split('\n').filter((l) => /^ {2}- /.test(l));
+    expect(deletes, plan.out).toEqual([
+      expect.stringMatching(/lb-services +delete service TCP 10\.0\.96\.204:8080 rr /),
+    ]);
+    expect(plan.out).toMatch(/\$ \S*ipvsadm -D -t 10\.0\.96\.204:8080\n/);
+    expect(plan.out).not.toMatch(/ipvsadm -[dD] -t 10\.0\.96\.204:80\b(?!80)/);
+    const apply = await cli(['apply', inv, '--yes', '--limit', 'lb1']);
+    expect(apply.code, apply.out).toBe(0);
+    const ln = await on('lb1', `${BIN}/ipvsadm -ln`);
+    expect(ln).not.toContain('10.0.96.204:8080');
+    expect(ln).toContain('192.168.229.1:80');
+    expect(ln).toContain('192.168.229.2:80');
+    const v = await cli(['verify', inv, '--limit', 'lb1', '--no-diff']);
+    expect(v.code, v.out).toBe(0);
+  }, 600_000);
+
   it('an object added by hand is reported by verify, not deleted', async () => {
     await on('lb1', `${BIN}/ipvsadm -A -t 10.0.96.205:8080 -s rr`);
     const v = await cli(['verify', inv, '--limit', 'lb1']);

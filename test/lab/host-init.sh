@@ -7,6 +7,11 @@
 # Order matters: binds from absolute paths first, while nothing is overmounted yet; then cwd-relative
 # sources with `mount -c`, so a state directory under /root or /tmp still resolves (cwd keeps it).
 set -eu
+# LAB_TRACE (from the environment of `up`) writes every command of this script to init.log with its time.
+if [ -n "${LAB_TRACE:-}" ]; then
+  PS4='+ $EPOCHREALTIME '
+  set -x
+fi
 cd "$1"
 # shellcheck disable=SC1091
 . ./init.env
