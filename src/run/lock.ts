@@ -73,10 +73,14 @@ export async function acquireLock(
     broke = true;
     const r = await t.exec(
       pre +
-        sh`mkdir -p /var/lib/dpvs-deploy && if mkdir ${LOCK_DIR} 2>/dev/null; then printf '%s\n' ${info} > ${`${LOCK_DIR}/owner`} && echo acquired; else cat ${`${LOCK_DIR}/owner`} 2>/dev/null; exit 75; fi`,
+        sh`mkdir -p /var/lib/dpvs-deploy && if e=$(mkdir ${LOCK_DIR} 2>&1); then printf '%s\n' ${info} > ${`${LOCK_DIR}/owner`} && echo acquired; elif [ -d ${LOCK_DIR} ]; then cat ${`${LOCK_DIR}/owner`} 2>/dev/null; exit 75; else printf '%s\n' "$e" >&2; exit 1; fi`,
       { timeoutMs: 30_000 },
     );
     if (r.code === 0) return;
+    if (r.code !== 75)
+      throw new UserError(
+        `${t.name}: cannot take the apply lock ${LOCK_DIR}: ${(r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`).split('\n').slice(-2).join(' / ')} — the SSH user needs to be root, or set ssh.sudo: true`,
+      );
     let current: LockOwner | null = null;
     try {
       current = JSON.parse(r.stdout.trim()) as LockOwner;

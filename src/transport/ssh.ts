@@ -260,10 +260,13 @@ export class SshTransport implements Transport {
       this.assertOpen();
       await this.slots.acquire();
       let opened: OpenedExec;
+      const start = Date.now();
+      const timeoutMs = options.timeoutMs ?? this.o.commandTimeoutMs;
       try {
-        opened = await this.openExec(wire);
+        opened = await this.openExec(wire, timeoutMs, label);
       } catch (e) {
         this.slots.release();
+        if (e instanceof TransportError) throw e;
         const reason = (e as { reason?: unknown }).reason;
         if (SESSION_REFUSED_REASONS.includes(reason) && this.slots.inUse > 0) {
           this.slots.refused();
@@ -273,8 +276,11 @@ export class SshTransport implements Transport {
         throw new TransportError(this.name, 'disconnected', `cannot open a channel: ${(e as Error).message}`);
       }
       this.counters.execs++;
+      // the time the host took to open the session counts against the command's limit
+      const left =
+        timeoutMs !== undefined && timeoutMs > 0 ? Math.max(1, timeoutMs - (Date.now() - start)) : timeoutMs;
       try {
-        return await this.collect(opened, stdin, options, label);
+        return await this.collect(opened, stdin, { ...options, timeoutMs: left }, label, timeoutMs);
       } finally {
         this.slots.release();
       }
@@ -295,12 +301,40 @@ export class SshTransport implements Transport {
    * Opens an exec channel. The exit status is recorded from inside ssh2's callback: a fast command's
    * status and close can arrive in the same read, before an awaiting caller could attach a listener.
    */
-  private openExec(wire: string): Promise<OpenedExec> {
+  private openExec(wire: string, timeoutMs?: number, label = wire): Promise<OpenedExec> {
     return new Promise((resolve, reject) => {
-      const gone = (e: Error): void => reject(e);
+      let done = false;
+      const gone = (e: Error): void => {
+        if (done) return;
+        done = true;
+        if (timer) clearTimeout(timer);
+        reject(e);
+      };
       this.pending.add(gone);
+      // A host that stops answering (link cut, hung sshd) must not hold a command past its limit
+      // before it has even started: the session request is bounded by the same time limit.
+      const timer =
+        timeoutMs !== undefined && timeoutMs > 0
+          ? setTimeout(() => {
+              this.pending.delete(gone);
+              gone(
+                new TransportError(
+                  this.name,
+                  'timeout',
+                  `command timed out after ${(timeoutMs / 1000).toFixed(1)} s: the host did not open a session for it (no answer from the host): ${label.length > 200 ? label.slice(0, 200) + '…' : label}`,
+                ),
+              );
+            }, timeoutMs)
+          : undefined;
       this.client.exec(wire, (err, ch) => {
         this.pending.delete(gone);
+        if (done) {
+          // answered after the limit: that session is not ours any more
+          if (!err) ch.close();
+          return;
+        }
+        done = true;
+        if (timer) clearTimeout(timer);
         if (err) return reject(err);
         const exit: ExitStatus = { seen: false, code: null };
         ch.on('exit', (c: number | null, sig?: string) => {
@@ -318,9 +352,12 @@ export class SshTransport implements Transport {
     stdin: Buffer[],
     options: ExecOptions,
     label: string,
+    /** the command's whole limit, for the message (options.timeoutMs is what is left of it) */
+    limitMs?: number,
   ): Promise<RawResult> {
     const start = Date.now();
     const timeoutMs = options.timeoutMs ?? this.o.commandTimeoutMs;
+    const shownMs = limitMs ?? timeoutMs ?? 0;
     return new Promise<RawResult>((resolve, reject) => {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
@@ -377,7 +414,7 @@ export class SshTransport implements Transport {
             new TransportError(
               this.name,
               'timeout',
-              `command timed out after ${(timeoutMs / 1000).toFixed(1)} s and was stopped: ${label.length > 200 ? label.slice(0, 200) + '…' : label}`,
+              `command timed out after ${(shownMs / 1000).toFixed(1)} s and was stopped: ${label.length > 200 ? label.slice(0, 200) + '…' : label}`,
             ),
           );
         }, timeoutMs);

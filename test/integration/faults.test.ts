@@ -220,7 +220,7 @@ describe('faults during apply', () => {
     await restore;
     await unplant('lb2', 'mount');
     expect(cut).toBe(true);
-    expect(r.code).toBe(1);
+    expect(r.code, r.out + r.err).toBe(1);
     expect(r.out).toMatch(/lb2[^\n]*(timed out|timeout|disconnect)/i);
     expect(r.out).toMatch(/lb1\s+changed/);
     await assertNoHalfWrites('lb2');
@@ -240,14 +240,16 @@ describe('faults during apply', () => {
       lb2: { ssh: { user: 'nosudo', sudo: true } },
     });
     const a = await apply(inv1);
-    expect(a.code).toBe(1);
-    expect(a.out + a.err).toMatch(/lb2[^\n]*sudo/i);
+    expect(a.code, a.out + a.err).toBe(1);
+    expect(a.out + a.err, a.out + a.err).toMatch(/lb2[^\n]*sudo/i);
     expect(a.out).toMatch(/lb1\s+changed/);
     await unconverge(['lb1']);
     const inv2 = labInventory(lab.inventory, ['lb1', 'lb2'], { lb2: { ssh: { user: 'nosudo' } } });
     const b = await apply(inv2);
-    expect(b.code).toBe(1);
-    expect(b.out + b.err).toMatch(/lb2[^\n]*(Permission denied|permission|EACCES|not permitted)/i);
+    expect(b.code, b.out + b.err).toBe(1);
+    expect(b.out + b.err, b.out + b.err).toMatch(
+      /lb2[^\n]*(Permission denied|permission|EACCES|not permitted)/i,
+    );
     expect(b.out).toMatch(/lb1\s+changed/);
     await assertNoHalfWrites('lb2');
     const c = await converge(labInventory(lab.inventory, ['lb1', 'lb2']));

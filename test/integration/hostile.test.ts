@@ -15,7 +15,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { applyCommand, planCommand } from '../../src/cli/commands.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { quote } from '../../src/transport/quote.js';
+import { buildFixtures } from '../lab/fixtures/build.js';
 import { ensureLab, labSsh, stopLab, type LabInfo } from '../lab/harness.js';
+import { labPaths } from '../lab/paths.js';
 import { captureIo, filesUnder, labInventory, recordResult } from './reliability-support.js';
 
 const mode = vi.hoisted(() => ({ only: null as string[] | null }));
@@ -44,8 +46,9 @@ let runBase: string;
 
 beforeAll(async () => {
   lab = await ensureLab();
+  await buildFixtures(labPaths().www); // the plan checksums the pushed DPDK and DPVS tarballs
   runBase = mkdtempSync(path.join(tmpdir(), 'dd-hostile-runs-'));
-});
+}, 600_000);
 
 afterAll(async () => {
   await labSsh('lb1', `umount ${quote(MOUNT)} 2>/dev/null; rmdir ${quote(MOUNT)} 2>/dev/null; true`);
@@ -101,16 +104,14 @@ describe('hostile inventory values', () => {
     });
   });
 
-  // TODO(reliability): plan --json did not carry the mount value in the last run (hugepages change may be
-  // planned without it, or the plan was blocked); to be investigated. Skipped, not hidden.
-  it.skip('plan (full balancer playbook) and apply (hugepages, nofile) never execute hostile values', async () => {
+  it('plan (full balancer playbook) and apply (hugepages, nofile) never execute hostile values', async () => {
     const inv = hostileInventory();
     expect(await pwned()).toBe('0');
     mode.only = null;
     const io1 = captureIo();
     const planCode = await planCommand(inv, { runDir: runBase, json: true }, io1);
-    expect([0, 2]).toContain(planCode);
     const planText = io1.lines.join('\n');
+    expect([0, 2], planText + io1.errors.join('\n')).toContain(planCode);
     expect(planText).toContain('pwned1');
     mode.only = ['hugepages', 'nofile'];
     const io2 = captureIo();

@@ -71,6 +71,7 @@ type Doc = Record<string, unknown> & {
   defaults: { ssh: Record<string, unknown> };
   hosts: Record<string, Record<string, unknown>>;
   groups: Record<string, { hosts: string[] }>;
+  services?: Array<{ balancers?: string[]; local_addresses?: Record<string, unknown> }>;
 };
 
 /**
@@ -88,10 +89,20 @@ export function labInventory(
   for (const k of ['identity_file', 'known_hosts'])
     if (typeof doc.defaults.ssh[k] === 'string')
       doc.defaults.ssh[k] = path.resolve(base, doc.defaults.ssh[k] as string);
+  absoluteFiles(doc, base);
   for (const name of Object.keys(doc.hosts)) if (!hosts.includes(name)) delete doc.hosts[name];
   // keepalived/network settings are other tasks' business and change under active development
   for (const h of Object.values(doc.hosts)) delete h.keepalived;
   for (const g of Object.values(doc.groups)) g.hosts = g.hosts.filter((h) => hosts.includes(h));
+  // services stay on the balancers that are kept (a service with none left goes)
+  if (doc.services) {
+    for (const svc of doc.services) {
+      svc.balancers = (svc.balancers ?? []).filter((h) => hosts.includes(h));
+      for (const h of Object.keys(svc.local_addresses ?? {}))
+        if (!hosts.includes(h)) delete svc.local_addresses?.[h];
+    }
+    doc.services = doc.services.filter((svc) => svc.balancers?.length);
+  }
   for (const [name, p] of Object.entries(patch)) {
     const h = doc.hosts[name] as Record<string, unknown>;
     for (const [k, v] of Object.entries(p))
@@ -103,6 +114,17 @@ export function labInventory(
   const file = path.join(dir, 'inventory.yaml');
   writeFileSync(file, stringify(doc));
   return file;
+}
+
+/** `file:` values (pushed sources, secrets from files) relative to the inventory, made absolute. */
+function absoluteFiles(node: unknown, base: string): void {
+  if (Array.isArray(node)) for (const x of node) absoluteFiles(x, base);
+  else if (node && typeof node === 'object')
+    for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+      if (k === 'file' && typeof v === 'string' && !path.isAbsolute(v))
+        (node as Record<string, unknown>)[k] = path.resolve(base, v);
+      else absoluteFiles(v, base);
+    }
 }
 
 /** Every file under `dir` (recursive), for grepping transcripts. */
