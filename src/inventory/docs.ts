@@ -45,7 +45,8 @@ const FALLBACK: Record<string, string> = {
     'seconds a remote command may run: the fact probe (default 300) and every step without a limit of its own (default 600; builds and downloads have their own, 30 to 60 min)',
   dpdk: 'DPDK build and NIC driver (the version must pair with dpvs.version)',
   'dpdk.source': 'where the DPDK tarball comes from (default: fast.dpdk.org)',
-  'dpdk.build_dir': 'where DPDK is unpacked and built on the host',
+  'dpdk.build_dir':
+    'filesystem where DPDK is unpacked, built and installed, under <build_dir>/dpvs-deploy/dpdk/<version> (default /opt); preflight BUILD-004 checks its free space',
   dpvs: 'DPVS build, install and dpvs.conf settings',
   'dpvs.source': 'where the DPVS source comes from',
   'dpvs.log_level': 'global_defs log_level',

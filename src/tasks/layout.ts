@@ -3,7 +3,8 @@
  * tasks agree.
  *
  *   /var/cache/dpvs-deploy/src/<sha256>.<ext>     verified source tarballs, by checksum
- *   /opt/dpvs-deploy/dpdk/<version>/              DPDK: src/<top dir> (patched tree, RTE_SDK for 18.11),
+ *   /opt/dpvs-deploy/dpdk/<version>/              DPDK (<dpdk.build_dir>/dpvs-deploy/dpdk/<version> when the
+ *                                                 inventory sets a build_dir): src/<top dir> (patched tree, RTE_SDK for 18.11),
  *                                                 install/ (meson prefix for 20.11+), kmod/ (built .ko),
  *                                                 build.stamp (inputs of the last good build)
  *   /opt/dpvs/releases/<id>/                      DPVS releases (bin/dpvs, dpip, ipvsadm, keepalived)
@@ -28,8 +29,12 @@ export interface DpdkLayout {
   stamp: string;
 }
 
-export function dpdkLayout(version: string): DpdkLayout {
-  const root = `/opt/dpvs-deploy/dpdk/${version}`;
+/** dpdk.build_dir when the inventory sets none: the DPDK tree lives under /opt/dpvs-deploy/dpdk. */
+export const DEFAULT_BUILD_DIR = '/opt';
+
+/** The DPDK of `version` under the host's dpdk.build_dir (where it is unpacked, built and installed). */
+export function dpdkLayout(version: string, buildDir: string = DEFAULT_BUILD_DIR): DpdkLayout {
+  const root = `${buildDir.replace(/\/+$/, '') || ''}/dpvs-deploy/dpdk/${version}`;
   return {
     root,
     srcParent: `${root}/src`,

@@ -50,6 +50,19 @@ const commands = (cs: Change[]): string =>
   cs.flatMap((c) => c.steps.map((s) => (s.kind === 'exec' ? s.command : s.kind))).join('\n');
 
 describe('dpdk-build planner', () => {
+  it('unpacks, builds and installs under dpdk.build_dir when the inventory sets one', () => {
+    const base = host('lb1');
+    const h = { ...base, dpdk: { ...base.dpdk, build_dir: '/srv/big/' } } as ResolvedHost;
+    const spec = dpdkSpec(h, tmp);
+    expect(spec?.layout.root).toBe('/srv/big/dpvs-deploy/dpdk/20.11.10');
+    expect(spec?.tree).toBe('/srv/big/dpvs-deploy/dpdk/20.11.10/src/dpdk-stable-20.11.10');
+    const all = commands(dpdkBuildTask.plan(fleetCtx([[h, facts()]], 'lb1')).changes);
+    expect(all).toContain('-Dprefix=/srv/big/dpvs-deploy/dpdk/20.11.10/install');
+    expect(all).not.toContain('/opt/dpvs-deploy/dpdk');
+    // the prefix is a build input: a host with another build_dir does not share this build
+    expect(stampHead(spec!, facts(), tmp)).toContain('prefix=/srv/big/dpvs-deploy/dpdk/20.11.10');
+  });
+
   it('plans unpack, patches, a meson build with -Dmachine and the switch for 20.11 on a fresh host', () => {
     const h = host('lb1');
     const ctx = fleetCtx([[h, facts()]], 'lb1');

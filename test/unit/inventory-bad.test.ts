@@ -1,7 +1,8 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { recordResult } from '../integration/reliability-support.js';
 import { run as validate } from '../../src/cli/validate.js';
 import { InventoryError, type Diagnostic } from '../../src/errors.js';
 import { loadInventory } from '../../src/inventory/load.js';
@@ -50,6 +51,52 @@ async function expectRejected(file: string, lines: string[]): Promise<void> {
   }
 }
 
+/** The bad-input classes of docs/reliability.md, by corpus file name (first match wins). */
+const CLASSES: Array<[RegExp, string]> = [
+  [/^yaml-/, 'YAML syntax errors (indentation, tabs, unclosed quotes and flows, aliases, duplicate keys)'],
+  [/^(binary-garbage|invalid-utf8|nul-byte)/, 'binary garbage, invalid UTF-8, NUL bytes'],
+  [
+    /^(empty|only-comments|top-level-|null-host|missing-|wrong-version)/,
+    'empty, missing or mis-shaped documents',
+  ],
+  [/^(wrong-type-|version-as-number|port-fraction|bad-dpvs-version-format)/, 'wrong types'],
+  [/^unknown-/, 'unknown keys and roles'],
+  [/^(duplicate-|group-host-twice)/, 'duplicate hosts, NICs, VIPs, services and addresses'],
+  [/^invalid-(ip|ipv6|cidr|prefix|route)/, 'invalid IP addresses and prefixes'],
+  [/^invalid-(pci|mac)/, 'invalid PCI addresses and MACs'],
+  [/^port-/, 'invalid ports'],
+  [/^(cpu-id-|workers-|queue)/, 'CPU ids and queue/worker layouts (upstream codes -2 to -7)'],
+  [/^hugepages-/, 'impossible hugepage sizes and counts'],
+  [/^unsupported-/, 'unsupported DPVS/DPDK versions and pairings'],
+  [/^hostile-/, 'hostile values (option-like, .., metacharacters)'],
+  [/./, 'references to NICs, hosts and devices that do not exist; other cross-field rules'],
+];
+const classOf = (f: string): string => (CLASSES.find(([re]) => re.test(f)) as [RegExp, string])[1];
+const refused = new Set<string>();
+
+afterAll(() => {
+  const byClass = new Map<string, string[]>();
+  for (const f of files) byClass.set(classOf(f), [...(byClass.get(classOf(f)) ?? []), f]);
+  for (const [name, fs] of byClass) {
+    const ok = fs.filter((f) => refused.has(f)).length;
+    recordResult({
+      suite: 'inventory',
+      name: `corpus: ${name}`,
+      cases: fs.length,
+      outcome: `${ok}/${fs.length} refused by validate: exit 1, every error FILE:LINE:COL with the expected form, no stack trace`,
+      passed: ok === fs.length,
+    });
+  }
+  recordResult({
+    suite: 'inventory',
+    name: 'generated: a document over 1 MiB, 200 000 nested brackets, 100 nested mappings, a missing file',
+    cases: 4,
+    outcome: `${generated}/4 refused with a positioned error (size limit, depth limit 64) or a user error, no crash`,
+    passed: generated === 4,
+  });
+});
+let generated = 0;
+
 // The "under a second" budget for each refusal is measured by bench/bad-inventories.ts (a table, not a
 // timed test: a loaded CI machine must not turn a speed figure into a red build).
 describe('bad inventories corpus', () => {
@@ -77,6 +124,7 @@ describe('bad inventories corpus', () => {
         file,
         want.map((w) => `${file}:${w.line}:${w.col}: ${w.path || '(document)'}: ${w.message}`),
       );
+      refused.add(f);
     });
   }
 });
@@ -96,6 +144,7 @@ describe('generated hostile documents', () => {
     expect(ds[0]).toMatchObject({ line: 1, col: 1 });
     expect(ds[0]?.message).toMatch(/at most 1048576 \(1 MiB\)/);
     await expectRejected(file, ['1 MiB']);
+    generated++;
   });
 
   it('refuses deeply nested flow collections without exhausting the stack', async () => {
@@ -108,6 +157,7 @@ describe('generated hostile documents', () => {
     expect(ds[0]).toMatchObject({ line: 3, col: 4 + 63 });
     expect(ds[0]?.message).toMatch(/nested more than 64 levels/);
     await expectRejected(file, ['nested more than 64 levels']);
+    generated++;
   });
 
   it('refuses deeply nested block mappings', async () => {
@@ -119,11 +169,13 @@ describe('generated hostile documents', () => {
     expect(ds).toHaveLength(1);
     expect(ds[0]).toMatchObject({ line: 2 + 65, col: 65 });
     await expectRejected(file, ['nested more than 64 levels']);
+    generated++;
   });
 
   it('reports a missing file as a user error, not a crash', async () => {
     const c = capture();
     expect(await validate({ inventory: path.join(tmp, 'nope.yaml') }, c.io)).toBe(1);
     expect(c.out()).toMatch(/cannot read inventory .*nope\.yaml: no such file/);
+    generated++;
   });
 });

@@ -13,6 +13,7 @@ import {
   parseVersion,
 } from '../settings.js';
 import { builtModules } from './kmod.js';
+import { DEFAULT_BUILD_DIR } from '../../tasks/layout.js';
 
 /** facts.outputs keys this module asks the probe for. */
 export const OUT_PKG_CONFIG = 'pkg-config-version';
@@ -126,7 +127,6 @@ export const pkgConfigVersion: PreflightCheck = {
 
 /** MiB a balancer's DPDK + DPVS build needs, and a realserver's toa/uoa build. */
 export const BUILD_DISK_MB = { balancer: 2048, realserver: 256 } as const;
-export const DEFAULT_BUILD_DIR = '/opt';
 
 export function buildDir(host: ResolvedHost): string {
   return host.dpdk?.build_dir ?? DEFAULT_BUILD_DIR;

@@ -62,12 +62,20 @@ export function patchScript(spec: DpdkSpec): string {
 }
 
 /** Run a build command with its output in <staging>/build.log, printed; on failure, the last lines to stderr. */
+/**
+ * A failed build on a full filesystem often cannot even write its log: say so, with the space left, when
+ * less than 1 MiB is free where it builds (dpdk.build_dir).
+ */
+export function diskFullNote(dir: string): string {
+  return sh`f=$(df -Pk ${dir} 2>/dev/null | awk 'NR==2 {print $4}'); if [ -n "$f" ] && [ "$f" -lt 1024 ]; then printf '%s\n' "No space left on device: $f KiB free at "${dir}" (dpdk.build_dir)"; fi;`;
+}
+
 function logged(spec: DpdkSpec, body: string): string {
   const log = `${stagingDir(spec)}/build.log`;
   return [
     `{ ${body}; } > ${quote(log)} 2>&1; rc=$?`,
     sh`cat ${log}`,
-    sh`if [ $rc -ne 0 ]; then { printf '%s\n' ${`DPDK ${spec.version} build failed`}" (exit $rc); last lines of "${log}:; tail -n 25 ${log}; } >&2; exit $rc; fi`,
+    sh`if [ $rc -ne 0 ]; then { printf '%s\n' ${`DPDK ${spec.version} build failed`}" (exit $rc); last lines of "${log}:; tail -n 25 ${log}; ${raw(diskFullNote(stagingDir(spec)))} } >&2; exit $rc; fi`,
   ].join('\n');
 }
 

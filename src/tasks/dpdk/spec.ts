@@ -55,7 +55,7 @@ export function dpdkSpec(host: ResolvedHost, inventoryDir: string): DpdkSpec | n
   const p = lookupPairing(host.dpvs?.version, host.dpdk?.version);
   if (!p.ok) return null;
   const pairing = p.pairing;
-  const layout = dpdkLayout(pairing.dpdkVersion);
+  const layout = dpdkLayout(pairing.dpdkVersion, host.dpdk?.build_dir);
   const tree = `${layout.srcParent}/${pairing.tarballTopDir}`;
   const src = host.dpvs?.source;
   const patches: UserPatch[] = (host.dpdk?.patches ?? []).map((rel) => {

@@ -182,7 +182,7 @@ export function provisionOf(
 
 function buildEnv(host: ResolvedHost, dpdkVersion: string): string {
   const { pairing } = pairingOf(host);
-  const d = dpdkLayout(dpdkVersion);
+  const d = dpdkLayout(dpdkVersion, host.dpdk?.build_dir);
   if (pairing.dpdkDiscovery === 'rte_sdk') {
     return sh`RTE_SDK=${`${d.srcParent}/${pairing.tarballTopDir}`} RTE_TARGET=${d.rteTarget}`;
   }
