@@ -1,6 +1,6 @@
 /**
  * Server-side counts from the lab's sshd logs. Every lab host's sshd logs to its init.log (sshd -e);
- * the bench brings the lab up with LAB_SSHD_LOGLEVEL=VERBOSE (test/lab/host-init.sh), so sshd logs
+ * the bench brings the lab up with LAB_SSHD_LOGLEVEL=VERBOSE (test/lab/host-init.py), so sshd logs
  *   "Connection from A port P on B port 22 ..."      one per TCP connection
  *   "Accepted publickey for root from ..."          one per authenticated connection
  *   "Starting session: command for root from ..."   one per exec request (a round trip)

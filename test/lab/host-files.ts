@@ -1,7 +1,7 @@
 /**
  * Writes one lab host's private directories (on the lab tmpfs) before its PID 1 starts: the overlay
  * upper layers with /etc/ssh/sshd_config, its host key, users deploy and nosudo, /etc/hosts and the
- * OS identity files; /root, /home and the init.env and mounts files that host-init.sh reads.
+ * OS identity files; /root, /home and the init.env and mounts files that host-init.py reads.
  */
 import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';

@@ -1,6 +1,6 @@
 /**
  * The local lab: up, down, status. Every host is a real sshd in its own network, mount, UTS and PID
- * namespaces (see host-init.sh); the lab's state lives in <repo>/.lab, its hot part on a tmpfs.
+ * namespaces (see host-init.py); the lab's state lives in <repo>/.lab, its hot part on a tmpfs.
  * `down` removes everything `up` made, found both from .lab/state.json and by the dd- name prefix,
  * so it also cleans up after a crashed run.
  */
@@ -265,7 +265,9 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
           '--propagation',
           'private',
           '--',
-          'bash',
+          '/usr/bin/python3',
+          '-I',
+          '-S',
           paths.hostInit,
           hostDir,
         ],

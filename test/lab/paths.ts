@@ -33,7 +33,7 @@ export interface LabPaths {
   hosts: string;
   fakeState: string;
   fakeMount: string;
-  /** test/lab/host-init.sh (source tree, not dist) */
+  /** test/lab/host-init.py (source tree, not dist) */
   hostInit: string;
   defaultInventory: string;
 }
@@ -55,7 +55,7 @@ export function labPaths(root: string = repoRoot()): LabPaths {
     hosts: join(run, 'hosts'),
     fakeState: join(run, 'fk-state'),
     fakeMount: join(run, 'fk'),
-    hostInit: resolve(root, 'test', 'lab', 'host-init.sh'),
+    hostInit: resolve(root, 'test', 'lab', 'host-init.py'),
     defaultInventory: join(root, 'inventories', 'lab.yaml'),
   };
 }
