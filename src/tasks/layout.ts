@@ -34,7 +34,7 @@ export const DEFAULT_BUILD_DIR = '/opt';
 
 /** The DPDK of `version` under the host's dpdk.build_dir (where it is unpacked, built and installed). */
 export function dpdkLayout(version: string, buildDir: string = DEFAULT_BUILD_DIR): DpdkLayout {
-  const root = `${buildDir.replace(/\/+$/, '') || ''}/dpvs-deploy/dpdk/${version}`;
+  const root = `${buildDir.replace(/\/+$/, '')}/dpvs-deploy/dpdk/${version}`;
   return {
     root,
     srcParent: `${root}/src`,

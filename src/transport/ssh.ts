@@ -17,6 +17,7 @@ import { destroyClient } from './ssh-client.js';
 import { BACKUP_SUFFIX, octalMode, remotePutScript, remoteTempName } from './remote-put.js';
 import { SUDO_PROBE, type SudoMode, sudoFailure, stdinFor, timeboxCommand, wrapCommand } from './sudo.js';
 import type { TranscriptEvent } from './transcript.js';
+import { commandHead } from '../errors.js';
 import {
   type ExecOptions,
   type ExecResult,
@@ -321,7 +322,7 @@ export class SshTransport implements Transport {
                 new TransportError(
                   this.name,
                   'timeout',
-                  `command timed out after ${(timeoutMs / 1000).toFixed(1)} s: the host did not open a session for it (no answer from the host): ${label.length > 200 ? label.slice(0, 200) + '…' : label}`,
+                  `command timed out after ${(timeoutMs / 1000).toFixed(1)} s: the host did not open a session for it (no answer from the host): ${commandHead(label)}`,
                 ),
               );
             }, timeoutMs)
@@ -414,7 +415,7 @@ export class SshTransport implements Transport {
             new TransportError(
               this.name,
               'timeout',
-              `command timed out after ${(shownMs / 1000).toFixed(1)} s and was stopped: ${label.length > 200 ? label.slice(0, 200) + '…' : label}`,
+              `command timed out after ${(shownMs / 1000).toFixed(1)} s and was stopped: ${commandHead(label)}`,
             ),
           );
         }, timeoutMs);

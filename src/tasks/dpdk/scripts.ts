@@ -61,7 +61,6 @@ export function patchScript(spec: DpdkSpec): string {
   ].join('\n');
 }
 
-/** Run a build command with its output in <staging>/build.log, printed; on failure, the last lines to stderr. */
 /**
  * A failed build on a full filesystem often cannot even write its log: say so, with the space left, when
  * less than 1 MiB is free where it builds (dpdk.build_dir).
@@ -70,6 +69,7 @@ export function diskFullNote(dir: string): string {
   return sh`f=$(df -Pk ${dir} 2>/dev/null | awk 'NR==2 {print $4}'); if [ -n "$f" ] && [ "$f" -lt 1024 ]; then printf '%s\n' "No space left on device: $f KiB free at "${dir}" (dpdk.build_dir)"; fi;`;
 }
 
+/** Run a build command with its output in <staging>/build.log, printed; on failure, the last lines to stderr. */
 function logged(spec: DpdkSpec, body: string): string {
   const log = `${stagingDir(spec)}/build.log`;
   return [
