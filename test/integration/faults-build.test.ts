@@ -15,8 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFixtures, type FixtureManifest } from '../lab/fixtures/build.js';
 import { ensureLab, labSsh, stopLab } from '../lab/harness.js';
 import { labPaths } from '../lab/paths.js';
-import { labInventoryCopy, runCli } from './cli-support.js';
-import { recordResult } from './reliability-support.js';
+import { runCli } from './cli-support.js';
+import { labInventory, recordResult } from './reliability-support.js';
 
 const root = process.getuid?.() === 0;
 const TASKS = 'hugepages,packages,dpdk-source,dpdk-build';
@@ -24,8 +24,6 @@ const SMALL = '/srv/small-build';
 const STAMP = `${SMALL}/dpvs-deploy/dpdk/20.11.10/build.stamp`;
 let work: string;
 let manifest: FixtureManifest;
-
-type Doc = { hosts: Record<string, Record<string, unknown>> };
 
 async function cli(args: string[]): Promise<{ code: number; out: string }> {
   const r = await runCli([...args, '--run-dir', path.join(work, 'runs'), '--tasks', TASKS]);
@@ -49,28 +47,25 @@ describe.skipIf(!root)('disk full during a build', () => {
     await ensureLab();
     manifest = await buildFixtures(labPaths().www);
     work = mkdtempSync(path.join(tmpdir(), 'faults-build-'));
-    inv = labInventoryCopy<Doc>(work, 'inventory.yaml', (d) => {
-      for (const name of Object.keys(d.hosts)) if (!['lb1', 'lb2'].includes(name)) delete d.hosts[name];
-      delete (d as Record<string, unknown>).services;
-      (d as unknown as { groups: Record<string, { hosts: string[] }> }).groups = {
-        balancers: {
-          ...(d as unknown as { groups: Record<string, { hosts: string[] }> }).groups.balancers,
-          hosts: ['lb1', 'lb2'],
+    // lb1 and lb2 only (their service trimmed to them, no keepalived), lb1 building on the small filesystem
+    inv = labInventory(
+      labPaths().defaultInventory,
+      ['lb1', 'lb2'],
+      {
+        lb1: {
+          dpdk: { build_dir: SMALL },
+          preflight: {
+            waive: [{ id: 'BUILD-004', reason: 'fault test: the build directory is a small filesystem' }],
+          },
         },
-      };
-      const lb1 = d.hosts.lb1 as Record<string, unknown>;
-      delete lb1.keepalived;
-      delete (d.hosts.lb2 as Record<string, unknown>).keepalived;
-      lb1.dpdk = { build_dir: SMALL };
-      lb1.preflight = {
-        waive: [{ id: 'BUILD-004', reason: 'fault test: the build directory is a small filesystem' }],
-      };
-    });
+      },
+      work,
+    );
   }, 600_000);
   afterAll(async () => {
     await labSsh('lb1', `umount ${SMALL} 2>/dev/null; rm -rf ${SMALL}`);
     await stopLab();
-    if (!process.env.KEEP) rmSync(work, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
   }, 300_000);
 
   it('the host whose build fills its disk fails with the build error; the other builds; a rerun converges', async () => {

@@ -17,6 +17,7 @@ environment writes every step to init.log with its time.
 import ctypes
 import importlib.util
 import os
+import shutil
 import socket
 import stat
 import subprocess
@@ -131,7 +132,7 @@ def main():
     # out). procfs cannot drop a directory, so /proc/sys/net becomes a directory holding binds of the
     # real entries but ipv6: the per-netns sysctls under core, ipv4, ... stay the live, writable ones.
     if env.get("IPV6", "1") == "0":
-        subprocess.run(["rm", "-rf", "sysnet"], check=True)
+        shutil.rmtree("sysnet", ignore_errors=True)
         os.mkdir("sysnet")
         for n in sorted(os.listdir("/proc/sys/net")):
             if n == "ipv6":

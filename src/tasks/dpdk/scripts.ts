@@ -65,7 +65,7 @@ export function patchScript(spec: DpdkSpec): string {
  * A failed build on a full filesystem often cannot even write its log: say so, with the space left, when
  * less than 1 MiB is free where it builds (dpdk.build_dir).
  */
-export function diskFullNote(dir: string): string {
+function diskFullNote(dir: string): string {
   return sh`f=$(df -Pk ${dir} 2>/dev/null | awk 'NR==2 {print $4}'); if [ -n "$f" ] && [ "$f" -lt 1024 ]; then printf '%s\n' "No space left on device: $f KiB free at "${dir}" (dpdk.build_dir)"; fi;`;
 }
 
