@@ -147,3 +147,48 @@ export function lookupPairing(
   }
   return { ok: true, pairing, dpvsVersion, dpdkVersion: pairing.dpdkVersion };
 }
+
+/**
+ * What differs between DPVS releases where the tool depends on it, from the upstream behaviour corpus
+ * (test/fixtures/upstream/, each fact cited there; the corpus test checks this table against it).
+ */
+export interface DpvsBehaviour {
+  series: DpvsSeries;
+  /** `dpvs -c CONF -p PID -x IPC` (dpvs.yaml dpvs-cli-1.9); 1.8 takes only -v/-h (dpvs-cli-1.8). */
+  fileOptions: boolean;
+  /** Where dpvs reads its configuration when it takes no -c (1.8: always). */
+  defaultConf: string;
+  defaultPidFile: string;
+  /** The control socket dpvs listens on by default (1.8: always) and the tools connect to. */
+  defaultIpcFile: string;
+  /** The environment variable the tools read the socket path from; null: the path is fixed. */
+  ipcEnv: string | null;
+  /** global_defs has `kni on|off` (dpvs-conf-kni-keyword); 1.8 always runs KNI. */
+  kniKeyword: boolean;
+  /** `ipvsadm --conn-timeout` exists (ipvsadm-ln-conn-timeout: since 1.9.6). */
+  connTimeout: boolean;
+  /** dpvs gives every port an fe80::/64 EUI-64 address itself (dpip-addr-show-*-link-local: since 1.9.8). */
+  autoLinkLocal6: boolean;
+}
+
+const atLeast = (v: ParsedDpvsVersion, major: number, minor: number, patch: number): boolean =>
+  v.major !== major ? v.major > major : v.minor !== minor ? v.minor > minor : v.patch >= patch;
+
+/** The behaviour of a DPVS release (default: the default version); undefined for no DPVS version. */
+export function dpvsBehaviour(version: string = DEFAULT_DPVS_VERSION): DpvsBehaviour | undefined {
+  const v = parseDpvsVersion(version);
+  if (!v) return undefined;
+  const series: DpvsSeries = atLeast(v, 1, 10, 0) ? '1.10' : atLeast(v, 1, 9, 0) ? '1.9' : '1.8';
+  const fileOptions = atLeast(v, 1, 9, 4);
+  return {
+    series,
+    fileOptions,
+    defaultConf: '/etc/dpvs.conf',
+    defaultPidFile: '/var/run/dpvs.pid',
+    defaultIpcFile: fileOptions ? '/var/run/dpvs.ipc' : '/var/run/dpvs_ctrl',
+    ipcEnv: fileOptions ? 'DPVS_IPC_FILE' : null,
+    kniKeyword: atLeast(v, 1, 9, 0),
+    connTimeout: atLeast(v, 1, 9, 6),
+    autoLinkLocal6: atLeast(v, 1, 9, 8),
+  };
+}

@@ -96,8 +96,9 @@ export function buildDpvsConf(input: BuildInput): DpvsConf {
     global_defs: {
       log_level: s.log_level ?? 'WARNING',
       ...(s.log_file !== undefined ? { log_file: s.log_file } : {}),
-      // 1.9+ samples document `kni` (default on); for 1.8 it is written only when the inventory sets it.
-      ...(modern || s.kni !== undefined ? { kni: s.kni ?? true } : {}),
+      // 1.9+ have `kni on|off` (default on); 1.8 has no such keyword and always runs KNI
+      // (test/fixtures/upstream/dpvs.yaml dpvs-conf-kni-keyword): never written there.
+      ...(modern ? { kni: s.kni ?? true } : {}),
     },
     netif_defs: {
       pktpool_size: s.pktpool_size ?? DEFAULT_PKTPOOL_SIZE,

@@ -3,8 +3,9 @@
  * template (templates/dpvs.service, located from the package root so it works from src/ and dist/).
  *
  * Upstream facts used (reference dpvs-upstream.md §3, §6, §8.10):
- * - `dpvs [-c conf] [-p pidfile] [-x ipcfile] -- <EAL args>`; runs in the foreground; tools find it via
- *   DPVS_IPC_FILE; init takes 10-40 s.
+ * - 1.9.4+: `dpvs [-c conf] [-p pidfile] [-x ipcfile] -- <EAL args>`, tools find it via DPVS_IPC_FILE;
+ *   1.8: `dpvs -- <EAL args>` only (any other option prints usage and exits), /etc/dpvs.conf and
+ *   /var/run/dpvs_ctrl fixed (corpus: test/fixtures/upstream/dpvs.yaml). Foreground; init takes 10-40 s.
  * - keepalived must start only after dpvs answers and must restart whenever dpvs restarts.
  * - EAL: DPDK < 20.11 uses `-w BDF` and `--master-lcore`; 20.11+ uses `-a BDF` and `--main-lcore`.
  *   DPDK port ids follow the `-a` order, which must equal the device blocks' order in dpvs.conf.
@@ -88,6 +89,10 @@ export interface DpvsUnitInput {
   confPath: string;
   pidFile: string;
   ipcFile: string;
+  /** dpvs takes -c/-p/-x (1.9.4+); false: the paths above are dpvs's fixed ones and are not passed (1.8). */
+  fileOptions?: boolean;
+  /** The variable the tools read the socket from (DPVS_IPC_FILE); null: none (1.8). */
+  ipcEnv?: string | null;
   ealArgs: string[];
   nofile: number;
   /** Run after start, once dpvs answers on its IPC socket (re-adds addresses, routes, services). */
@@ -141,6 +146,12 @@ function positiveInt(name: string, n: number): string {
   return String(n);
 }
 
+/** `Environment=DPVS_IPC_FILE=<file>` for releases whose tools read it; empty (no line) for 1.8. */
+function ipcEnvironment(env: string | null | undefined, file: string): string {
+  const name = env === undefined ? 'DPVS_IPC_FILE' : env;
+  return name === null ? '' : `Environment=${systemdWord(`${name}=${file}`)}`;
+}
+
 /** A shell loop that waits (up to `timeoutS` seconds) until `dpip link show` succeeds. */
 function waitForDpvs(dpip: string, timeoutS: number): string {
   return (
@@ -152,17 +163,8 @@ function waitForDpvs(dpip: string, timeoutS: number): string {
 export function renderDpvsUnit(u: DpvsUnitInput): string {
   const timeout = positiveInt('startTimeoutS', u.startTimeoutS);
   const dpip = u.dpipBinary ?? join(dirname(u.dpvsBinary), 'dpip');
-  const exec = systemdCommand([
-    u.dpvsBinary,
-    '-c',
-    u.confPath,
-    '-p',
-    u.pidFile,
-    '-x',
-    u.ipcFile,
-    '--',
-    ...u.ealArgs,
-  ]);
+  const files = u.fileOptions === false ? [] : ['-c', u.confPath, '-p', u.pidFile, '-x', u.ipcFile];
+  const exec = systemdCommand([u.dpvsBinary, ...files, '--', ...u.ealArgs]);
   const post =
     u.restoreScript === undefined
       ? ''
@@ -174,7 +176,7 @@ export function renderDpvsUnit(u: DpvsUnitInput): string {
         ]);
   return fill(dpvsTemplate(), {
     MANAGED: `${MANAGED_MARKER}.`,
-    ENV_IPC: systemdWord(`DPVS_IPC_FILE=${u.ipcFile}`),
+    ENVIRONMENT: ipcEnvironment(u.ipcEnv, u.ipcFile),
     EXEC_START: exec,
     EXEC_START_POST: post,
     START_TIMEOUT_S: timeout,
@@ -186,6 +188,8 @@ export interface KeepalivedUnitInput {
   keepalivedBinary: string;
   confPath: string;
   ipcFile: string;
+  /** As for the dpvs unit: null where keepalived's socket path is fixed (1.8). */
+  ipcEnv?: string | null;
   /** Used to wait until dpvs answers before keepalived starts (default: dpip next to keepalived). */
   dpipBinary?: string;
   waitTimeoutS?: number;
@@ -213,7 +217,7 @@ export function renderKeepalivedUnit(u: KeepalivedUnitInput): string {
     '',
     '[Service]',
     'Type=simple',
-    `Environment=${systemdWord(`DPVS_IPC_FILE=${u.ipcFile}`)}`,
+    ...[ipcEnvironment(u.ipcEnv, u.ipcFile)].filter((l) => l !== ''),
     `ExecStartPre=${systemdCommand(['/bin/sh', '-c', waitForDpvs(dpip, wait)])}`,
     `ExecStart=${systemdCommand(argv)}`,
     'ExecReload=/bin/kill -HUP $MAINPID',

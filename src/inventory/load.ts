@@ -21,6 +21,7 @@ import {
   checkSshAddresses,
 } from './semantic-fleet.js';
 import { checkHost } from './semantic-host.js';
+import { checkSeries } from './semantic-series.js';
 import {
   formatPath,
   keysInOrder,
@@ -49,6 +50,7 @@ export function checkInventory(inv: Inventory, res: Resolution[]): Findings {
   for (const r of res) checkHost(r, f);
   checkServices(inv, res, f);
   checkKeepalivedPairs(res, f);
+  checkSeries(inv, res, f);
   checkLiteralSecrets(inv, f);
   return f;
 }

@@ -44,7 +44,8 @@ function routeArgs(r: LbRoute): string {
   cmd += sh` dev ${r.dev}`;
   if (r.src) cmd += sh` src ${r.src}`;
   if (r.mtu !== undefined) cmd += sh` mtu ${r.mtu}`;
-  if (r.metric !== undefined) cmd += sh` metric ${r.metric}`;
+  // dpip -6 accepts and drops a metric (dpip-route6-metric-dropped): sent for IPv4 only
+  if (r.metric !== undefined && r.family === 'inet') cmd += sh` metric ${r.metric}`;
   if (r.scope) cmd += sh` scope ${r.scope}`;
   return cmd;
 }
@@ -79,8 +80,11 @@ export function serviceAdd(b: LbBins, s: LbService): string {
   return cmd;
 }
 
+/** `-E` sets the connection timeout from the request (0 when absent: ipvsadm-E-resets-conn-timeout). */
 export function serviceEdit(b: LbBins, s: LbService): string {
-  return sh`${b.ipvsadm} -E ${raw(svcArgs(s))}${raw(svcOptions(s))}`;
+  let cmd = sh`${b.ipvsadm} -E ${raw(svcArgs(s))}${raw(svcOptions(s))}`;
+  if (s.connTimeout !== undefined) cmd += sh` --conn-timeout ${s.connTimeout}`;
+  return cmd;
 }
 
 export function serviceDel(b: LbBins, s: LbService): string {

@@ -61,10 +61,15 @@ export function currentState(facts: Pick<Facts, 'outputs'>): Current {
   if (addr === null || route === null || list === null || laddrText === null)
     return { state: emptyState(), running: false };
 
-  // the -6 listings contribute IPv6 objects only (a tool that ignores -6 repeats the IPv4 ones)
-  const v6 = <T extends { family: string }>(xs: T[]): T[] => xs.filter((x) => x.family === 'inet6');
-  const addresses = [...parseDpipAddrShow(addr), ...v6(parseDpipAddrShow(ok(OUT.addr6) ?? ''))];
-  const routes = [...parseDpipRouteShow(route), ...v6(parseDpipRouteShow(ok(OUT.route6) ?? ''))];
+  // `dpip addr show` lists every family whatever -4/-6 says (dpip-addr-show-v4-link-local); the route
+  // listings are per family. Each object is taken from the listing of its own family, once.
+  const fam =
+    (f: string) =>
+    <T extends { family: string }>(xs: T[]): T[] =>
+      xs.filter((x) => x.family === f);
+  const [v4, v6] = [fam('inet'), fam('inet6')];
+  const addresses = [...v4(parseDpipAddrShow(addr)), ...v6(parseDpipAddrShow(ok(OUT.addr6) ?? ''))];
+  const routes = [...v4(parseDpipRouteShow(route)), ...v6(parseDpipRouteShow(ok(OUT.route6) ?? ''))];
   const { services, realServers } = parseIpvsadmList(list);
   const laddrs = parseIpvsadmLaddrs(laddrText, services);
   for (const l of laddrs) {

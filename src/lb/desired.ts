@@ -13,7 +13,7 @@
  */
 import type { ResolvedHost } from '../inventory/types.js';
 import type { ServiceEntry } from '../inventory/schema.js';
-import { canonicalIp, canonicalPrefix, familyOf, maxPrefixLen } from './ip.js';
+import { canonicalIp, canonicalPrefix, canonicalRange, familyOf, maxPrefixLen } from './ip.js';
 import {
   emptyState,
   serviceKey,
@@ -65,8 +65,8 @@ export function toLbService(s: ServiceEntry): LbService {
   const svc: LbService = { key: '', proto, scheduler: s.scheduler ?? DEFAULT_SCHEDULER, name: s.name };
   if (s.mode === 'snat') {
     svc.match = { proto };
-    if (s.match?.src_range) svc.match.srcRange = s.match.src_range;
-    if (s.match?.dst_range) svc.match.dstRange = s.match.dst_range;
+    if (s.match?.src_range) svc.match.srcRange = canonicalRange(s.match.src_range);
+    if (s.match?.dst_range) svc.match.dstRange = canonicalRange(s.match.dst_range);
     if (s.match?.iif) svc.match.iif = s.match.iif;
     if (s.match?.oif) svc.match.oif = s.match.oif;
   } else {

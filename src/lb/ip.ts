@@ -115,3 +115,25 @@ export function splitHostPort(text: string): { ip: string; port: number } | null
   if (m4) return { ip: m4[1] ?? '', port: Number(m4[2]) };
   return null;
 }
+
+/**
+ * The canonical text of an ipvsadm match range, as the tool writes it and compares it: `A`, `A-B`,
+ * `A:P`, `A-B:P-Q` (IPv6 as `[A-B]`), a second address or port only when it differs from the first, no
+ * port when both are 0. `ipvsadm -ln` prints the full form (`A-A:0-0`, `[A-B]:0-0`:
+ * test/fixtures/upstream/ipvsadm.yaml, ipvsadm-ln-snat-*); both forms map to the same text here.
+ * Text that is no range is returned unchanged.
+ */
+export function canonicalRange(text: string): string {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d+)(?:-(\d+))?)?$/.exec(text.trim());
+  if (!m) return text;
+  const v6 = m[1] !== undefined;
+  const ips = (m[1] ?? m[2] ?? '').split('-'); // no address has a '-' of its own
+  const lo = canonicalIp(ips[0] ?? '');
+  const hi = canonicalIp(ips[1] ?? ips[0] ?? '');
+  const pLo = Number(m[3] ?? 0);
+  const pHi = Number(m[4] ?? m[3] ?? 0);
+  const addr = lo === hi ? lo : `${lo}-${hi}`;
+  const where = v6 ? `[${addr}]` : addr;
+  if (pLo === 0 && pHi === 0) return where;
+  return pLo === pHi ? `${where}:${pLo}` : `${where}:${pLo}-${pHi}`;
+}

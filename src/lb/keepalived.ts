@@ -1,7 +1,7 @@
 /**
- * keepalived.conf for the DPVS fork of keepalived (bin/keepalived): one vrrp_instance on the KNI
- * netdev of a DPDK port (`interface <port>.kni` + `dpdk_interface <port>`), the VIPs as
- * virtual_ipaddress, and — when keepalived owns the services — virtual_server blocks (lb_kind FNAT|DR|
+ * keepalived.conf for the DPVS fork of keepalived (bin/keepalived): VRRP on the KNI netdev of a DPDK
+ * port (`interface <port>.kni`), one vrrp_instance per port that carries VIPs (`dpdk_interface <port>`,
+ * see vrrpInstances), and — when keepalived owns the services — virtual_server blocks (lb_kind FNAT|DR|
  * TUN|NAT, SNAT as `virtual_server match`), FullNAT local addresses as a per-balancer
  * local_address_group (each member of an HA pair has its own LIPs), real servers with weight and an
  * optional TCP_CHECK/HTTP_GET.
@@ -120,38 +120,89 @@ export function renderKeepalivedConf(input: KeepalivedInput): string {
       lines.push('}', '');
     }
   }
-  lines.push(
-    `vrrp_instance ${k.instance} {`,
-    `    state ${k.state}`,
-    `    interface ${k.kniName}`,
-    `    dpdk_interface ${k.iface}`,
-    `    virtual_router_id ${k.virtualRouterId}`,
-    `    priority ${k.priority}`,
-    `    advert_int ${k.advertInt}`,
-  );
-  if (input.authPass !== undefined)
-    lines.push(
-      '    authentication {',
-      '        auth_type PASS',
-      `        auth_pass ${input.authPass}`,
-      '    }',
-    );
-  const vips = services.filter((s) => s.mode !== 'snat');
-  if (vips.length > 0) {
-    lines.push('    virtual_ipaddress {');
-    const seen = new Set<string>();
-    for (const s of vips) {
-      const ip = canonicalIp(s.vip);
-      if (seen.has(ip)) continue;
-      seen.add(ip);
-      const dev = s.vip_dev && s.vip_dev !== k.iface ? ` dev ${s.vip_dev}` : '';
-      lines.push(`        ${ip}/${maxPrefixLen(familyOf(ip))}${dev}`);
-    }
-    lines.push('    }');
-  }
-  lines.push('}', '');
+  lines.push(...vrrpInstances(k, services, input.authPass));
   if (k.ownsServices) for (const s of services) lines.push(...virtualServer(host, s), '');
   return lines.join('\n');
+}
+
+interface VipGroup {
+  dev: string;
+  vips: string[];
+}
+
+/** The VIPs of the host's services by the DPDK port they go on (vip_dev, else keepalived.interface). */
+function vipGroups(iface: string, services: readonly ServiceEntry[]): VipGroup[] {
+  const groups: VipGroup[] = [{ dev: iface, vips: [] }];
+  const seen = new Set<string>();
+  for (const s of services) {
+    if (s.mode === 'snat') continue;
+    const ip = canonicalIp(s.vip);
+    if (seen.has(ip)) continue;
+    seen.add(ip);
+    const dev = s.vip_dev ?? iface;
+    let g = groups.find((x) => x.dev === dev);
+    if (!g) groups.push((g = { dev, vips: [] }));
+    g.vips.push(ip);
+  }
+  const used = groups.filter((g) => g.vips.length > 0);
+  return used.length > 0 ? used : groups;
+}
+
+/**
+ * One vrrp_instance per DPDK port that carries VIPs. The DPVS fork pushes an instance's VIPs to dpvs on
+ * its `dpdk_interface` only, and drops a VIP whose `dev` is no kernel netdev
+ * (test/fixtures/upstream/keepalived.yaml: keepalived-vips-go-to-dpdk-interface,
+ * keepalived-vip-dev-not-a-netdev), so VIPs carry no `dev` and the instance's dpdk_interface is their
+ * port. VRRP itself runs on keepalived.interface's KNI netdev for every instance. A VIP of the other
+ * family than the instance's first goes to virtual_ipaddress_excluded, which takes either family
+ * (keepalived-vip-family). Instances beyond the first are named <instance>_<port>, take the next
+ * virtual_router_ids and share a vrrp_sync_group, so they fail over together.
+ */
+function vrrpInstances(
+  k: ReturnType<typeof keepalivedSettings>,
+  services: readonly ServiceEntry[],
+  authPass: string | undefined,
+): string[] {
+  const groups = vipGroups(k.iface, services);
+  const name = (i: number, g: VipGroup): string => (i === 0 ? k.instance : `${k.instance}_${g.dev}`);
+  const lines: string[] = [];
+  if (groups.length > 1) {
+    lines.push(`vrrp_sync_group ${k.instance}_group {`, '    group {');
+    groups.forEach((g, i) => lines.push(`        ${name(i, g)}`));
+    lines.push('    }', '}', '');
+  }
+  groups.forEach((g, i) => {
+    lines.push(
+      `vrrp_instance ${name(i, g)} {`,
+      `    state ${k.state}`,
+      `    interface ${k.kniName}`,
+      `    dpdk_interface ${g.dev}`,
+      `    virtual_router_id ${k.virtualRouterId + i}`,
+      `    priority ${k.priority}`,
+      `    advert_int ${k.advertInt}`,
+    );
+    if (authPass !== undefined)
+      lines.push('    authentication {', '        auth_type PASS', `        auth_pass ${authPass}`, '    }');
+    const family = g.vips[0] === undefined ? undefined : familyOf(g.vips[0]);
+    const block = (title: string, ips: string[]): void => {
+      if (ips.length === 0) return;
+      lines.push(
+        `    ${title} {`,
+        ...ips.map((ip) => `        ${ip}/${maxPrefixLen(familyOf(ip))}`),
+        '    }',
+      );
+    };
+    block(
+      'virtual_ipaddress',
+      g.vips.filter((ip) => familyOf(ip) === family),
+    );
+    block(
+      'virtual_ipaddress_excluded',
+      g.vips.filter((ip) => familyOf(ip) !== family),
+    );
+    lines.push('}', '');
+  });
+  return lines;
 }
 
 /** The file with every auth_pass value replaced by ******, for diffs, plans and logs. */

@@ -5,7 +5,7 @@
  *   IP Virtual Server version 0.0.0 (size=0)
  *   Prot LocalAddress:Port Scheduler Flags
  *     -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
- *   TCP  10.0.96.204:80 rr [sip|qid] [persistent N [mask M]] [synproxy] [conn_timeout N]
+ *   TCP  10.0.96.204:80 rr [sip|qid] [persistent N [mask M]] [ops] [synproxy] [conn-timeout N] ...
  *     -> 192.168.229.1:80              FullNat 1      0          0
  *   MATCH tcp,from=192.168.100.0-192.168.100.254:0-0,oif=dpdk1 rr
  *     -> 10.0.0.1:0                    SNAT    1      0          0
@@ -14,7 +14,7 @@
  *   10.0.96.204:80    1
  *                                 192.168.229.204       0          0
  */
-import { canonicalIp, splitHostPort } from './ip.js';
+import { canonicalIp, canonicalRange, splitHostPort } from './ip.js';
 import {
   forwardFromName,
   serviceKey,
@@ -29,8 +29,6 @@ export interface IpvsadmList {
   services: LbService[];
   realServers: LbRealServer[];
 }
-
-const stripPorts = (range: string): string => range.replace(/:0-0$/, '');
 
 /**
  * The match of a SNAT service as -ln prints it: `tcp,from=A-B:0-0,to=...,iif=X,oif=Y` (upstream) or
@@ -48,8 +46,8 @@ function parseMatch(spec: string): SnatMatch | null {
     const k = part.slice(0, eq);
     const v = part.slice(eq + 1);
     if (k === 'proto') proto = v;
-    else if (k === 'from' || k === 'src-range') m.srcRange = stripPorts(v);
-    else if (k === 'to' || k === 'dst-range') m.dstRange = stripPorts(v);
+    else if (k === 'from' || k === 'src-range') m.srcRange = canonicalRange(v);
+    else if (k === 'to' || k === 'dst-range') m.dstRange = canonicalRange(v);
     else if (k === 'iif') m.iif = v;
     else if (k === 'oif') m.oif = v;
   });
@@ -74,7 +72,8 @@ function parseServiceLine(line: string): LbService | null {
   }
   for (let i = 0; i < flags.length; i++) {
     if (flags[i] === 'persistent' && /^\d+$/.test(flags[i + 1] ?? '')) svc.persistence = Number(flags[i + 1]);
-    if (flags[i] === 'conn_timeout' && /^\d+$/.test(flags[i + 1] ?? ''))
+    // `conn-timeout N` since 1.9.6, `conn_timeout N` before (ipvsadm-ln-conn-timeout)
+    if ((flags[i] === 'conn-timeout' || flags[i] === 'conn_timeout') && /^\d+$/.test(flags[i + 1] ?? ''))
       svc.connTimeout = Number(flags[i + 1]);
   }
   svc.key = serviceKey(svc);

@@ -85,16 +85,40 @@ function sameRoute(d: LbRoute, c: LbRoute): boolean {
     d.src === c.src &&
     (d.scope === undefined || d.scope === c.scope) &&
     (d.mtu === undefined || d.mtu === c.mtu) &&
-    (d.metric === undefined || d.metric === c.metric)
+    // dpip -6 drops a metric and never lists one (dpip-route6-metric-dropped)
+    (d.metric === undefined || d.family === 'inet6' || d.metric === c.metric)
   );
 }
 
+/** ipvsadm -ln prints conn-timeout only when it is set (ipvsadm-ln-conn-timeout): unset = 0. */
 function sameService(d: LbService, c: LbService): boolean {
-  return d.scheduler === c.scheduler && d.persistence === c.persistence;
+  return (
+    d.scheduler === c.scheduler &&
+    d.persistence === c.persistence &&
+    (d.connTimeout ?? 0) === (c.connTimeout ?? 0)
+  );
 }
 
-/** Routes dpvs adds for its addresses: ip/32 scope host, and the prefix route of ip/plen < 32. */
+/**
+ * The IPv6 link-local address dpvs 1.9.8+ gives every port itself (fe80::/64 from the MAC, scope link:
+ * dpip-addr-show-v4-link-local): neither drift nor something to prune.
+ */
+export function isAutoLinkLocal(a: LbAddress): boolean {
+  return a.family === 'inet6' && a.scope === 'link' && a.plen === 64 && /^fe80:/i.test(a.ip);
+}
+
+/**
+ * Routes dpvs adds for its addresses: ip/32 scope host, and the prefix route of ip/plen < 32; and the
+ * routes of the link-local addresses dpvs 1.9.8+ makes itself (fe80::/64, fe80::x/128:
+ * dpip-route6-show-link-local).
+ */
 function isImplicitRoute(r: LbRoute, addresses: readonly LbAddress[]): boolean {
+  if (
+    r.family === 'inet6' &&
+    /^fe80:/i.test(r.prefix) &&
+    (r.prefix.endsWith('/64') || r.prefix.endsWith('/128'))
+  )
+    return true;
   return addresses.some((a) => {
     if (a.dev !== r.dev || a.family !== r.family) return false;
     if (r.prefix === `${a.ip}/${maxPrefixLen(a.family)}`) return true;
@@ -168,7 +192,7 @@ export function reconcile(
         recorded: record.addresses,
         key: addressKey,
         same: sameAddress,
-        implicit: (c) => laddrIps.has(c.ip),
+        implicit: (c) => laddrIps.has(c.ip) || isAutoLinkLocal(c),
         create: (d) => ({
           action: 'create',
           object: 'address',
@@ -206,7 +230,13 @@ export function reconcile(
         current: current.routes,
         recorded: record.routes,
         key: routeKey,
-        same: sameRoute,
+        // a desired route that an address already made (NET/PLEN with src ADDR, dpip-route-show-v4) is
+        // that route when the inventory names no src of its own
+        same: (d, c) =>
+          sameRoute(d, c) ||
+          (d.src === undefined &&
+            isImplicitRoute(c, current.addresses) &&
+            sameRoute({ ...d, src: c.src }, c)),
         implicit: (c) => isImplicitRoute(c, current.addresses),
         create: (d) => ({
           action: 'create',

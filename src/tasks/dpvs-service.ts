@@ -50,6 +50,8 @@ export function renderUnits(host: ResolvedHost, facts: Facts): { dpvs: string; k
     confPath: l.confPath,
     pidFile: l.pidFile,
     ipcFile: l.ipcFile,
+    fileOptions: l.fileOptions,
+    ipcEnv: l.ipcEnv,
     ealArgs: ealArgs({ dpdkVersion, pcis: conf.pcis, lcores: conf.lcores, mainLcore: conf.mainLcore }),
     nofile: host.nofile ?? DEFAULT_NOFILE,
     restoreScript: RESTORE_SCRIPT_PATH,
@@ -60,6 +62,7 @@ export function renderUnits(host: ResolvedHost, facts: Facts): { dpvs: string; k
         keepalivedBinary: `${l.bin}/keepalived`,
         confPath: KEEPALIVED_CONF_PATH,
         ipcFile: l.ipcFile,
+        ipcEnv: l.ipcEnv,
         waitTimeoutS: startTimeoutS(host),
       })
     : null;

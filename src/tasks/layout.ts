@@ -12,6 +12,7 @@
  *   /var/lib/dpvs-deploy/state/                   what tasks recorded before their first change
  *   /etc/dpvs-deploy/                             generated scripts (restore.sh, bind-nics.sh)
  */
+import type { DpvsBehaviour } from '../versions.js';
 export const CACHE_DIR = '/var/cache/dpvs-deploy/src';
 export const STATE_DIR = '/var/lib/dpvs-deploy/state';
 export const ETC_DIR = '/etc/dpvs-deploy';
@@ -62,16 +63,32 @@ export interface DpvsLayout {
   confPath: string;
   pidFile: string;
   ipcFile: string;
+  /** dpvs takes `-c/-p/-x` (1.9.4+); without them it uses the fixed paths above (1.8). */
+  fileOptions: boolean;
+  /** The variable the tools read the socket path from (DPVS_IPC_FILE), null where it is fixed (1.8). */
+  ipcEnv: string | null;
 }
 
-export function dpvsLayout(prefix = '/opt/dpvs', confPath = '/etc/dpvs.conf'): DpvsLayout {
+/** On-host paths of a DPVS install; `behaviour` decides the pid/IPC paths (fixed on 1.8). */
+export function dpvsLayout(
+  prefix = '/opt/dpvs',
+  confPath = '/etc/dpvs.conf',
+  behaviour: Pick<DpvsBehaviour, 'fileOptions' | 'defaultPidFile' | 'defaultIpcFile' | 'ipcEnv'> = {
+    fileOptions: true,
+    defaultPidFile: '/var/run/dpvs.pid',
+    defaultIpcFile: '/var/run/dpvs.ipc',
+    ipcEnv: 'DPVS_IPC_FILE',
+  },
+): DpvsLayout {
   return {
     prefix,
     releases: `${prefix}/releases`,
     current: `${prefix}/current`,
     bin: `${prefix}/current/bin`,
     confPath,
-    pidFile: '/var/run/dpvs.pid',
-    ipcFile: '/var/run/dpvs.ipc',
+    pidFile: behaviour.defaultPidFile,
+    ipcFile: behaviour.defaultIpcFile,
+    fileOptions: behaviour.fileOptions,
+    ipcEnv: behaviour.ipcEnv,
   };
 }

@@ -270,13 +270,15 @@ describe('keepalived', () => {
       'vrrp_instance VI_1 {',
       'state MASTER',
       'interface dpdk0.kni',
-      'dpdk_interface dpdk0',
+      // VIPs go to dpvs on the instance's dpdk_interface only; a `dev` naming a DPDK port drops them
+      // (test/fixtures/upstream/keepalived.yaml): the VIP's port is the dpdk_interface, the VIP has no dev
+      'dpdk_interface dpdk2',
       'virtual_router_id 77',
       'priority 150',
       'advert_int 1',
       'auth_type PASS',
       'auth_pass s3cr3tPW',
-      '10.0.96.204/32 dev dpdk2',
+      '10.0.96.204/32',
       'local_address_group laddr_g_web {',
       '192.168.229.204 dpdk0',
       'virtual_server 10.0.96.204 80 {',
@@ -306,7 +308,7 @@ describe('keepalived', () => {
     const shown = JSON.stringify({ ...conf, steps: conf?.steps.filter((s) => s.kind !== 'write') });
     expect(shown).not.toContain('s3cr3tPW');
     expect(conf?.diff).toContain('auth_pass ******');
-    expect(conf?.diff).toContain('+    dpdk_interface dpdk0');
+    expect(conf?.diff).toContain('+    dpdk_interface dpdk2');
     const write = conf?.steps.find((s) => s.kind === 'write');
     expect(write).toMatchObject({ path: KEEPALIVED_CONF_PATH, mode: 0o600 });
     expect(write?.kind === 'write' && write.content.includes('auth_pass s3cr3tPW')).toBe(true);

@@ -14,7 +14,7 @@ import { recordRunningStateCommand, switchCurrentCommand, type RunningState } fr
  * "1: dpdk0: socket 0 mtu 1500 ..." then "    UP 10000 Mbps full-duplex auto-nego".
  */
 export function healthCommand(l: DpvsLayout, ports: string[]): string {
-  const env = sh`DPVS_IPC_FILE=${l.ipcFile}`;
+  const env = l.ipcEnv === null ? '' : sh`${raw(l.ipcEnv)}=${l.ipcFile}`;
   const awk = `$1 ~ /^[0-9]+:$/ { cur = $2 } cur == p ":" && $1 == "UP" { ok = 1 } END { exit !ok }`;
   const checks = ports
     .map((p) => sh`printf '%s\n' "$out" | awk -v p=${p} ${awk} || { echo ${`port ${p} is not UP`}; exit 1; }`)

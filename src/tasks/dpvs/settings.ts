@@ -4,7 +4,7 @@
  */
 import type { Facts } from '../../facts/types.js';
 import type { LoadedInventory, ResolvedHost } from '../../inventory/types.js';
-import { DEFAULT_DPVS_VERSION, lookupPairing, type VersionPairing } from '../../versions.js';
+import { DEFAULT_DPVS_VERSION, dpvsBehaviour, lookupPairing, type VersionPairing } from '../../versions.js';
 import { dpvsLayout, type DpvsLayout } from '../layout.js';
 
 export const DPVS_UNIT = 'dpvs';
@@ -33,8 +33,12 @@ export function pairingOf(host: ResolvedHost): { pairing: VersionPairing; dpdkVe
   return { pairing: r.pairing, dpdkVersion: r.dpdkVersion };
 }
 
+/** The host's DPVS paths: 1.8 always reads /etc/dpvs.conf and serves /var/run/dpvs_ctrl (no -c/-x). */
 export function layoutOf(host: ResolvedHost): DpvsLayout {
-  return dpvsLayout(host.dpvs?.prefix, host.dpvs?.config_path);
+  const b = dpvsBehaviour(dpvsVersionOf(host)) ?? dpvsBehaviour();
+  if (!b) throw new DpvsPlanError(`DPVS ${dpvsVersionOf(host)} is no DPVS version`);
+  const conf = b.fileOptions ? host.dpvs?.config_path : b.defaultConf;
+  return dpvsLayout(host.dpvs?.prefix, conf, b);
 }
 
 export function startTimeoutS(host: ResolvedHost): number {
