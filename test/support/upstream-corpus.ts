@@ -78,6 +78,9 @@ export function linkLocalOf(mac: string): string {
 export interface Fill {
   macs: Record<string, string>;
   ipvsVersion: string;
+  /** the program as invoked ({argv0}) and its version string as src/VERSION prints it ({dpvs_version}) */
+  argv0?: string;
+  dpvsVersion?: string;
 }
 
 /** The ipvsadm header's version: 0.0.0 on 1.8 (v1.8.12:src/ipvs/ip_vs_service.c:1223), else the release. */
@@ -89,13 +92,19 @@ export function linePattern(line: string, fill: Fill): RegExp {
   let re = '';
   let rest = line;
   for (;;) {
-    const m = /\{(mac|ll6):([^}]+)\}|\{uint\}|\{offloads\}|\{ipvs_version\}/.exec(rest);
+    const m =
+      /\{(mac|ll6):([^}]+)\}|\{uint\}|\{offloads\}|\{ipvs_version\}|\{argv0\}|\{dpvs_version\}|\{build_date\}/.exec(
+        rest,
+      );
     if (!m) break;
     re += esc(rest.slice(0, m.index));
     const [all, kind, port] = m;
     if (all === '{uint}') re += '\\d+';
     else if (all === '{offloads}') re += '(?:OF_[A-Z_]+ )*';
     else if (all === '{ipvs_version}') re += esc(fill.ipvsVersion);
+    else if (all === '{argv0}') re += esc(fill.argv0 ?? '');
+    else if (all === '{dpvs_version}') re += esc(fill.dpvsVersion ?? '');
+    else if (all === '{build_date}') re += '.+';
     else {
       const mac = fill.macs[port ?? ''];
       if (!mac) throw new Error(`no MAC for ${port ?? ''} in ${line}`);
