@@ -135,7 +135,7 @@ describe('DPDK 18.11.2 + DPVS 1.8.12 (make, RTE_SDK)', () => {
     expect(elf.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
     const v = await run(join(dpvs, 'bin/dpvs'), ['-v']);
     expect(v.code).toBe(0);
-    expect(v.stdout).toMatch(/^dpvs version: 1\.8-12, build on \d{4}\.\d\d\.\d\d\.\d\d:\d\d:\d\d\n$/);
+    expect(v.stderr).toMatch(/^dpvs version: 1\.8-12, build on \d{4}\.\d\d\.\d\d\.\d\d:\d\d:\d\d\n$/);
   });
 
   it('fails the DPDK build with a clear #error when a patch of the series is missing', async () => {
@@ -206,7 +206,7 @@ describe('DPDK 20.11.10 + DPVS 1.9.10 (meson/ninja, pkg-config)', () => {
     const r = await buildDpvs(dpvs, { PKG_CONFIG_PATH: pcPath });
     expect(r.code, r.stderr).toBe(0);
     const v = await run(join(dpvs, 'bin/dpvs'), ['-v']);
-    expect(v.stdout).toMatch(/^dpvs version: 1\.9-10, build on \d{4}\.\d\d\.\d\d\.\d\d:\d\d:\d\d$/m);
+    expect(v.stderr).toMatch(/^dpvs version: 1\.9-10, build on \d{4}\.\d\d\.\d\d\.\d\d:\d\d:\d\d$/m);
   });
 
   it('fails ninja with the #error when a patch is missing', async () => {
@@ -253,7 +253,7 @@ describe('DPDK 24.11 + DPVS 1.10.2', () => {
     const r = await buildDpvs(dpvs, { PKG_CONFIG_PATH: build.pkgConfigPath });
     expect(r.code, r.stderr).toBe(0);
     const v = await run(join(dpvs, 'bin/dpvs'), ['-v']);
-    expect(v.stdout).toMatch(/^dpvs version: 1\.10-2, build on /);
+    expect(v.stderr).toMatch(/^dpvs version: 1\.10-2, build on /);
     const devbind = await run(join(dpdk, 'usertools/dpdk-devbind.py'), ['--help']);
     expect(devbind.code).toBe(0);
     expect(devbind.stdout).toContain('--bind');
