@@ -28,6 +28,20 @@ export function runCli(args: string[], timeoutMs = 1_500_000): Promise<CliResult
   });
 }
 
+/** The lab's fixture tarball of a DPDK or DPVS version (.lab/fixtures/www/manifest.json) as a `source:`. */
+export function fixtureSource(
+  kind: 'dpdk' | 'dpvs',
+  version: string,
+  fixturesUrl: string,
+): { url: string; sha256: string } {
+  const m = JSON.parse(readFileSync(path.join(labPaths().www, 'manifest.json'), 'utf8')) as {
+    artifacts: Array<{ name: string; kind: string; version: string; sha256: string }>;
+  };
+  const a = m.artifacts.find((x) => x.kind === kind && x.version === version);
+  if (!a) throw new Error(`no ${kind} ${version} fixture in the lab manifest`);
+  return { url: `${fixturesUrl}${a.name}`, sha256: a.sha256 };
+}
+
 /** inventories/lab.yaml copied into `dir` as `name`, with absolute paths to .lab/, after `edit`. */
 export function labInventoryCopy<D>(
   dir: string,

@@ -6,12 +6,11 @@
  * plan is empty (the listings are read back as upstream prints them: test/fixtures/upstream/). Run under
  * the lab lock: npm run build && /work/lab-run.sh npx vitest run test/integration/series.test.ts
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
-import { runCli } from './cli-support.js';
+import { fixtureSource, labInventoryCopy, runCli } from './cli-support.js';
 import { ensureLab, labSsh, stopLab } from '../lab/harness.js';
 import { FIXTURES_URL } from '../lab/lab.js';
 import { buildFixtures } from '../lab/fixtures/build.js';
@@ -20,34 +19,16 @@ import { labPaths } from '../lab/paths.js';
 const root = process.getuid?.() === 0;
 let work: string;
 
-interface Artifact {
-  name: string;
-  kind: 'dpdk' | 'dpvs';
-  version: string;
-  sha256: string;
-}
-type Doc = {
-  defaults?: Record<string, unknown>;
-  hosts: Record<string, Record<string, unknown>>;
-  services?: unknown[];
-};
+type Doc = { hosts: Record<string, Record<string, unknown>>; services?: unknown[] };
 
-function source(kind: Artifact['kind'], version: string): { url: string; sha256: string } {
-  const m = JSON.parse(readFileSync(path.join(labPaths().www, 'manifest.json'), 'utf8')) as {
-    artifacts: Artifact[];
-  };
-  const a = m.artifacts.find((x) => x.kind === kind && x.version === version);
-  if (!a) throw new Error(`no ${kind} ${version} fixture in the lab manifest`);
-  return { url: `${FIXTURES_URL}${a.name}`, sha256: a.sha256 };
-}
+const source = (kind: 'dpdk' | 'dpvs', version: string) => fixtureSource(kind, version, FIXTURES_URL);
 
-/** lb1 alone (and the real servers the FullNAT service names), running the given pairing. */
+/** The lab inventory with lb1 running the given pairing and the services below. */
 function inventory(dpvs: string, dpdk: string, driver: string): string {
-  const p = labPaths();
-  const doc = parse(readFileSync(p.defaultInventory, 'utf8')) as Doc;
-  const ssh = ((doc.defaults ??= {}).ssh ??= {}) as Record<string, unknown>;
-  ssh.identity_file = p.identity;
-  ssh.known_hosts = p.knownHosts;
+  return labInventoryCopy<Doc>(work, `inventory-${dpvs}.yaml`, (doc) => edit(doc, dpvs, dpdk, driver));
+}
+
+function edit(doc: Doc, dpvs: string, dpdk: string, driver: string): void {
   for (const name of Object.keys(doc.hosts))
     if (!['lb1', 'rs1', 'rs2'].includes(name)) delete doc.hosts[name];
   const lb = doc.hosts.lb1 as Record<string, unknown>;
@@ -94,9 +75,6 @@ function inventory(dpvs: string, dpdk: string, driver: string): string {
       match: { proto: 'tcp', src_range: '192.168.100.7', oif: 'dpdk1' },
     },
   ];
-  const file = path.join(work, `inventory-${dpvs}.yaml`);
-  writeFileSync(file, stringify(doc));
-  return file;
 }
 
 const PAIRINGS: Array<[string, string, string]> = [

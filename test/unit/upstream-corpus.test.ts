@@ -83,6 +83,10 @@ function parsed(e: CorpusEntry, release: string, desired: LbState): LbState {
   return cur;
 }
 
+/** A command that creates an object (dpip … add, ipvsadm -A/-a/--add-laddr). */
+const isCreate = (argv: readonly string[]): boolean =>
+  argv.includes('add') || ['-A', '-a', '--add-laddr'].includes(argv[1] ?? '');
+
 describe('upstream corpus: the entries', () => {
   it('has samples for every series, each entry cited, ids unique', () => {
     const ids = corpus.map((e) => e.id);
@@ -105,8 +109,8 @@ describe('upstream corpus: the tool reads each listing as exactly its state', ()
         expect(r.ops.map((o) => o.summary)).toEqual([]);
         expect(r.unmanaged).toEqual([]);
       });
-      // a sample whose setup also deletes is about the listing after it, not about creating a state
-      if ((e.setup ?? []).length > 0 && !(e.setup ?? []).some((c) => c.includes('del')))
+      // a sample whose setup also edits or deletes is about the listing after it, not about creating it
+      if ((e.setup ?? []).length > 0 && (e.setup ?? []).every(isCreate))
         it(`${e.id} on ${release}: the tool creates that state with the sample's commands`, () => {
           const desired = stateOf(e);
           const r = reconcile(desired, emptyState(), emptyState(), { bins: BINS, scope: 'all' });
@@ -114,6 +118,33 @@ describe('upstream corpus: the tool reads each listing as exactly its state', ()
           expect(sent).toEqual(e.setup);
         });
     }
+});
+
+describe('upstream corpus: the tool edits and deletes with the sample commands', () => {
+  const cases: Array<[string, string, number]> = [
+    ['ipvsadm-edit-and-delete', 'ipvsadm-G-fullnat', 4],
+    ['dpip-route-del', 'dpip-route-del', 2],
+  ];
+  for (const [id, fromId, creates] of cases)
+    it(id, () => {
+      const e = byId(id);
+      // the state the sample's creating commands made, recorded as the tool's own
+      const before = emptyState();
+      if (fromId === id)
+        before.routes = [
+          { family: 'inet', prefix: '10.0.0.0/24', dev: 'dpdk1' },
+          { family: 'inet', prefix: '0.0.0.0/0', dev: 'dpdk1', via: '10.0.0.254' },
+        ];
+      else Object.assign(before, stateOf(byId(fromId)));
+      const r = reconcile(stateOf(e), before, before, { bins: BINS, scope: 'all' });
+      const sent = r.ops.flatMap((o) => o.commands).map(argvOf);
+      expect(sent.map((c) => c.join(' ')).sort()).toEqual(
+        (e.setup ?? [])
+          .slice(creates)
+          .map((c) => c.join(' '))
+          .sort(),
+      );
+    });
 });
 
 describe('upstream corpus: what the tool must not take for drift', () => {
