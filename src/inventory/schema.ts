@@ -28,6 +28,29 @@ export function isIpv6(s: string): boolean {
   return s.includes(':') && ipv6Re.test(s) && isIPv6(s);
 }
 
+/**
+ * Why a host `address` is neither an IP address nor a plausible DNS name (undefined when it is one):
+ * dotted digits must be a valid IPv4 address (300.1.2.3 is not, and resolvers would not take it as a
+ * name either), a colon means IPv6, and a name is labels of letters, digits, - and _ (no label starting
+ * or ending with -, an all-numeric last label only in an IPv4 address).
+ */
+export function hostAddressProblem(s: string): string | undefined {
+  if (s.includes(':'))
+    return isIpv6(s)
+      ? undefined
+      : `expected an IPv6 address (a colon makes it one), got ${JSON.stringify(s)}`;
+  if (/^[\d.]+$/.test(s))
+    return isIpv4(s)
+      ? undefined
+      : `${JSON.stringify(s)} looks like an IPv4 address but is not one (four numbers 0-255, e.g. 10.0.0.11); it is no DNS name either`;
+  const labels = s.split('.');
+  if (s.length > 253 || labels.some((l) => l === '' || l.length > 63 || l.startsWith('-') || l.endsWith('-')))
+    return `expected a host name (dot-separated labels of letters, digits, - and _, none empty or starting or ending with -) or an IP address, got ${JSON.stringify(s)}`;
+  if (/^\d+$/.test(labels[labels.length - 1] as string))
+    return `${JSON.stringify(s)} ends in a numeric label, so it is neither a DNS name nor an IPv4 address: write the full IPv4 address or the host name`;
+  return undefined;
+}
+
 export const Ipv4 = z
   .string()
   .refine(isIpv4, { message: 'expected an IPv4 address such as 192.168.229.1' })
@@ -405,6 +428,10 @@ export const HostEntry = HostSettings.extend({
   address: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]+$/, { message: 'expected a host name or IP address' })
+    .superRefine((s, ctx) => {
+      const why = hostAddressProblem(s);
+      if (why) ctx.addIssue({ code: 'custom', message: why });
+    })
     .describe('address or DNS name SSH connects to'),
   roles: z.array(Role).min(1, { message: 'a host needs at least one role' }),
 }).strict();

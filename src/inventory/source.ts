@@ -27,6 +27,8 @@ export interface Problem {
   pos?: SourcePosition;
   /** Point at the key of the path's last segment rather than its value. */
   atKey?: boolean;
+  /** The other value the problem's value conflicts with: its position is appended to the message. */
+  related?: DocPath;
 }
 
 export const MAX_ALIAS_COUNT = 100;
