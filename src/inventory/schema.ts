@@ -14,6 +14,7 @@
  */
 import { isIPv6 } from 'node:net';
 import { z } from 'zod';
+import { isKeepalivedToken } from '../escape.js';
 import { DEFAULT_DPVS_VERSION } from '../versions.js';
 
 // ---------- scalar formats ----------
@@ -42,12 +43,12 @@ export function hostAddressProblem(s: string): string | undefined {
   if (/^[\d.]+$/.test(s))
     return isIpv4(s)
       ? undefined
-      : `${JSON.stringify(s)} looks like an IPv4 address but is not one (four numbers 0-255, e.g. 10.0.0.11); it is no DNS name either`;
+      : 'this looks like an IPv4 address but is not one (four numbers 0-255, e.g. 10.0.0.11), and it is no DNS name either';
   const labels = s.split('.');
   if (s.length > 253 || labels.some((l) => l === '' || l.length > 63 || l.startsWith('-') || l.endsWith('-')))
-    return `expected a host name (dot-separated labels of letters, digits, - and _, none empty or starting or ending with -) or an IP address, got ${JSON.stringify(s)}`;
+    return 'expected a host name (dot-separated labels of letters, digits, - and _, none empty or starting or ending with -) or an IP address';
   if (/^\d+$/.test(labels[labels.length - 1] as string))
-    return `${JSON.stringify(s)} ends in a numeric label, so it is neither a DNS name nor an IPv4 address: write the full IPv4 address or the host name`;
+    return 'a name ending in a numeric label is neither a DNS name nor an IPv4 address: write the full IPv4 address or the host name';
   return undefined;
 }
 
@@ -117,8 +118,16 @@ export const Name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, {
 /** An absolute path on a managed host. No `..`, no control characters. */
 export const RemotePath = z
   .string()
-  .regex(/^\/[^\0\n\r]*$/, { message: 'expected an absolute path such as /opt/dpvs' })
-  .refine((p) => !p.split('/').includes('..'), { message: 'a path may not contain .. components' });
+  .regex(/^\/[^\0\n\r]*$/, { message: 'expected an absolute path such as /opt/dpvs', abort: true })
+  .refine((p) => !p.split('/').includes('..'), {
+    message: 'a path may not contain .. components',
+    abort: true,
+  })
+  .refine((p) => /^\/[A-Za-z0-9_.+@=,/-]*$/.test(p), {
+    message:
+      'expected a path of letters, digits and _ . + @ = , - / only: it is written into /etc/fstab, dpvs.conf, ' +
+      'systemd units and shell commands, where spaces, quotes, $ ( ) ` { } ! # % \\ ; | & < > would change their meaning',
+  });
 /** A path on the control machine, relative to the inventory file's directory unless absolute. */
 export const LocalPath = z
   .string()
@@ -134,6 +143,18 @@ const Url = z
 export const Secret = z
   .union([
     z.string().min(1),
+    z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) }).strict(),
+    z.object({ file: LocalPath }).strict(),
+  ])
+  .describe('secret: a literal, {env: NAME} or {file: PATH}; redacted everywhere');
+
+/** A secret written into keepalived.conf: a literal must be one plain keepalived token. */
+export const KeepalivedSecret = z
+  .union([
+    z.string().min(1).refine(isKeepalivedToken, {
+      message:
+        'expected a password of printable characters without spaces, { } quotes, backslash, ! or # (it is written into keepalived.conf; keepalived uses the first 8 characters)',
+    }),
     z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) }).strict(),
     z.object({ file: LocalPath }).strict(),
   ])
@@ -348,7 +369,7 @@ export const KeepalivedSettings = z
     priority: z.number().int().min(1).max(254).optional(),
     interface: DeviceName.optional().describe('DPDK port carrying VRRP (its KNI is used as interface)'),
     kni_address: Cidr.optional().describe('address on <port>.kni for VRRP'),
-    auth_pass: Secret.optional(),
+    auth_pass: KeepalivedSecret.optional(),
     advert_int: z.number().int().min(1).max(255).optional(),
     owns_services: z.boolean().optional().describe('keepalived configures the services instead of ipvsadm'),
   })
@@ -484,6 +505,10 @@ export const ServiceEntry = z
         path: z
           .string()
           .regex(/^\/[\x21-\x7e]*$/, { message: 'expected an HTTP path such as /healthz' })
+          .refine(isKeepalivedToken, {
+            message:
+              'an HTTP path for keepalived.conf may not contain { } quotes, backslash, ! # or $ (keepalived.conf syntax); percent-encode them (e.g. %23 for #)',
+          })
           .optional(),
         interval_s: z.number().positive().optional(),
       })

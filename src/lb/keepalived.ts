@@ -12,6 +12,7 @@ import type { ServiceEntry } from '../inventory/schema.js';
 import type { ResolvedHost } from '../inventory/types.js';
 import { canonicalIp, familyOf, maxPrefixLen } from './ip.js';
 import { DEFAULT_SCHEDULER } from './desired.js';
+import { keepalivedToken } from '../escape.js';
 
 export const KEEPALIVED_CONF_PATH = '/etc/keepalived/keepalived.conf';
 export const REDACTED = '******';
@@ -60,7 +61,7 @@ function check(s: ServiceEntry, port: number, ind: string): string[] {
   return [
     `${ind}HTTP_GET {`,
     `${ind}    url {`,
-    `${ind}        path ${hc.path ?? '/'}`,
+    `${ind}        path ${keepalivedToken(hc.path ?? '/', 'health_check.path')}`,
     `${ind}        status_code 200`,
     `${ind}    }`,
     `${ind}    connect_timeout 3`,
@@ -133,7 +134,7 @@ export function renderKeepalivedConf(input: KeepalivedInput): string {
     lines.push(
       '    authentication {',
       '        auth_type PASS',
-      `        auth_pass ${input.authPass}`,
+      `        auth_pass ${keepalivedToken(input.authPass, 'keepalived.auth_pass')}`,
       '    }',
     );
   const vips = services.filter((s) => s.mode !== 'snat');
