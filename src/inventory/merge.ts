@@ -28,6 +28,20 @@ export function deepMerge<T>(base: T, over: unknown): T {
   return out as T;
 }
 
+/**
+ * deepMerge into an object the caller owns (every nested object in it a copy): `over`'s values are
+ * cloned in, `target` is not cloned again. Resolution merges each host's layers this way, once.
+ */
+function mergeInto(target: Record<string, unknown>, over: unknown): void {
+  if (!isPlainObject(over)) return;
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    const cur = target[k];
+    if (isPlainObject(cur) && isPlainObject(v) && !ATOMIC_KEYS.has(k)) mergeInto(cur, v);
+    else target[k] = clone(v);
+  }
+}
+
 function clone<T>(v: T): T {
   return v === undefined ? v : (structuredClone(v) as T);
 }
@@ -111,8 +125,8 @@ export function resolveHosts(inv: Inventory, hostOrder: string[], groupOrder: st
     }
     const { address, roles, ...own } = entry;
     layers.push({ path: ['hosts', name], settings: own });
-    let merged: HostSettings = {};
-    for (const l of layers) merged = deepMerge(merged, l.settings);
+    const merged: HostSettings = {};
+    for (const l of layers) mergeInto(merged as Record<string, unknown>, l.settings);
     const host: ResolvedHost = { ...merged, name, address, roles: [...roles], groups: memberOf };
     return { host, layers };
   });

@@ -1,5 +1,6 @@
 /** Checks across hosts: group membership, SSH addresses, services, keepalived pairs, secrets. */
 import { didYouMean } from './issues.js';
+import { canonicalPrefix } from '../lb/ip.js';
 import { canon } from './addr.js';
 import { ipFamily, listOr, type Findings } from './findings.js';
 import { originOf, type Resolution } from './merge.js';
@@ -202,15 +203,23 @@ export function checkKeepalivedPairs(
   f: Findings,
   services: readonly ServiceEntry[] = [],
 ): void {
-  const byVrid = new Map<number, Resolution[]>();
+  // A virtual_router_id is unique per L2 segment: hosts are grouped by the id and the subnet of their
+  // kni_address (VRRP's segment), so pairs on different segments may reuse ids.
+  const byVrid = new Map<string, { vrid: number; segment: string; members: Resolution[] }>();
+  const usedOn = new Map<string, Set<number>>();
   const kniSeen = new Map<string, string>();
   for (const r of res) {
     if (!keepalivedEnabled(r) || !r.host.roles.includes('balancer')) continue;
     const k = r.host.keepalived;
     if (k?.virtual_router_id !== undefined) {
-      const list = byVrid.get(k.virtual_router_id) ?? [];
-      list.push(r);
-      byVrid.set(k.virtual_router_id, list);
+      const segment = k.kni_address ? canonicalPrefix(k.kni_address) : '';
+      const key = `${k.virtual_router_id}|${segment}`;
+      const entry = byVrid.get(key) ?? { vrid: k.virtual_router_id, segment, members: [] };
+      entry.members.push(r);
+      byVrid.set(key, entry);
+      const used = usedOn.get(segment) ?? new Set<number>();
+      used.add(k.virtual_router_id);
+      usedOn.set(segment, used);
     }
     if (k?.kni_address) {
       const ip = canon(k.kni_address);
@@ -224,14 +233,15 @@ export function checkKeepalivedPairs(
     }
   }
   const pairs = pairsOf(services);
-  const freeVrid = (from: number): number => {
+  const freeVrid = (from: number, segment: string): number => {
+    const used = usedOn.get(segment) ?? new Set<number>();
     for (let k = 1; k < 255; k++) {
       const v = ((from - 1 + k) % 255) + 1;
-      if (!byVrid.has(v)) return v;
+      if (!used.has(v)) return v;
     }
     return from;
   };
-  for (const [vrid, all] of byVrid) {
+  for (const { vrid, segment, members: all } of byVrid.values()) {
     // Hosts sharing a virtual_router_id but no service are separate pairs that collide, not one group.
     const groups = new Map<string, Resolution[]>();
     for (const r of all) {
@@ -248,7 +258,7 @@ export function checkKeepalivedPairs(
         originOf(r, ['keepalived', 'virtual_router_id']),
         `virtual_router_id ${vrid} is already used by ${names}, which balance${(firstGroup?.length ?? 0) > 1 ? '' : 's'} ` +
           `no service with ${g.map((m) => m.host.name).join(', ')}: these are two VRRP pairs, and pairs on one segment ` +
-          `take each other's adverts for their own; give this pair its own virtual_router_id (e.g. ${freeVrid(vrid)}) ` +
+          `take each other's adverts for their own; give this pair its own virtual_router_id (e.g. ${freeVrid(vrid, segment)}) ` +
           `rather than merging them`,
         false,
         originOf(firstGroup?.[0] as Resolution, ['keepalived', 'virtual_router_id']),
