@@ -94,7 +94,7 @@ export const SEMANTIC_CHECKS: readonly CheckDoc[] = [
   {
     check:
       'hugepages per node hold the pools dpvs creates on every socket: `pktpool_size` (rounded to 2^n − 1) mbufs × 2368 B + `conn_pool_size` connections × 576 B (lower bounds from upstream’s sizes; defaults 524287 and 2097152 = 2.3 GiB); every NUMA node gets pages; at most 16 TiB per host; NUMA nodes within `expect.numa_nodes` ≤ `dpvs.max_socket`',
-    why: 'dpvs dies with "Cannot init mbuf pool on socket N" or EDPVS_NOMEM after the NICs are bound',
+    why: 'dpvs dies with "Cannot init mbuf pool on socket N" or EDPVS_NOMEM after the NICs are bound (reported as a warning: preflight HP-003/HP-004 judge the same memory with the host’s facts and refuse what it cannot give)',
     fix: 'raise `hugepages.per_node`, or lower `dpvs.pktpool_size` / `dpvs.conn_pool_size`',
   },
   {

@@ -22,6 +22,9 @@
  * DPDK's sizes: struct rte_mbuf is two cache lines (128 B), RTE_MBUF_DEFAULT_BUF_SIZE is 2048 + 128 B of
  * headroom, and every mempool object carries a cache-aligned header (64 B).
  *
+ * Findings are warnings, like preflight's HP-003/HP-004 which judge the same memory with the host's facts
+ * (free pages, node memory): the plan still runs, and preflight refuses what the host cannot give.
+ *
  * The element sizes below are lower bounds (dp_vs_conn is at least 512 B on x86-64), so the check
  * reports only hugepages that surely cannot hold the two pools; DPDK's own heap and dpvs's smaller pools
  * need more on top, which preflight's memory check covers with the host's facts.
@@ -83,7 +86,7 @@ export function checkHugepageRoom(r: Resolution, f: Findings): void {
     if (pages * page >= need) continue;
     const at =
       typeof hp.per_node === 'number' ? ['hugepages', 'per_node'] : ['hugepages', 'per_node', node.slice(5)];
-    f.error(
+    f.warn(
       originOf(r, at),
       `${pages} × ${size} hugepages on ${node} (${mib(pages * page)}) cannot hold the pools dpvs creates on every ` +
         `socket: ${pools}; dpvs would die with "Cannot init mbuf pool" after the NICs are bound: ${fix}`,
@@ -95,7 +98,7 @@ export function checkHugepageRoom(r: Resolution, f: Findings): void {
   if (typeof hp.per_node === 'object' && nodes !== undefined) {
     for (let n = 0; n < nodes; n++) {
       if (String(n) in hp.per_node) continue;
-      f.error(
+      f.warn(
         originOf(r, ['hugepages', 'per_node']),
         `NUMA node ${n} gets no hugepages (per_node lists ${Object.keys(hp.per_node).join(', ')}; expect.numa_nodes is ${nodes}), ` +
           `but dpvs creates its pools on every socket (${mib(need)} each): add ${n}: ${pagesNeeded} to per_node`,
