@@ -112,7 +112,7 @@ export const SEMANTIC_CHECKS: readonly CheckDoc[] = [
   },
   {
     check:
-      'values written into files are plain for their format: remote paths (`dpvs.prefix`, `config_path`, `log_file`, `dpdk.build_dir`, `hugepages.mount`) use letters, digits and `_ . + @ = , - /`; a health-check path and a literal `auth_pass` are keepalived tokens; every value is escaped by its format’s rule (src/escape.ts: fstab, dpvs.conf, keepalived.conf, systemd, shell)',
+      'values written into files are plain for their format: remote paths (`dpvs.prefix`, `config_path`, `log_file`, `dpdk.build_dir`) use letters, digits and `_ . + @ = , - /`; `hugepages.mount` may hold any character but a line break (it reaches only /etc/fstab, escaped, and quoted commands); a health-check path and a literal `auth_pass` are keepalived tokens; every value is escaped by its format’s rule (src/escape.ts: fstab, dpvs.conf, keepalived.conf, systemd, shell)',
     why: 'a mount path with spaces breaks /etc/fstab (emergency mode at reboot); `} global_defs {` in `log_file` restructures dpvs.conf',
     fix: 'use a plain path or token',
   },

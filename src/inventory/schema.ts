@@ -125,9 +125,17 @@ export const RemotePath = z
   })
   .refine((p) => /^\/[A-Za-z0-9_.+@=,/-]*$/.test(p), {
     message:
-      'expected a path of letters, digits and _ . + @ = , - / only: it is written into /etc/fstab, dpvs.conf, ' +
-      'systemd units and shell commands, where spaces, quotes, $ ( ) ` { } ! # % \\ ; | & < > would change their meaning',
+      'expected a path of letters, digits and _ . + @ = , - / only: it is written into dpvs.conf, systemd ' +
+      'units and shell commands, where spaces, quotes, $ ( ) ` { } ! # % \\ ; | & < > would change their meaning',
   });
+/**
+ * The hugetlbfs mount point: any absolute path without `..` or line breaks. It reaches only /etc/fstab
+ * (escaped by fstabField) and shell commands (quoted), whose rules carry every other character.
+ */
+export const MountPath = z
+  .string()
+  .regex(/^\/[^\0\n\r]*$/, { message: 'expected an absolute path such as /dev/hugepages', abort: true })
+  .refine((p) => !p.split('/').includes('..'), { message: 'a path may not contain .. components' });
 /** A path on the control machine, relative to the inventory file's directory unless absolute. */
 export const LocalPath = z
   .string()
@@ -275,7 +283,9 @@ export const HugepagesSettings = z
       ])
       .optional()
       .describe('pages on each NUMA node: one number for every node, or {node: count}'),
-    mount: RemotePath.optional().describe('hugetlbfs mount point (default /dev/hugepages, /dev/hugepages1G)'),
+    mount: MountPath.optional().describe(
+      'hugetlbfs mount point (default /dev/hugepages, /dev/hugepages1G); written escaped into /etc/fstab',
+    ),
     persist: z.boolean().optional().describe('persist across reboot (default true)'),
     reserve_mb: z
       .number()
