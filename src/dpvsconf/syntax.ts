@@ -9,6 +9,8 @@
  * is an ordinary statement here (recorded, never resolved).
  */
 
+import { dpvsConfToken } from '../escape.js';
+
 /** One statement or block. `children` is set (possibly empty) exactly when the node is a block. */
 export interface ConfNode {
   key: string;
@@ -119,6 +121,8 @@ export function printNodes(nodes: ConfNode[], depth = 0): string[] {
     // a block that follows another block or is an `<init>` block (devices, workers).
     if (prev && (depth === 0 || (depth === 1 && node.children && (prev.children || node.init)))) out.push('');
     for (const c of node.comment ?? []) out.push(`${pad}! ${c}`.trimEnd());
+    dpvsConfToken(node.key, 'a keyword');
+    for (const a of node.args) dpvsConfToken(a, `the value of ${node.key}`);
     const head = lineHead(node);
     if (node.children) {
       const arg = node.args.length ? ` ${node.args.join(' ')}` : '';

@@ -4,6 +4,7 @@
  * scripts/gen-inventory-docs.ts writes it; a test fails when the checked-in file is stale.
  */
 import { supportedPairingsText, DEFAULT_DPVS_VERSION } from '../versions.js';
+import { SEMANTIC_CHECKS } from './checks-doc.js';
 import { inventoryJsonSchema } from './schema.js';
 
 interface JsonSchema {
@@ -445,23 +446,14 @@ export function renderInventoryDocs(): string {
     '',
     '## Checks beyond the types',
     '',
-    '- group members, service balancers and `local_addresses` keys must name defined hosts (balancers need the',
-    '  `balancer` role); SSH address:port, service names, VIP:port/protocol, local addresses and KNI addresses',
-    '  are unique;',
-    '- every `dev`, `vip_dev`, `keepalived.interface`, `match.iif/oif` and worker port names one of the',
-    '  host’s `nics`; NIC names and pci/mac/ifname matches are unique; only balancers have `nics`;',
-    '- an explicit worker layout uses each CPU once, every slave serves the same ports with at least one tx',
-    '  queue, and the queue ids of each port run from 0 without gaps or repeats, covering `rx/tx.queues`',
-    '  (upstream errors -2 … -7);',
-    '- hugepages: at most 16 TiB per host, NUMA nodes within `expect.numa_nodes`; `expect.numa_nodes` ≤',
-    '  `dpvs.max_socket` (default 2);',
-    '- keepalived (enabled when the block is present) needs virtual_router_id, state, priority, interface and',
-    '  kni_address; hosts sharing a virtual_router_id have distinct priorities and exactly one MASTER; it needs',
-    '  `dpvs.kni` on;',
-    '- `snat` services need `match` (and only they may have one or use port 0); `fullnat` services need',
-    '  `local_addresses` for every balancer, of the real servers’ address family;',
-    '- secrets (`ssh.sudo_password`, `keepalived.auth_pass`) written literally are accepted with a warning;',
-    '  prefer `{env: NAME}` or `{file: PATH}`.',
+    '`validate` checks the relations between values offline, before anything runs; each finding is',
+    '`FILE:LINE:COL: path: message` at the value at fault, names the value it conflicts with as',
+    '`[other value: PATH at FILE:LINE:COL]`, and says the fix. What needs the host’s facts (memory, NIC',
+    'queues, which NIC carries SSH) is checked by preflight at plan time (docs/preflight.md).',
+    '',
+    '| Check | Why it matters on a real host | Fix |',
+    '|---|---|---|',
+    ...SEMANTIC_CHECKS.map((c) => `| ${esc(c.check)} | ${esc(c.why)} | ${esc(c.fix)} |`),
     '',
     'Limits: files over 1 MiB, nesting deeper than 64 levels, more than 100 alias uses per anchor, invalid',
     'UTF-8 and control characters are refused.',

@@ -4,13 +4,24 @@ import type { DocPath, Problem } from './source.js';
 export class Findings {
   readonly errors: Problem[] = [];
   readonly warnings: Problem[] = [];
+  /** path + message of every finding so far: a value inherited by many hosts is reported once. */
+  private readonly seen = new Set<string>();
 
-  error(path: DocPath, message: string, atKey = false): void {
-    this.errors.push({ path, message, atKey });
+  error(path: DocPath, message: string, atKey = false, related?: DocPath): void {
+    if (this.first(path, message))
+      this.errors.push({ path, message, atKey, ...(related ? { related } : {}) });
   }
 
-  warn(path: DocPath, message: string, atKey = false): void {
-    this.warnings.push({ path, message, atKey });
+  warn(path: DocPath, message: string, atKey = false, related?: DocPath): void {
+    if (this.first(path, message))
+      this.warnings.push({ path, message, atKey, ...(related ? { related } : {}) });
+  }
+
+  private first(path: DocPath, message: string): boolean {
+    const key = `${JSON.stringify(path)}\u0000${message}`;
+    if (this.seen.has(key)) return false;
+    this.seen.add(key);
+    return true;
   }
 }
 

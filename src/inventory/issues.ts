@@ -287,7 +287,9 @@ function issueToProblems(iss: Issue, root: Schema, base: DocPath): Problem[] {
       return [
         {
           path,
-          message: isDefaultMessage(iss.message) ? `invalid value ${describeValue(input)}` : iss.message,
+          message: isDefaultMessage(iss.message)
+            ? `invalid value ${describeValue(input)}`
+            : `${iss.message}${got(input)}`,
         },
       ];
     default:

@@ -21,7 +21,11 @@ import {
   checkSshAddresses,
 } from './semantic-fleet.js';
 import { checkHost } from './semantic-host.js';
+import { checkHostNetwork } from './semantic-host-net.js';
 import { checkSeries } from './semantic-series.js';
+import { checkServiceRelations } from './semantic-services.js';
+import { checkHugepageRoom } from './semantic-sizes.js';
+import { checkSourceVersions } from './semantic-sources.js';
 import {
   formatPath,
   keysInOrder,
@@ -35,7 +39,12 @@ import type { LoadedInventory, SourcePosition } from './types.js';
 
 function toDiagnostic(file: string, src: ParsedSource | undefined, p: Problem): Diagnostic {
   const pos = p.pos ?? (src ? positionOf(src, p.path, p.atKey) : { line: 1, col: 1 });
-  return { file, line: pos.line, col: pos.col, path: formatPath(p.path), message: p.message };
+  let message = p.message;
+  if (p.related && src) {
+    const other = positionOf(src, p.related);
+    message += ` [other value: ${formatPath(p.related)} at ${file}:${other.line}:${other.col}]`;
+  }
+  return { file, line: pos.line, col: pos.col, path: formatPath(p.path), message };
 }
 
 function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
@@ -43,13 +52,19 @@ function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
 }
 
 /** Semantic checks on a schema-valid document. */
-export function checkInventory(inv: Inventory, res: Resolution[]): Findings {
+export function checkInventory(inv: Inventory, res: Resolution[], dir?: string): Findings {
   const f = new Findings();
   checkGroups(inv, f);
   checkSshAddresses(res, f);
-  for (const r of res) checkHost(r, f);
+  for (const r of res) {
+    checkHost(r, f);
+    checkHostNetwork(r, f);
+    checkHugepageRoom(r, f);
+    checkSourceVersions(r, f, dir);
+  }
   checkServices(inv, res, f);
-  checkKeepalivedPairs(res, f);
+  checkServiceRelations(inv, res, f);
+  checkKeepalivedPairs(res, f, inv.services);
   checkSeries(inv, res, f);
   checkLiteralSecrets(inv, f);
   return f;
@@ -117,7 +132,7 @@ export function loadInventoryBytes(
   const doc = parsed.data;
 
   const res = resolveHosts(doc, keysInOrder(src, ['hosts']), keysInOrder(src, ['groups']));
-  const findings = checkInventory(doc, res);
+  const findings = checkInventory(doc, res, path.dirname(absFile));
   const yamlWarnings = src.warnings;
   if (findings.errors.length) return fail(findings.errors, src);
 

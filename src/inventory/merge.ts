@@ -28,6 +28,20 @@ export function deepMerge<T>(base: T, over: unknown): T {
   return out as T;
 }
 
+/**
+ * deepMerge into an object the caller owns (every nested object in it a copy): `over`'s values are
+ * cloned in, `target` is not cloned again. Resolution merges each host's layers this way, once.
+ */
+function mergeInto(target: Record<string, unknown>, over: unknown): void {
+  if (!isPlainObject(over)) return;
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    const cur = target[k];
+    if (isPlainObject(cur) && isPlainObject(v) && !ATOMIC_KEYS.has(k)) mergeInto(cur, v);
+    else target[k] = clone(v);
+  }
+}
+
 function clone<T>(v: T): T {
   return v === undefined ? v : (structuredClone(v) as T);
 }
@@ -80,30 +94,39 @@ export function originOf(res: Resolution, path: DocPath): DocPath {
  */
 export function resolveHosts(inv: Inventory, hostOrder: string[], groupOrder: string[]): Resolution[] {
   const groups = inv.groups ?? {};
+  const groupSet = new Set(groupOrder);
+  const hostSet = new Set(hostOrder);
   const orderedGroups = [
-    ...groupOrder.filter((g) => g in groups),
-    ...Object.keys(groups).filter((g) => !groupOrder.includes(g)),
+    ...groupOrder.filter((g) => Object.hasOwn(groups, g)),
+    ...Object.keys(groups).filter((g) => !groupSet.has(g)),
   ];
   const orderedHosts = [
-    ...hostOrder.filter((h) => h in inv.hosts),
-    ...Object.keys(inv.hosts).filter((h) => !hostOrder.includes(h)),
+    ...hostOrder.filter((h) => Object.hasOwn(inv.hosts, h)),
+    ...Object.keys(inv.hosts).filter((h) => !hostSet.has(h)),
   ];
+  // Group membership, once: host -> its groups in document order (each group once per host).
+  const groupsOf = new Map<string, string[]>();
+  for (const g of orderedGroups) {
+    for (const h of groups[g]?.hosts ?? []) {
+      const list = groupsOf.get(h) ?? [];
+      if (list[list.length - 1] !== g) list.push(g);
+      groupsOf.set(h, list);
+    }
+  }
   return orderedHosts.map((name) => {
     const entry = inv.hosts[name];
     if (!entry) throw new Error(`unreachable: host ${name}`);
     const layers: Layer[] = [];
     if (inv.defaults) layers.push({ path: ['defaults'], settings: inv.defaults });
-    const memberOf: string[] = [];
-    for (const g of orderedGroups) {
+    const memberOf = groupsOf.get(name) ?? [];
+    for (const g of memberOf) {
       const group = groups[g];
-      if (!group || !group.hosts.includes(name)) continue;
-      memberOf.push(g);
-      if (group.vars) layers.push({ path: ['groups', g, 'vars'], settings: group.vars });
+      if (group?.vars) layers.push({ path: ['groups', g, 'vars'], settings: group.vars });
     }
     const { address, roles, ...own } = entry;
     layers.push({ path: ['hosts', name], settings: own });
-    let merged: HostSettings = {};
-    for (const l of layers) merged = deepMerge(merged, l.settings);
+    const merged: HostSettings = {};
+    for (const l of layers) mergeInto(merged as Record<string, unknown>, l.settings);
     const host: ResolvedHost = { ...merged, name, address, roles: [...roles], groups: memberOf };
     return { host, layers };
   });

@@ -14,6 +14,7 @@
  */
 import { isIPv6 } from 'node:net';
 import { z } from 'zod';
+import { isKeepalivedToken } from '../escape.js';
 import { DEFAULT_DPVS_VERSION } from '../versions.js';
 
 // ---------- scalar formats ----------
@@ -26,6 +27,29 @@ export function isIpv4(s: string): boolean {
 }
 export function isIpv6(s: string): boolean {
   return s.includes(':') && ipv6Re.test(s) && isIPv6(s);
+}
+
+/**
+ * Why a host `address` is neither an IP address nor a plausible DNS name (undefined when it is one):
+ * dotted digits must be a valid IPv4 address (300.1.2.3 is not, and resolvers would not take it as a
+ * name either), a colon means IPv6, and a name is labels of letters, digits, - and _ (no label starting
+ * or ending with -, an all-numeric last label only in an IPv4 address).
+ */
+export function hostAddressProblem(s: string): string | undefined {
+  if (s.includes(':'))
+    return isIpv6(s)
+      ? undefined
+      : `expected an IPv6 address (a colon makes it one), got ${JSON.stringify(s)}`;
+  if (/^[\d.]+$/.test(s))
+    return isIpv4(s)
+      ? undefined
+      : 'this looks like an IPv4 address but is not one (four numbers 0-255, e.g. 10.0.0.11), and it is no DNS name either';
+  const labels = s.split('.');
+  if (s.length > 253 || labels.some((l) => l === '' || l.length > 63 || l.startsWith('-') || l.endsWith('-')))
+    return 'expected a host name (dot-separated labels of letters, digits, - and _, none empty or starting or ending with -) or an IP address';
+  if (/^\d+$/.test(labels[labels.length - 1] as string))
+    return 'a name ending in a numeric label is neither a DNS name nor an IPv4 address: write the full IPv4 address or the host name';
+  return undefined;
 }
 
 export const Ipv4 = z
@@ -94,7 +118,23 @@ export const Name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, {
 /** An absolute path on a managed host. No `..`, no control characters. */
 export const RemotePath = z
   .string()
-  .regex(/^\/[^\0\n\r]*$/, { message: 'expected an absolute path such as /opt/dpvs' })
+  .regex(/^\/[^\0\n\r]*$/, { message: 'expected an absolute path such as /opt/dpvs', abort: true })
+  .refine((p) => !p.split('/').includes('..'), {
+    message: 'a path may not contain .. components',
+    abort: true,
+  })
+  .refine((p) => /^\/[A-Za-z0-9_.+@=,/-]*$/.test(p), {
+    message:
+      'expected a path of letters, digits and _ . + @ = , - / only: it is written into dpvs.conf, systemd ' +
+      'units and shell commands, where spaces, quotes, $ ( ) ` { } ! # % \\ ; | & < > would change their meaning',
+  });
+/**
+ * The hugetlbfs mount point: any absolute path without `..` or line breaks. It reaches only /etc/fstab
+ * (escaped by fstabField) and shell commands (quoted), whose rules carry every other character.
+ */
+export const MountPath = z
+  .string()
+  .regex(/^\/[^\0\n\r]*$/, { message: 'expected an absolute path such as /dev/hugepages', abort: true })
   .refine((p) => !p.split('/').includes('..'), { message: 'a path may not contain .. components' });
 /** A path on the control machine, relative to the inventory file's directory unless absolute. */
 export const LocalPath = z
@@ -111,6 +151,18 @@ const Url = z
 export const Secret = z
   .union([
     z.string().min(1),
+    z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) }).strict(),
+    z.object({ file: LocalPath }).strict(),
+  ])
+  .describe('secret: a literal, {env: NAME} or {file: PATH}; redacted everywhere');
+
+/** A secret written into keepalived.conf: a literal must be one plain keepalived token. */
+export const KeepalivedSecret = z
+  .union([
+    z.string().min(1).refine(isKeepalivedToken, {
+      message:
+        'expected a password of printable characters without spaces, { } quotes, backslash, ! or # (it is written into keepalived.conf; keepalived uses the first 8 characters)',
+    }),
     z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) }).strict(),
     z.object({ file: LocalPath }).strict(),
   ])
@@ -231,7 +283,9 @@ export const HugepagesSettings = z
       ])
       .optional()
       .describe('pages on each NUMA node: one number for every node, or {node: count}'),
-    mount: RemotePath.optional().describe('hugetlbfs mount point (default /dev/hugepages, /dev/hugepages1G)'),
+    mount: MountPath.optional().describe(
+      'hugetlbfs mount point (default /dev/hugepages, /dev/hugepages1G); written escaped into /etc/fstab',
+    ),
     persist: z.boolean().optional().describe('persist across reboot (default true)'),
     reserve_mb: z
       .number()
@@ -325,7 +379,7 @@ export const KeepalivedSettings = z
     priority: z.number().int().min(1).max(254).optional(),
     interface: DeviceName.optional().describe('DPDK port carrying VRRP (its KNI is used as interface)'),
     kni_address: Cidr.optional().describe('address on <port>.kni for VRRP'),
-    auth_pass: Secret.optional(),
+    auth_pass: KeepalivedSecret.optional(),
     advert_int: z.number().int().min(1).max(255).optional(),
     owns_services: z.boolean().optional().describe('keepalived configures the services instead of ipvsadm'),
   })
@@ -405,6 +459,10 @@ export const HostEntry = HostSettings.extend({
   address: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]+$/, { message: 'expected a host name or IP address' })
+    .superRefine((s, ctx) => {
+      const why = hostAddressProblem(s);
+      if (why) ctx.addIssue({ code: 'custom', message: why });
+    })
     .describe('address or DNS name SSH connects to'),
   roles: z.array(Role).min(1, { message: 'a host needs at least one role' }),
 }).strict();
@@ -457,6 +515,10 @@ export const ServiceEntry = z
         path: z
           .string()
           .regex(/^\/[\x21-\x7e]*$/, { message: 'expected an HTTP path such as /healthz' })
+          .refine(isKeepalivedToken, {
+            message:
+              'an HTTP path for keepalived.conf may not contain { } quotes, backslash, ! # or $ (keepalived.conf syntax); percent-encode them (e.g. %23 for #)',
+          })
           .optional(),
         interval_s: z.number().positive().optional(),
       })

@@ -27,6 +27,8 @@ export interface Problem {
   pos?: SourcePosition;
   /** Point at the key of the path's last segment rather than its value. */
   atKey?: boolean;
+  /** The other value the problem's value conflicts with: its position is appended to the message. */
+  related?: DocPath;
 }
 
 export const MAX_ALIAS_COUNT = 100;
@@ -86,16 +88,20 @@ function yamlMessage(code: string, message: string, text: string, offset: number
 
 export function parseSource(text: string): ParsedSource {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
+  // Duplicate keys are found by duplicateKeys below, in one pass: yaml's own uniqueKeys check compares
+  // each key with every earlier one of its mapping (quadratic: seconds for a 20,000-host `hosts`).
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, strict: true });
   const pos = (offset: number): SourcePosition => {
     const lp = lineCounter.linePos(Math.min(Math.max(offset, 0), text.length));
     return { line: Math.max(1, lp.line), col: Math.max(1, lp.col) };
   };
-  const errors: Problem[] = doc.errors.map((e) => ({
-    path: [],
-    message: yamlMessage(e.code, e.message, text, e.pos[0]),
-    pos: pos(e.pos[0]),
-  }));
+  const errors: Problem[] = [...doc.errors, ...duplicateKeys(doc)]
+    .sort((a, b) => a.pos[0] - b.pos[0])
+    .map((e) => ({
+      path: [],
+      message: yamlMessage(e.code, e.message, text, e.pos[0]),
+      pos: pos(e.pos[0]),
+    }));
   const warnings: Problem[] = doc.warnings.map((w) => ({
     path: [],
     message: yamlMessage(w.code, w.message, text, w.pos[0]),
@@ -103,7 +109,7 @@ export function parseSource(text: string): ParsedSource {
   }));
   // Multiple documents: yaml's parseDocument reports them as an error already ("Source contains multiple documents").
   let data: unknown = undefined;
-  if (errors.length === 0 || doc.errors.every((e) => e.code === 'DUPLICATE_KEY')) {
+  if (doc.errors.length === 0) {
     const depth = deepestNode(doc.contents, MAX_NESTING);
     if (depth) {
       errors.push({
@@ -127,6 +133,34 @@ export function parseSource(text: string): ParsedSource {
     }
   }
   return { doc, lineCounter, errors, warnings, data };
+}
+
+/** Keys repeated within a mapping, each at its second occurrence: one Set per mapping, linear. */
+function duplicateKeys(
+  doc: Document.Parsed,
+): Array<{ code: string; message: string; pos: [number, number] }> {
+  const out: Array<{ code: string; message: string; pos: [number, number] }> = [];
+  const stack: unknown[] = [doc.contents];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        const key = pair.key;
+        const k = isScalar(key) ? `s:${String(key.value)}` : undefined;
+        if (k !== undefined) {
+          if (seen.has(k)) {
+            const at = (key as Node).range?.[0] ?? 0;
+            out.push({ code: 'DUPLICATE_KEY', message: 'Map keys must be unique', pos: [at, at] });
+          } else seen.add(k);
+        }
+        stack.push(pair.value);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) stack.push(item);
+    }
+  }
+  return out;
 }
 
 /** Offset of the first alias (or the first one whose anchor is missing). */

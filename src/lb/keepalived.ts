@@ -12,6 +12,7 @@ import type { ServiceEntry } from '../inventory/schema.js';
 import type { ResolvedHost } from '../inventory/types.js';
 import { canonicalIp, familyOf, maxPrefixLen } from './ip.js';
 import { DEFAULT_SCHEDULER } from './desired.js';
+import { keepalivedToken } from '../escape.js';
 
 export const KEEPALIVED_CONF_PATH = '/etc/keepalived/keepalived.conf';
 export const REDACTED = '******';
@@ -60,7 +61,7 @@ function check(s: ServiceEntry, port: number, ind: string): string[] {
   return [
     `${ind}HTTP_GET {`,
     `${ind}    url {`,
-    `${ind}        path ${hc.path ?? '/'}`,
+    `${ind}        path ${keepalivedToken(hc.path ?? '/', 'health_check.path')}`,
     `${ind}        status_code 200`,
     `${ind}    }`,
     `${ind}    connect_timeout 3`,
@@ -182,7 +183,12 @@ function vrrpInstances(
       `    advert_int ${k.advertInt}`,
     );
     if (authPass !== undefined)
-      lines.push('    authentication {', '        auth_type PASS', `        auth_pass ${authPass}`, '    }');
+      lines.push(
+        '    authentication {',
+        '        auth_type PASS',
+        `        auth_pass ${keepalivedToken(authPass, 'keepalived.auth_pass')}`,
+        '    }',
+      );
     const family = g.vips[0] === undefined ? undefined : familyOf(g.vips[0]);
     const block = (title: string, ips: string[]): void => {
       if (ips.length === 0) return;

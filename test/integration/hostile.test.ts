@@ -1,10 +1,11 @@
 /**
  * Hostile values in the inventory: every free string the schema lets through to a command or a file
- * (RemotePath values: hugepages.mount, dpvs.log_file) carries shell metacharacters, quotes, $(...),
+ * (hugepages.mount: /etc/fstab escapes it, shell commands quote it) carries shell metacharacters, quotes, $(...),
  * backticks and spaces. `plan` over the full balancer playbook and `apply` of hugepages + nofile must
  * never execute them: no /tmp/pwned* file appears on the host, the mount point is created with its
  * literal name, and the transcripts show the values only quoted. Values the schema must refuse
- * (option-like names, `..` components, newlines) are refused by `loadInventory`.
+ * (option-like names, `..` components, newlines, dpvs.conf paths with metacharacters) are refused by
+ * `loadInventory`.
  */
 import { writeFileSync } from 'node:fs';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -60,7 +61,7 @@ function hostileInventory(): string {
   return labInventory(lab.inventory, ['lb1'], {
     lb1: {
       hugepages: { size: '2M', per_node: 16, mount: MOUNT },
-      dpvs: { version: '1.9.10', log_file: LOG },
+      dpvs: { version: '1.9.10' },
     },
   });
 }
@@ -81,6 +82,12 @@ describe('hostile inventory values', () => {
       ['hugepages.mount with ..', (d) => (lb1(d).hugepages = { per_node: 1, mount: '/mnt/../etc' })],
       ['hugepages.mount relative "-x"', (d) => (lb1(d).hugepages = { per_node: 1, mount: '-x' })],
       ['dpvs.log_file with a newline', (d) => (lb1(d).dpvs = { log_file: '/var/log/a\ntouch /tmp/x' })],
+      // dpvs.conf has no quoting: a log_file with spaces or `} global_defs {` would restructure it
+      ['dpvs.log_file with $(), ; and spaces', (d) => (lb1(d).dpvs = { log_file: LOG })],
+      [
+        'dpvs.log_file with "} global_defs {"',
+        (d) => (lb1(d).dpvs = { log_file: '/var/log/d } global_defs {' }),
+      ],
       ['nic name "; reboot"', (d) => ((lb1(d).nics[0] as Record<string, unknown>).name = '; reboot')],
       ['host name with $()', (d) => (d.hosts['lb$(id)'] = lb1(d))],
       ['ssh.user "-oProxyCommand"', (d) => (lb1(d).ssh = { user: '-oProxyCommand=touch /tmp/x' })],
@@ -131,8 +138,8 @@ describe('hostile inventory values', () => {
     for (const l of cmdLines) expect(l, l).toContain(quote(MOUNT).slice(0, 20));
     recordResult({
       suite: SUITE,
-      name: 'metacharacters, $(), backticks, quotes, spaces, -x in hugepages.mount and dpvs.log_file',
-      cases: 2,
+      name: 'metacharacters, $(), backticks, quotes, spaces, -x in hugepages.mount',
+      cases: 1,
       outcome: `plan exit ${planCode}, apply exit ${code}; ${cmdLines.length} transcript command(s) carry the values, all single-quoted; no /tmp/pwned* on the host; mount point created with its literal name`,
       passed: true,
     });

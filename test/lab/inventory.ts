@@ -117,8 +117,10 @@ export function labInventory(profiles: LabHostProfile[], paths: InventoryPaths):
           dpvs: {
             version: LAB_DPVS.version,
             ...(paths.fixtures && { source: { file: rel(dir, join(paths.fixtures, LAB_DPVS.tarball)) } }),
-            // 65535 mbufs fit the lab's 512 x 2 MB pages per node (the default pool needs 1 GB+)
+            // The lab's 512 x 2 MB pages per node hold 65535 mbufs and 262144 connections (~300 MiB); the
+            // default pools (524287 mbufs, 2097152 connections, ~2.3 GiB per socket) do not: validate refuses them.
             pktpool_size: 65535,
+            conn_pool_size: 262144,
           },
         },
       },

@@ -69,6 +69,15 @@ const CLASSES: Array<[RegExp, string]> = [
   [/^hugepages-/, 'impossible hugepage sizes and counts'],
   [/^unsupported-/, 'unsupported DPVS/DPDK versions and pairings'],
   [/^hostile-/, 'hostile values (option-like, .., metacharacters)'],
+  [
+    /^conflict-/,
+    'contradicting addresses (local address = VIP, real server = VIP or the balancer, gateway off-link, KNI and SSH addresses on DPDK ports, address families)',
+  ],
+  [
+    /^(dr-|tun-|service-no-vip-dev)/,
+    'DR and TUN requirements (real servers on a connected subnet, no port remapping, LAN address, default route src, vip_dev)',
+  ],
+  [/^source-version-/, 'source tarballs that say another version (name, top directory)'],
   [/./, 'references to NICs, hosts and devices that do not exist; other cross-field rules'],
 ];
 const classOf = (f: string): string => (CLASSES.find(([re]) => re.test(f)) as [RegExp, string])[1];
@@ -115,7 +124,8 @@ describe('bad inventories corpus', () => {
         expect(d.line).toBeGreaterThanOrEqual(1);
         expect(d.col).toBeGreaterThanOrEqual(1);
       }
-      const want = expected[f] ?? [];
+      // `$FILE` in an expected message: the other value's position, FILE:LINE:COL like the finding's own.
+      const want = (expected[f] ?? []).map((w) => ({ ...w, message: w.message.replaceAll('$FILE', file) }));
       expect(ds.map((d) => ({ line: d.line, col: d.col, path: d.path }))).toEqual(
         want.map((w) => ({ line: w.line, col: w.col, path: w.path })),
       );

@@ -91,7 +91,7 @@ describe('validate: what a DPVS release cannot do', () => {
     const edit = (t: string): string =>
       t.replace(
         '      - { prefix: default, via: 10.0.0.1, dev: dpdk1 }',
-        '      - { prefix: default, via: 10.0.0.1, dev: dpdk1 }\n      - { prefix: 2001:db8:5::/64, via: 2001:db8::fe, dev: dpdk1, metric: 10 }',
+        '      - { prefix: default, via: 10.0.0.1, dev: dpdk1 }\n      - { prefix: 2001:db8::/64, dev: dpdk1 }\n      - { prefix: 2001:db8:5::/64, via: 2001:db8::fe, dev: dpdk1, metric: 10 }',
       );
     const d = await diagnostics(edit);
     expect(d.map((x) => x.message)).toEqual([expect.stringContaining("dpip -6 ignores a route's metric")]);

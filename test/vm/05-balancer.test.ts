@@ -20,7 +20,12 @@ async function balancer(name: string, edit: (h: HostEntry) => void = () => {}): 
     h.dpdk = { version: src.dpdk.version, source: { file: src.dpdk.file }, driver: 'uio_pci_generic' };
     // 128 MiB of hugepages per node: upstream's default mbuf pool (1048575) does not fit, and dpvs would
     // exit with 'Cannot init mbuf pool on socket 0' (HP-004 warns of it); 16383 mbufs do.
-    h.dpvs = { version: src.dpvs.version, source: { file: src.dpvs.file }, pktpool_size: 16383 };
+    h.dpvs = {
+      version: src.dpvs.version,
+      source: { file: src.dpvs.file },
+      pktpool_size: 16383,
+      conn_pool_size: 16384,
+    };
     edit(h);
   });
 }

@@ -52,6 +52,8 @@ export function vmInventory(i: VmInventoryInput): Inventory {
         // Each node has 1 GiB: ask for 128 MB of 2 MB pages per node, leave 256 MB to the OS.
         hugepages: { size: '2M', per_node: HUGEPAGES_PER_NODE, reserve_mb: 256 },
         dpdk: { driver: 'uio_pci_generic' },
+        // 128 MiB per node holds 16383 mbufs and 16384 connections (~46 MiB); the default pools do not.
+        dpvs: { pktpool_size: 16383, conn_pool_size: 16384 },
         nics: [
           { name: 'dpdk0', match: { pci: i.e1000Pci } },
           { name: 'dpdk1', match: { pci: i.virtioPci } },

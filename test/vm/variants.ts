@@ -8,6 +8,7 @@ export function hugepagesOnly(): Promise<string> {
     h.roles = ['realserver'];
     h.realserver = { toa: false, uoa: false };
     delete h.nics;
+    delete h.workers; // a worker layout on a realserver is refused (dpvs does not run there)
   });
 }
 
@@ -17,6 +18,7 @@ export async function toaInventory(): Promise<string> {
   return inventoryVariant('toa', (h) => {
     h.roles = ['realserver'];
     delete h.nics;
+    delete h.workers; // a worker layout on a realserver is refused (dpvs does not run there)
     h.dpvs = { version: src.dpvs.version, source: { file: src.dpvs.file } };
     h.realserver = { toa: true, uoa: true, uoa_params: { uoa_debug: 1, uoa_map_timeout: 120 } };
   });
