@@ -24,6 +24,7 @@ import { INTERRUPTED_EXIT, installInterrupt } from './interrupt.js';
 import { progressEvents } from './progress.js';
 import { type CommonOptions, openSession, type Session } from './session.js';
 import type { Io } from './io.js';
+import { TOOL_VERSION } from '../paths.js';
 
 export interface FactsOptions extends CommonOptions {
   json?: boolean;
@@ -60,8 +61,6 @@ export interface PlanOptions extends CommonOptions {
   diff?: boolean;
   out?: string;
 }
-
-const TOOL_VERSION = '0.1.0';
 
 function printPlans(s: Session, plans: HostPlan[], o: PlanOptions, io: Io): void {
   if (o.json) {

@@ -18,8 +18,7 @@ import { COMPLETION_SHELLS, completionScript, type CompletionShell } from './com
 import { processIo, type Io } from './io.js';
 import { run as schemaRun } from './schema.js';
 import { type CliStreams, run as validateRun } from './validate.js';
-
-const VERSION = '0.1.0';
+import { TOOL_VERSION } from '../paths.js';
 
 /** validate/schema write raw text: map their streams onto the CLI's Io. */
 function streams(io: Io): CliStreams {
@@ -71,7 +70,7 @@ function common(cmd: Command): Command {
 export function buildProgram(io: Io, setCode: (n: number) => void): Command {
   const program = new Command('dpvs-deploy')
     .description('Take bare servers to a running DPVS load-balancer fleet over SSH: plan, apply, verify.')
-    .version(VERSION)
+    .version(TOOL_VERSION)
     .option('--debug', 'show stack traces and debug output')
     .showHelpAfterError()
     .exitOverride()
