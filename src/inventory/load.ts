@@ -46,7 +46,11 @@ export function checkInventory(inv: Inventory, res: Resolution[]): Findings {
   const f = new Findings();
   checkGroups(inv, f);
   checkSshAddresses(res, f);
-  for (const r of res) checkHost(r, f);
+  for (const r of res) {
+    const host = new Findings();
+    checkHost(r, host);
+    f.addFromHost(r.host.name, host);
+  }
   checkServices(inv, res, f);
   checkKeepalivedPairs(res, f);
   checkLiteralSecrets(inv, f);
