@@ -101,6 +101,7 @@ const HostPlanSchema = z
     checks: z.array(CheckSchema),
     factsFingerprint: z.string(),
     error: z.string().optional(),
+    unreachable: z.boolean().optional(),
     drift: z.array(z.string()).optional(),
     facts: z.record(z.string(), z.unknown()).optional().describe('the facts the changes were planned from'),
   })
