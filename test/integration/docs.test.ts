@@ -14,7 +14,9 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { taskRegistry } from '../../src/tasks/registry.js';
+import { buildFixtures } from '../lab/fixtures/build.js';
 import { ensureLab, stopLab } from '../lab/harness.js';
+import { labPaths } from '../lab/paths.js';
 import { cloneCheckout, globalPrefixEnv } from '../support/checkout.js';
 import { type CiJob, docBlocks, dpvsCommands, githubJobs, gitlabJobs, type DocBlock } from './docs-parse.js';
 
@@ -94,8 +96,11 @@ const blocks: DocBlock[] = docBlocks(readFileSync(path.join(REPO, 'docs', 'getti
 describe.skipIf(!built)('docs and CI examples against the lab (needs npm run build)', () => {
   beforeAll(async () => {
     await ensureLab();
+    // the inventories push the lab's DPDK/DPVS fixture tarballs: built here (cached by their sources),
+    // not left to an earlier `npm run lab -- up`
+    await buildFixtures(labPaths().www);
     work = makeWorkDir();
-  });
+  }, 600_000);
   afterAll(async () => {
     if (work) rmSync(work, { recursive: true, force: true });
     await stopLab();
