@@ -28,6 +28,7 @@ import { progressEvents } from './progress.js';
 import { type CommonOptions, openSession, type Session } from './session.js';
 import type { Io } from './io.js';
 import { TOOL_VERSION } from '../paths.js';
+import { FACTS_OUTPUT_FORMAT, jsonOutput, PLAN_OUTPUT_FORMAT } from '../run/json-output.js';
 
 export interface FactsOptions extends CommonOptions {
   json?: boolean;
@@ -37,9 +38,11 @@ export async function factsCommand(file: string, o: FactsOptions, io: Io): Promi
   const s = await openSession(file, 'facts', o, io);
   try {
     if (o.json) {
-      const doc = Object.fromEntries(
-        s.hosts.map((h) => [h.name, s.engine.facts.get(h.name) ?? { error: s.engine.errors.get(h.name) }]),
-      );
+      const doc = jsonOutput(FACTS_OUTPUT_FORMAT, {
+        hosts: Object.fromEntries(
+          s.hosts.map((h) => [h.name, s.engine.facts.get(h.name) ?? { error: s.engine.errors.get(h.name) }]),
+        ),
+      });
       io.out(s.redactor.redact(JSON.stringify(doc, null, 2)));
     } else {
       for (const h of s.hosts) {
@@ -67,7 +70,11 @@ export interface PlanOptions extends CommonOptions {
 
 function printPlans(s: Session, plans: HostPlan[], o: PlanOptions, io: Io): void {
   if (o.json) {
-    io.out(s.redactor.redact(JSON.stringify({ hosts: plans, totals: planTotals(plans) }, null, 2)));
+    io.out(
+      s.redactor.redact(
+        JSON.stringify(jsonOutput(PLAN_OUTPUT_FORMAT, { hosts: plans, totals: planTotals(plans) }), null, 2),
+      ),
+    );
     return;
   }
   for (const p of plans) {

@@ -83,4 +83,22 @@ describe('plan with every host unreachable', () => {
     expect(err).toMatch(/^\s+rs1\s+unreachable/m);
     expect(out).not.toMatch(/^\s+rs1\s+unreachable/m);
   });
+
+  it('plan --json and facts --json name their format and carry format_version', async () => {
+    for (const [cmd, format] of [
+      ['plan', 'dpvs-deploy-plan-output'],
+      ['verify', 'dpvs-deploy-plan-output'],
+      ['facts', 'dpvs-deploy-facts'],
+    ] as const) {
+      const c = capture();
+      await main([cmd, inventory, '--json', '--run-dir', path.join(dir, 'runs')], c.io);
+      const doc = JSON.parse(c.out.join('\n')) as Record<string, unknown>;
+      expect({ cmd, format: doc.format, format_version: doc.format_version }).toEqual({
+        cmd,
+        format,
+        format_version: 1,
+      });
+      expect(Object.keys(doc.hosts as object)).toHaveLength(2);
+    }
+  });
 });
