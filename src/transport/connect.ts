@@ -34,6 +34,7 @@ import {
 import { SshTransport } from './ssh.js';
 import type { TranscriptEvent } from './transcript.js';
 import { type Transport, TransportError } from './types.js';
+import { DEFAULT_CONNECT_TIMEOUT_S } from './defaults.js';
 
 export type { TranscriptEvent } from './transcript.js';
 
@@ -155,7 +156,7 @@ export async function connectHost(host: ResolvedHost, opts: ConnectOptions): Pro
   }
   const hostKeyPolicy: HostKeyPolicy =
     opts.hostKeyPolicy ?? ssh.host_key_policy ?? policyFromConfig(cfg.strictHostKeyChecking) ?? 'strict';
-  const connectTimeoutMs = (ssh.connect_timeout_s ?? cfg.connectTimeoutS ?? 10) * 1000;
+  const connectTimeoutMs = (ssh.connect_timeout_s ?? cfg.connectTimeoutS ?? DEFAULT_CONNECT_TIMEOUT_S) * 1000;
 
   let sudoPassword: string | undefined;
   if (ssh.sudo_password !== undefined) {
