@@ -35,6 +35,7 @@ import { SshTransport } from './ssh.js';
 import type { TranscriptEvent } from './transcript.js';
 import { type Transport, TransportError } from './types.js';
 import { DEFAULT_CONNECT_TIMEOUT_S } from './defaults.js';
+import { UserError } from '../errors.js';
 
 export type { TranscriptEvent } from './transcript.js';
 
@@ -48,6 +49,8 @@ export interface ConnectOptions {
   /** ssh-agent socket (default SSH_AUTH_SOCK). */
   agent?: string;
   onTranscript?: (e: TranscriptEvent) => void;
+  /** What a connection changed on the control machine (host keys recorded by accept-new). */
+  onNotice?: (message: string) => void;
   /** Parallel channels per connection before queueing (default 10, OpenSSH's MaxSessions). */
   maxSessions?: number;
 }
@@ -129,6 +132,12 @@ export async function connectHost(host: ResolvedHost, opts: ConnectOptions): Pro
   if (ssh.user !== undefined) overrides.user = ssh.user;
   if (ssh.port !== undefined) overrides.port = ssh.port;
   const cfg = lookup(host.address, overrides);
+  // Connecting straight to HostName would bypass the proxy the user configured: refuse, naming it.
+  if (cfg.proxyCommand !== undefined)
+    throw new UserError(
+      `${host.name}: ${configPath} sets ProxyCommand for ${host.address} (${cfg.proxyCommand}), which dpvs-deploy does not run: ` +
+        `use ProxyJump there (or ssh.jump_host in the inventory), or ssh.use_ssh_config: false to ignore the file`,
+    );
   const user = ssh.user ?? cfg.user ?? safeLocalUser();
   const port = ssh.port ?? cfg.port ?? 22;
   const hostName = cfg.hostName ?? host.address;
@@ -189,6 +198,7 @@ export async function connectHost(host: ResolvedHost, opts: ConnectOptions): Pro
           : knownHostsFiles,
         hostKeyPolicy,
         connectTimeoutMs,
+        ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
       };
       const hopAgent =
         agent ??
@@ -218,6 +228,7 @@ export async function connectHost(host: ResolvedHost, opts: ConnectOptions): Pro
       knownHostsFiles,
       hostKeyPolicy,
       connectTimeoutMs,
+      ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
     };
     if (agent) endpoint.agent = agent;
     if (sock) endpoint.sock = sock;
