@@ -294,8 +294,21 @@ describe('faults during apply', () => {
   it('Ctrl-C (SIGINT) of the CLI mid-apply: exit 130, locks released, rerun converges', async () => {
     const pkg = cliPackage();
     await unconverge(['lb1', 'lb2']);
-    await plantScript('lb1', 'mount', SLOW_MOUNT);
-    await plantScript('lb2', 'mount', SLOW_MOUNT);
+    // both hosts' hugetlbfs mounts block (saying so) until the signal is sent: Ctrl-C lands mid-step
+    const marks = (h: string) => ({
+      started: path.join(labPaths().hosts, h, 'tmp', 'dd-fault-wait'),
+      go: path.join(labPaths().hosts, h, 'tmp', 'dd-fault-go'),
+    });
+    for (const h of ['lb1', 'lb2']) {
+      rmSync(marks(h).started, { force: true });
+      rmSync(marks(h).go, { force: true });
+      await plantScript(h, 'mount', blockingMount('/tmp/dd-fault-wait', '/tmp/dd-fault-go'));
+      const um = await labSsh(
+        h,
+        'awk \'$3 == "hugetlbfs" {print $2}\' /proc/mounts | xargs -r /usr/bin/umount',
+      );
+      expect(um.code, um.stderr).toBe(0);
+    }
     const inv = labInventory(lab.inventory, ['lb1', 'lb2']);
     const child = spawn(
       process.execPath,
@@ -304,18 +317,22 @@ describe('faults during apply', () => {
     );
     let out = '';
     let err = '';
-    let sent = false;
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (!sent && /\| hugepages: applying/.test(out)) {
-        sent = true;
-        setTimeout(() => child.kill('SIGINT'), 500);
-      }
-    });
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
-    await unplant('lb1', 'mount');
-    await unplant('lb2', 'mount');
+    const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    await Promise.race([
+      waitForFile(marks('lb1').started, 60_000),
+      waitForFile(marks('lb2').started, 60_000),
+    ]);
+    const sent = child.kill('SIGINT');
+    // let the blocked mounts finish (the run starts no new step after them)
+    for (const h of ['lb1', 'lb2']) writeFileSync(marks(h).go, '');
+    const code = await exited;
+    for (const h of ['lb1', 'lb2']) {
+      await unplant(h, 'mount');
+      rmSync(marks(h).started, { force: true });
+      rmSync(marks(h).go, { force: true });
+    }
     expect(sent, out + err).toBe(true);
     expect(code, out + err).toBe(130);
     expect(err).toMatch(/interrupted: starting no new steps/);
