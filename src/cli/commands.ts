@@ -15,8 +15,11 @@ import {
   renderFacts,
   renderHostPlan,
   renderPlanSummary,
-  renderResults,
+  renderResultLine,
+  renderResultsSummary,
   renderStats,
+  resultsWidth,
+  isFailure,
   planTotals,
 } from '../run/render.js';
 import type { HostResult } from '../run/engine.js';
@@ -24,6 +27,8 @@ import { INTERRUPTED_EXIT, installInterrupt } from './interrupt.js';
 import { progressEvents } from './progress.js';
 import { type CommonOptions, openSession, type Session } from './session.js';
 import type { Io } from './io.js';
+import { TOOL_VERSION } from '../paths.js';
+import { FACTS_OUTPUT_FORMAT, jsonOutput, PLAN_OUTPUT_FORMAT } from '../run/json-output.js';
 
 export interface FactsOptions extends CommonOptions {
   json?: boolean;
@@ -33,9 +38,11 @@ export async function factsCommand(file: string, o: FactsOptions, io: Io): Promi
   const s = await openSession(file, 'facts', o, io);
   try {
     if (o.json) {
-      const doc = Object.fromEntries(
-        s.hosts.map((h) => [h.name, s.engine.facts.get(h.name) ?? { error: s.engine.errors.get(h.name) }]),
-      );
+      const doc = jsonOutput(FACTS_OUTPUT_FORMAT, {
+        hosts: Object.fromEntries(
+          s.hosts.map((h) => [h.name, s.engine.facts.get(h.name) ?? { error: s.engine.errors.get(h.name) }]),
+        ),
+      });
       io.out(s.redactor.redact(JSON.stringify(doc, null, 2)));
     } else {
       for (const h of s.hosts) {
@@ -61,24 +68,40 @@ export interface PlanOptions extends CommonOptions {
   out?: string;
 }
 
-const TOOL_VERSION = '0.1.0';
-
 function printPlans(s: Session, plans: HostPlan[], o: PlanOptions, io: Io): void {
   if (o.json) {
-    io.out(s.redactor.redact(JSON.stringify({ hosts: plans, totals: planTotals(plans) }, null, 2)));
-    return;
-  }
-  for (const p of plans)
     io.out(
       s.redactor.redact(
-        renderHostPlan(
-          p,
-          s.hosts.find((h) => h.name === p.host),
-          { diffs: o.diff !== false, style: io.style },
-        ),
+        JSON.stringify(jsonOutput(PLAN_OUTPUT_FORMAT, { hosts: plans, totals: planTotals(plans) }), null, 2),
       ),
     );
+    return;
+  }
+  for (const p of plans) {
+    if (p.error?.startsWith('stale plan')) continue; // apply said "refused" already, once
+    const text = s.redactor.redact(
+      renderHostPlan(
+        p,
+        s.hosts.find((h) => h.name === p.host),
+        { diffs: o.diff !== false, style: io.style },
+      ),
+    );
+    // a host that could not be planned is an error (stderr); a plan, blocked or not, is the result
+    if (p.error) io.err(text);
+    else io.out(text);
+  }
   io.out(renderPlanSummary(plans, io.style));
+}
+
+/** The results table: failed, unreachable, blocked and stale hosts on stderr, the rest and the summary on stdout. */
+function printResults(s: Session, results: HostResult[], io: Io): void {
+  const width = resultsWidth(results);
+  for (const r of results) {
+    const line = s.redactor.redact(renderResultLine(r, width, io.style));
+    if (isFailure(r)) io.err(line);
+    else io.out(line);
+  }
+  io.out(renderResultsSummary(results));
 }
 
 /** plan/verify exit code; for verify, unmanaged objects found on a host are drift too. */
@@ -154,7 +177,7 @@ function stalePlans(saved: PlanFile, s: Session): Map<string, HostPlan> {
     const now = s.engine.facts.get(h.host);
     const err = s.engine.errors.get(h.host);
     if (err || !now) {
-      out.set(h.host, { ...plan, error: err ?? 'no facts' });
+      out.set(h.host, { ...plan, error: err ?? 'no facts', unreachable: true });
       continue;
     }
     if (!plan.error && factsFingerprint(now) !== plan.factsFingerprint) {
@@ -212,7 +235,11 @@ export async function applyCommand(file: string, o: ApplyCliOptions, io: Io): Pr
     printPlans(s, plans, { ...o, json: false }, io);
     const t = planTotals(plans);
     if (t.changes === 0) {
-      io.out(io.style.green('Nothing to apply.'));
+      io.out(
+        t.complete
+          ? io.style.green('Nothing to apply.')
+          : io.style.red('Nothing applied: not every host could be planned (see above).'),
+      );
       const results = s.hosts.map((h): HostResult => {
         const p = plans.find((x) => x.host === h.name);
         const blocked = p?.checks.some((c) => c.severity === 'error' && !c.waived);
@@ -227,7 +254,7 @@ export async function applyCommand(file: string, o: ApplyCliOptions, io: Io): Pr
           ...(p?.error ? { error: p.error } : {}),
         };
       });
-      io.out(renderResults(results, io.style));
+      printResults(s, results, io);
       if (o.stats) io.out(renderStats(results));
       await writeReports(s, o, started, file, results);
       return results.some((r) => r.status !== 'ok') ? 1 : 0;
@@ -237,7 +264,7 @@ export async function applyCommand(file: string, o: ApplyCliOptions, io: Io): Pr
         io.err('apply: refusing to change hosts without confirmation: pass --yes (no TTY to ask on)');
         return 1;
       }
-      if (!(await io.confirm(`Apply ${t.changes} change(s) to ${t.hostsWithChanges} host(s)?`))) {
+      if (!(await io.confirm(`Apply ${t.applicable} change(s) to ${t.hostsWithChanges} host(s)?`))) {
         io.out('Apply cancelled.');
         return 1;
       }
@@ -260,7 +287,7 @@ export async function applyCommand(file: string, o: ApplyCliOptions, io: Io): Pr
       })
       .finally(() => interrupt.dispose());
     await progress.stop(results);
-    io.out(s.redactor.redact(renderResults(results, io.style)));
+    printResults(s, results, io);
     if (o.stats) io.out(renderStats(results));
     await writeReports(s, o, started, file, results);
     io.out(io.style.dim(`transcripts: ${s.runDir.dir}`));
@@ -323,7 +350,11 @@ export async function rollbackCommand(file: string, o: ApplyCliOptions, io: Io):
     printPlans(s, plans, { ...o, json: false }, io);
     const t = planTotals(plans);
     if (t.changes === 0) {
-      io.out(io.style.green('Nothing to roll back.'));
+      io.out(
+        t.complete
+          ? io.style.green('Nothing to roll back.')
+          : io.style.red('Nothing rolled back: not every host could be planned (see above).'),
+      );
       return t.errors ? 1 : 0;
     }
     if (!o.yes) {
@@ -331,7 +362,8 @@ export async function rollbackCommand(file: string, o: ApplyCliOptions, io: Io):
         io.err('rollback: refusing to change hosts without confirmation: pass --yes (no TTY to ask on)');
         return 1;
       }
-      if (!(await io.confirm(`Roll back ${t.changes} change(s) on ${t.hostsWithChanges} host(s)?`))) return 1;
+      if (!(await io.confirm(`Roll back ${t.applicable} change(s) on ${t.hostsWithChanges} host(s)?`)))
+        return 1;
     }
     progress.start(s.hosts.map((h) => h.name));
     const results = await s.engine.apply({
@@ -340,7 +372,7 @@ export async function rollbackCommand(file: string, o: ApplyCliOptions, io: Io):
       ...(o.breakLock ? { breakLock: true } : {}),
     });
     await progress.stop(results);
-    io.out(s.redactor.redact(renderResults(results, io.style)));
+    printResults(s, results, io);
     await writeReports(s, o, started, file, results);
     return results.every((r) => r.status === 'ok' || r.status === 'changed') ? 0 : 1;
   } finally {

@@ -18,8 +18,7 @@ import { COMPLETION_SHELLS, completionScript, type CompletionShell } from './com
 import { processIo, type Io } from './io.js';
 import { run as schemaRun } from './schema.js';
 import { type CliStreams, run as validateRun } from './validate.js';
-
-const VERSION = '0.1.0';
+import { TOOL_VERSION } from '../paths.js';
 
 /** validate/schema write raw text: map their streams onto the CLI's Io. */
 function streams(io: Io): CliStreams {
@@ -40,8 +39,8 @@ function intArg(name: string, min: number, max: number) {
 
 const EXAMPLES = {
   validate: `\nExamples:\n  dpvs-deploy validate inventories/lab.yaml\n  dpvs-deploy validate prod.yaml || echo "fix the errors above"`,
-  facts: `\nExamples:\n  dpvs-deploy facts inventories/lab.yaml\n  dpvs-deploy facts prod.yaml --limit lb1 --json | jq '.lb1.nics'`,
-  plan: `\nExit codes: 0 no changes, 2 changes pending, 1 error (unreachable host, preflight error).\n\nExamples:\n  dpvs-deploy plan inventories/lab.yaml\n  dpvs-deploy plan prod.yaml --limit 'lb*' --stats\n  dpvs-deploy plan prod.yaml --json > plan.json`,
+  facts: `\nExamples:\n  dpvs-deploy facts inventories/lab.yaml\n  dpvs-deploy facts prod.yaml --limit lb1 --json | jq '.hosts.lb1.nics'`,
+  plan: `\nExit codes: 0 no changes, 2 changes pending, 1 error (unreachable host, preflight error).\n\nExamples:\n  dpvs-deploy plan inventories/lab.yaml\n  dpvs-deploy plan prod.yaml --limit 'lb*' --stats\n  dpvs-deploy plan prod.yaml --out plan.json   # a plan to apply: dpvs-deploy apply plan.json\n  dpvs-deploy plan prod.yaml --json | jq .totals   # a report to read (format_version 1), not a plan to apply`,
   apply: `\nExit codes: 0 every host succeeded, 1 otherwise.\n\nExamples:\n  dpvs-deploy apply inventories/lab.yaml --yes\n  dpvs-deploy plan prod.yaml --out plan.json && dpvs-deploy apply plan.json\n  dpvs-deploy apply prod.yaml --limit lb1,lb2 --serial 1 --max-fail-percent 25 --junit junit.xml`,
   verify: `\nExit codes: 0 in sync, 2 drift, 1 error.\n\nExamples:\n  dpvs-deploy verify prod.yaml`,
   schema: `\nExamples:\n  dpvs-deploy schema > inventory.schema.json`,
@@ -71,7 +70,7 @@ function common(cmd: Command): Command {
 export function buildProgram(io: Io, setCode: (n: number) => void): Command {
   const program = new Command('dpvs-deploy')
     .description('Take bare servers to a running DPVS load-balancer fleet over SSH: plan, apply, verify.')
-    .version(VERSION)
+    .version(TOOL_VERSION)
     .option('--debug', 'show stack traces and debug output')
     .showHelpAfterError()
     .exitOverride()

@@ -20,20 +20,20 @@ export function progressEvents(io: Io): Progress {
   let running: Promise<unknown> | null = null;
   let started = false;
 
-  const line = (host: string, text: string): void => {
+  const line = (host: string, text: string, failure = false): void => {
     const set = titles.get(host);
     if (fancy && set) set(`${host}: ${text}`);
-    else if (started || !fancy) io.out(`${host} | ${text}`);
+    else if (started || !fancy) (failure ? io.err : io.out)(`${host} | ${text}`);
   };
 
   return {
     events: {
       hostState: (host, state) => {
-        if (!fancy && state === 'unreachable') io.out(`${host} | ${state}`);
+        if (!fancy && state === 'unreachable') io.err(`${host} | ${state}`);
       },
       taskStart: (host, task, n) => line(host, `${task}: applying ${n} change(s)`),
       taskEnd: (host, task, status, error) =>
-        line(host, `${task} | ${status}${error ? `: ${error.split('\n')[0]}` : ''}`),
+        line(host, `${task} | ${status}${error ? `: ${error.split('\n')[0]}` : ''}`, status === 'failed'),
       info: (m) => io.out(m),
     },
     start(hosts) {

@@ -53,6 +53,10 @@ export async function openSession(
         inventoryDir: inventory.dir,
         ...(o.acceptNewHostKeys ? { hostKeyPolicy: 'accept-new' as const } : {}),
         ...(o.sshConfig ? { sshConfigPath: o.sshConfig } : {}),
+        onNotice: (m) => {
+          io.err(`${h.name}: ${m}`);
+          runDir.log(h.name, m);
+        },
         onTranscript: (e) =>
           runDir.log(
             h.name,

@@ -133,6 +133,7 @@ export async function discoverCommand(spec: string, o: DiscoverCliOptions, io: D
       inventoryDir: process.cwd(),
       ...(o.acceptNewHostKeys ? { hostKeyPolicy: 'accept-new' as const } : {}),
       ...(target.sshConfigPath !== undefined ? { sshConfigPath: target.sshConfigPath } : {}),
+      onNotice: (m) => io.err(m),
     });
     facts = await probeHost(transport, mergeRequests([preflightProbe(host, inv)]));
   } catch (e) {

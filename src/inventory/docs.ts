@@ -4,6 +4,7 @@
  * scripts/gen-inventory-docs.ts writes it; a test fails when the checked-in file is stale.
  */
 import { supportedPairingsText, DEFAULT_DPVS_VERSION } from '../versions.js';
+import { DEFAULT_CONNECT_TIMEOUT_S } from '../transport/defaults.js';
 import { SEMANTIC_CHECKS } from './checks-doc.js';
 import { inventoryJsonSchema } from './schema.js';
 
@@ -41,7 +42,7 @@ const FALLBACK: Record<string, string> = {
   'ssh.user': 'login name (default: the current user / ssh_config)',
   'ssh.port': 'SSH port (default 22)',
   'ssh.sudo_password': 'password for sudo; prefer {env: NAME} or {file: PATH}',
-  'ssh.connect_timeout_s': 'seconds to wait for the SSH connection (default 20)',
+  'ssh.connect_timeout_s': `seconds to wait for the SSH connection (default ${DEFAULT_CONNECT_TIMEOUT_S}, or ssh_config ConnectTimeout)`,
   'ssh.command_timeout_s':
     'seconds a remote command may run: the fact probe (default 300) and every step without a limit of its own (default 600; builds and downloads have their own, 30 to 60 min)',
   dpdk: 'DPDK build and NIC driver (the version must pair with dpvs.version)',
@@ -295,6 +296,7 @@ const EXAMPLES_BY_PATH: Record<string, string> = {
   'dpvs.version': '"1.9.10"',
   'dpdk.version': '"20.11.10"',
   'routes[].prefix': '192.168.229.0/24',
+  'addresses[].address': '10.0.96.204/32',
   'services[].local_addresses': '{lb1: [{address: 192.168.229.204, dev: dpdk0}]}',
   'workers.slaves': '[{cpu: 1, ports: {dpdk0: {rx: [0], tx: [0]}}}]',
   'workers.slaves[].ports': '{dpdk0: {rx: [0], tx: [0]}}',
@@ -443,6 +445,23 @@ export function renderInventoryDocs(): string {
     'YAML reads `24.11` as a number. `dpdk.driver: igb_uio` works with every pairing: for DPDK 18.11 the',
     'module comes from the DPDK build, for 20.11 and 24.11 from dpdk-kmods (built against the host’s kernel',
     'headers; refused by kernels in lockdown, which preflight reports).',
+    '',
+    '## Who adds which address on a balancer',
+    '',
+    '- **VIPs** (`services[].vip`): without keepalived, dpvs-deploy adds each VIP as /32 (/128) on the',
+    '  service’s `vip_dev` with `dpip addr add` (unless `addresses` lists it already). With `keepalived`',
+    '  enabled on the host, the VIPs are keepalived’s `virtual_ipaddress`: VRRP adds them on the MASTER only',
+    '  (on the port of `vip_dev`, the `dpdk_interface` of their vrrp_instance; docs/dpvs-series.md)',
+    '  and takes them away on failover, and dpvs-deploy never adds or deletes them. An SNAT service’s WAN',
+    '  address (its `vip`) is always added by dpvs-deploy, with `sapool`.',
+    '- **Local addresses** (`services[].local_addresses`, FullNAT): added with `ipvsadm --add-laddr`, which',
+    '  sets up their sapool itself; they need no entry in `addresses`.',
+    '- **`addresses`**: the host’s own addresses on DPDK ports that no service implies, e.g. the LAN address',
+    '  a DR service needs on its `vip_dev` before the VIP, or a next hop’s subnet.',
+    '- **Real servers** build `toa.ko` (and `uoa.ko`) from the kmod/ sources of DPVS: set `dpvs.source` on',
+    '  them as on the balancers (`file:` pushes a tarball from the control machine). Without it the real',
+    '  server clones https://github.com/iqiyi/dpvs at the tag of `dpvs.version`, which needs Internet access',
+    '  from the real server.',
     '',
     '## Checks beyond the types',
     '',

@@ -23,6 +23,33 @@ export class Findings {
     this.seen.add(key);
     return true;
   }
+
+  private readonly shared = new Map<string, { problem: Problem; message: string; hosts: string[] }>();
+
+  /**
+   * Adds what one host's checks found. A problem at a path outside `hosts.<host>` (a default or a
+   * group that several hosts inherit) is reported once, naming the hosts it affects.
+   */
+  addFromHost(host: string, found: Findings): void {
+    const add = (list: Problem[], kind: string, p: Problem): void => {
+      if (p.path[0] === 'hosts' && p.path[1] === host) {
+        list.push(p);
+        return;
+      }
+      const key = JSON.stringify([kind, p.path, p.message, p.atKey ?? false]);
+      const seen = this.shared.get(key);
+      if (seen) {
+        if (!seen.hosts.includes(host)) seen.hosts.push(host);
+        seen.problem.message = `${seen.message} (hosts ${seen.hosts.join(', ')})`;
+        return;
+      }
+      const problem = { ...p, message: `${p.message} (host ${host})` };
+      this.shared.set(key, { problem, message: p.message, hosts: [host] });
+      list.push(problem);
+    };
+    for (const p of found.errors) add(this.errors, 'error', p);
+    for (const p of found.warnings) add(this.warnings, 'warning', p);
+  }
 }
 
 /** "a, b, c" or "(none)". */

@@ -57,10 +57,12 @@ export function checkInventory(inv: Inventory, res: Resolution[], dir?: string):
   checkGroups(inv, f);
   checkSshAddresses(res, f);
   for (const r of res) {
-    checkHost(r, f);
-    checkHostNetwork(r, f);
-    checkHugepageRoom(r, f);
-    checkSourceVersions(r, f, dir);
+    const host = new Findings();
+    checkHost(r, host);
+    checkHostNetwork(r, host);
+    checkHugepageRoom(r, host);
+    checkSourceVersions(r, host, dir);
+    f.addFromHost(r.host.name, host);
   }
   checkServices(inv, res, f);
   checkServiceRelations(inv, res, f);

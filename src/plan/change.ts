@@ -68,6 +68,8 @@ export interface HostPlan {
   factsFingerprint: string;
   /** Set when the host could not be planned (unreachable, probe failed). */
   error?: string;
+  /** With `error`: the host could not be connected to or probed (rather than a planner's error). */
+  unreachable?: boolean;
   /** Unmanaged objects found on the host (left alone; `verify` reports them as drift). */
   drift?: string[];
 }

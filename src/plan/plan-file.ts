@@ -8,7 +8,9 @@ import { readFile, writeFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { z } from 'zod';
+import { parse as parseYaml } from 'yaml';
 import { UserError } from '../errors.js';
+import { isPlanOutput } from '../run/json-output.js';
 import type { Facts } from '../facts/types.js';
 import type { HostPlan } from './change.js';
 
@@ -101,6 +103,7 @@ const HostPlanSchema = z
     checks: z.array(CheckSchema),
     factsFingerprint: z.string(),
     error: z.string().optional(),
+    unreachable: z.boolean().optional(),
     drift: z.array(z.string()).optional(),
     facts: z.record(z.string(), z.unknown()).optional().describe('the facts the changes were planned from'),
   })
@@ -182,6 +185,32 @@ export async function writePlanFile(
   await rename(tmp, file);
 }
 
+/** What to tell someone who gave `file` where a saved plan belongs. */
+function notAPlan(file: string, text: string): string | null {
+  let json: unknown;
+  let jsonError = '';
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    json = undefined;
+    jsonError = (e as Error).message;
+  }
+  if (json !== undefined) {
+    if (isPlanOutput(json))
+      return `${file}: this is the output of plan --json (a report to read), not a saved plan. Save a plan to apply with: dpvs-deploy plan INVENTORY --out plan.json`;
+    return null;
+  }
+  let yaml: unknown;
+  try {
+    yaml = parseYaml(text);
+  } catch {
+    yaml = undefined;
+  }
+  if (yaml && typeof yaml === 'object' && 'hosts' in yaml)
+    return `${file}: this is an inventory, not a saved plan. Plan it with: dpvs-deploy plan ${file} --out plan.json (then dpvs-deploy show plan.json or dpvs-deploy apply plan.json)`;
+  return `${file}: not a plan file: invalid JSON (${jsonError}). Create one with: dpvs-deploy plan INVENTORY --out plan.json`;
+}
+
 export async function readPlanFile(file: string): Promise<PlanFile> {
   let text: string;
   try {
@@ -189,14 +218,9 @@ export async function readPlanFile(file: string): Promise<PlanFile> {
   } catch (e) {
     throw new UserError(`${file}: cannot read the plan file: ${(e as Error).message}`);
   }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    throw new UserError(
-      `${file}: not a plan file: invalid JSON (${(e as Error).message}). Create one with: dpvs-deploy plan INVENTORY --out ${file}`,
-    );
-  }
+  const wrong = notAPlan(file, text);
+  if (wrong) throw new UserError(wrong);
+  const doc: unknown = JSON.parse(text);
   const d = doc as { format?: unknown; version?: unknown };
   if (d && typeof d === 'object' && d.format === PLAN_FORMAT && d.version !== PLAN_VERSION)
     throw new UserError(

@@ -165,6 +165,7 @@ export class Engine {
           checks: [],
           factsFingerprint: '',
           error: err ?? 'no facts',
+          unreachable: true,
         });
         continue;
       }
@@ -207,6 +208,7 @@ export class Engine {
           checks: [],
           factsFingerprint: '',
           error: err ?? 'no facts',
+          unreachable: true,
         });
         continue;
       }

@@ -79,10 +79,67 @@ export function renderHostPlan(p: HostPlan, host: ResolvedHost | undefined, o: P
     if (d) out.push(indent(colorDiff(d, st), 6));
     else if (o.diffs)
       for (const s of c.steps)
-        if (s.kind === 'exec')
-          out.push(st.dim(`      $ ${s.command.length > 300 ? s.command.slice(0, 300) + '…' : s.command}`));
+        if (s.kind === 'exec') out.push(st.dim(indent(`$ ${wrapCommand(s.command, COMMAND_WIDTH)}`, 6)));
   }
   return out.join('\n');
+}
+
+/** Plan lines wrap commands at about this many characters. */
+export const COMMAND_WIDTH = 110;
+
+/**
+ * A command in full, wrapped for reading: long lines break at a space outside quotes with a shell
+ * line continuation (` \\`), so the wrapped text is still the same command. A line with no such
+ * space stays long; nothing is ever cut.
+ */
+export function wrapCommand(command: string, width: number): string {
+  const out: string[] = [];
+  let quote: string | null = null;
+  for (const line of command.split('\n')) {
+    let rest = line;
+    let q = quote;
+    for (;;) {
+      if (rest.length <= width) break;
+      // the last space outside quotes at or before `width` (else the first one after it)
+      let cut = -1;
+      let state = q;
+      const lead = rest.length - rest.trimStart().length;
+      for (let i = lead; i < rest.length; i++) {
+        const c = rest[i];
+        if (state === null && c === '\\') {
+          i++;
+          continue;
+        }
+        if (state === null && (c === "'" || c === '"')) state = c;
+        else if (state !== null && c === state) state = null;
+        else if (state === '"' && c === '\\') i++;
+        else if (state === null && c === ' ' && i > lead) {
+          if (i <= width || cut < 0) cut = i;
+          if (i > width) break;
+        }
+      }
+      if (cut < 0) break;
+      out.push(`${rest.slice(0, cut)} \\`);
+      // the quote state at the cut, for the next piece
+      q = quoteStateAfter(rest.slice(0, cut), q);
+      rest = `  ${rest.slice(cut + 1)}`;
+    }
+    out.push(rest);
+    quote = quoteStateAfter(rest, q);
+  }
+  return out.join('\n');
+}
+
+function quoteStateAfter(text: string, start: string | null): string | null {
+  let state = start;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (state === null && c === '\\') i++;
+    else if (state === null && (c === "'" || c === '"')) state = c;
+    else if (state !== null && c === state) state = null;
+    else if (state === '"' && c === '\\') i++;
+  }
+  return state;
 }
 
 function colorDiff(d: string, st: Style): string {
@@ -106,66 +163,131 @@ function indent(s: string, n: number): string {
     .join('\n');
 }
 
-export function planTotals(plans: ReadonlyArray<HostPlan>): {
+/** How a host came out of planning; each host is in exactly one state. */
+export type PlanState = 'unreachable' | 'failed' | 'blocked' | 'changes' | 'in-sync';
+
+export function planState(p: HostPlan): PlanState {
+  if (p.error) return p.unreachable ? 'unreachable' : 'failed';
+  if (p.checks.some((c) => c.severity === 'error' && !c.waived)) return 'blocked';
+  return p.changes.length ? 'changes' : 'in-sync';
+}
+
+export interface PlanTotals {
+  /** every change planned, blocked hosts' included */
   changes: number;
+  /** changes on hosts that can be applied (not blocked) */
+  applicable: number;
+  /** hosts with changes that are not blocked */
   hostsWithChanges: number;
-  errors: number;
+  /** hosts planned, not blocked, with no change */
+  inSync: number;
+  /** hosts blocked by a preflight error */
   blocked: number;
+  /** changes planned on blocked hosts (not applied) */
+  heldBack: number;
+  /** hosts that could not be connected to or probed */
+  unreachable: number;
+  /** hosts reached but not planned (a planner's error) */
+  failed: number;
+  /** unreachable + failed */
+  errors: number;
   /** unmanaged objects found (reported, not changed) */
   drift: number;
-} {
+  /** every host was planned and none is blocked */
+  complete: boolean;
+}
+
+export function planTotals(plans: ReadonlyArray<HostPlan>): PlanTotals {
+  const n = (s: PlanState) => plans.filter((p) => planState(p) === s).length;
+  const changesOn = (pred: (p: HostPlan) => boolean) =>
+    plans.filter(pred).reduce((k, p) => k + p.changes.length, 0);
+  const blocked = n('blocked');
+  const unreachable = n('unreachable');
+  const failed = n('failed');
   return {
-    drift: plans.reduce((n, p) => n + (p.drift?.length ?? 0), 0),
-    changes: plans.reduce((n, p) => n + p.changes.length, 0),
-    hostsWithChanges: plans.filter((p) => p.changes.length > 0).length,
-    errors: plans.filter((p) => p.error).length,
-    blocked: plans.filter((p) => p.checks.some((c) => c.severity === 'error' && !c.waived)).length,
+    drift: plans.reduce((k, p) => k + (p.drift?.length ?? 0), 0),
+    changes: changesOn(() => true),
+    applicable: changesOn((p) => planState(p) === 'changes'),
+    hostsWithChanges: n('changes'),
+    inSync: n('in-sync'),
+    blocked,
+    heldBack: changesOn((p) => planState(p) === 'blocked'),
+    unreachable,
+    failed,
+    errors: unreachable + failed,
+    complete: blocked + unreachable + failed === 0,
   };
 }
 
+/**
+ * `Plan: ...` in one line. "No changes." (green) only when every host was planned and none has a
+ * change; otherwise each kind of host is counted apart and an incomplete plan says so, in red.
+ */
 export function renderPlanSummary(plans: ReadonlyArray<HostPlan>, st: Style): string {
   const t = planTotals(plans);
   const parts = [
-    t.changes
-      ? st.yellow(`${t.changes} change(s) on ${t.hostsWithChanges} host(s)`)
-      : st.green('No changes.'),
-    `${plans.length - t.hostsWithChanges - t.errors} host(s) in sync`,
+    t.applicable
+      ? st.yellow(`${t.applicable} change(s) on ${t.hostsWithChanges} host(s)`)
+      : t.complete
+        ? st.green('No changes.')
+        : st.red('no change can be applied'),
+    `${t.inSync} host(s) in sync`,
   ];
   if (t.drift) parts.push(st.yellow(`${t.drift} unmanaged object(s) left alone`));
-  if (t.blocked) parts.push(st.red(`${t.blocked} host(s) blocked by preflight`));
-  if (t.errors) parts.push(st.red(`${t.errors} host(s) could not be planned`));
-  return `Plan: ${parts.join(', ')}.`;
+  if (t.blocked)
+    parts.push(
+      st.red(
+        `${t.blocked} host(s) blocked by preflight${t.heldBack ? ` (${t.heldBack} change(s) held back)` : ''}`,
+      ),
+    );
+  if (t.unreachable) parts.push(st.red(`${t.unreachable} host(s) unreachable`));
+  if (t.failed) parts.push(st.red(`${t.failed} host(s) could not be planned`));
+  return `${t.complete ? 'Plan' : st.red('Plan incomplete')}: ${parts.join(', ')}.`;
+}
+
+/** A host's result is a failure the operator must act on (stderr), not a result to read (stdout). */
+export function isFailure(r: Pick<HostResult, 'status'>): boolean {
+  return (
+    r.status === 'failed' || r.status === 'unreachable' || r.status === 'blocked' || r.status === 'stale'
+  );
+}
+
+/** One host's line of the results table (a failure with the last lines of its output under it). */
+export function renderResultLine(r: HostResult, width: number, st: Style): string {
+  const status =
+    r.status === 'ok'
+      ? st.green('ok')
+      : r.status === 'changed'
+        ? st.yellow('changed')
+        : r.status === 'skipped'
+          ? st.dim('skipped')
+          : st.red(r.status);
+  const [head, ...rest] = r.error ? r.error.trimEnd().split('\n') : [];
+  const first = head ? `  ${head}` : '';
+  // a failure's own words (the command's last output lines) under its host, not only in the transcript
+  const why =
+    r.status === 'failed'
+      ? rest
+          .slice(-15)
+          .map((l) => `\n      ${st.dim(l)}`)
+          .join('')
+      : '';
+  return `  ${r.host.padEnd(width)}  ${status.padEnd(10)} changes=${r.changed}${first}${why}`;
+}
+
+export function resultsWidth(results: ReadonlyArray<HostResult>): number {
+  return Math.max(4, ...results.map((r) => r.host.length));
+}
+
+export function renderResultsSummary(results: ReadonlyArray<HostResult>): string {
+  const count = (s: string) => results.filter((r) => r.status === s).length;
+  const bad = results.filter(isFailure).length;
+  return `Summary: ${results.length} host(s): ${count('ok')} ok, ${count('changed')} changed, ${bad} failed (${count('unreachable')} unreachable, ${count('blocked')} blocked), ${count('skipped')} skipped.`;
 }
 
 export function renderResults(results: ReadonlyArray<HostResult>, st: Style): string {
-  const width = Math.max(4, ...results.map((r) => r.host.length));
-  const lines = results.map((r) => {
-    const status =
-      r.status === 'ok'
-        ? st.green('ok')
-        : r.status === 'changed'
-          ? st.yellow('changed')
-          : r.status === 'skipped'
-            ? st.dim('skipped')
-            : st.red(r.status);
-    const [head, ...rest] = r.error ? r.error.trimEnd().split('\n') : [];
-    const first = head ? `  ${head}` : '';
-    // a failure's own words (the command's last output lines) under its host, not only in the transcript
-    const why =
-      r.status === 'failed'
-        ? rest
-            .slice(-15)
-            .map((l) => `\n      ${st.dim(l)}`)
-            .join('')
-        : '';
-    return `  ${r.host.padEnd(width)}  ${status.padEnd(10)} changes=${r.changed}${first}${why}`;
-  });
-  const count = (s: string) => results.filter((r) => r.status === s).length;
-  const bad = results.filter((r) => ['failed', 'unreachable', 'blocked'].includes(r.status)).length;
-  lines.push(
-    `Summary: ${results.length} host(s): ${count('ok')} ok, ${count('changed')} changed, ${bad} failed (${count('unreachable')} unreachable, ${count('blocked')} blocked), ${count('skipped')} skipped.`,
-  );
-  return lines.join('\n');
+  const width = resultsWidth(results);
+  return [...results.map((r) => renderResultLine(r, width, st)), renderResultsSummary(results)].join('\n');
 }
 
 export function renderStats(

@@ -34,6 +34,8 @@ import {
 import { SshTransport } from './ssh.js';
 import type { TranscriptEvent } from './transcript.js';
 import { type Transport, TransportError } from './types.js';
+import { DEFAULT_CONNECT_TIMEOUT_S } from './defaults.js';
+import { UserError } from '../errors.js';
 
 export type { TranscriptEvent } from './transcript.js';
 
@@ -47,6 +49,8 @@ export interface ConnectOptions {
   /** ssh-agent socket (default SSH_AUTH_SOCK). */
   agent?: string;
   onTranscript?: (e: TranscriptEvent) => void;
+  /** What a connection changed on the control machine (host keys recorded by accept-new). */
+  onNotice?: (message: string) => void;
   /** Parallel channels per connection before queueing (default 10, OpenSSH's MaxSessions). */
   maxSessions?: number;
 }
@@ -128,6 +132,12 @@ export async function connectHost(host: ResolvedHost, opts: ConnectOptions): Pro
   if (ssh.user !== undefined) overrides.user = ssh.user;
   if (ssh.port !== undefined) overrides.port = ssh.port;
   const cfg = lookup(host.address, overrides);
+  // Connecting straight to HostName would bypass the proxy the user configured: refuse, naming it.
+  if (cfg.proxyCommand !== undefined)
+    throw new UserError(
+      `${host.name}: ${configPath} sets ProxyCommand for ${host.address} (${cfg.proxyCommand}), which dpvs-deploy does not run: ` +
+        `use ProxyJump there (or ssh.jump_host in the inventory), or ssh.use_ssh_config: false to ignore the file`,
+    );
   const user = ssh.user ?? cfg.user ?? safeLocalUser();
   const port = ssh.port ?? cfg.port ?? 22;
   const hostName = cfg.hostName ?? host.address;
@@ -155,7 +165,7 @@ export async function connectHost(host: ResolvedHost, opts: ConnectOptions): Pro
   }
   const hostKeyPolicy: HostKeyPolicy =
     opts.hostKeyPolicy ?? ssh.host_key_policy ?? policyFromConfig(cfg.strictHostKeyChecking) ?? 'strict';
-  const connectTimeoutMs = (ssh.connect_timeout_s ?? cfg.connectTimeoutS ?? 10) * 1000;
+  const connectTimeoutMs = (ssh.connect_timeout_s ?? cfg.connectTimeoutS ?? DEFAULT_CONNECT_TIMEOUT_S) * 1000;
 
   let sudoPassword: string | undefined;
   if (ssh.sudo_password !== undefined) {
@@ -188,6 +198,7 @@ export async function connectHost(host: ResolvedHost, opts: ConnectOptions): Pro
           : knownHostsFiles,
         hostKeyPolicy,
         connectTimeoutMs,
+        ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
       };
       const hopAgent =
         agent ??
@@ -217,6 +228,7 @@ export async function connectHost(host: ResolvedHost, opts: ConnectOptions): Pro
       knownHostsFiles,
       hostKeyPolicy,
       connectTimeoutMs,
+      ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
     };
     if (agent) endpoint.agent = agent;
     if (sock) endpoint.sock = sock;

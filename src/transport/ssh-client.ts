@@ -41,6 +41,8 @@ export interface SshEndpoint {
   connectTimeoutMs: number;
   /** A forwarded stream from a jump host to connect over, instead of TCP. */
   sock?: Duplex;
+  /** Told what the connection changed on the control machine (a host key recorded by accept-new). */
+  onNotice?: (message: string) => void;
 }
 
 /** ssh2's host key algorithms, in its default order (ed25519 first when available). */
@@ -149,7 +151,13 @@ export async function openSshClient(e: SshEndpoint): Promise<Client> {
             return;
           }
           appendKnownHost(file, khName, key).then(
-            () => verify(true),
+            () => {
+              // as OpenSSH says it, with the file and the fingerprint to check
+              e.onNotice?.(
+                `Warning: Permanently added '${khName}' (${type}) to the list of known hosts (${file}; ${fp}).`,
+              );
+              verify(true);
+            },
             (err: unknown) => {
               hostKeyError = new TransportError(
                 e.label,

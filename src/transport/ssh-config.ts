@@ -5,7 +5,8 @@
  *
  * As in OpenSSH, for each keyword the first obtained value wins (IdentityFile accumulates). `Match`
  * blocks other than `Match all` are skipped (not evaluated). Tokens %h %p %r %u %n %d %% and a leading
- * ~ are expanded in IdentityFile and UserKnownHostsFile; %h in HostName.
+ * ~ are expanded in IdentityFile and UserKnownHostsFile; %h in HostName. ProxyCommand is read so that
+ * connectHost can refuse it by name (it is not run).
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
@@ -21,6 +22,8 @@ export interface SshConfigResult {
   userKnownHostsFiles?: string[];
   strictHostKeyChecking?: string;
   connectTimeoutS?: number;
+  /** ProxyCommand as written (dpvs-deploy does not run it: connectHost refuses, naming it). */
+  proxyCommand?: string;
 }
 
 interface Directive {
@@ -209,6 +212,8 @@ export function resolveSshConfig(
   }
   const shk = first('stricthostkeychecking');
   if (shk !== undefined) result.strictHostKeyChecking = shk.toLowerCase();
+  const pc = raw.get('proxycommand')?.[0];
+  if (pc && pc.length > 0 && pc[0]?.toLowerCase() !== 'none') result.proxyCommand = pc.join(' ');
   const ct = first('connecttimeout');
   if (ct !== undefined && /^\d+$/.test(ct)) result.connectTimeoutS = Number(ct);
   return result;

@@ -14,6 +14,8 @@ export interface Expectation {
   absent: string[];
   /** when set, the block needs this task registered in src/tasks/registry.ts */
   needsTask: string[];
+  /** where the block runs: the scratch directory (default) or a fresh clone of the checkout (`in=checkout`) */
+  in: 'work' | 'checkout';
 }
 
 export interface DocBlock {
@@ -25,9 +27,9 @@ export interface DocBlock {
 
 const EXPECT_RE = /<!--\s*expect:(.*?)-->/;
 
-/** `exit=2 contains="change(s)" contains="x" absent="y" needs-task=lb-services` */
+/** `exit=2 contains="change(s)" contains="x" absent="y" needs-task=lb-services in=checkout` */
 export function parseExpectation(text: string): Expectation {
-  const e: Expectation = { exit: 0, contains: [], absent: [], needsTask: [] };
+  const e: Expectation = { exit: 0, contains: [], absent: [], needsTask: [], in: 'work' };
   const re = /([a-z-]+)=(?:"((?:[^"\\]|\\.)*)"|(\S+))/g;
   let m: RegExpExecArray | null;
   let seen = 0;
@@ -41,7 +43,11 @@ export function parseExpectation(text: string): Expectation {
     } else if (key === 'contains') e.contains.push(value);
     else if (key === 'absent') e.absent.push(value);
     else if (key === 'needs-task') e.needsTask.push(...value.split(','));
-    else throw new Error(`expect: unknown key ${key}`);
+    else if (key === 'in') {
+      if (value !== 'work' && value !== 'checkout')
+        throw new Error(`expect: in=${value} is not work or checkout`);
+      e.in = value;
+    } else throw new Error(`expect: unknown key ${key}`);
   }
   if (!seen && text.trim()) throw new Error(`expect: cannot read "${text.trim()}"`);
   return e;

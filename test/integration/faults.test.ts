@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { applyCommand, planCommand } from '../../src/cli/commands.js';
 import { NOFILE_PATH, renderLimits, DEFAULT_NOFILE } from '../../src/tasks/nofile.js';
 import { ensureLab, labSsh, stopLab, type LabInfo } from '../lab/harness.js';
+import { labPaths } from '../lab/paths.js';
 import { captureIo, labInventory, recordResult } from './reliability-support.js';
 
 vi.mock('../../src/run/playbooks.js', async () => {
@@ -106,6 +107,23 @@ async function unplant(host: string, name: string): Promise<void> {
   await labSsh(host, `rm -f /usr/local/sbin/${name}`);
 }
 
+/**
+ * A `mount` that, for hugetlbfs, creates `started` and blocks until `go` exists (at most 60 s), then
+ * mounts: a fault injected between the two lands mid-step, synchronised on the event, not on a timer.
+ */
+function blockingMount(started: string, go: string): string {
+  return `#!/bin/sh\ncase "$*" in *hugetlbfs*)\n  : > ${started}\n  i=0; while [ ! -e ${go} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done;;\nesac\nexec /usr/bin/mount "$@"\n`;
+}
+
+/** Resolves when `file` exists (polled every 50 ms); rejects after `timeoutMs`. */
+async function waitForFile(file: string, timeoutMs: number): Promise<void> {
+  const t0 = Date.now();
+  while (!existsSync(file)) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`${file} did not appear within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** A `mount` that is slow for hugetlbfs (so a fault lands mid-apply) and real otherwise. */
 const SLOW_MOUNT = `#!/bin/sh\ncase "$*" in *hugetlbfs*) sleep ${'${DD_SLOW:-4}'};; esac\nexec /usr/bin/mount "$@"\n`;
 
@@ -123,7 +141,7 @@ describe('faults during apply', () => {
     const took = Date.now() - t0;
     await unplant('lb2', 'mount');
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/lb2[^\n]*(timed out|timeout)/);
+    expect(r.err).toMatch(/lb2[^\n]*(timed out|timeout)/);
     expect(r.out).toMatch(/lb1\s+changed/);
     expect(took).toBeLessThan(60_000);
     await assertNoHalfWrites('lb2');
@@ -150,7 +168,7 @@ describe('faults during apply', () => {
     await labSsh('lb2', `umount /etc/security/limits.d`);
     expect(r.code).toBe(1);
     // observed: the SFTP write fails with the generic status "Failure" (ssh2 does not name ENOSPC)
-    const why = /lb2 \| nofile \| failed: ([^\n]*)/.exec(r.out)?.[1] ?? '';
+    const why = /lb2 \| nofile \| failed: ([^\n]*)/.exec(r.err)?.[1] ?? '';
     expect(why).toMatch(/put \/etc\/security\/limits\.d\/90-dpvs-deploy\.conf .* failed/);
     expect(r.out).toMatch(/lb1\s+changed/);
     expect(leftover.stdout.trim()).toBe('fill');
@@ -167,21 +185,32 @@ describe('faults during apply', () => {
 
   it('sshd killed on one host mid-apply', async () => {
     await unconverge(['lb1', 'lb2']);
-    await plantScript('lb2', 'mount', SLOW_MOUNT);
+    // lb2's hugetlbfs mount (a step of its first task) says it started and waits for the fault:
+    // the kill lands while lb2 is mid-step, whatever the machine's speed
+    const started = path.join(labPaths().hosts, 'lb2', 'tmp', 'dd-fault-wait');
+    const go = path.join(labPaths().hosts, 'lb2', 'tmp', 'dd-fault-go');
+    rmSync(started, { force: true });
+    rmSync(go, { force: true });
+    await plantScript('lb2', 'mount', blockingMount('/tmp/dd-fault-wait', '/tmp/dd-fault-go'));
+    // hugetlbfs unmounted, so lb2's plan has the mount step the planted mount blocks in
+    const um = await labSsh(
+      'lb2',
+      'awk \'$3 == "hugetlbfs" {print $2}\' /proc/mounts | xargs -r /usr/bin/umount',
+    );
+    expect(um.code, um.stderr).toBe(0);
     const inv = labInventory(lab.inventory, ['lb1', 'lb2'], { lb2: { ssh: { command_timeout_s: 30 } } });
     let killed = 0;
-    const r = await apply(inv, {}, (l) => {
-      if (!killed && /^lb2 \| hugepages: applying/.test(l)) {
-        killed = -1;
-        setTimeout(() => {
-          killed = killSessionSshd('dd-h-lb2');
-        }, 1000);
-      }
-    });
+    const applying = apply(inv);
+    await waitForFile(started, 60_000);
+    killed = killSessionSshd('dd-h-lb2');
+    writeFileSync(go, '');
+    const r = await applying;
     await unplant('lb2', 'mount');
+    rmSync(started, { force: true });
+    rmSync(go, { force: true });
     expect(killed).toBeGreaterThan(0);
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/lb2[^\n]*(disconnect|closed|lost|reset|ECONNRESET|not connected|connection)/i);
+    expect(r.err).toMatch(/lb2[^\n]*(disconnect|closed|lost|reset|ECONNRESET|not connected|connection)/i);
     expect(r.out).toMatch(/lb1\s+changed/);
     await assertNoHalfWrites('lb2');
     const c = await converge(inv);
@@ -221,7 +250,7 @@ describe('faults during apply', () => {
     await unplant('lb2', 'mount');
     expect(cut).toBe(true);
     expect(r.code, r.out + r.err).toBe(1);
-    expect(r.out).toMatch(/lb2[^\n]*(timed out|timeout|disconnect)/i);
+    expect(r.err).toMatch(/lb2[^\n]*(timed out|timeout|disconnect)/i);
     expect(r.out).toMatch(/lb1\s+changed/);
     await assertNoHalfWrites('lb2');
     const c = await converge(inv);
@@ -265,8 +294,21 @@ describe('faults during apply', () => {
   it('Ctrl-C (SIGINT) of the CLI mid-apply: exit 130, locks released, rerun converges', async () => {
     const pkg = cliPackage();
     await unconverge(['lb1', 'lb2']);
-    await plantScript('lb1', 'mount', SLOW_MOUNT);
-    await plantScript('lb2', 'mount', SLOW_MOUNT);
+    // both hosts' hugetlbfs mounts block (saying so) until the signal is sent: Ctrl-C lands mid-step
+    const marks = (h: string) => ({
+      started: path.join(labPaths().hosts, h, 'tmp', 'dd-fault-wait'),
+      go: path.join(labPaths().hosts, h, 'tmp', 'dd-fault-go'),
+    });
+    for (const h of ['lb1', 'lb2']) {
+      rmSync(marks(h).started, { force: true });
+      rmSync(marks(h).go, { force: true });
+      await plantScript(h, 'mount', blockingMount('/tmp/dd-fault-wait', '/tmp/dd-fault-go'));
+      const um = await labSsh(
+        h,
+        'awk \'$3 == "hugetlbfs" {print $2}\' /proc/mounts | xargs -r /usr/bin/umount',
+      );
+      expect(um.code, um.stderr).toBe(0);
+    }
     const inv = labInventory(lab.inventory, ['lb1', 'lb2']);
     const child = spawn(
       process.execPath,
@@ -275,18 +317,22 @@ describe('faults during apply', () => {
     );
     let out = '';
     let err = '';
-    let sent = false;
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (!sent && /\| hugepages: applying/.test(out)) {
-        sent = true;
-        setTimeout(() => child.kill('SIGINT'), 500);
-      }
-    });
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
-    await unplant('lb1', 'mount');
-    await unplant('lb2', 'mount');
+    const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    await Promise.race([
+      waitForFile(marks('lb1').started, 60_000),
+      waitForFile(marks('lb2').started, 60_000),
+    ]);
+    const sent = child.kill('SIGINT');
+    // let the blocked mounts finish (the run starts no new step after them)
+    for (const h of ['lb1', 'lb2']) writeFileSync(marks(h).go, '');
+    const code = await exited;
+    for (const h of ['lb1', 'lb2']) {
+      await unplant(h, 'mount');
+      rmSync(marks(h).started, { force: true });
+      rmSync(marks(h).go, { force: true });
+    }
     expect(sent, out + err).toBe(true);
     expect(code, out + err).toBe(130);
     expect(err).toMatch(/interrupted: starting no new steps/);
@@ -351,7 +397,7 @@ function cliPackage(): string {
   writeFileSync(path.join(root, 'playbooks/balancer.yaml'), 'role: balancer\ntasks: [hugepages, nofile]\n');
   writeFileSync(path.join(root, 'playbooks/realserver.yaml'), 'role: realserver\ntasks: []\n');
   writeFileSync(path.join(root, 'playbooks/client.yaml'), 'role: client\ntasks: []\n');
-  writeFileSync(path.join(root, 'package.json'), '{"type":"module"}\n');
+  writeFileSync(path.join(root, 'package.json'), '{"type":"module","version":"0.0.0-faults"}\n');
   symlinkSync(path.resolve('node_modules'), path.join(root, 'node_modules'));
   writeFileSync(
     path.join(root, 'dist/src/cli/run.js'),

@@ -57,7 +57,11 @@ function host(port: number, ssh: Partial<SshSettings> = {}): ResolvedHost {
 
 async function connect(
   h: ResolvedHost,
-  extra: { onTranscript?: (e: TranscriptEvent) => void; hostKeyPolicy?: 'strict' | 'accept-new' } = {},
+  extra: {
+    onTranscript?: (e: TranscriptEvent) => void;
+    hostKeyPolicy?: 'strict' | 'accept-new';
+    onNotice?: (m: string) => void;
+  } = {},
 ): Promise<Transport> {
   const t = await connectHost(h, { inventoryDir: work, ...extra });
   open.push(t);
@@ -251,13 +255,25 @@ describe('ssh transport: host keys', () => {
     expect(e.message).toContain(sshKeygenFingerprint(a.hostKey.privatePath + '.pub'));
     expect(existsSync(kh)).toBe(false);
 
-    const t = await connect(host(a.port, { known_hosts: kh }), { hostKeyPolicy: 'accept-new' });
+    const notices: string[] = [];
+    const t = await connect(host(a.port, { known_hosts: kh }), {
+      hostKeyPolicy: 'accept-new',
+      onNotice: (m) => notices.push(m),
+    });
     await t.close();
+    // said like OpenSSH's "Permanently added", with the file and the fingerprint to check
+    expect(notices).toEqual([
+      `Warning: Permanently added '[127.0.0.1]:${a.port}' (ssh-ed25519) to the list of known hosts (${kh}; ${sshKeygenFingerprint(a.hostKey.privatePath + '.pub')}).`,
+    ]);
     expect(statSync(kh).mode & 0o777).toBe(0o600);
     expect(readFileSync(kh, 'utf8')).toBe(`${a.knownHostsLine}\n`);
     // Recorded: strict now connects, and ssh-keygen finds the entry.
-    const t2 = await connect(host(a.port, { known_hosts: kh, host_key_policy: 'strict' }));
+    const again: string[] = [];
+    const t2 = await connect(host(a.port, { known_hosts: kh, host_key_policy: 'strict' }), {
+      onNotice: (m) => again.push(m),
+    });
     await t2.close();
+    expect(again).toEqual([]);
     const found = execFileSync('ssh-keygen', ['-F', `[127.0.0.1]:${a.port}`, '-f', kh], { encoding: 'utf8' });
     expect(found).toContain('ssh-ed25519');
   });

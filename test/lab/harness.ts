@@ -1,6 +1,6 @@
 /**
- * What other tests use to work against the lab: `ensureLab()` brings the default lab up unless it is
- * already up, and `labSsh()` runs a command on a lab host with the system OpenSSH client.
+ * What other tests use to work against the lab: `ensureLab()` brings a fresh default lab up (one left
+ * running is taken down first), and `labSsh()` runs a command on a lab host with the system OpenSSH client.
  */
 import { execFile } from 'node:child_process';
 import { down, status, up } from './lab.js';
@@ -28,6 +28,9 @@ export interface LabInfo {
 
 export async function ensureLab(): Promise<LabInfo> {
   const paths = labPaths();
+  // A lab found running was left up by someone else (`npm run demo`, a crashed run) and carries their
+  // applied state (hugepages, bound NICs, a running dpvs): tests get a fresh one, never that.
+  if ((await status(paths)).length) await down({ paths });
   const r = await up({ paths });
   const fake = await loadFakeKernel();
   return {

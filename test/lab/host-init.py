@@ -165,6 +165,12 @@ def main():
     remount_bind("/sys", True)
 
     # Private /usr (so /usr/local and /usr/lib/modules), /etc and /var: overlays on the real directories.
+    # The machine's own kernels (/usr/lib/modules/<release>, headers in /usr/src) must not show through:
+    # the host sees only its profile's kernel, so these two are opaque in the upper layer (overlayfs
+    # hides the lower directory's entries; what the lab put in upper stays).
+    for sub in ("usr/lib/modules", "usr/src"):
+        os.makedirs("upper/" + sub, exist_ok=True)
+        os.setxattr("upper/" + sub, "trusted.overlay.opaque", b"y")
     for d in ("usr", "etc", "var"):
         mount("lab-" + d, "/" + d, "overlay", 0, "lowerdir=/%s,upperdir=upper/%s,workdir=work/%s" % (d, d, d))
     for d in ("root", "opt", "home", "tmp"):

@@ -137,3 +137,32 @@ describe('published schemas are current', () => {
     });
   }
 });
+
+describe('what show and apply say when given something else than a saved plan', () => {
+  const dir2 = mkdtempSync(path.join(tmpdir(), 'dd-notplan-'));
+
+  it('the output of plan --json: use --out (not a schema dump)', async () => {
+    const dump = path.join(dir2, 'plan.json');
+    writeFileSync(
+      dump,
+      JSON.stringify({ format: 'dpvs-deploy-plan-output', format_version: 1, hosts: [], totals: {} }),
+    );
+    const e = await readPlanFile(dump).catch((x: unknown) => x as Error);
+    expect(String(e)).toContain('this is the output of plan --json (a report to read), not a saved plan');
+    expect(String(e)).toContain('dpvs-deploy plan INVENTORY --out plan.json');
+    expect(String(e)).not.toContain('must have required property');
+    // as printed before format_version existed
+    writeFileSync(dump, JSON.stringify({ hosts: [], totals: { changes: 0 } }));
+    await expect(readPlanFile(dump)).rejects.toThrow(/output of plan --json/);
+  });
+
+  it('an inventory: plan it with --out plan.json, never --out the inventory itself', async () => {
+    const inv = path.join(dir2, 'prod.yaml');
+    writeFileSync(inv, 'version: 1\nhosts:\n  lb1: { address: 10.0.0.1, roles: [balancer] }\n');
+    const e = String(await readPlanFile(inv).catch((x: unknown) => x as Error));
+    expect(e).toContain(
+      `${inv}: this is an inventory, not a saved plan. Plan it with: dpvs-deploy plan ${inv} --out plan.json`,
+    );
+    expect(e).not.toContain(`--out ${inv}`);
+  });
+});

@@ -38,21 +38,19 @@ export function newestInstalledKernel(facts: Facts): string | null {
     .map((s) => s.trim())
     .filter(Boolean);
   let best: string | null = null;
-  for (const k of all) {
-    if (best === null) best = k;
-    else {
-      const a = kernelKey(k);
-      const b = kernelKey(best);
-      for (let i = 0; i < Math.max(a.length, b.length); i++) {
-        const d = (a[i] ?? 0) - (b[i] ?? 0);
-        if (d !== 0) {
-          if (d > 0) best = k;
-          break;
-        }
-      }
-    }
-  }
+  for (const k of all) if (best === null || compareKernels(k, best) > 0) best = k;
   return best;
+}
+
+/** Orders kernel releases by their numeric parts (6.18.0 > 6.1.0-57-amd64); <0, 0 or >0. */
+export function compareKernels(a: string, b: string): number {
+  const x = kernelKey(a);
+  const y = kernelKey(b);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const d = (x[i] ?? 0) - (y[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
 }
 
 export const headersNoPackages: PreflightCheck = {
@@ -85,7 +83,8 @@ export const headersAvailable: PreflightCheck = {
     const mods = builtModules(host);
     if (mods.length === 0 || facts.kernel.headersInstalled || host.packages === false) return null;
     const newest = newestInstalledKernel(facts);
-    const pending = newest !== null && newest !== facts.kernel.release;
+    // a reboot is pending only towards a newer kernel: never suggest booting an older one
+    const pending = newest !== null && compareKernels(newest, facts.kernel.release) > 0;
     return finding(
       `no /lib/modules/${facts.kernel.release}/build; modules to build: ${listText(mods)}` +
         (pending ? `; a newer kernel ${newest} is installed (reboot pending)` : ''),

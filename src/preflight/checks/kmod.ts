@@ -45,11 +45,17 @@ export const bindModule: PreflightCheck = {
     const mod = driverModule(host);
     if (moduleAvailable(facts, mod)) return null;
     const driver = bindDriver(host);
+    // other drivers to offer: never the one that is missing, nor one whose module is missing too
+    const others = (['uio_pci_generic', 'vfio-pci', 'igb_uio'] as const).filter(
+      (d) => d !== driver && moduleAvailable(facts, d === 'igb_uio' ? 'uio' : d),
+    );
     return finding(
       `modprobe cannot find ${mod} on kernel ${facts.kernel.release}`,
       `module ${mod} available${driver === 'igb_uio' ? ' (igb_uio is built on top of it)' : ''}`,
-      `install the kernel's extra modules (Ubuntu: linux-modules-extra-${facts.kernel.release}; RHEL: kernel-modules-extra), ` +
-        'or choose another dpdk.driver (uio_pci_generic, vfio-pci)',
+      `install the kernel's extra modules (Ubuntu: linux-modules-extra-${facts.kernel.release}; RHEL: kernel-modules-extra)` +
+        (others.length
+          ? `, or choose another dpdk.driver this kernel has (${others.join(', ')})`
+          : '; this kernel has none of the other binding drivers (uio_pci_generic, vfio-pci, uio for igb_uio) either'),
     );
   },
 };
