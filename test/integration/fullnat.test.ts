@@ -185,15 +185,20 @@ describe.skipIf(!root)('tutorial FullNAT on the lab keepalived pair', () => {
   }, 600_000);
 
   it('stopping the master keepalived moves the VIP to the backup', async () => {
+    // keepalived pushes the VIP to dpvs on its instance's dpdk_interface: the service's vip_dev dpdk1,
+    // not keepalived.interface dpdk0 (test/fixtures/upstream/keepalived.yaml)
+    const vipLine = 'inet 10.0.96.204/32 scope global dpdk1';
+    expect(
+      await waitFor(async () => (await on('lb1', `${BIN}/dpip addr show`)).includes(vipLine), 30_000),
+    ).toBe(true);
+    expect(await on('lb2', `${BIN}/dpip addr show`)).not.toContain('10.0.96.204/32');
     const stop = await labSsh('lb1', 'systemctl stop keepalived');
     expect(stop.code, stop.stderr).toBe(0);
     try {
       expect(
-        await waitFor(
-          async () => (await on('lb2', `${BIN}/dpip addr show`)).includes('10.0.96.204/32'),
-          60_000,
-        ),
+        await waitFor(async () => (await on('lb2', `${BIN}/dpip addr show`)).includes(vipLine), 60_000),
       ).toBe(true);
+      expect(await on('lb1', `${BIN}/dpip addr show`)).not.toContain('10.0.96.204/32');
     } finally {
       await labSsh('lb1', 'systemctl start keepalived');
     }
