@@ -167,6 +167,30 @@ export const SourceSpec = z
   ])
   .describe('where the source tarball comes from');
 
+/** Meson options dpvs-deploy sets itself, and the inventory key that sets each. */
+const MESON_OWN: Record<string, string> = {
+  prefix: 'dpdk.build_dir',
+  machine: 'dpdk.march',
+  cpu_instruction_set: 'dpdk.march',
+  enable_kmods: 'dpvs.kni',
+};
+
+export const MesonOption = z
+  .string()
+  .regex(/^-D[A-Za-z][A-Za-z0-9_:.-]*=[^\n\r\0]*$/, {
+    message: 'expected a meson option -Dkey=value, e.g. -Ddisable_drivers=net/ice,crypto/*',
+  })
+  .superRefine((o, ctx) => {
+    const key = o.slice(2, o.indexOf('='));
+    const own = Object.hasOwn(MESON_OWN, key) ? MESON_OWN[key] : undefined;
+    if (own)
+      ctx.addIssue({
+        code: 'custom',
+        message: `-D${key} is set by dpvs-deploy from ${own}; set that instead`,
+      });
+  })
+  .describe('one meson option: -Dkey=value');
+
 export const DpdkSettings = z
   .object({
     version: z
@@ -189,6 +213,12 @@ export const DpdkSettings = z
       .optional()
       .describe('-march for the build (default: native)'),
     build_dir: RemotePath.optional(),
+    meson_options: z
+      .array(MesonOption)
+      .optional()
+      .describe(
+        'extra options for `meson setup` (DPDK 20.11+), each -Dkey=value, e.g. -Ddisable_drivers=net/ice,crypto/* or -Dmax_lcores=64; part of the build stamp (a change rebuilds DPDK). prefix, machine/cpu_instruction_set and enable_kmods are set by dpvs-deploy (dpdk.build_dir, dpdk.march, dpvs.kni)',
+      ),
   })
   .strict();
 
