@@ -222,6 +222,25 @@ export const DpdkSettings = z
   })
   .strict();
 
+/** Environment variables of DPVS's build that dpvs-deploy sets itself. */
+const DPVS_ENV_OWN = new Set(['PKG_CONFIG_PATH', 'RTE_SDK', 'RTE_TARGET', 'INSDIR', 'PWD']);
+
+export const DpvsBuildEnv = z
+  .record(
+    z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+      message: 'expected an environment variable name such as CFLAGS',
+    }),
+    z.string().regex(/^[^\n\r\0]*$/, { message: 'a value must be one line' }),
+  )
+  .superRefine((env, ctx) => {
+    for (const k of Object.keys(env))
+      if (DPVS_ENV_OWN.has(k))
+        ctx.addIssue({ code: 'custom', path: [k], message: `${k} is set by dpvs-deploy for the DPVS build` });
+  })
+  .describe(
+    "environment of DPVS's `make` (values quoted), e.g. CFLAGS: -Wno-error=array-bounds -Wno-error=deprecated-declarations; DPVS's Makefiles add to CFLAGS with +=, so the environment's flags come first; part of the DPVS release id (a change rebuilds DPVS, not DPDK)",
+  );
+
 export const DpvsSettings = z
   .object({
     version: z
@@ -230,6 +249,7 @@ export const DpvsSettings = z
       .optional()
       .describe(`DPVS release as a quoted string, e.g. "1.9.10" (default ${DEFAULT_DPVS_VERSION})`),
     source: SourceSpec.optional(),
+    build_env: DpvsBuildEnv.optional(),
     prefix: RemotePath.optional().describe('install root (default /opt/dpvs)'),
     config_path: RemotePath.optional().describe('default /etc/dpvs.conf'),
     max_socket: z.number().int().min(1).max(8).optional().describe('CONFIG_DPVS_MAX_SOCKET (default 2)'),

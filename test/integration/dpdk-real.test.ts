@@ -84,7 +84,10 @@ function realDpvs(): { file: string; sha256: string } {
   return { file: a.path, sha256: a.sha256 };
 }
 
-function inventory(name: string, opts: { kni: boolean; dpvsFile?: string }): string {
+function inventory(
+  name: string,
+  opts: { kni: boolean; dpvsFile?: string; buildEnv?: Record<string, string> },
+): string {
   const p = labPaths();
   const file = path.join(work, name);
   writeFileSync(
@@ -121,6 +124,7 @@ function inventory(name: string, opts: { kni: boolean; dpvsFile?: string }): str
             version: '1.9.10',
             kni: opts.kni,
             source: opts.dpvsFile ? { file: opts.dpvsFile } : realDpvs(),
+            ...(opts.buildEnv && { build_env: opts.buildEnv }),
           },
         },
       },
@@ -214,5 +218,24 @@ describe.skipIf(!!real.error)('real DPDK 20.11.10 built by the tool on a lab bal
     const t = newestTranscripts(path.join(work, 'runs'), 'apply')[lb.name] ?? '';
     expect(t).not.toMatch(/meson setup|ninja -C/);
     expect(await on(`cat ${PREFIX}/build.stamp`)).toBe(stamp);
+  }, 1_200_000);
+
+  it("dpvs.build_env (the GCC 12 / OpenSSL 3 fix) reaches DPVS's compiler; DPDK is not rebuilt", async () => {
+    const stamp = await on(`cat ${PREFIX}/build.stamp`);
+    const flags = '-Wno-error=array-bounds -Wno-error=deprecated-declarations';
+    const inv = inventory('build-env.yaml', { kni: false, buildEnv: { CFLAGS: flags } });
+    const plan = await cli(['plan', inv, '--no-diff']);
+    expect(plan.code, plan.out).toBe(2);
+    expect(plan.out).toMatch(/dpvs-build /);
+    expect(plan.out).not.toMatch(/dpdk-build /);
+    const apply = await cli(['apply', inv, '--yes']);
+    expect(apply.code, apply.out).toBe(0);
+    const t = newestTranscripts(path.join(work, 'runs'), 'apply')[lb.name] ?? '';
+    // the compiler line of the fixture's src/Makefile: the environment's flags, then the Makefile's own
+    expect(t).toMatch(new RegExp(`\\b(g?cc) ${flags} .*-Werror .*-o dpvs main\\.c`));
+    expect(t).not.toMatch(/meson setup|ninja -C/);
+    expect(await on(`cat ${PREFIX}/build.stamp`)).toBe(stamp);
+    const again = await cli(['plan', inv, '--no-diff']);
+    expect(again.code, again.out).toBe(0);
   }, 1_200_000);
 });

@@ -249,3 +249,34 @@ hosts:
     expect(errors(inv(`[-Dconstructor=1]`))).toEqual([]);
   });
 });
+
+describe('inventory: dpvs.build_env', () => {
+  const inv = (env: string) => `version: 1
+hosts:
+  lb1:
+    address: 10.0.0.11
+    roles: [balancer]
+    dpvs:
+      build_env: ${env}
+`;
+  function errors(text: string): string {
+    try {
+      loadInventoryBytes(Buffer.from(text), 'inv.yaml');
+    } catch (e) {
+      if (e instanceof InventoryError) return e.message;
+      throw e;
+    }
+    return '';
+  }
+
+  it('accepts variables, refuses bad names, multi-line values and what dpvs-deploy sets', () => {
+    expect(errors(inv(`{ CFLAGS: '-Wno-error=array-bounds -Wno-error=deprecated-declarations' }`))).toBe('');
+    expect(errors(inv(`{ 'BAD-NAME': x }`))).toContain(
+      'expected an environment variable name such as CFLAGS',
+    );
+    expect(errors(inv(`{ CFLAGS: "a\\nb" }`))).toContain('a value must be one line');
+    const own = errors(inv(`{ PKG_CONFIG_PATH: /x }`));
+    expect(own).toContain('PKG_CONFIG_PATH is set by dpvs-deploy for the DPVS build');
+    expect(own).toMatch(/inv\.yaml:7:\d+/);
+  });
+});
