@@ -14,7 +14,7 @@ import { loadInventoryBytes } from '../../src/inventory/load.js';
 import type { ResolvedHost } from '../../src/inventory/types.js';
 import type { Change } from '../../src/plan/change.js';
 import { dpdkBuildTask, KBUILD_COMMAND, KBUILD_OUTPUT } from '../../src/tasks/dpdk-build.js';
-import { stagingDir, stampScript } from '../../src/tasks/dpdk/scripts.js';
+import { compileScript, stagingDir, stampScript } from '../../src/tasks/dpdk/scripts.js';
 import { SERIES_OUTPUT, SERIES_SCRIPT, seriesId } from '../../src/tasks/dpdk/series.js';
 import { dpdkSpec } from '../../src/tasks/dpdk/spec.js';
 import { COMPILER_COMMAND, COMPILER_OUTPUT, expectedStamp, stampHead } from '../../src/tasks/dpdk/stamp.js';
@@ -278,5 +278,38 @@ hosts:
     const own = errors(inv(`{ PKG_CONFIG_PATH: /x }`));
     expect(own).toContain('PKG_CONFIG_PATH is set by dpvs-deploy for the DPVS build');
     expect(own).toMatch(/inv\.yaml:7:\d+/);
+  });
+});
+
+describe('a failed DPDK build names its cause on its last line (run with a stand-in meson)', () => {
+  function failWith(output: string): string {
+    const bin = mkdtempSync(path.join(tmp, 'bin-'));
+    writeFileSync(path.join(bin, 'meson'), `#!/bin/sh\nprintf '%s\\n' ${JSON.stringify(output)}\nexit 1\n`, {
+      mode: 0o755,
+    });
+    const spec = dpdkSpec(host(dpvsTarball('dpvs-f', P1, 'x\n'), {}, { kni: true }), tmp)!;
+    spec.layout = { ...spec.layout, root: mkdtempSync(path.join(tmp, 'root-')) };
+    mkdirSync(stagingDir(spec), { recursive: true });
+    const r = spawnSync('sh', ['-c', compileScript(spec)], {
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` },
+    });
+    expect(r.status).toBe(1);
+    return r.stderr.trimEnd().split('\n').at(-1) ?? '';
+  }
+
+  it("meson's kernel-module refusal: the tool's diagnosis", () => {
+    const last = failWith(
+      'kernel/linux/meson.build:28:1: ERROR: Problem encountered: Cannot compile kernel modules as requested - are kernel headers installed?',
+    );
+    expect(last).toMatch(
+      /^cause: DPDK 20\.11\.10 could not build its kernel modules \(rte_kni, -Denable_kmods=true\): \/lib\/modules\/\S+\/build is not a usable kernel build tree; .*set dpvs\.kni: false$/,
+    );
+  });
+
+  it('any other error: the build log’s first error line', () => {
+    expect(failWith('config/meson.build:1:0: ERROR: Dependency "numa" not found')).toBe(
+      'cause: config/meson.build:1:0: ERROR: Dependency "numa" not found',
+    );
   });
 });
