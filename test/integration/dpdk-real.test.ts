@@ -5,8 +5,9 @@
  * (dpvs-1.9.10-realdpdk.tar.gz), drivers trimmed with dpdk.meson_options. The CLI runs real meson and
  * ninja, installs, and the fixture dpvs compiles against the installed headers and links the real
  * static libraries (`pkg-config --static --libs libdpdk`: -lnuma -lpcap -ldbus-1 -lsystemd ...).
- *   - rte_kni on (the default): the lab's kernel build tree has no `kernelversion` target, where real
+ *   - rte_kni on (the default) with a kernel build tree whose `make kernelversion` fails, where real
  *     meson would stop with "Cannot compile kernel modules as requested": the plan says so first;
+ *     (the other cases run with kni off: the lab's kbuild is fake and cannot compile the real rte_kni)
  *   - kni off: the build goes through; the next plan is empty;
  *   - a DPVS-only change (another DPVS tarball, same patch series) rebuilds DPVS, not DPDK.
  * Run under the lab lock (about 5-10 min on 2 cores; the DPDK build is most of it):
@@ -151,7 +152,11 @@ describe.skipIf(!!real.error)('real DPDK 20.11.10 built by the tool on a lab bal
   }, 300_000);
 
   it('rte_kni on a kernel build tree real meson refuses: the plan names the cause before building', async () => {
+    // a kernel build tree whose Makefile has no kernelversion target (a broken headers install)
+    const mk = '/lib/modules/$(uname -r)/build/Makefile';
+    await on(`cp ${mk} ${mk}.dd-test && printf 'modules:\\n\\t@true\\n' > ${mk}`);
     const plan = await cli(['plan', inventory('kni.yaml', { kni: true }), '--no-diff']);
+    await on(`mv -f ${mk}.dd-test ${mk}`);
     expect(plan.code, plan.out).toBe(1);
     expect(plan.out).toMatch(
       /rte_kni cannot be built: \/lib\/modules\/\S+\/build is not a usable kernel build tree/,
