@@ -219,6 +219,30 @@ export const SourceSpec = z
   ])
   .describe('where the source tarball comes from');
 
+/** Meson options dpvs-deploy sets itself, and the inventory key that sets each. */
+const MESON_OWN: Record<string, string> = {
+  prefix: 'dpdk.build_dir',
+  machine: 'dpdk.march',
+  cpu_instruction_set: 'dpdk.march',
+  enable_kmods: 'dpvs.kni',
+};
+
+export const MesonOption = z
+  .string()
+  .regex(/^-D[A-Za-z][A-Za-z0-9_:.-]*=[^\n\r\0]*$/, {
+    message: 'expected a meson option -Dkey=value, e.g. -Ddisable_drivers=net/ice,crypto/*',
+  })
+  .superRefine((o, ctx) => {
+    const key = o.slice(2, o.indexOf('='));
+    const own = Object.hasOwn(MESON_OWN, key) ? MESON_OWN[key] : undefined;
+    if (own)
+      ctx.addIssue({
+        code: 'custom',
+        message: `-D${key} is set by dpvs-deploy from ${own}; set that instead`,
+      });
+  })
+  .describe('one meson option: -Dkey=value');
+
 export const DpdkSettings = z
   .object({
     version: z
@@ -241,8 +265,33 @@ export const DpdkSettings = z
       .optional()
       .describe('-march for the build (default: native)'),
     build_dir: RemotePath.optional(),
+    meson_options: z
+      .array(MesonOption)
+      .optional()
+      .describe(
+        'extra options for `meson setup` (DPDK 20.11+), each -Dkey=value, e.g. -Ddisable_drivers=net/ice,crypto/* or -Dmax_lcores=64; part of the build stamp (a change rebuilds DPDK). prefix, machine/cpu_instruction_set and enable_kmods are set by dpvs-deploy (dpdk.build_dir, dpdk.march, dpvs.kni)',
+      ),
   })
   .strict();
+
+/** Environment variables of DPVS's build that dpvs-deploy sets itself. */
+const DPVS_ENV_OWN = new Set(['PKG_CONFIG_PATH', 'RTE_SDK', 'RTE_TARGET', 'INSDIR', 'PWD']);
+
+export const DpvsBuildEnv = z
+  .record(
+    z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+      message: 'expected an environment variable name such as CFLAGS',
+    }),
+    z.string().regex(/^[^\n\r\0]*$/, { message: 'a value must be one line' }),
+  )
+  .superRefine((env, ctx) => {
+    for (const k of Object.keys(env))
+      if (DPVS_ENV_OWN.has(k))
+        ctx.addIssue({ code: 'custom', path: [k], message: `${k} is set by dpvs-deploy for the DPVS build` });
+  })
+  .describe(
+    "environment of DPVS's `make` (values quoted), e.g. CFLAGS: -Wno-error=array-bounds -Wno-error=deprecated-declarations; DPVS's Makefiles add to CFLAGS with +=, so the environment's flags come first; part of the DPVS release id (a change rebuilds DPVS, not DPDK)",
+  );
 
 export const DpvsSettings = z
   .object({
@@ -252,6 +301,7 @@ export const DpvsSettings = z
       .optional()
       .describe(`DPVS release as a quoted string, e.g. "1.9.10" (default ${DEFAULT_DPVS_VERSION})`),
     source: SourceSpec.optional(),
+    build_env: DpvsBuildEnv.optional(),
     prefix: RemotePath.optional().describe('install root (default /opt/dpvs)'),
     config_path: RemotePath.optional().describe('default /etc/dpvs.conf'),
     max_socket: z.number().int().min(1).max(8).optional().describe('CONFIG_DPVS_MAX_SOCKET (default 2)'),

@@ -34,9 +34,40 @@ import {
   marchOptions,
   stampHead,
 } from './dpdk/stamp.js';
+import { seriesOutputs } from './dpdk/series.js';
 import type { PlanContext, Task, TaskPlan } from './types.js';
 
 const TASK = 'dpdk-build';
+/** Is the running kernel's build tree usable? The check DPDK 20.11's kernel/linux/meson.build makes. */
+export const KBUILD_OUTPUT = 'dpdk-build-kbuild';
+export const KBUILD_COMMAND = [
+  'd=/lib/modules/$(uname -r)/build',
+  '[ -e "$d" ] || { echo absent; exit 0; }',
+  'command -v make >/dev/null 2>&1 || { echo nomake; exit 0; }',
+  'if out=$(make -sC "$d" kernelversion 2>&1); then echo ok; else printf \'fail %s\\n\' "$(printf \'%s\\n\' "$out" | head -n 1)"; fi',
+].join('; ');
+
+/**
+ * Why this build cannot succeed on this host, known before it starts: DPDK 20.11's meson stops with
+ * "Cannot compile kernel modules as requested - are kernel headers installed?" when -Denable_kmods=true
+ * (rte_kni) meets a kernel build tree where `make kernelversion` fails; meson options on a make build.
+ */
+function predictedProblems(spec: DpdkSpec, facts: Facts): string[] {
+  const out: string[] = [];
+  if (spec.pairing.buildSystem === 'make' && spec.mesonOptions.length)
+    out.push(
+      `dpdk.meson_options is for meson builds (DPDK 20.11 and later); DPDK ${spec.version} builds with make`,
+    );
+  const kb = (facts.outputs[KBUILD_OUTPUT]?.stdout ?? '').trim();
+  if (spec.rteKni && spec.pairing.buildSystem === 'meson' && kb.startsWith('fail')) {
+    const why = kb.slice(4).trim();
+    const r = facts.kernel.release;
+    out.push(
+      `rte_kni cannot be built: /lib/modules/${r}/build is not a usable kernel build tree (\`make -sC /lib/modules/${r}/build kernelversion\` fails${why ? `: ${why}` : ''}), so DPDK ${spec.version}'s meson setup -Denable_kmods=true would stop with "Cannot compile kernel modules as requested"; reinstall the headers of kernel ${r}, or set dpvs.kni: false`,
+    );
+  }
+  return out;
+}
 const BUILD_TIMEOUT_MS = 3 * 3600_000;
 
 /** What the build leaves for the next tasks (kmods, nic-binding, dpvs-build). */
@@ -65,7 +96,7 @@ function buildChanges(ctx: PlanContext, d: BuildDecision & { role: { kind: 'buil
   const stage = stagingDir(spec);
   const dpdkSha = spec.dpdkSource ? sourceSha256(spec.dpdkSource, dir) : null;
   const dpvsSha = spec.dpvsSource ? sourceSha256(spec.dpvsSource, dir) : null;
-  const problems: string[] = [];
+  const problems: string[] = predictedProblems(spec, ctx.facts);
   if (!dpdkSha) problems.push(`no usable DPDK ${spec.version} source (dpdk.source)`);
   if (!dpvsSha) problems.push(`no usable DPVS ${spec.dpvsVersion} source (dpvs.source)`);
   for (const p of spec.patches) if (!p.hostPath) problems.push(`patch ${p.rel} is missing`);
@@ -112,7 +143,7 @@ function buildChanges(ctx: PlanContext, d: BuildDecision & { role: { kind: 'buil
       action: 'run',
       steps: [
         { kind: 'exec', command: compileScript(spec), timeoutMs: BUILD_TIMEOUT_MS },
-        { kind: 'exec', command: stampScript(spec, stampHead(spec, ctx.facts, dir)) },
+        { kind: 'exec', command: stampScript(spec, stampHead(spec, ctx.facts, dir), dpvsTarball, dpvsSha) },
       ],
     },
   );
@@ -168,7 +199,11 @@ export const dpdkBuildTask: Task = {
     return {
       files: [spec.layout.stamp],
       commands: ['gcc', 'make', 'meson', 'ninja', 'patch', 'pkg-config'],
-      outputs: { [COMPILER_OUTPUT]: COMPILER_COMMAND },
+      outputs: {
+        [COMPILER_OUTPUT]: COMPILER_COMMAND,
+        ...(spec.rteKni && spec.pairing.buildSystem === 'meson' ? { [KBUILD_OUTPUT]: KBUILD_COMMAND } : {}),
+        ...seriesOutputs(spec, inventory.dir),
+      },
       diskPaths: [spec.layout.root],
     };
   },

@@ -10,6 +10,7 @@ import { sh } from '../transport/quote.js';
 import { buildDecision } from './dpdk/build-role.js';
 import { failStep } from './dpdk/fail.js';
 import { fetchProbeFiles, planFetch } from './dpdk/fetch.js';
+import { seriesOutputs } from './dpdk/series.js';
 import { dpdkSpec, dpvsTarballName, PATCH_CACHE, type DpdkSpec } from './dpdk/spec.js';
 import { COMPILER_COMMAND, COMPILER_OUTPUT } from './dpdk/stamp.js';
 import type { PlanContext, Task, TaskPlan } from './types.js';
@@ -36,7 +37,7 @@ export const dpdkSourceTask: Task = {
     return {
       files: dpdkProbeFiles(spec, inventory.dir),
       commands: ['curl', 'wget', 'sha256sum', 'tar'],
-      outputs: { [COMPILER_OUTPUT]: COMPILER_COMMAND },
+      outputs: { [COMPILER_OUTPUT]: COMPILER_COMMAND, ...seriesOutputs(spec, inventory.dir) },
     };
   },
 

@@ -27,6 +27,9 @@ const NAMES: Record<string, Record<Family, string>> = {
   pyelftools: { debian: 'python3-pyelftools', rhel: 'python3-pyelftools' },
   numa: { debian: 'libnuma-dev', rhel: 'numactl-devel' },
   pcap: { debian: 'libpcap-dev', rhel: 'libpcap-devel' },
+  // the real libdpdk.pc links libpcap statically: libpcap.pc requires dbus-1, whose Libs.private is
+  // -lsystemd, and neither libdbus-1-dev nor dbus-devel pulls the systemd library's headers package
+  systemd: { debian: 'libsystemd-dev', rhel: 'systemd-devel' },
   openssl: { debian: 'libssl-dev', rhel: 'openssl-devel' },
   popt: { debian: 'libpopt-dev', rhel: 'popt-devel' },
   nl3: { debian: 'libnl-3-dev', rhel: 'libnl3-devel' },

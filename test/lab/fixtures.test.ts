@@ -47,6 +47,7 @@ describe('tarballs', () => {
       ['dpdk-24.11.tar.xz', 'dpdk-24.11'],
       ['dpvs-1.8.12.tar.gz', 'dpvs-1.8.12'],
       ['dpvs-1.9.10.tar.gz', 'dpvs-1.9.10'],
+      ['dpvs-1.9.10-realdpdk.tar.gz', 'dpvs-1.9.10'],
       ['dpvs-1.10.2.tar.gz', 'dpvs-1.10.2'],
     ]);
   });

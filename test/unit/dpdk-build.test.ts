@@ -344,7 +344,11 @@ describe('build stamp', () => {
       code: 0,
       stdout: execFileSync('sh', ['-c', COMPILER_COMMAND], { encoding: 'utf8' }),
     };
-    const r = spawnSync('sh', ['-c', stampScript(spec, stampHead(spec, f, tmp))], { encoding: 'utf8' });
+    const r = spawnSync(
+      'sh',
+      ['-c', stampScript(spec, stampHead(spec, f, tmp), '/nonexistent.tar.gz', SHA_DPVS)],
+      { encoding: 'utf8' },
+    );
     expect(r.status, r.stderr).toBe(0);
     const written = execFileSync('cat', [path.join(stagingDir(spec), 'build.stamp')], { encoding: 'utf8' });
     expect(written).toBe(expectedStamp(spec, f, tmp));

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { Facts } from '../../src/facts/types.js';
 import type { ResolvedHost } from '../../src/inventory/types.js';
@@ -78,6 +79,24 @@ describe('dpvs-build task', () => {
     expect(make).toContain(
       'RTE_SDK=/opt/dpvs-deploy/dpdk/18.11.2/src/dpdk-stable-18.11.2 RTE_TARGET=build make',
     );
+  });
+
+  it('dpvs.build_env goes before make (quoted) and into the release id; without it the id is unchanged', () => {
+    const flags = "-Wno-error=array-bounds -Wno-error=deprecated-declarations -DX='a b'";
+    const h = r630Host({ dpvs: { version: '1.9.10', source: SRC, build_env: { CFLAGS: flags } } });
+    const make = cmds(dpvsBuildTask.plan(planContext(h, fresh)).changes[0]).find((c) =>
+      c.includes('make install'),
+    );
+    // the shell sees the value as written
+    const assign = /&& (CFLAGS=.*?) PKG_CONFIG_PATH=/.exec(make ?? '')?.[1] ?? '';
+    const r = spawnSync('sh', ['-c', `${assign} sh -c 'printf %s "$CFLAGS"'`], { encoding: 'utf8' });
+    expect(r.stdout).toBe(flags);
+    expect(make?.match(/CFLAGS=/g)).toHaveLength(2);
+    expect(releaseOf(h, inv).id).not.toBe(releaseOf(host, inv).id);
+    expect(releaseOf(host, inv).stampContent).not.toContain('buildEnv');
+    // a build_env change is a DPVS rebuild
+    const { changes } = dpvsBuildTask.plan(planContext(h, installed(fresh, host)));
+    expect(changes.map((c) => c.id)).toContain(`dpvs-build/release/${releaseOf(h, inv).id}`);
   });
 
   it('converged (stamp matches, current points at it): nothing', () => {

@@ -4,7 +4,8 @@
 import path from 'node:path';
 import { quote, raw, sh } from '../../transport/quote.js';
 import type { DpdkSpec } from './spec.js';
-import { buildOptions, COMPILER_COMMAND, makeTarget, marchOptions } from './stamp.js';
+import { SERIES_SCRIPT } from './series.js';
+import { buildOptions, COMPILER_COMMAND, makeTarget, marchOptions, SERIES_KEY } from './stamp.js';
 
 /** The staging root: a fresh directory next to layout.root, renamed into place on success. */
 export function stagingDir(spec: DpdkSpec): string {
@@ -69,13 +70,25 @@ function diskFullNote(dir: string): string {
   return sh`f=$(df -Pk ${dir} 2>/dev/null | awk 'NR==2 {print $4}'); if [ -n "$f" ] && [ "$f" -lt 1024 ]; then printf '%s\n' "No space left on device: $f KiB free at "${dir}" (dpdk.build_dir)"; fi;`;
 }
 
+/**
+ * The last line of a failed build's message names the cause: the tool's own diagnosis where it knows
+ * one (meson's kernel-module check), else the build's first error line.
+ */
+function causeNote(spec: DpdkSpec, log: string): string {
+  const kmods = `cause: DPDK ${spec.version} could not build its kernel modules (rte_kni, -Denable_kmods=true): /lib/modules/`;
+  return (
+    sh`if grep -q 'Cannot compile kernel modules as requested' ${log} 2>/dev/null; then printf '%s\n' ${kmods}"$(uname -r)/build is not a usable kernel build tree; install the running kernel's headers or set dpvs.kni: false"; ` +
+    sh`else c=$(grep -m 1 -E '(^|: )(ERROR|[Ee]rror):|^FAILED:' ${log} 2>/dev/null); [ -z "$c" ] || printf 'cause: %s\n' "$c"; fi;`
+  );
+}
+
 /** Run a build command with its output in <staging>/build.log, printed; on failure, the last lines to stderr. */
 function logged(spec: DpdkSpec, body: string): string {
   const log = `${stagingDir(spec)}/build.log`;
   return [
     `{ ${body}; } > ${quote(log)} 2>&1; rc=$?`,
     sh`cat ${log}`,
-    sh`if [ $rc -ne 0 ]; then { printf '%s\n' ${`DPDK ${spec.version} build failed`}" (exit $rc); last lines of "${log}:; tail -n 25 ${log}; ${raw(diskFullNote(stagingDir(spec)))} } >&2; exit $rc; fi`,
+    sh`if [ $rc -ne 0 ]; then { printf '%s\n' ${`DPDK ${spec.version} build failed`}" (exit $rc); last lines of "${log}:; tail -n 25 ${log}; ${raw(diskFullNote(stagingDir(spec)))} ${raw(causeNote(spec, log))} } >&2; exit $rc; fi`,
   ].join('\n');
 }
 
@@ -118,11 +131,19 @@ function kmodCopy(spec: DpdkSpec, from: string, name: string): string {
   return sh`[ -f ${from} ] || { printf '%s\n' ${`DPDK ${spec.version} built no ${name}.ko: are the kernel headers for`}" $(uname -r) installed (/lib/modules/$(uname -r)/build)?" >&2; exit 1; }; cp -f ${from} ${to}`;
 }
 
-/** Record the stamp (the compiler line written from the host's compiler) in the staging directory. */
-export function stampScript(spec: DpdkSpec, head: string[]): string {
+/**
+ * Record the stamp in the staging directory: the planned head, then the two lines the host computes
+ * itself, the DPVS patch series of the tarball it applied (series.ts; the DPVS tarball's checksum when
+ * it has none) and the compiler (the probe's command).
+ */
+export function stampScript(spec: DpdkSpec, head: string[], dpvsTarball: string, dpvsSha: string): string {
   const f = `${stagingDir(spec)}/build.stamp`;
-  // COMPILER_COMMAND is our own constant shell fragment, the same text the probe runs
-  return sh`{ printf '%s\n' ${head}; printf 'compiler=%s\n' "$(${raw(COMPILER_COMMAND)})"; } > ${f}`;
+  const dir = spec.pairing.patchDir;
+  // SERIES_SCRIPT and COMPILER_COMMAND are our own constant shell fragments, the texts the probes run
+  return [
+    sh`s=$(sh -c ${SERIES_SCRIPT} sh ${dpvsTarball} ${dir}); [ -n "$s" ] || s=${`tarball:${dpvsSha}`}`,
+    sh`{ printf '%s\n' ${head}; printf '%s=%s %s\n' ${SERIES_KEY} "$s" ${dir}; printf 'compiler=%s\n' "$(${raw(COMPILER_COMMAND)})"; } > ${f}`,
+  ].join('\n');
 }
 
 /** Switch the staging directory into place; the previous build stays until the rename succeeded. */

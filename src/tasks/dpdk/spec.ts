@@ -45,6 +45,8 @@ export interface DpdkSpec {
   vhostNet: boolean;
   /** igb_uio.ko comes from the DPDK build (18.11) */
   igbUioFromBuild: boolean;
+  /** dpdk.meson_options: the user's -Dkey=value options for meson setup, in inventory order */
+  mesonOptions: string[];
 }
 
 export const PATCH_CACHE = `${CACHE_DIR}/patches`;
@@ -82,6 +84,7 @@ export function dpdkSpec(host: ResolvedHost, inventoryDir: string): DpdkSpec | n
     rteKni: kni && pairing.kni === 'rte_kni',
     vhostNet: kni && pairing.kni === 'virtio-user',
     igbUioFromBuild: driver === 'igb_uio' && pairing.igbUioSource === 'dpdk',
+    mesonOptions: host.dpdk?.meson_options ?? [],
   };
 }
 

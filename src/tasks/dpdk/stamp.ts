@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { Facts } from '../../facts/types.js';
 import { sourceSha256 } from './fetch.js';
+import { seriesId } from './series.js';
 import { builtModules, type DpdkSpec } from './spec.js';
 
 export const COMPILER_OUTPUT = 'dpdk-build-compiler';
@@ -54,23 +55,28 @@ export function buildOptions(spec: DpdkSpec): string[] {
       `CONFIG_RTE_KNI_KMOD=${spec.rteKni ? 'y' : 'n'}`,
     ];
   }
-  return spec.pairing.mesonOptions.map((o) =>
-    o === '-Denable_kmods=true' && !spec.rteKni ? '-Denable_kmods=false' : o,
-  );
+  return [
+    ...spec.pairing.mesonOptions.map((o) =>
+      o === '-Denable_kmods=true' && !spec.rteKni ? '-Denable_kmods=false' : o,
+    ),
+    ...spec.mesonOptions,
+  ];
 }
 
 export function compilerLine(facts: Facts): string {
   return (facts.outputs[COMPILER_OUTPUT]?.stdout ?? '').split('\n')[0]?.trim() ?? '';
 }
 
-/** Every stamp line but the compiler's. */
+/**
+ * Every stamp line but the two the build writes on the host itself: the DPVS patch series (series.ts;
+ * not the whole DPVS tarball, so a DPVS-only change does not rebuild DPDK) and the compiler.
+ */
 export function stampHead(spec: DpdkSpec, facts: Facts, inventoryDir: string): string[] {
   const sum = (s: DpdkSpec['dpdkSource']): string =>
     s ? (sourceSha256(s, inventoryDir) ?? 'unreadable') : 'none';
   const lines = [
     '# dpvs-deploy: inputs of the DPDK build in this directory',
     `dpdk=${spec.version} ${sum(spec.dpdkSource)}`,
-    `dpvs=${spec.dpvsVersion} ${sum(spec.dpvsSource)} ${spec.pairing.patchDir}`,
     ...spec.patches.map((p) => `patch=${p.sha256 ?? 'missing'} ${p.rel}`),
     `build=${spec.pairing.buildSystem} ${[...marchOptions(spec), ...buildOptions(spec)].join(' ')}`,
     `prefix=${spec.layout.root}`,
@@ -82,8 +88,16 @@ export function stampHead(spec: DpdkSpec, facts: Facts, inventoryDir: string): s
   return lines;
 }
 
+/** The series line's key; its value is series.ts's seriesId, then the patch directory. */
+export const SERIES_KEY = 'dpvs-patches';
+
 export function expectedStamp(spec: DpdkSpec, facts: Facts, inventoryDir: string): string {
-  return [...stampHead(spec, facts, inventoryDir), `compiler=${compilerLine(facts)}`, ''].join('\n');
+  return [
+    ...stampHead(spec, facts, inventoryDir),
+    `${SERIES_KEY}=${seriesId(spec, facts, inventoryDir)} ${spec.pairing.patchDir}`,
+    `compiler=${compilerLine(facts)}`,
+    '',
+  ].join('\n');
 }
 
 export function stampId(stamp: string): string {

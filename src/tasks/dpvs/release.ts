@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import type { Facts } from '../../facts/types.js';
 import type { LoadedInventory, ResolvedHost } from '../../inventory/types.js';
 import type { Step } from '../../plan/change.js';
-import { sh } from '../../transport/quote.js';
+import { quote, sh } from '../../transport/quote.js';
 import { parseDpvsVersion } from '../../versions.js';
 import { dpdkLayout, pkgConfigPath } from '../layout.js';
 import { dpvsVersionOf, isBalancer, layoutOf, pairingOf } from './settings.js';
@@ -45,6 +45,8 @@ export function releaseOf(host: ResolvedHost, inventory: LoadedInventory): Relea
     dpdk: dpdkVersion,
     dpdkDiscovery: pairing.dpdkDiscovery,
     march: host.dpdk?.march ?? 'native',
+    // absent unless set, so the ids of releases built without it stay the same
+    buildEnv: host.dpvs?.build_env,
   };
   const hash = createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 12);
   const id = `${version}-${hash}`;
@@ -183,10 +185,15 @@ export function provisionOf(
 function buildEnv(host: ResolvedHost, dpdkVersion: string): string {
   const { pairing } = pairingOf(host);
   const d = dpdkLayout(dpdkVersion, host.dpdk?.build_dir);
+  // dpvs.build_env first (names validated by the schema, values quoted), then what dpvs-deploy sets
+  const user = Object.entries(host.dpvs?.build_env ?? {})
+    .filter(([k]) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
+    .map(([k, v]) => `${k}=${quote(v)} `)
+    .join('');
   if (pairing.dpdkDiscovery === 'rte_sdk') {
-    return sh`RTE_SDK=${`${d.srcParent}/${pairing.tarballTopDir}`} RTE_TARGET=${d.rteTarget}`;
+    return user + sh`RTE_SDK=${`${d.srcParent}/${pairing.tarballTopDir}`} RTE_TARGET=${d.rteTarget}`;
   }
-  return sh`PKG_CONFIG_PATH=${pkgConfigPath(d.prefix)}`;
+  return user + sh`PKG_CONFIG_PATH=${pkgConfigPath(d.prefix)}`;
 }
 
 /** Copies the tree's bin/ into a fresh releases/<id> (temp dir, then rename), then packs the artifact. */

@@ -24,14 +24,14 @@ BASE_RPM = ["bash", "coreutils", "glibc", "rpm", "systemd", "openssh-server", "o
 CATALOG_DEB = BASE_DEB + [
     "gcc", "g++", "make", "build-essential", "pkg-config", "pkgconf", "automake", "autoconf", "libtool", "patch",
     "meson", "ninja-build", "python3-pyelftools", "python3-pip", "libnuma-dev", "numactl", "libssl-dev",
-    "libpopt-dev", "libnl-3-dev", "libnl-genl-3-dev", "libnl-route-3-dev", "libpcap-dev", "pciutils", "ethtool",
+    "libpopt-dev", "libnl-3-dev", "libnl-genl-3-dev", "libnl-route-3-dev", "libpcap-dev", "libsystemd-dev", "pciutils", "ethtool",
     "wget", "git", "unzip", "bzip2", "hwloc", "dpdk", "dpdk-dev", "driverctl", "libelf-dev", "zlib1g-dev",
     "linux-headers-amd64", "linux-headers-generic", "dkms", "keepalived", "ipvsadm", "nginx", "iperf3", "tcpdump",
 ]
 CATALOG_RPM = BASE_RPM + [
     "gcc", "gcc-c++", "make", "pkgconf", "pkgconf-pkg-config", "pkgconfig", "automake", "autoconf", "libtool",
     "patch", "meson", "ninja-build", "python3-pyelftools", "python3-pip", "python36", "numactl-devel", "numactl",
-    "openssl-devel", "popt-devel", "libnl3-devel", "libpcap-devel", "libpcap", "pciutils", "ethtool", "wget", "git",
+    "openssl-devel", "popt-devel", "libnl3-devel", "libpcap-devel", "systemd-devel", "libpcap", "pciutils", "ethtool", "wget", "git",
     "unzip", "bzip2", "hwloc", "elfutils-libelf-devel", "zlib-devel", "kernel-devel", "kernel-headers",
     "epel-release", "dnf-plugins-core", "yum-utils", "keepalived", "ipvsadm", "nginx", "iperf3", "tcpdump",
 ]

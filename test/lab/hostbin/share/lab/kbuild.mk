@@ -2,7 +2,8 @@
 # package. `make -C /lib/modules/<kernel>/build M=DIR modules` compiles DIR's obj-m sources with the
 # real gcc (the lab's module fixtures compile standalone, without kernel headers) and produces
 # NAME.ko: the relocatable object plus an embedded modinfo trailer (vermagic=<kernel>, name=NAME),
-# which the fake insmod/modprobe check. Also: clean, modules_install (to /lib/modules/<kernel>/extra).
+# which the fake insmod/modprobe check. Also: clean, modules_install (to /lib/modules/<kernel>/extra),
+# kernelversion (DPDK 20.11's meson runs `make -sC <build> kernelversion` before building rte_kni).
 KBUILD_DIR := $(dir $(realpath $(lastword $(MAKEFILE_LIST))))
 KERNELRELEASE := $(shell cat $(KBUILD_DIR)kernel.release)
 export KERNELRELEASE
@@ -27,7 +28,7 @@ CFLAGS_ALL := -O2 -fno-common -w $(ccflags-y) $(EXTRA_CFLAGS)
 objs_of = $(strip $(or $($(1)-objs),$($(1)-y),$(1).o))
 SPECS := $(foreach m,$(MODS),$(m):$(subst $(space),$(comma),$(call objs_of,$(m))))
 
-.PHONY: modules modules_install clean
+.PHONY: modules modules_install clean kernelversion
 modules:
 	@test -n "$(M)" || { echo "fake kbuild: M= is required" >&2; exit 2; }
 	@test -n "$(MODS)" || { echo "fake kbuild: no obj-m in $(M)" >&2; exit 2; }
@@ -49,3 +50,6 @@ modules_install:
 
 clean:
 	@cd "$(M)" && rm -f *.o *.ko *.mod *.mod.c *.mod.o modules.order Module.symvers .*.cmd
+
+kernelversion:
+	@echo $(KERNELRELEASE)

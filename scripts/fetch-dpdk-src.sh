@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Fetches upstream's DPDK release tarballs (and dpdk-kmods, the igb_uio source) from Debian's source
+# archive, verifies each against its pinned sha256 and caches it under ~/.cache/dpvs-deploy/dpdk-src
+# (outside the checkout, kept across runs). Prints one line per tarball: <path> <top directory inside>.
+#
+#   bash scripts/fetch-dpdk-src.sh [20.11.10] [24.11.8] [kmods]     # none: all three
+#
+# Debian ships upstream's own release tarball as the source package's .orig.tar.xz. The deb-src
+# entries are DERIVED at run time from this machine's configured Debian archive (the deb822 .sources
+# or one-line .list entry whose suite is this release's codename; its URI and Signed-By are kept, the
+# suite is swapped for the one that carries the version). apt runs with a private source list, state
+# and cache directory (-o Dir::...), so the machine's own apt configuration and lists are untouched.
+# No mirror is named here.
+set -euo pipefail
+
+CACHE=${DPVS_DEPLOY_CACHE:-$HOME/.cache/dpvs-deploy}/dpdk-src
+# name | source package | suite | orig tarball | sha256 | top directory inside
+PINS=(
+  "20.11.10|dpdk|bullseye|dpdk_20.11.10.orig.tar.xz|60d1ccd072102dd032c7915f6664bf4124f50e712045b6a3c55e651cb75cd530|dpdk-stable-20.11.10"
+  "24.11.8|dpdk|trixie|dpdk_24.11.8.orig.tar.xz|f3dbfac841b2db8e53a97d68a5e14ebc943327a955f0afb97f8c14f544fbc4aa|dpdk-stable-24.11.8"
+  "kmods|dpdk-kmods|bookworm|||"
+)
+
+die() { printf 'fetch-dpdk-src: %s\n' "$*" >&2; exit 1; }
+want=("$@"); [ ${#want[@]} -gt 0 ] || want=(20.11.10 24.11.8 kmods)
+
+codename=$(. /etc/os-release 2>/dev/null && printf '%s' "${VERSION_CODENAME:-}")
+[ -n "$codename" ] || die "no VERSION_CODENAME in /etc/os-release: this needs a Debian machine"
+command -v apt-get >/dev/null || die "apt-get is missing: this needs a Debian machine"
+
+# The machine's Debian archive: "URI|Signed-By" of each deb entry whose suite is exactly $codename.
+archives() {
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk -v cn="$codename" '
+      function flush() { if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " cn " ") && comps ~ /(^| )main( |$)/ && uris != "")
+                           { n = split(uris, u, " "); for (i = 1; i <= n; i++) print u[i] "|" signed }
+                         types = suites = uris = comps = signed = "" }
+      /^[ \t]*#/ { next }
+      /^[ \t]*$/ { flush(); next }
+      { k = $1; sub(/:$/, "", k); v = $0; sub(/^[^:]*:[ \t]*/, "", v)
+        if (k == "Types") types = v; else if (k == "Suites") suites = v; else if (k == "URIs") uris = v
+        else if (k == "Components") comps = v; else if (k == "Signed-By") signed = v }
+      END { flush() }' "$f"
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    awk -v cn="$codename" '
+      $1 != "deb" { next }
+      { i = 2; signed = ""
+        if ($2 ~ /^\[/) { opts = ""; while (i <= NF) { opts = opts " " $i; if ($i ~ /\]$/) { i++; break } i++ }
+                          if (match(opts, /signed-by=[^ \]]+/)) signed = substr(opts, RSTART + 10, RLENGTH - 10) }
+        if ($(i + 1) == cn) print $i "|" signed }' "$f"
+  done
+}
+
+mapfile -t arch < <(archives | awk '!seen[$0]++')
+[ ${#arch[@]} -gt 0 ] || die "no Debian archive entry for '$codename' (main) in /etc/apt/sources.list or /etc/apt/sources.list.d/: cannot derive deb-src entries"
+
+apt_dir=$CACHE/apt
+mkdir -p "$apt_dir/etc/sources.list.d" "$apt_dir/etc/preferences.d" "$apt_dir/state/lists/partial" \
+  "$apt_dir/cache/archives/partial"
+APT=(-o "Dir::Etc::SourceList=$apt_dir/etc/sources.list" -o "Dir::Etc::SourceParts=$apt_dir/etc/sources.list.d"
+     -o "Dir::Etc::Preferences=$apt_dir/etc/preferences" -o "Dir::Etc::PreferencesParts=$apt_dir/etc/preferences.d"
+     -o "Dir::State=$apt_dir/state" -o "Dir::State::status=/dev/null" -o "Dir::Cache=$apt_dir/cache"
+     -o "APT::Sandbox::User=root" -o "Acquire::Languages=none" -q)
+
+sha_of() { sha256sum < "$1" | cut -d' ' -f1; }
+topdir_of() { tar -tf "$1" | awk -F/ 'NR == 1 { print $1 }'; }
+
+# Which pins are not cached yet, and the suites their sources need.
+todo=(); suites=()
+for w in "${want[@]}"; do
+  line=""; for p in "${PINS[@]}"; do [ "${p%%|*}" = "$w" ] && line=$p; done
+  [ -n "$line" ] || die "unknown source '$w' (known: 20.11.10 24.11.8 kmods)"
+  IFS='|' read -r name pkg suite file sha top <<< "$line"
+  if [ -n "$file" ] && [ -f "$CACHE/$file" ] && [ "$(sha_of "$CACHE/$file")" = "$sha" ]; then continue; fi
+  if [ -z "$file" ] && ls "$CACHE"/dpdk-kmods_*.orig.tar.* >/dev/null 2>&1; then continue; fi
+  todo+=("$line"); suites+=("$suite")
+done
+
+if [ ${#todo[@]} -gt 0 ]; then
+  : > "$apt_dir/etc/sources.list"
+  for s in $(printf '%s\n' "${suites[@]}" | sort -u); do
+    for a in "${arch[@]}"; do
+      uri=${a%%|*}; signed=${a#*|}
+      if [ -n "$signed" ]; then printf 'deb-src [signed-by=%s] %s %s main\n' "$signed" "$uri" "$s"
+      else printf 'deb-src %s %s main\n' "$uri" "$s"; fi
+    done
+  done >> "$apt_dir/etc/sources.list"
+  echo "fetch-dpdk-src: deb-src entries derived from this machine's '$codename' archive:" >&2
+  sed 's/^/  /' "$apt_dir/etc/sources.list" >&2
+  apt-get "${APT[@]}" update >&2 || die "apt-get update with the derived deb-src entries failed"
+  for line in "${todo[@]}"; do
+    IFS='|' read -r name pkg suite file sha top <<< "$line"
+    # the source version whose orig tarball is the pinned one (the suite may carry several)
+    if [ -n "$file" ]; then
+      ver=$(apt-cache "${APT[@]}" showsrc "$pkg" | awk -v f="$file" '
+        /^Version: / { v = $2 } /^Files:/ { inf = 1; next } /^[^ ]/ { inf = 0 } inf && $3 == f && !done { print v; done = 1 }')
+      [ -n "$ver" ] || die "no $pkg source with $file in $suite (the suite moved on? pin another version)"
+    else
+      ver=$(apt-cache "${APT[@]}" showsrc "$pkg" | awk '/^Version: / && !done { print $2; done = 1 }')
+      [ -n "$ver" ] || die "no $pkg source package in $suite"
+    fi
+    work=$(mktemp -d "$CACHE/.dl.XXXXXX")
+    ( cd "$work" && apt-get "${APT[@]}" source --download-only "$pkg=$ver" >&2 ) ||
+      { rm -rf "$work"; die "apt-get source --download-only $pkg=$ver failed"; }
+    if [ -n "$file" ]; then
+      [ -f "$work/$file" ] || { rm -rf "$work"; die "$pkg=$ver downloaded no $file"; }
+      got=$(sha_of "$work/$file")
+      [ "$got" = "$sha" ] || { rm -rf "$work"; die "sha256 mismatch for $file: got $got, expected $sha"; }
+      mv -f "$work/$file" "$CACHE/$file"
+    else
+      o=$(ls "$work"/"$pkg"_*.orig.tar.* 2>/dev/null | head -n 1)
+      [ -n "$o" ] || { rm -rf "$work"; die "$pkg=$ver downloaded no orig tarball"; }
+      mv -f "$o" "$CACHE/"
+    fi
+    rm -rf "$work"
+  done
+fi
+
+for w in "${want[@]}"; do
+  for p in "${PINS[@]}"; do
+    [ "${p%%|*}" = "$w" ] || continue
+    IFS='|' read -r name pkg suite file sha top <<< "$p"
+    if [ -n "$file" ]; then f=$CACHE/$file; else f=$(ls "$CACHE"/dpdk-kmods_*.orig.tar.* | head -n 1); fi
+    t=$(topdir_of "$f")
+    [ -z "$top" ] || [ "$t" = "$top" ] || die "$f unpacks to $t/, expected $top/"
+    printf '%s %s\n' "$f" "$t"
+  done
+done
