@@ -85,8 +85,13 @@ describe.skipIf(off !== null)(`VM guest${off ? ` (SKIPPED: ${off})` : ''}`, () =
     const g = await vm();
     const r = await dpvsDeploy(['facts', g.inventory, '--json']);
     expect(r.code, r.all).toBe(0);
-    const facts = JSON.parse(r.stdout) as Record<string, { numa: unknown[]; nics: Array<{ pci: string }> }>;
-    const f = facts.vm1;
+    // facts --json: { format, format_version, hosts: { <name>: facts } }
+    const facts = JSON.parse(r.stdout) as {
+      format_version: number;
+      hosts: Record<string, { numa: unknown[]; nics: Array<{ pci: string }> }>;
+    };
+    expect(facts.format_version).toBe(1);
+    const f = facts.hosts.vm1;
     expect(f?.numa).toHaveLength(2);
     expect(f?.nics.map((n) => n.pci)).toEqual(
       expect.arrayContaining([g.state.nics.e1000, g.state.nics.virtio]),
