@@ -192,3 +192,6 @@ export function dpvsBehaviour(version: string = DEFAULT_DPVS_VERSION): DpvsBehav
     autoLinkLocal6: atLeast(v, 1, 9, 8),
   };
 }
+
+/** The behaviour of DEFAULT_DPVS_VERSION (what a host without dpvs.version runs). */
+export const DEFAULT_BEHAVIOUR: DpvsBehaviour = dpvsBehaviour(DEFAULT_DPVS_VERSION) as DpvsBehaviour;

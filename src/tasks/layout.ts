@@ -12,7 +12,7 @@
  *   /var/lib/dpvs-deploy/state/                   what tasks recorded before their first change
  *   /etc/dpvs-deploy/                             generated scripts (restore.sh, bind-nics.sh)
  */
-import type { DpvsBehaviour } from '../versions.js';
+import { DEFAULT_BEHAVIOUR, type DpvsBehaviour } from '../versions.js';
 export const CACHE_DIR = '/var/cache/dpvs-deploy/src';
 export const STATE_DIR = '/var/lib/dpvs-deploy/state';
 export const ETC_DIR = '/etc/dpvs-deploy';
@@ -73,12 +73,10 @@ export interface DpvsLayout {
 export function dpvsLayout(
   prefix = '/opt/dpvs',
   confPath = '/etc/dpvs.conf',
-  behaviour: Pick<DpvsBehaviour, 'fileOptions' | 'defaultPidFile' | 'defaultIpcFile' | 'ipcEnv'> = {
-    fileOptions: true,
-    defaultPidFile: '/var/run/dpvs.pid',
-    defaultIpcFile: '/var/run/dpvs.ipc',
-    ipcEnv: 'DPVS_IPC_FILE',
-  },
+  behaviour: Pick<
+    DpvsBehaviour,
+    'fileOptions' | 'defaultPidFile' | 'defaultIpcFile' | 'ipcEnv'
+  > = DEFAULT_BEHAVIOUR,
 ): DpvsLayout {
   return {
     prefix,

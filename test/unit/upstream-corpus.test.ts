@@ -66,10 +66,9 @@ function parsed(e: CorpusEntry, release: string, desired: LbState): LbState {
   const text = (e.stdout ?? []).map((l) => fillLine(l, fillFor(release))).join('\n') + '\n';
   const run = (e.run ?? []).join(' ');
   const cur: LbState = { ...desired };
-  if (/^dpip( -6)?( -s)? addr show/.test(run) || /^dpip -s addr show/.test(run)) {
+  if (/^dpip( -6)?( -s)? addr show/.test(run)) {
     const fam = run.includes('-6') ? 'inet6' : null;
     cur.addresses = parseDpipAddrShow(text).filter((a) => fam === null || a.family === fam);
-    if (fam === null) cur.addresses = [...cur.addresses];
   } else if (/^dpip( -6)? route show/.test(run)) {
     cur.routes = parseDpipRouteShow(text);
   } else if (run === 'ipvsadm -ln') {

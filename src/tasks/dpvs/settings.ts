@@ -4,7 +4,13 @@
  */
 import type { Facts } from '../../facts/types.js';
 import type { LoadedInventory, ResolvedHost } from '../../inventory/types.js';
-import { DEFAULT_DPVS_VERSION, dpvsBehaviour, lookupPairing, type VersionPairing } from '../../versions.js';
+import {
+  DEFAULT_BEHAVIOUR,
+  DEFAULT_DPVS_VERSION,
+  dpvsBehaviour,
+  lookupPairing,
+  type VersionPairing,
+} from '../../versions.js';
 import { dpvsLayout, type DpvsLayout } from '../layout.js';
 
 export const DPVS_UNIT = 'dpvs';
@@ -35,8 +41,8 @@ export function pairingOf(host: ResolvedHost): { pairing: VersionPairing; dpdkVe
 
 /** The host's DPVS paths: 1.8 always reads /etc/dpvs.conf and serves /var/run/dpvs_ctrl (no -c/-x). */
 export function layoutOf(host: ResolvedHost): DpvsLayout {
-  const b = dpvsBehaviour(dpvsVersionOf(host)) ?? dpvsBehaviour();
-  if (!b) throw new DpvsPlanError(`DPVS ${dpvsVersionOf(host)} is no DPVS version`);
+  // validate refuses a dpvs.version that is no version, so the default is only a type fallback
+  const b = dpvsBehaviour(dpvsVersionOf(host)) ?? DEFAULT_BEHAVIOUR;
   const conf = b.fileOptions ? host.dpvs?.config_path : b.defaultConf;
   return dpvsLayout(host.dpvs?.prefix, conf, b);
 }
