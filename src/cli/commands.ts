@@ -28,7 +28,7 @@ import { progressEvents } from './progress.js';
 import { type CommonOptions, openSession, type Session } from './session.js';
 import type { Io } from './io.js';
 import { TOOL_VERSION } from '../paths.js';
-import { FACTS_OUTPUT_FORMAT, jsonOutput, PLAN_OUTPUT_FORMAT } from '../run/json-output.js';
+import { FACTS_OUTPUT_FORMAT, jsonOutput, PLAN_OUTPUT_FORMAT } from '../plan/json-output.js';
 
 export interface FactsOptions extends CommonOptions {
   json?: boolean;

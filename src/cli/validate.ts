@@ -2,6 +2,7 @@
  * `dpvs-deploy validate INVENTORY`: loads the inventory and reports. Exit 0 when valid (warnings go to
  * stderr), 1 when invalid (one `FILE:LINE:COL: path: message` line per problem), 2 on an internal error.
  */
+import { isBalancer, isRealserver } from '../inventory/roles.js';
 import { formatDiagnostic, InventoryError, UserError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
 
@@ -20,8 +21,8 @@ export async function run(args: ValidateArgs, io: CliStreams): Promise<number> {
     for (const w of inv.warnings) {
       io.stderr.write(formatDiagnostic({ ...w, message: `warning: ${w.message}` }) + '\n');
     }
-    const balancers = inv.hosts.filter((h) => h.roles.includes('balancer')).length;
-    const realservers = inv.hosts.filter((h) => h.roles.includes('realserver')).length;
+    const balancers = inv.hosts.filter((h) => isBalancer(h)).length;
+    const realservers = inv.hosts.filter((h) => isRealserver(h)).length;
     const n = inv.hosts.length;
     io.stdout.write(
       `OK: ${n} host${n === 1 ? '' : 's'} (${balancers} balancer${balancers === 1 ? '' : 's'}, ` +

@@ -15,7 +15,7 @@
  * Everything not discoverable (sources, addresses, routes, keepalived, services) is left as comments.
  */
 import { Document, isMap, isSeq, type Node } from 'yaml';
-import { nicModel } from '../preflight/nic-models.js';
+import { nicModel } from '../desired/nic-models.js';
 import { solveLayoutWithWarnings, LayoutError, type WorkerAssignment } from '../dpvsconf/layout.js';
 import type { Facts, NicFacts, NumaNodeFacts } from '../facts/types.js';
 import type { HostEntry, Inventory, NicSettings, SshSettings, WorkerLayout } from '../inventory/schema.js';

@@ -11,6 +11,7 @@
  * - The other blocks carry upstream's sample values so that the rendered file is complete and explicit.
  */
 import type { WorkerAssignment } from './layout.js';
+import { DEFAULT_CONN_POOL_SIZE, DEFAULT_PKTPOOL_SIZE } from '../inventory/defaults.js';
 import {
   grammarOf,
   type BondingConf,
@@ -53,10 +54,8 @@ export interface BuildInput {
   bondings?: BondingConf[];
 }
 
-export const DEFAULT_PKTPOOL_SIZE = 524287;
 export const DEFAULT_PKTPOOL_CACHE = 256;
 export const DEFAULT_DESCRIPTORS = 1024;
-export const DEFAULT_CONN_POOL_SIZE = 2097152;
 
 export function buildDpvsConf(input: BuildInput): DpvsConf {
   const grammar = grammarOf(input.dpvsVersion);

@@ -3,7 +3,7 @@
  * of one IPv6 address compare equal), the connected prefixes of each DPDK port, and every address the
  * host owns with the document path it was written at.
  */
-import { canonicalIp, familyOf, maxPrefixLen, networkOf } from '../lb/ip.js';
+import { canonicalIp, familyOf, maxPrefixLen, networkOf } from './ip.js';
 import { originOf, type Resolution } from './merge.js';
 import { isIpv4, isIpv6 } from './schema.js';
 import type { DocPath } from './source.js';

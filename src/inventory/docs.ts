@@ -4,7 +4,7 @@
  * scripts/gen-inventory-docs.ts writes it; a test fails when the checked-in file is stale.
  */
 import { supportedPairingsText, DEFAULT_DPVS_VERSION } from '../versions.js';
-import { DEFAULT_CONNECT_TIMEOUT_S } from '../transport/defaults.js';
+import { DEFAULT_CONNECT_TIMEOUT_S } from './defaults.js';
 import { SEMANTIC_CHECKS } from './checks-doc.js';
 import { inventoryJsonSchema } from './schema.js';
 

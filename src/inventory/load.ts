@@ -5,6 +5,7 @@
  * stages cannot make sense of a document the earlier ones refused).
  */
 import { createHash } from 'node:crypto';
+import { readControlInputs } from './control-read.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InventoryError, UserError, type Diagnostic } from '../errors.js';
@@ -142,12 +143,14 @@ export function loadInventoryBytes(
   const warnings = sortDiagnostics(
     [...yamlWarnings, ...findings.warnings].map((p) => toDiagnostic(file, src, p)),
   );
+  const hosts = res.map((r) => r.host);
   return {
     file: absFile,
     dir: path.dirname(absFile),
+    control: readControlInputs([doc, ...hosts], path.dirname(absFile)),
     checksum: createHash('sha256').update(bytes).digest('hex'),
     doc,
-    hosts: res.map((r) => r.host),
+    hosts,
     services: doc.services ?? [],
     warnings,
     positionOf: (p: DocPath): SourcePosition => positionOf(src, p),

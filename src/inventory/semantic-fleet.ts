@@ -1,11 +1,11 @@
 /** Checks across hosts: group membership, SSH addresses, services, keepalived pairs, secrets. */
 import { didYouMean } from './issues.js';
-import { canonicalPrefix } from '../lb/ip.js';
+import { canonicalPrefix } from './ip.js';
 import { canon } from './addr.js';
 import { ipFamily, listOr, type Findings } from './findings.js';
 import { originOf, type Resolution } from './merge.js';
 import type { HostSettings, Inventory, ServiceEntry } from './schema.js';
-import { keepalivedEnabled } from './semantic-host.js';
+import { isBalancer, keepalivedEnabled } from './roles.js';
 
 export function checkGroups(inv: Inventory, f: Findings): void {
   const hostNames = Object.keys(inv.hosts);
@@ -107,7 +107,7 @@ export function checkServices(inv: Inventory, res: Resolution[], f: Findings): v
           at('balancers', k),
           `unknown host '${b}' (hosts are: ${namesForMessage(hostNames)})${guess ? `; did you mean '${guess}'?` : ''}`,
         );
-      } else if (!r.host.roles.includes('balancer')) {
+      } else if (!isBalancer(r.host)) {
         f.error(at('balancers', k), `host '${b}' has no balancer role (roles: ${r.host.roles.join(', ')})`);
       } else if (s.balancers.indexOf(b) !== k) {
         f.error(at('balancers', k), `balancer '${b}' is listed twice`);
@@ -143,7 +143,7 @@ export function checkServices(inv: Inventory, res: Resolution[], f: Findings): v
       }
       const r = byName.get(b);
       list.forEach((l, k) => {
-        if (r && r.host.roles.includes('balancer')) {
+        if (r && isBalancer(r.host)) {
           const nics = nicsOf(r);
           if (!nics.has(l.dev))
             f.error(
@@ -209,7 +209,7 @@ export function checkKeepalivedPairs(
   const usedOn = new Map<string, Set<number>>();
   const kniSeen = new Map<string, string>();
   for (const r of res) {
-    if (!keepalivedEnabled(r) || !r.host.roles.includes('balancer')) continue;
+    if (!keepalivedEnabled(r.host) || !isBalancer(r.host)) continue;
     const k = r.host.keepalived;
     if (k?.virtual_router_id !== undefined) {
       const segment = k.kni_address ? canonicalPrefix(k.kni_address) : '';

@@ -3,14 +3,15 @@
  * not collide, the SSH address kept off the DPDK ports, worker layouts only where workers run.
  */
 import { canon, connectedPrefixes, hostAddresses, inPrefix, isIp, prefixList } from './addr.js';
-import { familyOf } from '../lb/ip.js';
+import { isBalancer as balancerRole } from './roles.js';
+import { familyOf } from './ip.js';
 import type { Findings } from './findings.js';
 import { originOf, type Resolution } from './merge.js';
 
 export function checkHostNetwork(r: Resolution, f: Findings): void {
   const h = r.host;
   const o = (...p: Array<string | number>) => originOf(r, p);
-  const isBalancer = h.roles.includes('balancer');
+  const isBalancer = balancerRole(h);
 
   if (!isBalancer && h.workers !== undefined) {
     f.error(

@@ -2,20 +2,16 @@
 import { lookupPairing } from '../versions.js';
 import { bareIp, ipFamily, listOr, type Findings } from './findings.js';
 import { originOf, type Resolution } from './merge.js';
+import { keepalivedEnabled, isBalancer as balancerRole } from './roles.js';
 import { checkWorkers } from './semantic-workers.js';
 
 const TIB = 1024 ** 4;
 export const MAX_HUGEPAGE_BYTES = 16 * TIB;
 const PAGE_BYTES = { '2M': 2 * 1024 ** 2, '1G': 1024 ** 3 } as const;
 
-export function keepalivedEnabled(r: Resolution): boolean {
-  const k = r.host.keepalived;
-  return k !== undefined && k.enabled !== false;
-}
-
 export function checkHost(r: Resolution, f: Findings): void {
   const h = r.host;
-  const isBalancer = h.roles.includes('balancer');
+  const isBalancer = balancerRole(h);
   const o = (...p: Array<string | number>) => originOf(r, p);
 
   // Roles listed twice.
@@ -146,7 +142,7 @@ function checkHugepages(r: Resolution, f: Findings): void {
 
 function checkVersions(r: Resolution, f: Findings): void {
   const h = r.host;
-  if (!h.roles.includes('balancer') && h.dpvs?.version === undefined && h.dpdk?.version === undefined) return;
+  if (!balancerRole(h) && h.dpvs?.version === undefined && h.dpdk?.version === undefined) return;
   if (h.dpvs?.version === undefined && h.dpdk?.version === undefined) return;
   const res = lookupPairing(h.dpvs?.version, h.dpdk?.version);
   if (!res.ok) {
@@ -163,7 +159,7 @@ function checkKeepalived(
   const h = r.host;
   const k = h.keepalived;
   if (!k) return;
-  if (!keepalivedEnabled(r)) {
+  if (!keepalivedEnabled(r.host)) {
     if (k.kni_address !== undefined) {
       f.warn(
         originOf(r, ['keepalived', 'kni_address']),
@@ -172,7 +168,7 @@ function checkKeepalived(
     }
     return;
   }
-  if (!h.roles.includes('balancer')) {
+  if (!balancerRole(h)) {
     f.error(
       originOf(r, ['keepalived']),
       `keepalived runs on balancers; host '${h.name}' has no balancer role`,

@@ -8,6 +8,7 @@
  * - `dpip -6 route` drops a metric and never prints one, so such a route never matches
  *   (dpip-route6-metric-dropped).
  */
+import { isBalancer } from './roles.js';
 import { DEFAULT_DPVS_VERSION, dpvsBehaviour } from '../versions.js';
 import type { Findings } from './findings.js';
 import { originOf, type Resolution } from './merge.js';
@@ -21,7 +22,7 @@ export function checkSeries(inv: Inventory, res: Resolution[], f: Findings): voi
     const h = r.host;
     const o = (...p: Array<string | number>) => originOf(r, p);
     const b = dpvsBehaviour(versionOf(r));
-    if (b && h.roles.includes('balancer')) {
+    if (b && isBalancer(h)) {
       if (!b.kniKeyword && h.dpvs?.kni === false)
         f.error(
           o('dpvs', 'kni'),

@@ -5,8 +5,8 @@
  * Every index is built once (maps by balancer and canonical address), so the checks stay linear in the
  * number of hosts, services, real servers and local addresses.
  */
-import { keepalivedEnabled as vrrpOwnsVips } from '../lb/desired.js';
-import { familyOf } from '../lb/ip.js';
+import { isBalancer, keepalivedEnabled as vrrpOwnsVips } from './roles.js';
+import { familyOf } from './ip.js';
 import {
   allConnected,
   canon,
@@ -49,7 +49,7 @@ const svcLabel = (inv: Inventory, i: number) => `services[${i}] ('${inv.services
 export function checkServiceRelations(inv: Inventory, res: Resolution[], f: Findings): void {
   const services = inv.services ?? [];
   const facts = new Map<string, BalancerFacts>();
-  for (const r of res) if (r.host.roles.includes('balancer')) facts.set(r.host.name, new BalancerFacts(r));
+  for (const r of res) if (isBalancer(r.host)) facts.set(r.host.name, new BalancerFacts(r));
   const balancersOf = (s: ServiceEntry): BalancerFacts[] =>
     [...new Set(s.balancers)].map((b) => facts.get(b)).filter((b): b is BalancerFacts => b !== undefined);
 

@@ -29,7 +29,8 @@
  * reports only hugepages that surely cannot hold the two pools; DPDK's own heap and dpvs's smaller pools
  * need more on top, which preflight's memory check covers with the host's facts.
  */
-import { DEFAULT_CONN_POOL_SIZE, DEFAULT_PKTPOOL_SIZE } from '../dpvsconf/build.js';
+import { isBalancer } from './roles.js';
+import { DEFAULT_CONN_POOL_SIZE, DEFAULT_PKTPOOL_SIZE } from './defaults.js';
 import type { Findings } from './findings.js';
 import { originOf, type Resolution } from './merge.js';
 
@@ -59,7 +60,7 @@ const mib = (b: number) => `${Math.ceil(b / MIB)} MiB`;
 export function checkHugepageRoom(r: Resolution, f: Findings): void {
   const h = r.host;
   const hp = h.hugepages;
-  if (!h.roles.includes('balancer') || hp?.per_node === undefined) return;
+  if (!isBalancer(h) || hp?.per_node === undefined) return;
   const size = hp.size ?? '2M';
   const page = PAGE_BYTES[size];
   const need = poolBytesPerSocket(h.dpvs?.pktpool_size, h.dpvs?.conn_pool_size);

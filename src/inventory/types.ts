@@ -1,4 +1,5 @@
 import type { Diagnostic } from '../errors.js';
+import type { ControlInputs } from './control.js';
 import type { HostSettings, Inventory, Role, ServiceEntry } from './schema.js';
 
 /** A host after defaults, group vars and host values are merged (later wins; arrays replace). */
@@ -26,6 +27,8 @@ export interface LoadedInventory {
   doc: Inventory;
   hosts: ResolvedHost[];
   services: ServiceEntry[];
+  /** Control-side inputs (secret values) read once at load; planners look them up, never read them. */
+  control?: ControlInputs;
   /** Non-fatal findings (literal secrets, ignored settings, YAML warnings), positioned. */
   warnings: Diagnostic[];
   /** Position of a document path such as ['hosts', 'lb1', 'nics', 0, 'match'] (nearest existing node). */

@@ -3,7 +3,7 @@
  * binaries are addressed by absolute path under `<dpvs prefix>/current/bin`.
  */
 import { raw, sh, type Raw } from '../transport/quote.js';
-import { hostPort } from './ip.js';
+import { hostPort } from '../inventory/ip.js';
 import {
   matchArg,
   type Forward,

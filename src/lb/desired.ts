@@ -13,7 +13,7 @@
  */
 import type { ResolvedHost } from '../inventory/types.js';
 import type { ServiceEntry } from '../inventory/schema.js';
-import { canonicalIp, canonicalPrefix, canonicalRange, familyOf, maxPrefixLen } from './ip.js';
+import { canonicalIp, canonicalPrefix, canonicalRange, familyOf, maxPrefixLen } from '../inventory/ip.js';
 import {
   emptyState,
   serviceKey,
@@ -52,9 +52,8 @@ export function servicesOf(
   return services.filter((s) => s.balancers.includes(host.name));
 }
 
-export function keepalivedEnabled(host: ResolvedHost): boolean {
-  return host.keepalived?.enabled === true;
-}
+export { keepalivedEnabled } from '../inventory/roles.js';
+import { keepalivedEnabled } from '../inventory/roles.js';
 
 export function keepalivedOwnsServices(host: ResolvedHost): boolean {
   return keepalivedEnabled(host) && host.keepalived?.owns_services === true;

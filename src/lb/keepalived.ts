@@ -10,7 +10,7 @@
  */
 import type { ServiceEntry } from '../inventory/schema.js';
 import type { ResolvedHost } from '../inventory/types.js';
-import { canonicalIp, familyOf, maxPrefixLen } from './ip.js';
+import { canonicalIp, familyOf, maxPrefixLen } from '../inventory/ip.js';
 import { DEFAULT_SCHEDULER } from './desired.js';
 import { keepalivedToken } from '../escape.js';
 

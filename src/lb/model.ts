@@ -4,7 +4,7 @@
  * from dpip/ipvsadm output). Every object has a stable key; the reconciler matches objects by key and
  * compares their attributes.
  */
-import { hostPort, type Family } from './ip.js';
+import { hostPort, type Family } from '../inventory/ip.js';
 
 export type AddressScope = 'global' | 'link' | 'host';
 export type RouteScope = 'global' | 'link' | 'host' | 'kni_host';

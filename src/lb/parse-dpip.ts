@@ -12,7 +12,7 @@
  *       UP 10000 Mbps full-duplex auto-nego
  *       addr AA:BB:CC:23:33:33 OF_RX_IP_CSUM ...
  */
-import { canonicalIp, canonicalPrefix, isUnspecified, type Family } from './ip.js';
+import { canonicalIp, canonicalPrefix, isUnspecified, type Family } from '../inventory/ip.js';
 import type { AddressScope, LbAddress, LbRoute, RouteScope } from './model.js';
 
 const addrHead = /^(inet6?)\s+(\S+)\/(\d+)\s+scope\s+(\S+)\s+(\S+)/;

@@ -14,7 +14,7 @@
  *   10.0.96.204:80    1
  *                                 192.168.229.204       0          0
  */
-import { canonicalIp, canonicalRange, splitHostPort } from './ip.js';
+import { canonicalIp, canonicalRange, splitHostPort } from '../inventory/ip.js';
 import {
   forwardFromName,
   serviceKey,

@@ -10,11 +10,11 @@ import { sh } from '../transport/quote.js';
 import { lbBins, type LbBins } from './commands.js';
 import { currentState, RECORD_PATH, type Current } from './current.js';
 import { desiredState, keepalivedEnabled, servicesOf, type Desired } from './desired.js';
-import { canonicalIp } from './ip.js';
+import { canonicalIp } from '../inventory/ip.js';
 import type { LbState } from './model.js';
 import { parseRecord, renderRecord } from './record.js';
 import { reconcile, type LbOp, type LbScope, type Reconciled } from './reconcile.js';
-import type { PlanContext } from '../tasks/types.js';
+import type { PlanContext } from '../plan/task.js';
 
 export interface LbTaskOptions {
   /** delete objects on the host that are neither in the inventory nor in the record (default false) */

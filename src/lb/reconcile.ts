@@ -13,7 +13,7 @@
  * servers and LIPs, so they get no commands of their own. Current == desired → no ops.
  */
 import * as cmd from './commands.js';
-import { maxPrefixLen, networkOf } from './ip.js';
+import { maxPrefixLen, networkOf } from '../inventory/ip.js';
 import {
   addressKey,
   describeAddress,

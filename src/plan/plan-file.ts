@@ -10,7 +10,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { UserError } from '../errors.js';
-import { isPlanOutput } from '../run/json-output.js';
+import { isPlanOutput } from './json-output.js';
 import type { Facts } from '../facts/types.js';
 import type { HostPlan } from './change.js';
 

@@ -5,7 +5,7 @@
  */
 import type { Facts } from '../facts/types.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
-import type { Task, PlanContext, TaskPlan } from '../tasks/types.js';
+import type { Task, PlanContext, TaskPlan } from './task.js';
 import type { Change, CheckResult, HostPlan } from './change.js';
 import { factsFingerprint } from './fingerprint.js';
 

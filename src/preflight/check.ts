@@ -1,5 +1,5 @@
 /** Small helpers shared by the check modules. */
-import type { Check } from '../tasks/types.js';
+import type { Check } from '../plan/task.js';
 import type { CheckResult } from '../plan/change.js';
 
 /** What a failing check reports; the runner adds id, severity and title. */

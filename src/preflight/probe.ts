@@ -4,7 +4,7 @@ import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import { buildDir, OUT_KERNELS, OUT_PKG_CONFIG } from './checks/build.js';
 import { driverModule } from './checks/kmod.js';
 import { OUT_NR_OPEN } from './checks/sys.js';
-import { isBalancer, isRealserver, pidFile } from './settings.js';
+import { isBalancer, isRealserver, pidFile } from '../desired/settings.js';
 
 export function preflightProbe(host: ResolvedHost, _inventory: LoadedInventory): ProbeRequest {
   const req: Required<Pick<ProbeRequest, 'commands' | 'modules' | 'diskPaths' | 'processes' | 'files'>> & {

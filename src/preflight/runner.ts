@@ -1,6 +1,6 @@
 /** Runs the checks on one host's facts and applies the inventory's waivers. Pure. */
 import type { CheckResult } from '../plan/change.js';
-import type { Check, PlanContext } from '../tasks/types.js';
+import type { Check, PlanContext } from '../plan/task.js';
 import { allChecks } from './registry.js';
 
 /** Failing checks of a host (passing and not-applicable checks are left out); waived ones carry `waived`. */

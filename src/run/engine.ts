@@ -10,7 +10,7 @@ import type { Change, CheckResult, HostPlan } from '../plan/change.js';
 import { factsFingerprint } from '../plan/fingerprint.js';
 import { planHost, verifyTask } from '../plan/planner.js';
 import { preflightProbe, runPreflight } from '../preflight/index.js';
-import type { PlanContext, Task } from '../tasks/types.js';
+import type { PlanContext, Task } from '../plan/task.js';
 import type { Transport } from '../transport/types.js';
 import { planBatches } from './batches.js';
 import { acquireLock, ownLock, releaseLock, type LockOwner } from './lock.js';

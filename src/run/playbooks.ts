@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { Role } from '../inventory/schema.js';
 import { packagePath } from '../paths.js';
 import { taskRegistry } from '../tasks/registry.js';
-import type { Task } from '../tasks/types.js';
+import type { Task } from '../plan/task.js';
 
 const Playbook = z
   .object({ role: z.string(), description: z.string().optional(), tasks: z.array(z.string()) })

@@ -3,8 +3,7 @@
  * a Redactor that knows the run's secret values.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
+import { SECRET_KEYS, secretValue } from '../inventory/control.js';
 import type { LoadedInventory } from '../inventory/types.js';
 
 export const MASK = '******';
@@ -51,30 +50,12 @@ export function secretToken(secret: string): string {
   return `{{dpvs-deploy-secret:${createHash('sha256').update(secret).digest('hex').slice(0, 12)}}}`;
 }
 
-/** Resolve a Secret value from the inventory: literal, {env}, or {file} (relative to the inventory). */
-export function resolveSecret(value: unknown, inventoryDir: string): string | undefined {
-  if (typeof value === 'string') return value;
-  if (value && typeof value === 'object') {
-    const v = value as { env?: string; file?: string };
-    if (v.env) return process.env[v.env];
-    if (v.file) {
-      try {
-        return readFileSync(path.resolve(inventoryDir, v.file), 'utf8').trim();
-      } catch {
-        return undefined;
-      }
-    }
-  }
-  return undefined;
-}
-
 /** Every secret the inventory holds: values under keys the schema marks as secrets. */
 export function inventorySecrets(inv: LoadedInventory): string[] {
   const out: string[] = [];
-  const secretKeys = new Set(['sudo_password', 'auth_pass', 'password', 'token', 'secret']);
   const walk = (node: unknown, key?: string): void => {
-    if (key && secretKeys.has(key)) {
-      const s = resolveSecret(node, inv.dir);
+    if (key && SECRET_KEYS.has(key)) {
+      const s = secretValue(node, inv.control);
       if (s) out.push(s);
       return;
     }

@@ -35,7 +35,7 @@ import {
   stampHead,
 } from './dpdk/stamp.js';
 import { seriesOutputs } from './dpdk/series.js';
-import type { PlanContext, Task, TaskPlan } from './types.js';
+import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 const TASK = 'dpdk-build';
 /** Is the running kernel's build tree usable? The check DPDK 20.11's kernel/linux/meson.build makes. */

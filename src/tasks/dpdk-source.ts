@@ -13,7 +13,7 @@ import { fetchProbeFiles, planFetch } from './dpdk/fetch.js';
 import { seriesOutputs } from './dpdk/series.js';
 import { dpdkSpec, dpvsTarballName, PATCH_CACHE, type DpdkSpec } from './dpdk/spec.js';
 import { COMPILER_COMMAND, COMPILER_OUTPUT } from './dpdk/stamp.js';
-import type { PlanContext, Task, TaskPlan } from './types.js';
+import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 const TASK = 'dpdk-source';
 

@@ -10,7 +10,7 @@ import type { Facts } from '../facts/types.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import type { Change } from '../plan/change.js';
 import { sh } from '../transport/quote.js';
-import { STATE_DIR } from './layout.js';
+import { STATE_DIR } from '../desired/layout.js';
 import {
   buildSteps,
   copySteps,
@@ -22,7 +22,7 @@ import {
 import { DPVS_UNIT, dpvsActive, isBalancer, layoutOf } from './dpvs/settings.js';
 import { parseReleaseState, RELEASE_STATE, switchCurrentCommand } from './dpvs/state.js';
 import { rollbackNeeds, restartSteps } from './dpvs/rollback.js';
-import type { PlanContext, Task, TaskPlan } from './types.js';
+import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 export const DPVS_BUILD_TASK = 'dpvs-build';
 /** facts.outputs keys */

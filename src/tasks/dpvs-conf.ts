@@ -10,7 +10,7 @@ import { sh } from '../transport/quote.js';
 import { desiredConf, sha256 } from './dpvs/desired-conf.js';
 import { confBackupPath, restartSteps, rollbackNeeds } from './dpvs/rollback.js';
 import { DPVS_UNIT, dpvsActive, isBalancer, layoutOf } from './dpvs/settings.js';
-import type { PlanContext, Task, TaskPlan } from './types.js';
+import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 export const DPVS_CONF_TASK = 'dpvs-conf';
 

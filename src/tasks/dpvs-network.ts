@@ -7,6 +7,7 @@
  * empty dpvs and lists every add. Objects present but neither desired nor recorded are "unmanaged":
  * not touched (unless pruneUnmanaged) and reported by `lbNotes` for `verify`.
  */
+import { isBalancer } from '../inventory/roles.js';
 import type { ResolvedHost } from '../inventory/types.js';
 import type { LoadedInventory } from '../inventory/types.js';
 import type { Change } from '../plan/change.js';
@@ -28,7 +29,7 @@ import {
 } from '../lb/plan-support.js';
 import { reconcile, type Unmanaged } from '../lb/reconcile.js';
 import { renderRestoreScript } from '../lb/restore.js';
-import type { PlanContext, Task, TaskPlan } from './types.js';
+import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 export const DPVS_NETWORK_TASK = 'dpvs-network';
 
@@ -74,7 +75,7 @@ export function createDpvsNetworkTask(base: LbTaskOptions = {}): Task {
     name: DPVS_NETWORK_TASK,
     probe: (host: ResolvedHost, _inv: LoadedInventory) => lbProbe(binsFor(host)),
     drift(ctx: PlanContext): string[] {
-      if (!ctx.host.roles.includes('balancer') || optsFor(ctx.host).pruneUnmanaged) return [];
+      if (!isBalancer(ctx.host) || optsFor(ctx.host).pruneUnmanaged) return [];
       const notes = lbNotes(ctx);
       if (!notes.dpvsRunning) return [];
       return notes.unmanaged.map(
@@ -83,7 +84,7 @@ export function createDpvsNetworkTask(base: LbTaskOptions = {}): Task {
       );
     },
     plan(ctx: PlanContext): TaskPlan {
-      if (!ctx.host.roles.includes('balancer')) return { changes: [] };
+      if (!isBalancer(ctx.host)) return { changes: [] };
       const view = lbView(ctx);
       const r = reconcileView(view, 'network', optsFor(ctx.host));
       const changes = opsToChanges(DPVS_NETWORK_TASK, r.ops, !view.current.running);

@@ -33,7 +33,7 @@ import {
 } from './dpvs/settings.js';
 import { parseRunningState, RUNNING_STATE, type RunningState } from './dpvs/state.js';
 import { DEFAULT_NOFILE } from './nofile.js';
-import type { PlanContext, Task, TaskPlan } from './types.js';
+import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 export const DPVS_SERVICE_TASK = 'dpvs-service';
 

@@ -11,7 +11,7 @@ import type { ResolvedHost } from '../inventory/types.js';
 import type { Change } from '../plan/change.js';
 import { sh } from '../transport/quote.js';
 import { fstabWithEntry } from './fstab.js';
-import type { PlanContext, Task, TaskPlan } from './types.js';
+import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 export const HUGEPAGES_UNIT = 'dpvs-hugepages';
 export const HUGEPAGES_UNIT_PATH = `/etc/systemd/system/${HUGEPAGES_UNIT}.service`;

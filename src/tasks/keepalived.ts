@@ -7,10 +7,11 @@
  * auth_pass is a Secret: it is written into the file (mode 0600) but every text shown to people — the
  * Change's diff — has it replaced by ******; summary/before/after never carry file content.
  */
+import { isBalancer } from '../inventory/roles.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import type { Change } from '../plan/change.js';
 import { unifiedFileDiff } from '../plan/diff.js';
-import { resolveSecret } from '../run/redact.js';
+import { secretValue, type ControlInputs } from '../inventory/control.js';
 import { quote, sh } from '../transport/quote.js';
 import { keepalivedEnabled, servicesOf } from '../lb/desired.js';
 import {
@@ -19,15 +20,15 @@ import {
   redactKeepalived,
   renderKeepalivedConf,
 } from '../lb/keepalived.js';
-import type { PlanContext, Task, TaskPlan } from './types.js';
+import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 export const KEEPALIVED_TASK = 'keepalived';
 export const KEEPALIVED_UNIT = 'keepalived';
 export const KNI_ADDR_OUTPUT = 'kni-addr';
 
 export interface KeepalivedTaskOptions {
-  /** resolves a Secret ({env}, {file}, literal); default: src/run/redact.ts resolveSecret */
-  resolveSecret?: (value: unknown, inventoryDir: string) => string | undefined;
+  /** looks a Secret ({env}, {file}, literal) up; default: the values read at load (inventory.control) */
+  resolveSecret?: (value: unknown, control: ControlInputs | undefined) => string | undefined;
 }
 
 function kniHasAddress(stdout: string, cidr: string): boolean {
@@ -36,7 +37,7 @@ function kniHasAddress(stdout: string, cidr: string): boolean {
 }
 
 export function createKeepalivedTask(opts: KeepalivedTaskOptions = {}): Task {
-  const resolve = opts.resolveSecret ?? resolveSecret;
+  const resolve = opts.resolveSecret ?? secretValue;
   return {
     name: KEEPALIVED_TASK,
     probe(host: ResolvedHost, _inv: LoadedInventory) {
@@ -50,7 +51,7 @@ export function createKeepalivedTask(opts: KeepalivedTaskOptions = {}): Task {
     },
     plan(ctx: PlanContext): TaskPlan {
       const { host, facts, inventory } = ctx;
-      if (!host.roles.includes('balancer') || !keepalivedEnabled(host)) return { changes: [] };
+      if (!isBalancer(host) || !keepalivedEnabled(host)) return { changes: [] };
       const changes: Change[] = [];
       const k = keepalivedSettings(host);
 
@@ -76,7 +77,7 @@ export function createKeepalivedTask(opts: KeepalivedTaskOptions = {}): Task {
 
       const authPass =
         host.keepalived?.auth_pass !== undefined
-          ? resolve(host.keepalived.auth_pass, inventory.dir)
+          ? resolve(host.keepalived.auth_pass, inventory.control)
           : undefined;
       const conf = renderKeepalivedConf({
         host,

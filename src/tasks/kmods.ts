@@ -17,7 +17,7 @@ import type { Change } from '../plan/change.js';
 import { sh } from '../transport/quote.js';
 import { failStep } from './dpdk/fail.js';
 import { dpdkSpec, type DpdkSpec } from './dpdk/spec.js';
-import type { PlanContext, Task, TaskPlan } from './types.js';
+import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 const TASK = 'kmods';
 export const MODULES_LOAD_CONF = '/etc/modules-load.d/dpvs-deploy.conf';

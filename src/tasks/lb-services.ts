@@ -4,6 +4,7 @@
  * the record says dpvs-deploy created; unmanaged services are reported, not touched.
  * Skipped (no changes) when keepalived owns the services (keepalived.owns_services).
  */
+import { isBalancer } from '../inventory/roles.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import { lbProbe } from '../lb/current.js';
 import { keepalivedOwnsServices } from '../lb/desired.js';
@@ -16,7 +17,7 @@ import {
   recordChange,
   type LbTaskOptions,
 } from '../lb/plan-support.js';
-import type { PlanContext, Task, TaskPlan } from './types.js';
+import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 export const LB_SERVICES_TASK = 'lb-services';
 
@@ -25,7 +26,7 @@ export function createLbServicesTask(opts: LbTaskOptions = {}): Task {
     name: LB_SERVICES_TASK,
     probe: (host: ResolvedHost, _inv: LoadedInventory) => lbProbe(binsFor(host)),
     plan(ctx: PlanContext): TaskPlan {
-      if (!ctx.host.roles.includes('balancer') || keepalivedOwnsServices(ctx.host)) return { changes: [] };
+      if (!isBalancer(ctx.host) || keepalivedOwnsServices(ctx.host)) return { changes: [] };
       const view = lbView(ctx);
       const r = reconcileView(view, 'services', lbOptionsFor(ctx.host, opts));
       const changes = opsToChanges(LB_SERVICES_TASK, r.ops, !view.current.running);

@@ -14,12 +14,12 @@
 import type { Facts, NicFacts } from '../facts/types.js';
 import type { NicSettings } from '../inventory/schema.js';
 import type { Change, Step } from '../plan/change.js';
-import { describeNic, matchNic, resolved } from '../preflight/nic-match.js';
+import { describeNic, matchNic, resolved } from '../desired/nic-match.js';
 import { sh } from '../transport/quote.js';
 import { failStep } from './dpdk/fail.js';
 import { dpdkSpec, type DpdkSpec } from './dpdk/spec.js';
-import { ETC_DIR, STATE_DIR } from './layout.js';
-import type { PlanContext, Task, TaskPlan } from './types.js';
+import { ETC_DIR, STATE_DIR } from '../desired/layout.js';
+import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 /** Rollback of the bindings: dpvs goes down before its ports do (a no-op where dpvs is not running). */
 export const STOP_DPVS_IF_ACTIVE =

@@ -3,7 +3,8 @@
  * also sets the limit for root logins (limits.d), which is what the manual procedure's `ulimit -n` gives
  * an operator running dpvs or its tools by hand.
  */
-import type { PlanContext, Task, TaskPlan } from './types.js';
+import { isBalancer } from '../inventory/roles.js';
+import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 export const NOFILE_PATH = '/etc/security/limits.d/90-dpvs-deploy.conf';
 export const DEFAULT_NOFILE = 655350;
@@ -16,7 +17,7 @@ export const nofileTask: Task = {
   name: 'nofile',
   probe: () => ({ files: [NOFILE_PATH] }),
   plan(ctx: PlanContext): TaskPlan {
-    if (!ctx.host.roles.includes('balancer') && ctx.host.nofile === undefined) return { changes: [] };
+    if (!isBalancer(ctx.host) && ctx.host.nofile === undefined) return { changes: [] };
     const want = renderLimits(ctx.host.nofile ?? DEFAULT_NOFILE);
     const cur = ctx.facts.files[NOFILE_PATH];
     if (cur?.content === want && cur.mode === '0644') return { changes: [] };

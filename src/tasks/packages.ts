@@ -6,12 +6,13 @@
  * since the probe request is made before the kernel release is known. `packages: false` in the
  * inventory turns installing off.
  */
+import { isBalancer, isRealserver } from '../inventory/roles.js';
 import type { Facts } from '../facts/types.js';
 import type { ResolvedHost } from '../inventory/types.js';
 import type { Change } from '../plan/change.js';
 import { sh } from '../transport/quote.js';
 import { failStep } from './dpdk/fail.js';
-import type { PlanContext, Task, TaskPlan } from './types.js';
+import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 const TASK = 'packages';
 type Family = 'debian' | 'rhel';
@@ -52,9 +53,8 @@ function familyOf(facts: Facts): Family | null {
 /** The packages a host needs on its OS family, without the kernel headers. */
 export function requiredPackages(host: ResolvedHost, family: Family): string[] {
   const logical = new Set<string>();
-  if (host.roles.includes('balancer')) BALANCER.forEach((x) => logical.add(x));
-  if (host.roles.includes('realserver') && host.realserver?.toa !== false)
-    REALSERVER.forEach((x) => logical.add(x));
+  if (isBalancer(host)) BALANCER.forEach((x) => logical.add(x));
+  if (isRealserver(host) && host.realserver?.toa !== false) REALSERVER.forEach((x) => logical.add(x));
   return [...new Set([...logical].map((l) => (NAMES[l] as Record<Family, string>)[family]))];
 }
 
@@ -82,19 +82,17 @@ function allNames(): string[] {
 export const packagesTask: Task = {
   name: TASK,
   probe(host) {
-    if (!host.roles.includes('balancer') && !host.roles.includes('realserver')) return {};
+    if (!isBalancer(host) && !isRealserver(host)) return {};
     return { packages: allNames() };
   },
 
   plan(ctx: PlanContext): TaskPlan {
     const { host, facts } = ctx;
     if (host.packages === false) return { changes: [] };
-    if (!host.roles.includes('balancer') && !host.roles.includes('realserver')) return { changes: [] };
+    if (!isBalancer(host) && !isRealserver(host)) return { changes: [] };
     const family = familyOf(facts);
     const wanted = family ? requiredPackages(host, family) : [];
-    const needsHeaders =
-      host.roles.includes('balancer') ||
-      (host.roles.includes('realserver') && host.realserver?.toa !== false);
+    const needsHeaders = isBalancer(host) || (isRealserver(host) && host.realserver?.toa !== false);
     const missing = wanted.filter((p) => !facts.packages[p]);
     if (family && needsHeaders && !facts.kernel.headersInstalled)
       missing.push(headersPackage(family, facts.kernel.release));

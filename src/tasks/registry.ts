@@ -13,7 +13,7 @@ import { nicBindingTask } from './nic-binding.js';
 import { nofileTask } from './nofile.js';
 import { packagesTask } from './packages.js';
 import { toaTask } from './toa.js';
-import type { Task } from './types.js';
+import type { Task } from '../plan/task.js';
 
 export const taskRegistry: ReadonlyMap<string, Task> = new Map(
   [

@@ -46,7 +46,7 @@ import {
   type KmodName,
   type KmodSpec,
 } from './toa/spec.js';
-import type { PlanContext, Task, TaskPlan } from './types.js';
+import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 const TASK = 'toa';
 const BUILD_TIMEOUT_MS = 30 * 60_000;

@@ -22,7 +22,7 @@ import ssh2, { type Client } from 'ssh2';
 // ssh2 is CommonJS: named runtime exports are not visible to Node's ESM loader
 const { utils } = ssh2;
 import type { ResolvedHost } from '../inventory/types.js';
-import { resolveLocalPath, resolveSecret } from './secret.js';
+import { resolveLocalPath, resolveSecret } from '../inventory/secret.js';
 import { type SshConfigResult, readSshConfig, safeLocalUser } from './ssh-config.js';
 import {
   type HostKeyPolicy,
@@ -34,7 +34,7 @@ import {
 import { SshTransport } from './ssh.js';
 import type { TranscriptEvent } from './transcript.js';
 import { type Transport, TransportError } from './types.js';
-import { DEFAULT_CONNECT_TIMEOUT_S } from './defaults.js';
+import { DEFAULT_CONNECT_TIMEOUT_S } from '../inventory/defaults.js';
 import { UserError } from '../errors.js';
 
 export type { TranscriptEvent } from './transcript.js';

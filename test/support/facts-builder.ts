@@ -11,7 +11,7 @@
  */
 import type { Facts, FileFacts, ModuleFacts, NicFacts, OsFacts } from '../../src/facts/types.js';
 import type { LoadedInventory, ResolvedHost } from '../../src/inventory/types.js';
-import type { PlanContext } from '../../src/tasks/types.js';
+import type { PlanContext } from '../../src/plan/task.js';
 
 export type OsName = 'debian12' | 'ubuntu22' | 'rocky9' | 'centos7' | 'alma8';
 

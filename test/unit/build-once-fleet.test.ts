@@ -35,7 +35,7 @@ import {
   type KmodName,
   type KmodSpec,
 } from '../../src/tasks/toa/spec.js';
-import type { PlanContext } from '../../src/tasks/types.js';
+import type { PlanContext } from '../../src/plan/task.js';
 import { factsBuilder, inventoryOf, r630, r630Host } from '../support/facts-builder.js';
 
 // ---- the per-host fleet scans as they were (reference) ----

@@ -13,7 +13,7 @@ import { cachePathFor, planFetch } from '../../src/tasks/dpdk/fetch.js';
 import { patchScript, stagingDir, stampScript } from '../../src/tasks/dpdk/scripts.js';
 import { dpdkSpec } from '../../src/tasks/dpdk/spec.js';
 import { COMPILER_COMMAND, COMPILER_OUTPUT, expectedStamp, stampHead } from '../../src/tasks/dpdk/stamp.js';
-import type { PlanContext } from '../../src/tasks/types.js';
+import type { PlanContext } from '../../src/plan/task.js';
 import { factsBuilder, inventoryOf, r630, r630Host } from '../support/facts-builder.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'dpdk-build-test-'));

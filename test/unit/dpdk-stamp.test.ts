@@ -18,7 +18,7 @@ import { compileScript, stagingDir, stampScript } from '../../src/tasks/dpdk/scr
 import { SERIES_OUTPUT, SERIES_SCRIPT, seriesId } from '../../src/tasks/dpdk/series.js';
 import { dpdkSpec } from '../../src/tasks/dpdk/spec.js';
 import { COMPILER_COMMAND, COMPILER_OUTPUT, expectedStamp, stampHead } from '../../src/tasks/dpdk/stamp.js';
-import type { PlanContext } from '../../src/tasks/types.js';
+import type { PlanContext } from '../../src/plan/task.js';
 import { inventoryOf, r630, r630Host } from '../support/facts-builder.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'dpdk-stamp-test-'));

@@ -6,7 +6,7 @@ import type { Change, Step } from '../../src/plan/change.js';
 import { dpvsBuildTask, OUT_CURRENT, OUT_RELEASES } from '../../src/tasks/dpvs-build.js';
 import { releaseOf, versionPattern } from '../../src/tasks/dpvs/release.js';
 import { RELEASE_STATE } from '../../src/tasks/dpvs/state.js';
-import type { PlanContext } from '../../src/tasks/types.js';
+import type { PlanContext } from '../../src/plan/task.js';
 import { inventoryOf, planContext, r630, r630Host } from '../support/facts-builder.js';
 
 const SHA = 'a'.repeat(64);

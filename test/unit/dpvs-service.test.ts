@@ -12,8 +12,8 @@ import { dpvsServiceTask, renderUnits, restartReasons, wantedState } from '../..
 import { healthCommand, onFailureCommand } from '../../src/tasks/dpvs/health.js';
 import { DPVS_UNIT_PATH, KEEPALIVED_UNIT_PATH } from '../../src/tasks/dpvs/settings.js';
 import { RUNNING_STATE } from '../../src/tasks/dpvs/state.js';
-import { dpvsLayout } from '../../src/tasks/layout.js';
-import type { PlanContext, Task } from '../../src/tasks/types.js';
+import { dpvsLayout } from '../../src/desired/layout.js';
+import type { PlanContext, Task } from '../../src/plan/task.js';
 import { inventoryOf, planContext, r630, r630Host, R630_PORTS } from '../support/facts-builder.js';
 
 const SRC = { url: 'http://10.241.0.1:8080/dpvs-1.9.10.tar.gz', sha256: 'a'.repeat(64) };

@@ -6,7 +6,7 @@ import { Redactor } from '../../src/run/redact.js';
 import { planHost } from '../../src/plan/planner.js';
 import { parseProbeOutput, probeScript, mergeRequests } from '../../src/facts/probe.js';
 import type { ResolvedHost } from '../../src/inventory/types.js';
-import type { Task } from '../../src/tasks/types.js';
+import type { Task } from '../../src/plan/task.js';
 import { factsBuilder, inventoryOf, r630Host } from '../support/facts-builder.js';
 import { execFileSync } from 'node:child_process';
 

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadInventoryBytes } from '../../src/inventory/load.js';
-import { DEFAULT_CONNECT_TIMEOUT_S } from '../../src/transport/defaults.js';
+import { DEFAULT_CONNECT_TIMEOUT_S } from '../../src/inventory/defaults.js';
 
 const doc = readFileSync('docs/inventory.md', 'utf8');
 

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dpvsNetworkTask } from '../../src/tasks/dpvs-network.js';
 import { createKeepalivedTask } from '../../src/tasks/keepalived.js';
 import { lbServicesTask } from '../../src/tasks/lb-services.js';
-import type { PlanContext } from '../../src/tasks/types.js';
+import type { PlanContext } from '../../src/plan/task.js';
 import { dpvsDownOutputs, emptyFacts, short } from './lb-support.js';
 
 const examples = ['fullnat-two-arm', 'ha-pair', 'dr', 'snat'];

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { canonicalIp, canonicalPrefix, networkOf } from '../../src/lb/ip.js';
+import { canonicalIp, canonicalPrefix, networkOf } from '../../src/inventory/ip.js';
 import { parseDpipAddrShow, parseDpipLinkShow, parseDpipRouteShow } from '../../src/lb/parse-dpip.js';
 import { parseIpvsadmLaddrs, parseIpvsadmList } from '../../src/lb/parse-ipvsadm.js';
 

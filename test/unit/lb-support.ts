@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Facts } from '../../src/facts/types.js';
 import type { ServiceEntry } from '../../src/inventory/schema.js';
 import type { LoadedInventory, ResolvedHost } from '../../src/inventory/types.js';
-import type { PlanContext } from '../../src/tasks/types.js';
+import type { PlanContext } from '../../src/plan/task.js';
 
 export const fixture = (name: string): string =>
   readFileSync(new URL(`../fixtures/lb/${name}`, import.meta.url), 'utf8');

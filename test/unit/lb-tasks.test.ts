@@ -14,7 +14,7 @@ import type { Step } from '../../src/plan/change.js';
 import { createDpvsNetworkTask, dpvsNetworkTask, lbNotes } from '../../src/tasks/dpvs-network.js';
 import { createKeepalivedTask, keepalivedTask } from '../../src/tasks/keepalived.js';
 import { lbServicesTask } from '../../src/tasks/lb-services.js';
-import type { PlanContext } from '../../src/tasks/types.js';
+import type { PlanContext } from '../../src/plan/task.js';
 import {
   ctxOf,
   dpvsDownOutputs,

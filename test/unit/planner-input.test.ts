@@ -8,7 +8,7 @@ import { tasksForRoles } from '../../src/run/playbooks.js';
 import { makeStyle, renderHostPlan } from '../../src/run/render.js';
 import { failStep } from '../../src/tasks/dpdk/fail.js';
 import { DPVS_CONF_TASK } from '../../src/tasks/dpvs-conf.js';
-import type { Task } from '../../src/tasks/types.js';
+import type { Task } from '../../src/plan/task.js';
 import { factsBuilder, inventoryOf, planContext, r630, r630Host } from '../support/facts-builder.js';
 
 const plainStyle = makeStyle(false);

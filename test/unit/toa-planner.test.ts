@@ -6,7 +6,7 @@ import type { Change } from '../../src/plan/change.js';
 import { toaTask } from '../../src/tasks/toa.js';
 import { OBSERVED_OUTPUT } from '../../src/tasks/toa/observed.js';
 import { expectedStamp, kmodPaths, kmodSpec, loadConf, optionsConf } from '../../src/tasks/toa/spec.js';
-import type { PlanContext } from '../../src/tasks/types.js';
+import type { PlanContext } from '../../src/plan/task.js';
 import { factsBuilder, inventoryOf } from '../support/facts-builder.js';
 
 const SHA = 'a'.repeat(64);

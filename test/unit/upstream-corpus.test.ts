@@ -13,7 +13,7 @@ import { emptyState, serviceKey, type LbService, type LbState } from '../../src/
 import { parseDpipAddrShow, parseDpipLinkShow, parseDpipRouteShow } from '../../src/lb/parse-dpip.js';
 import { parseIpvsadmLaddrs, parseIpvsadmList } from '../../src/lb/parse-ipvsadm.js';
 import { renderDpvsUnit } from '../../src/dpvsconf/unit.js';
-import { dpvsLayout } from '../../src/tasks/layout.js';
+import { dpvsLayout } from '../../src/desired/layout.js';
 import { dpvsBehaviour } from '../../src/versions.js';
 import {
   SERIES,

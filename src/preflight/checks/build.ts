@@ -11,9 +11,9 @@ import {
   isBalancer,
   isRealserver,
   parseVersion,
-} from '../settings.js';
+} from '../../desired/settings.js';
 import { builtModules } from './kmod.js';
-import { DEFAULT_BUILD_DIR } from '../../tasks/layout.js';
+import { DEFAULT_BUILD_DIR } from '../../desired/layout.js';
 
 /** facts.outputs keys this module asks the probe for. */
 export const OUT_PKG_CONFIG = 'pkg-config-version';

@@ -4,10 +4,10 @@
  */
 import { LayoutError, layoutFromInventory, type WorkerAssignment } from '../../dpvsconf/layout.js';
 import { impliedQueues, validateLayout } from '../../dpvsconf/validate.js';
-import type { PlanContext } from '../../tasks/types.js';
+import type { PlanContext } from '../../plan/task.js';
 import { cpuRanges, finding, type PreflightCheck, listText } from '../check.js';
-import { matchNics, resolved } from '../nic-match.js';
-import { configuredQueues, isBalancer, type PortQueues } from '../settings.js';
+import { matchNics, resolved } from '../../desired/nic-match.js';
+import { configuredQueues, isBalancer, type PortQueues } from '../../desired/settings.js';
 
 export const portsConfigured: PreflightCheck = {
   id: 'CONF-001',

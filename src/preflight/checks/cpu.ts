@@ -1,6 +1,6 @@
 /** CPU checks: hyper-threading, instruction-set flags DPDK and the build's -march need, architecture. */
 import { finding, type PreflightCheck, listText } from '../check.js';
-import { isBalancer, isRealserver } from '../settings.js';
+import { isBalancer, isRealserver } from '../../desired/settings.js';
 
 export const smtOff: PreflightCheck = {
   id: 'CPU-001',

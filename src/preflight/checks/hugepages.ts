@@ -2,7 +2,13 @@
 import type { Facts } from '../../facts/types.js';
 import type { ResolvedHost } from '../../inventory/types.js';
 import { finding, type PreflightCheck, listText, mib } from '../check.js';
-import { hugepageSizeKb, isBalancer, pagesForDpvs, requestedPages, reserveMb } from '../settings.js';
+import {
+  hugepageSizeKb,
+  isBalancer,
+  pagesForDpvs,
+  requestedPages,
+  reserveMb,
+} from '../../desired/settings.js';
 
 /** The NUMA node ids of a host (a host without NUMA information is one node, 0). */
 function nodeIds(facts: Facts): number[] {

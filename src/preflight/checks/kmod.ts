@@ -2,7 +2,7 @@
 import type { Facts } from '../../facts/types.js';
 import type { ResolvedHost } from '../../inventory/types.js';
 import { finding, type PreflightCheck, listText } from '../check.js';
-import { bindDriver, dpvsLine, isBalancer, isRealserver, kniEnabled } from '../settings.js';
+import { bindDriver, dpvsLine, isBalancer, isRealserver, kniEnabled } from '../../desired/settings.js';
 
 const norm = (m: string): string => m.replace(/-/g, '_');
 

@@ -1,10 +1,16 @@
 /** NIC checks: each inventory NIC found and unambiguous, never the management NIC, model and queues fit. */
 import type { NicFacts } from '../../facts/types.js';
-import type { PlanContext } from '../../tasks/types.js';
+import type { PlanContext } from '../../plan/task.js';
 import { finding, type PreflightCheck, listText } from '../check.js';
-import { describeMatch, describeNic, matchNics, resolved, type NicMatchResult } from '../nic-match.js';
-import { nicModel } from '../nic-models.js';
-import { bindDriver, isBalancer } from '../settings.js';
+import {
+  describeMatch,
+  describeNic,
+  matchNics,
+  resolved,
+  type NicMatchResult,
+} from '../../desired/nic-match.js';
+import { nicModel } from '../../desired/nic-models.js';
+import { bindDriver, isBalancer } from '../../desired/settings.js';
 import { effectiveQueues, plannedLayout } from './conf.js';
 
 function balancerNics(ctx: PlanContext): NicMatchResult[] {

@@ -1,8 +1,8 @@
 /** NUMA checks: NUMA on for multi-socket hosts, DPVS's socket limit, locality of ports, workers, hugepages. */
 import type { Facts } from '../../facts/types.js';
 import { cpuRanges, finding, type PreflightCheck, listText } from '../check.js';
-import { matchNics, resolved } from '../nic-match.js';
-import { isBalancer, maxSocket, pagesForDpvs, hugepageSizeKb } from '../settings.js';
+import { matchNics, resolved } from '../../desired/nic-match.js';
+import { isBalancer, maxSocket, pagesForDpvs, hugepageSizeKb } from '../../desired/settings.js';
 
 function nodeCount(facts: Facts): number {
   return Math.max(1, facts.numa.length);

@@ -1,6 +1,13 @@
 /** System checks: a foreign dpvs, open-file limits, supported OS, IPv6 for toa. */
 import { finding, type PreflightCheck } from '../check.js';
-import { dpvsLine, dpvsVersion, formatVersion, isBalancer, isRealserver, pidFile } from '../settings.js';
+import {
+  dpvsLine,
+  dpvsVersion,
+  formatVersion,
+  isBalancer,
+  isRealserver,
+  pidFile,
+} from '../../desired/settings.js';
 
 export const OUT_NR_OPEN = 'fs-nr-open';
 

@@ -8,7 +8,7 @@
 import type { Facts } from '../../facts/types.js';
 import type { LoadedInventory } from '../../inventory/types.js';
 import { fleetDerived, firstOther, minName, throwFirstOther, type HostError } from '../fleet-memo.js';
-import type { PlanContext } from '../types.js';
+import type { PlanContext } from '../../plan/task.js';
 import { expectedStamp, stampId } from './stamp.js';
 import { dpdkSpec, type DpdkSpec } from './spec.js';
 

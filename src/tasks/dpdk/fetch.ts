@@ -15,7 +15,7 @@
 import type { Facts } from '../../facts/types.js';
 import type { Step } from '../../plan/change.js';
 import { sh } from '../../transport/quote.js';
-import { CACHE_DIR } from '../layout.js';
+import { CACHE_DIR } from '../../desired/layout.js';
 import { failStep } from './fail.js';
 import { localFile } from './local.js';
 

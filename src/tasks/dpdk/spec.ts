@@ -4,10 +4,11 @@
  * the CPU target and the userspace driver. The dpdk-source, dpdk-build, kmods and nic-binding tasks
  * all read this one description.
  */
+import { isBalancer } from '../../inventory/roles.js';
 import type { ResolvedHost } from '../../inventory/types.js';
-import { bindDriver, kniEnabled, type BindDriver } from '../../preflight/settings.js';
+import { bindDriver, kniEnabled, type BindDriver } from '../../desired/settings.js';
 import { lookupPairing, type VersionPairing } from '../../versions.js';
-import { CACHE_DIR, dpdkLayout, type DpdkLayout } from '../layout.js';
+import { CACHE_DIR, dpdkLayout, type DpdkLayout } from '../../desired/layout.js';
 import type { FetchSource } from './fetch.js';
 import { localFile } from './local.js';
 
@@ -53,7 +54,7 @@ export const PATCH_CACHE = `${CACHE_DIR}/patches`;
 
 /** null when the host is not a balancer or its versions do not pair (validation reports that). */
 export function dpdkSpec(host: ResolvedHost, inventoryDir: string): DpdkSpec | null {
-  if (!host.roles.includes('balancer')) return null;
+  if (!isBalancer(host)) return null;
   const p = lookupPairing(host.dpvs?.version, host.dpdk?.version);
   if (!p.ok) return null;
   const pairing = p.pairing;

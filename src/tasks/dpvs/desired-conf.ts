@@ -19,8 +19,8 @@ import {
 } from '../../dpvsconf/index.js';
 import type { Facts } from '../../facts/types.js';
 import type { ResolvedHost } from '../../inventory/types.js';
-import { describeMatch, matchNic, resolved } from '../../preflight/nic-match.js';
-import { configuredQueues } from '../../preflight/settings.js';
+import { describeMatch, matchNic, resolved } from '../../desired/nic-match.js';
+import { configuredQueues } from '../../desired/settings.js';
 import { DpvsPlanError, dpvsVersionOf } from './settings.js';
 
 export interface DesiredConf {

@@ -5,7 +5,7 @@
  */
 import { raw, sh } from '../../transport/quote.js';
 import { BACKUP_SUFFIX } from '../../transport/remote-put.js';
-import type { DpvsLayout } from '../layout.js';
+import type { DpvsLayout } from '../../desired/layout.js';
 import { DPVS_UNIT, DPVS_UNIT_PATH } from './settings.js';
 import { recordRunningStateCommand, switchCurrentCommand, type RunningState } from './state.js';
 

@@ -14,7 +14,7 @@ import type { LoadedInventory, ResolvedHost } from '../../inventory/types.js';
 import type { Step } from '../../plan/change.js';
 import { quote, sh } from '../../transport/quote.js';
 import { parseDpvsVersion } from '../../versions.js';
-import { dpdkLayout, pkgConfigPath } from '../layout.js';
+import { dpdkLayout, pkgConfigPath } from '../../desired/layout.js';
 import { dpvsVersionOf, isBalancer, layoutOf, pairingOf } from './settings.js';
 import { fleetDerived, firstOther, minName, throwFirstOther, type HostError } from '../fleet-memo.js';
 import { fetchAndUnpackSteps, resolveSource, sourceIdentity, type ResolvedSource } from './source.js';

@@ -5,7 +5,7 @@
  */
 import { BACKUP_SUFFIX } from '../../transport/remote-put.js';
 import type { Step } from '../../plan/change.js';
-import type { PlanContext } from '../types.js';
+import type { PlanContext } from '../../plan/task.js';
 import { restartSteps as restart } from './restart.js';
 import { layoutOf } from './settings.js';
 import { parseReleaseState, RELEASE_STATE } from './state.js';

@@ -11,7 +11,7 @@ import {
   lookupPairing,
   type VersionPairing,
 } from '../../versions.js';
-import { dpvsLayout, type DpvsLayout } from '../layout.js';
+import { dpvsLayout, type DpvsLayout } from '../../desired/layout.js';
 
 export const DPVS_UNIT = 'dpvs';
 export const DPVS_UNIT_PATH = '/etc/systemd/system/dpvs.service';
@@ -26,7 +26,7 @@ export class DpvsPlanError extends Error {
   }
 }
 
-export const isBalancer = (host: ResolvedHost): boolean => host.roles.includes('balancer');
+export { isBalancer } from '../../inventory/roles.js';
 
 export function dpvsVersionOf(host: ResolvedHost): string {
   return host.dpvs?.version ?? DEFAULT_DPVS_VERSION;

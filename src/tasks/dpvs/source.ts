@@ -16,7 +16,7 @@ import path from 'node:path';
 import type { SourceSpec } from '../../inventory/schema.js';
 import type { Step } from '../../plan/change.js';
 import { raw, sh } from '../../transport/quote.js';
-import { CACHE_DIR } from '../layout.js';
+import { CACHE_DIR } from '../../desired/layout.js';
 import { DpvsPlanError } from './settings.js';
 import type { z } from 'zod';
 

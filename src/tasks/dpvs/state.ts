@@ -7,7 +7,7 @@
  * after a rollback restored older files.
  */
 import { sh } from '../../transport/quote.js';
-import { STATE_DIR } from '../layout.js';
+import { STATE_DIR } from '../../desired/layout.js';
 
 export const RUNNING_STATE = `${STATE_DIR}/dpvs-running.json`;
 /** The release before the last activation: `dpvs-deploy rollback` switches back to it. */

@@ -9,7 +9,7 @@
 import type { Facts } from '../../facts/types.js';
 import type { LoadedInventory } from '../../inventory/types.js';
 import { fleetDerived, firstOther, minName, throwFirstOther, type HostError } from '../fleet-memo.js';
-import type { PlanContext } from '../types.js';
+import type { PlanContext } from '../../plan/task.js';
 import { observe } from './observed.js';
 import { expectedStamp, kmodSpec, type KmodName, type KmodSpec } from './spec.js';
 

@@ -4,7 +4,7 @@
  */
 import type { Facts } from '../../facts/types.js';
 import { raw, sh } from '../../transport/quote.js';
-import { STATE_DIR } from '../layout.js';
+import { STATE_DIR } from '../../desired/layout.js';
 import { kmodPaths, type KmodName } from './spec.js';
 
 export interface HeadersPackage {

@@ -11,12 +11,13 @@
  *   /etc/modprobe.d/dpvs-deploy-<m>.conf             `options <m> k=v` (when parameters are set)
  *   /var/lib/dpvs-deploy/state/rs-kmod-<m>.loaded    "<sha256> <kernel>" of the file last loaded
  */
+import { isRealserver } from '../../inventory/roles.js';
 import { createHash } from 'node:crypto';
 import type { Facts } from '../../facts/types.js';
 import type { ResolvedHost } from '../../inventory/types.js';
 import { DEFAULT_DPVS_VERSION } from '../../versions.js';
 import { sourceSha256, type FetchSource } from '../dpdk/fetch.js';
-import { STATE_DIR } from '../layout.js';
+import { STATE_DIR } from '../../desired/layout.js';
 
 export type KmodName = 'toa' | 'uoa';
 export const KMODS: readonly KmodName[] = ['toa', 'uoa'];
@@ -74,7 +75,7 @@ export function kmodSource(host: ResolvedHost, inventoryDir: string): KmodSource
 
 /** null when the host is not a real server or wants neither module. */
 export function kmodSpec(host: ResolvedHost, inventoryDir: string): KmodSpec | null {
-  if (!host.roles.includes('realserver')) return null;
+  if (!isRealserver(host)) return null;
   const rs = host.realserver ?? {};
   const modules: KmodName[] = [];
   if (rs.toa ?? true) modules.push('toa');

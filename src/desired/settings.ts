@@ -3,11 +3,10 @@
  * filled in (versions, binding driver, KNI, hugepages per node, queues). Pure.
  */
 import type { Facts } from '../facts/types.js';
+import { DEFAULT_DPVS_VERSION } from '../versions.js';
 import type { ResolvedHost } from '../inventory/types.js';
 import type { NicSettings } from '../inventory/schema.js';
 
-/** DPVS version assumed when the inventory names none (the 1.9 LTS line). */
-export const DEFAULT_DPVS_VERSION = '1.9.10';
 /** CONFIG_DPVS_MAX_SOCKET upstream ships. */
 export const DEFAULT_MAX_SOCKET = 2;
 /** Memory left to the OS on each node when the inventory says nothing (hugepages.reserve_mb). */
@@ -79,13 +78,7 @@ export function kniEnabled(host: ResolvedHost): boolean {
   return host.dpvs?.kni !== false;
 }
 
-export function isBalancer(host: ResolvedHost): boolean {
-  return host.roles.includes('balancer');
-}
-
-export function isRealserver(host: ResolvedHost): boolean {
-  return host.roles.includes('realserver');
-}
+export { isBalancer, isRealserver } from '../inventory/roles.js';
 
 export function maxSocket(host: ResolvedHost): number {
   return host.dpvs?.max_socket ?? DEFAULT_MAX_SOCKET;

@@ -1,6 +1,6 @@
 import type { Facts, ProbeRequest } from '../facts/types.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
-import type { Change, CheckResult } from '../plan/change.js';
+import type { Change, CheckResult } from './change.js';
 
 /** Everything a planner may read. Pure data; planners do no I/O. */
 export interface PlanContext {

@@ -2,7 +2,7 @@
  * Small, pure IP helpers for the LB model: canonical text forms (so inventory values compare equal to
  * what dpip/ipvsadm print), prefix networks and the `addr:port` forms ipvsadm uses.
  */
-import { isIpv4, isIpv6 } from '../inventory/schema.js';
+import { isIpv4, isIpv6 } from './schema.js';
 
 export type Family = 'inet' | 'inet6';
 

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { SecretValue } from '../inventory/schema.js';
+import type { SecretValue } from './schema.js';
 
 /** Resolve a control-machine path: `~/` is the home directory, relative paths are against `baseDir`. */
 export function resolveLocalPath(p: string, baseDir: string): string {
@@ -31,4 +31,16 @@ export function resolveSecret(secret: SecretValue, baseDir: string): string {
   }
   // One trailing newline is not part of the secret (files written with echo).
   return text.replace(/\r?\n$/, '');
+}
+
+/** resolveSecret's outcome without throwing: the value, or why it could not be had. */
+export function trySecret(
+  secret: SecretValue,
+  baseDir: string,
+): { ok: true; value: string } | { ok: false; reason: string } {
+  try {
+    return { ok: true, value: resolveSecret(secret, baseDir) };
+  } catch (e) {
+    return { ok: false, reason: e instanceof Error ? e.message : String(e) };
+  }
 }
