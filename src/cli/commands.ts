@@ -7,9 +7,16 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { UserError } from '../errors.js';
 import type { HostPlan } from '../plan/change.js';
-import { factsDifferences, factsFingerprint, sha256 } from '../plan/fingerprint.js';
-import { isPlanFile, makePlanFile, readPlanFile, writePlanFile, type PlanFile } from '../plan/plan-file.js';
-import type { Facts } from '../facts/types.js';
+import { sha256 } from '../plan/fingerprint.js';
+import {
+  isPlanFile,
+  makePlanFile,
+  readPlanFile,
+  savedHost,
+  writePlanFile,
+  type PlanFile,
+} from '../plan/plan-file.js';
+import { checkSavedPlan } from '../run/saved-plan.js';
 import { makeReport, renderJunit, writeAtomic } from '../run/report.js';
 import {
   renderFacts,
@@ -22,7 +29,7 @@ import {
   isFailure,
   planTotals,
 } from '../run/render.js';
-import type { HostResult } from '../run/engine.js';
+import { resultStatusOf, type HostResult } from '../run/apply.js';
 import { INTERRUPTED_EXIT, installInterrupt } from './interrupt.js';
 import { progressEvents } from './progress.js';
 import { type CommonOptions, openSession, type Session } from './session.js';
@@ -78,7 +85,7 @@ function printPlans(s: Session, plans: HostPlan[], o: PlanOptions, io: Io): void
     return;
   }
   for (const p of plans) {
-    if (p.error?.startsWith('stale plan')) continue; // apply said "refused" already, once
+    if (p.status === 'stale') continue; // apply said "refused" already, once
     const text = s.redactor.redact(
       renderHostPlan(
         p,
@@ -169,30 +176,6 @@ export interface ApplyCliOptions extends PlanOptions {
   junit?: string;
 }
 
-/** Refuse hosts whose facts changed since the saved plan; keep the saved Changes for the others. */
-function stalePlans(saved: PlanFile, s: Session): Map<string, HostPlan> {
-  const out = new Map<string, HostPlan>();
-  for (const h of saved.hosts) {
-    const { facts: oldFacts, ...plan } = h;
-    const now = s.engine.facts.get(h.host);
-    const err = s.engine.errors.get(h.host);
-    if (err || !now) {
-      out.set(h.host, { ...plan, error: err ?? 'no facts', unreachable: true });
-      continue;
-    }
-    if (!plan.error && factsFingerprint(now) !== plan.factsFingerprint) {
-      const diffs = oldFacts ? factsDifferences(oldFacts as unknown as Facts, now, 8) : [];
-      out.set(h.host, {
-        ...plan,
-        error: `stale plan: the host changed since it was planned; plan again${diffs.length ? `:\n    ${diffs.join('\n    ')}` : ''}`,
-      });
-      continue;
-    }
-    out.set(h.host, plan);
-  }
-  return out;
-}
-
 export async function applyCommand(file: string, o: ApplyCliOptions, io: Io): Promise<number> {
   const started = new Date();
   let saved: PlanFile | null = null;
@@ -225,12 +208,12 @@ export async function applyCommand(file: string, o: ApplyCliOptions, io: Io): Pr
   const s = await openSession(inventoryFile, 'apply', o, io, progress.events);
   try {
     const plans = saved
-      ? [...stalePlans(saved, s).values()].map(
+      ? [...checkSavedPlan(saved, s.engine.facts, s.engine.errors).values()].map(
           (p) => JSON.parse(s.redactor.detokenize(JSON.stringify(p))) as HostPlan,
         )
       : [...s.engine.plan().values()];
     if (saved)
-      for (const p of plans) if (p.error?.startsWith('stale plan')) io.err(`${p.host}: refused: ${p.error}`);
+      for (const p of plans) if (p.status === 'stale') io.err(`${p.host}: refused: ${p.error ?? 'stale'}`);
     s.runDir.writeJson('plan.json', { hosts: plans });
     printPlans(s, plans, { ...o, json: false }, io);
     const t = planTotals(plans);
@@ -242,11 +225,10 @@ export async function applyCommand(file: string, o: ApplyCliOptions, io: Io): Pr
       );
       const results = s.hosts.map((h): HostResult => {
         const p = plans.find((x) => x.host === h.name);
-        const blocked = p?.checks.some((c) => c.severity === 'error' && !c.waived);
         const tr = s.engine.transports.get(h.name);
         return {
           host: h.name,
-          status: p?.error ? 'unreachable' : blocked ? 'blocked' : 'ok',
+          status: resultStatusOf(p),
           changed: 0,
           tasks: [],
           connections: tr?.stats.connections ?? 0,
@@ -335,7 +317,7 @@ export async function showCommand(
   io.out(
     `Plan made ${plan.created} by dpvs-deploy ${plan.tool} from ${plan.inventory.file} (sha256 ${plan.inventory.checksum.slice(0, 12)}…)`,
   );
-  const hosts = plan.hosts.map(({ facts: _f, ...p }) => p);
+  const hosts = plan.hosts.map((h) => savedHost(h).plan);
   for (const p of hosts) io.out(renderHostPlan(p, undefined, { diffs: o.diff !== false, style: io.style }));
   io.out(renderPlanSummary(hosts, io.style));
   return planExit(hosts);

@@ -3,7 +3,7 @@
  * ("lb1 | hugepages | changed") in CI and when NO_COLOR or a pipe is in use.
  */
 import { Listr } from 'listr2';
-import type { EngineEvents, HostResult } from '../run/engine.js';
+import type { EngineEvents, HostResult } from '../run/apply.js';
 import { Deferred } from '../run/pool.js';
 import type { Io } from './io.js';
 

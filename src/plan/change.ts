@@ -59,17 +59,26 @@ export interface Change {
   steps: Step[];
 }
 
+/**
+ * How a host came out of planning, each host in exactly one state:
+ * - planned: reached, probed and planned (its changes may be empty);
+ * - blocked: planned, but a preflight error (not waived) holds every change back;
+ * - unreachable: could not be connected to or probed;
+ * - stale: a saved plan's host whose facts changed since it was planned (apply refuses it);
+ * - error: reached, but a planner failed on it (the detail is in `error`).
+ */
+export type HostPlanStatus = 'planned' | 'blocked' | 'unreachable' | 'stale' | 'error';
+
 export interface HostPlan {
   host: string;
+  status: HostPlanStatus;
   changes: Change[];
   /** Preflight results (errors block the host). */
   checks: CheckResult[];
   /** sha256 over the facts the changes were planned from */
   factsFingerprint: string;
-  /** Set when the host could not be planned (unreachable, probe failed). */
+  /** What went wrong, for unreachable, stale and error. */
   error?: string;
-  /** With `error`: the host could not be connected to or probed (rather than a planner's error). */
-  unreachable?: boolean;
   /** Unmanaged objects found on the host (left alone; `verify` reports them as drift). */
   drift?: string[];
 }
@@ -83,4 +92,31 @@ export interface CheckResult {
   fix: string;
   /** Set when the inventory waives it: the reason is printed. */
   waived?: string;
+}
+
+/** The preflight results that block a host: errors the inventory does not waive. */
+export function blockingChecks(checks: readonly CheckResult[]): CheckResult[] {
+  return checks.filter((c) => c.severity === 'error' && c.waived === undefined);
+}
+
+/** The status of a host that was planned: blocked when a preflight error holds it back. */
+export function plannedStatus(checks: readonly CheckResult[]): 'planned' | 'blocked' {
+  return blockingChecks(checks).length ? 'blocked' : 'planned';
+}
+
+/** A host that has no plan: unreachable, refused as stale, or failed in a planner. */
+export function unplanned(
+  host: string,
+  status: 'unreachable' | 'stale' | 'error',
+  error: string,
+  base: Partial<Pick<HostPlan, 'changes' | 'checks' | 'factsFingerprint'>> = {},
+): HostPlan {
+  return {
+    host,
+    status,
+    changes: base.changes ?? [],
+    checks: base.checks ?? [],
+    factsFingerprint: base.factsFingerprint ?? '',
+    error,
+  };
 }

@@ -12,7 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { UserError } from '../errors.js';
 import { isPlanOutput } from './json-output.js';
 import type { Facts } from '../facts/types.js';
-import type { HostPlan } from './change.js';
+import { plannedStatus, type HostPlan } from './change.js';
 
 export const PLAN_FORMAT = 'dpvs-deploy-plan';
 export const PLAN_VERSION = 1;
@@ -99,11 +99,17 @@ const CheckSchema = z
 const HostPlanSchema = z
   .object({
     host: z.string(),
+    status: z
+      .enum(['planned', 'blocked', 'unreachable', 'stale', 'error'])
+      .optional()
+      .describe(
+        'how the host came out of planning (absent in plans saved before it existed: derived on read)',
+      ),
     changes: z.array(ChangeSchema),
     checks: z.array(CheckSchema),
     factsFingerprint: z.string(),
     error: z.string().optional(),
-    unreachable: z.boolean().optional(),
+    unreachable: z.boolean().optional().describe('older plans: the host could not be reached (now status)'),
     drift: z.array(z.string()).optional(),
     facts: z.record(z.string(), z.unknown()).optional().describe('the facts the changes were planned from'),
   })
@@ -243,4 +249,13 @@ export async function isPlanFile(file: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** A saved host's plan as the engine takes it (status derived for plans saved before it existed), and its facts. */
+export function savedHost(h: PlanFile['hosts'][number]): { plan: HostPlan; facts: Facts | undefined } {
+  const { facts, unreachable, status, ...rest } = h;
+  const derived: HostPlan['status'] =
+    status ??
+    (rest.error !== undefined ? (unreachable ? 'unreachable' : 'error') : plannedStatus(rest.checks));
+  return { plan: { ...rest, status: derived }, facts: facts as unknown as Facts | undefined };
 }

@@ -6,7 +6,7 @@
 import type { Facts } from '../facts/types.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import type { Task, PlanContext, TaskPlan } from './task.js';
-import type { Change, CheckResult, HostPlan } from './change.js';
+import { blockingChecks, plannedStatus, type Change, type CheckResult, type HostPlan } from './change.js';
 import { factsFingerprint } from './fingerprint.js';
 
 export interface PlanInputs {
@@ -31,8 +31,14 @@ export function planHost(i: PlanInputs): HostPlan {
       // A host that preflight blocks is often one a task cannot plan for (CONF-001: a balancer without
       // ports makes dpvs-conf throw). Report the checks, which say why and how to fix it, rather than
       // the task's error; nothing is applied on a blocked host, so it gets no changes.
-      if (!checks.some((c) => c.severity === 'error' && !c.waived)) throw e;
-      return { host: i.host.name, changes: [], checks, factsFingerprint: factsFingerprint(i.facts) };
+      if (!blockingChecks(checks).length) throw e;
+      return {
+        host: i.host.name,
+        status: 'blocked',
+        changes: [],
+        checks,
+        factsFingerprint: factsFingerprint(i.facts),
+      };
     }
     changes.push(...p.changes);
     if (p.projected) projected = p.projected;
@@ -41,6 +47,7 @@ export function planHost(i: PlanInputs): HostPlan {
   const drift = i.tasks.flatMap((t) => t.drift?.(base) ?? []);
   return {
     host: i.host.name,
+    status: plannedStatus(checks),
     changes,
     checks,
     factsFingerprint: factsFingerprint(i.facts),

@@ -4,9 +4,9 @@
  */
 import type { Facts } from '../facts/types.js';
 import type { ResolvedHost } from '../inventory/types.js';
-import type { Change, CheckResult, HostPlan } from '../plan/change.js';
+import { blockingChecks, type Change, type CheckResult, type HostPlan } from '../plan/change.js';
 import { unifiedFileDiff } from '../plan/diff.js';
-import type { HostResult } from './engine.js';
+import type { HostResult } from './apply.js';
 
 export interface Style {
   bold(s: string): string;
@@ -62,7 +62,7 @@ export function renderHostPlan(p: HostPlan, host: ResolvedHost | undefined, o: P
   const head = `${st.bold(p.host)}${host ? st.dim(` (${host.address})`) : ''}`;
   if (p.error) return `${head}: ${st.red('cannot plan')}: ${p.error}`;
   const out: string[] = [];
-  const blocking = p.checks.filter((c) => c.severity === 'error' && !c.waived);
+  const blocking = blockingChecks(p.checks);
   const noteworthy = p.checks.filter((c) => c.severity === 'warning' || c.waived || c.severity === 'error');
   out.push(
     `${head}: ${p.changes.length ? st.yellow(`${p.changes.length} change(s)`) : st.green('no changes')}` +
@@ -167,9 +167,17 @@ function indent(s: string, n: number): string {
 export type PlanState = 'unreachable' | 'failed' | 'blocked' | 'changes' | 'in-sync';
 
 export function planState(p: HostPlan): PlanState {
-  if (p.error) return p.unreachable ? 'unreachable' : 'failed';
-  if (p.checks.some((c) => c.severity === 'error' && !c.waived)) return 'blocked';
-  return p.changes.length ? 'changes' : 'in-sync';
+  switch (p.status) {
+    case 'unreachable':
+      return 'unreachable';
+    case 'stale':
+    case 'error':
+      return 'failed';
+    case 'blocked':
+      return 'blocked';
+    case 'planned':
+      return p.changes.length ? 'changes' : 'in-sync';
+  }
 }
 
 export interface PlanTotals {

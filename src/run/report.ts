@@ -4,7 +4,7 @@
  */
 import { rename, writeFile } from 'node:fs/promises';
 import { z } from 'zod';
-import type { HostResult } from './engine.js';
+import type { HostResult } from './apply.js';
 
 export const ReportSchema = z
   .object({

@@ -12,6 +12,7 @@ const dir = mkdtempSync(path.join(tmpdir(), 'dd-plan-'));
 
 const hostPlan: HostPlan = {
   host: 'lb1',
+  status: 'planned',
   changes: [
     {
       id: 'hugepages/node0/2048kB',

@@ -23,30 +23,33 @@ const blockingCheck: CheckResult = {
   fix: 'BIOS',
 };
 const change = (id: string) => ({ id, task: 'nofile', summary: id, action: 'create' as const, steps: [] });
-const inSync: HostPlan = { host: 'a', changes: [], checks: [], factsFingerprint: 'f' };
+const inSync: HostPlan = { host: 'a', status: 'planned', changes: [], checks: [], factsFingerprint: 'f' };
 const withChanges: HostPlan = {
   host: 'b',
+  status: 'planned',
   changes: [change('x'), change('y')],
   checks: [],
   factsFingerprint: 'f',
 };
 const blocked: HostPlan = {
   host: 'c',
+  status: 'blocked',
   changes: [change('z')],
   checks: [blockingCheck],
   factsFingerprint: 'f',
 };
-const blockedNoChange: HostPlan = { host: 'c2', changes: [], checks: [blockingCheck], factsFingerprint: 'f' };
+const blockedNoChange: HostPlan = { host: 'c2', status: 'blocked', changes: [], checks: [blockingCheck], factsFingerprint: 'f' };
 const unreachable = (host: string): HostPlan => ({
   host,
+  status: 'unreachable',
   changes: [],
   checks: [],
   factsFingerprint: '',
   error: 'connect ECONNREFUSED',
-  unreachable: true,
 });
 const failed: HostPlan = {
   host: 'f',
+  status: 'error',
   changes: [],
   checks: [],
   factsFingerprint: 'f',
@@ -99,6 +102,7 @@ describe('plans show commands in full', () => {
     expect(long.length).toBeGreaterThan(400);
     const plan: HostPlan = {
       host: 'lb1',
+      status: 'planned',
       changes: [{ ...change('c'), steps: [{ kind: 'exec', command: long }] }],
       checks: [],
       factsFingerprint: 'f',
