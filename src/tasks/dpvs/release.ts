@@ -17,6 +17,8 @@ import { parseDpvsVersion } from '../../versions.js';
 import { dpdkLayout, pkgConfigPath } from '../layout.js';
 import { dpvsVersionOf, isBalancer, layoutOf, pairingOf } from './settings.js';
 import { fleetDerived, firstOther, minName, throwFirstOther, type HostError } from '../fleet-memo.js';
+import { dpdkInputsId } from '../dpdk/stamp.js';
+import { dpdkSpec } from '../dpdk/spec.js';
 import { fetchAndUnpackSteps, resolveSource, sourceIdentity, type ResolvedSource } from './source.js';
 
 export const DPVS_WORK_ROOT = '/opt/dpvs-deploy/dpvs';
@@ -35,6 +37,11 @@ export interface ReleasePlan {
   tree: string;
 }
 
+function dpdkBuildOf(host: ResolvedHost, inventory: LoadedInventory): string | undefined {
+  const spec = dpdkSpec(host, inventory.dir);
+  return spec ? dpdkInputsId(spec, inventory.dir) : undefined;
+}
+
 export function releaseOf(host: ResolvedHost, inventory: LoadedInventory): ReleasePlan {
   const version = dpvsVersionOf(host);
   const { pairing, dpdkVersion } = pairingOf(host);
@@ -47,6 +54,9 @@ export function releaseOf(host: ResolvedHost, inventory: LoadedInventory): Relea
     march: host.dpdk?.march ?? 'native',
     // absent unless set, so the ids of releases built without it stay the same
     buildEnv: host.dpvs?.build_env,
+    // the inventory's DPDK build inputs (dpdk/stamp.ts): a new DPDK tarball, dpdk.patches,
+    // dpdk.meson_options, build_dir or kernel modules rebuild DPDK, and so DPVS, which links it statically
+    dpdkBuild: dpdkBuildOf(host, inventory),
   };
   const hash = createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 12);
   const id = `${version}-${hash}`;
