@@ -18,6 +18,7 @@ import { dpdkLayout, pkgConfigPath } from '../layout.js';
 import { dpvsVersionOf, isBalancer, layoutOf, pairingOf } from './settings.js';
 import { fleetDerived, firstOther, minName, throwFirstOther, type HostError } from '../fleet-memo.js';
 import { dpdkInputsId } from '../dpdk/stamp.js';
+import { removeOnFailure } from '../dpdk/scripts.js';
 import { dpdkSpec } from '../dpdk/spec.js';
 import { fetchAndUnpackSteps, resolveSource, sourceIdentity, type ResolvedSource } from './source.js';
 
@@ -225,14 +226,38 @@ function installSteps(r: ReleasePlan): Step[] {
   ];
 }
 
-/** Fetch, unpack, `make && make install` in the tree's own directory (INSDIR comes from PWD), install. */
+/**
+ * Fetch, unpack, `make && make install` in the tree's own directory (INSDIR comes from PWD), install.
+ * A failed unpack, build or install removes the build's work directory and the half-copied release
+ * (no half-built tree stays behind; `current` and the releases before it are untouched).
+ */
 export function buildSteps(host: ResolvedHost, r: ReleasePlan): Step[] {
   const env = buildEnv(host, r.dpdkVersion);
   const make = sh`cd ${r.tree} && ` + `${env} make -j"$(nproc 2>/dev/null || echo 1)" && ${env} make install`;
+  const work = r.tree.slice(0, r.tree.lastIndexOf('/'));
+  const clean = (s: Step): Step =>
+    s.kind === 'exec' ? { ...s, command: removeOnFailure(s.command, [work, `${r.dir}.tmp`]) } : s;
+  const l = layoutOf(host);
+  // a release that fails `dpvs -v` or its packing is half-installed: removed, unless `current` is it
+  const unInstall = (s: Step): Step =>
+    s.kind === 'exec'
+      ? {
+          ...s,
+          command: removeOnFailure(
+            s.command,
+            [work, `${r.dir}.tmp`, `${r.artifact}.part`],
+            sh`[ "$(readlink ${l.current})" = ${r.dir} ] || rm -rf ${r.dir}`,
+          ),
+        }
+      : s;
+  const [copy, check, pack, ...rest] = installSteps(r);
   return [
-    ...fetchAndUnpackSteps(r.source, r.tree),
-    { kind: 'exec', command: make, timeoutMs: 3_600_000 },
-    ...installSteps(r),
+    ...fetchAndUnpackSteps(r.source, r.tree).map((s) =>
+      s.kind === 'exec' && s.command.includes(r.tree) ? clean(s) : s,
+    ),
+    clean({ kind: 'exec', command: make, timeoutMs: 3_600_000 }),
+    ...[copy, check, pack].map((s) => (s === copy ? clean(s as Step) : unInstall(s as Step))),
+    ...rest,
   ];
 }
 
