@@ -2,7 +2,7 @@
  * dpdk-build: unpack DPDK into a fresh staging directory, apply DPVS's patch series and the user's
  * patches, build (make for 18.11, meson/ninja for 20.11+), record the build stamp and switch the new
  * build into place (layout.root) only when everything succeeded: a failed build leaves the previous
- * one untouched. Skipped when the recorded stamp equals the one the inputs call for.
+ * one untouched, and a failed step removes the staging directory. Skipped when the recorded stamp equals the one the inputs call for.
  *
  * Build once per identical target (dpdk/build-role.ts): the builder also packs layout.root into
  * ARTIFACT_DIR with a .sha256 beside it; the other hosts of its group copy both (copy-from-host, the
@@ -19,6 +19,7 @@ import {
   compileScript,
   packScript,
   patchScript,
+  removeOnFailure,
   stagingDir,
   stampScript,
   switchScript,
@@ -115,6 +116,8 @@ function buildChanges(ctx: PlanContext, d: BuildDecision & { role: { kind: 'buil
       },
     ];
   }
+  // every step of the build removes the staging tree when it fails: no half-built tree stays behind
+  const clean = (script: string): string => removeOnFailure(script, [stage]);
   const dpdkTarball = cachePathFor(dpdkSha, spec.pairing.tarball);
   const dpvsTarball = cachePathFor(dpvsSha, dpvsTarballName(spec));
   const userPatches = spec.patches.map((p) => p.rel);
@@ -124,7 +127,7 @@ function buildChanges(ctx: PlanContext, d: BuildDecision & { role: { kind: 'buil
       task: TASK,
       summary: `unpack ${spec.pairing.tarball} and DPVS ${spec.dpvsVersion}'s ${spec.pairing.patchDir}/ into ${stage}`,
       action: 'run',
-      steps: [{ kind: 'exec', command: unpackScript(spec, dpdkTarball, dpvsTarball) }],
+      steps: [{ kind: 'exec', command: clean(unpackScript(spec, dpdkTarball, dpvsTarball)) }],
     },
     {
       id: `${TASK}/patches`,
@@ -134,7 +137,7 @@ function buildChanges(ctx: PlanContext, d: BuildDecision & { role: { kind: 'buil
         (userPatches.length ? ` + ${userPatches.length} own: ${userPatches.join(', ')}` : ''),
       action: 'run',
       after: [`${spec.pairing.patchDir}/*`, ...userPatches].join('\n'),
-      steps: [{ kind: 'exec', command: patchScript(spec) }],
+      steps: [{ kind: 'exec', command: clean(patchScript(spec)) }],
     },
     {
       id: `${TASK}/compile`,
@@ -142,12 +145,15 @@ function buildChanges(ctx: PlanContext, d: BuildDecision & { role: { kind: 'buil
       summary: describeBuild(spec),
       action: 'run',
       steps: [
-        { kind: 'exec', command: compileScript(spec), timeoutMs: BUILD_TIMEOUT_MS },
-        { kind: 'exec', command: stampScript(spec, stampHead(spec, ctx.facts, dir), dpvsTarball, dpvsSha) },
+        { kind: 'exec', command: clean(compileScript(spec)), timeoutMs: BUILD_TIMEOUT_MS },
+        {
+          kind: 'exec',
+          command: clean(stampScript(spec, stampHead(spec, ctx.facts, dir), dpvsTarball, dpvsSha)),
+        },
       ],
     },
   );
-  const installSteps: Change['steps'] = [{ kind: 'exec', command: switchScript(spec) }];
+  const installSteps: Change['steps'] = [{ kind: 'exec', command: clean(switchScript(spec)) }];
   if (d.role.receivers.length) installSteps.push({ kind: 'exec', command: packScript(spec, d.artifact) });
   const prev = ctx.facts.files[spec.layout.stamp];
   changes.push({
@@ -185,7 +191,10 @@ function receiveChanges(d: BuildDecision & { role: { kind: 'receive' } }): Chang
           mode: 0o644,
         },
         { kind: 'copy-from-host', sourceHost: builder, sourcePath: artifact, path: artifact, mode: 0o644 },
-        { kind: 'exec', command: unpackReceivedScript(spec, artifact, builder) },
+        {
+          kind: 'exec',
+          command: removeOnFailure(unpackReceivedScript(spec, artifact, builder), [stagingDir(spec)]),
+        },
       ],
     },
   ];

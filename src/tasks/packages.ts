@@ -17,24 +17,47 @@ import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 const TASK = 'packages';
 type Family = 'debian' | 'rhel';
 
-/** Logical prerequisite → package name per family. */
+/**
+ * Logical prerequisite → package name per family, with where the need comes from. "link line" is what
+ * the real DPDK 20.11.10 build on Debian 12 put in its `libdpdk.pc` (`pkg-config --static --libs libdpdk`:
+ * `... -lcrypto -ldbus-1 -lnuma -lpcap -lsystemd -lz`), which DPVS's Makefile links with; upstream
+ * references are iqiyi/dpvs tag:path:line.
+ */
 const NAMES: Record<string, Record<Family, string>> = {
+  // DPDK and DPVS compile C; DPVS's and keepalived's builds are make
   gcc: { debian: 'gcc', rhel: 'gcc' },
   make: { debian: 'make', rhel: 'make' },
+  // DPVS's patch series and dpdk.patches (patch -p1)
   patch: { debian: 'patch', rhel: 'patch' },
+  // DPVS 1.9+ finds DPDK with pkg-config (v1.9.10:README.md:182, "pkg-config (version 0.29.2+")
   pkgconfig: { debian: 'pkg-config', rhel: 'pkgconf-pkg-config' },
+  // DPDK 20.11+ builds with meson/ninja; its buildtools need pyelftools (pmdinfogen)
   meson: { debian: 'meson', rhel: 'meson' },
   ninja: { debian: 'ninja-build', rhel: 'ninja-build' },
   pyelftools: { debian: 'python3-pyelftools', rhel: 'python3-pyelftools' },
+  // link line -lnuma; dpip and ipvsadm link -lnuma too (v1.9.10:tools/dpip/Makefile:37,
+  // v1.9.10:tools/ipvsadm/Makefile:86); README.md:182 "numactl"
   numa: { debian: 'libnuma-dev', rhel: 'numactl-devel' },
+  // link line -lpcap (DPDK's pcap PMD)
   pcap: { debian: 'libpcap-dev', rhel: 'libpcap-devel' },
-  // the real libdpdk.pc links libpcap statically: libpcap.pc requires dbus-1, whose Libs.private is
-  // -lsystemd, and neither libdbus-1-dev nor dbus-devel pulls the systemd library's headers package
+  // link line -lsystemd: the real libdpdk.pc links libpcap statically: libpcap.pc requires dbus-1, whose
+  // Libs.private is -lsystemd, and neither libdbus-1-dev nor dbus-devel pulls the systemd library's
+  // headers package ("ld: cannot find -lsystemd" without it)
   systemd: { debian: 'libsystemd-dev', rhel: 'systemd-devel' },
+  // link line -lcrypto; DPVS's synproxy uses OpenSSL's MD5; keepalived needs it
+  // (v1.9.10:tools/keepalived/INSTALL:27 openssl-devel, :53 libssl-dev)
   openssl: { debian: 'libssl-dev', rhel: 'openssl-devel' },
+  // ipvsadm links -lpopt (v1.9.10:tools/ipvsadm/Makefile:79); README.md:182 "popt-devel"/"libpopt-dev"
   popt: { debian: 'libpopt-dev', rhel: 'popt-devel' },
+  // keepalived (v1.9.10:tools/keepalived/INSTALL:27 libnl3-devel, :53 libnl-3-dev libnl-genl-3-dev)
   nl3: { debian: 'libnl-3-dev', rhel: 'libnl3-devel' },
   nlgenl3: { debian: 'libnl-genl-3-dev', rhel: 'libnl3-devel' },
+  // DPVS's tools/Makefile always runs keepalived's build_setup (aclocal, autoheader, automake,
+  // autoreconf) before ./configure (v1.9.10:tools/Makefile:33-41, tools/keepalived/build_setup:3-6);
+  // keepalived's INSTALL asks for them "to build from git" (v1.9.10:tools/keepalived/INSTALL:25, :51)
+  autoconf: { debian: 'autoconf', rhel: 'autoconf' },
+  automake: { debian: 'automake', rhel: 'automake' },
+  // fetching and unpacking sources, NIC and module handling
   curl: { debian: 'curl', rhel: 'curl' },
   pciutils: { debian: 'pciutils', rhel: 'pciutils' },
   kmod: { debian: 'kmod', rhel: 'kmod' },
@@ -108,7 +131,7 @@ export const packagesTask: Task = {
             action: 'run',
             steps: [
               failStep(
-                `${facts.os.prettyName || facts.os.id}: no apt, dnf or yum; install the DPDK/DPVS prerequisites by hand (gcc, make, patch, pkg-config, meson, ninja, pyelftools, numactl/libpcap/openssl/popt/libnl3 development files, kernel headers for ${facts.kernel.release}) or set packages: false`,
+                `${facts.os.prettyName || facts.os.id}: no apt, dnf or yum; install the DPDK/DPVS prerequisites by hand (gcc, make, patch, pkg-config, meson, ninja, pyelftools, autoconf, automake, numactl/libpcap/systemd/openssl/popt/libnl3 development files, kernel headers for ${facts.kernel.release}) or set packages: false`,
               ),
             ],
           },

@@ -14,6 +14,8 @@ import { loadInventoryBytes } from '../../src/inventory/load.js';
 import type { ResolvedHost } from '../../src/inventory/types.js';
 import type { Change } from '../../src/plan/change.js';
 import { dpdkBuildTask, KBUILD_COMMAND, KBUILD_OUTPUT } from '../../src/tasks/dpdk-build.js';
+import { dpvsBuildTask, OUT_CURRENT } from '../../src/tasks/dpvs-build.js';
+import { releaseOf } from '../../src/tasks/dpvs/release.js';
 import { compileScript, stagingDir, stampScript } from '../../src/tasks/dpdk/scripts.js';
 import { SERIES_OUTPUT, SERIES_SCRIPT, seriesId } from '../../src/tasks/dpdk/series.js';
 import { dpdkSpec } from '../../src/tasks/dpdk/spec.js';
@@ -141,6 +143,62 @@ describe('DPDK build stamp: the DPVS patch series, not the DPVS tarball', () => 
     expect(written).toBe(expectedStamp(spec, f, tmp));
     expect(written).toMatch(new RegExp(`^dpvs-patches=[0-9a-f]{64} patch/${SERIES}$`, 'm'));
     expect(written).not.toContain('c'.repeat(64));
+  });
+});
+
+describe('DPVS release id: a DPDK rebuild rebuilds DPVS, a DPVS-only change rebuilds DPVS only', () => {
+  const v1 = dpvsTarball('dpvs-r1', P1, 'int main(void) { return 0; }\n');
+  const v2 = dpvsTarball('dpvs-r2', P1, 'int main(void) { return 2; }\n');
+  const rel = (h: ResolvedHost) => releaseOf(h, inventoryOf([h]));
+
+  /** Facts of a host with `h`'s DPDK build recorded and `h`'s DPVS release installed and current. */
+  function deployed(h: ResolvedHost): Facts {
+    const f = built(h);
+    const r = rel(h);
+    f.files[r.stamp] = { exists: true, sha256: null, mode: '0644', content: r.stampContent };
+    f.outputs[OUT_CURRENT] = { code: 0, stdout: `${r.dir}\n` };
+    return f;
+  }
+  const plans = (h: ResolvedHost, f: Facts) => ({
+    dpdk: ids(dpdkBuildTask.plan(ctx(h, f)).changes),
+    dpvs: ids(dpvsBuildTask.plan(ctx(h, f)).changes),
+  });
+
+  it('deployed as planned: neither builds', () => {
+    const h = host(v1);
+    expect(plans(h, deployed(h))).toEqual({ dpdk: [], dpvs: [] });
+  });
+
+  it.each([
+    ['dpdk.meson_options', host(v1, { meson_options: ['-Dmax_lcores=64'] })],
+    ['another DPDK tarball', host(v1, { source: { url: 'http://fx/dpdk.tar.xz', sha256: 'd'.repeat(64) } })],
+    ['dpdk.march', host(v1, { march: 'haswell' })],
+    ['dpvs.kni (rte_kni built)', host(v1, {}, { kni: true })],
+  ])('%s: DPDK rebuilds, and DPVS gets a new release built against it', (_what, changed) => {
+    const f = deployed(host(v1));
+    expect(rel(changed).id).not.toBe(rel(host(v1)).id);
+    const p = plans(changed, f);
+    expect(p.dpdk).toContain('dpdk-build/compile');
+    expect(p.dpvs).toEqual([`dpvs-build/release/${rel(changed).id}`, 'dpvs-build/current']);
+  });
+
+  it('a DPVS-only change (other DPVS tarball, same series; dpvs.build_env): DPVS rebuilds, DPDK does not', () => {
+    const f = deployed(host(v1));
+    for (const changed of [host(v2), host(v1, {}, { build_env: { CFLAGS: '-O2' } })]) {
+      const p = plans(changed, f);
+      expect(p.dpdk).toEqual([]);
+      expect(p.dpvs).toEqual([`dpvs-build/release/${rel(changed).id}`, 'dpvs-build/current']);
+    }
+  });
+
+  it('the host-written stamp lines (compiler, series) do not move the release: a fresh host plans once', () => {
+    const h = host(v1);
+    const noGcc = r630().build();
+    const f = deployed(h);
+    expect(releaseOf(h, inventoryOf([h])).stampContent).toContain('"dpdkBuild":"');
+    expect(expectedStamp(dpdkSpec(h, tmp)!, noGcc, tmp)).not.toBe(expectedStamp(dpdkSpec(h, tmp)!, f, tmp));
+    // the same release whether gcc was known at plan time or not
+    expect(dpvsBuildTask.plan(ctx(h, f)).changes).toEqual([]);
   });
 });
 

@@ -57,6 +57,7 @@ describe('dpvs-build task', () => {
     expect(make).toMatch(
       new RegExp(
         `^cd ${r.tree} && PKG_CONFIG_PATH=[^ ]*/opt/dpvs-deploy/dpdk/20\\.11\\.10/install/lib/pkgconfig[^ ]* make`,
+        'm',
       ),
     );
     expect(build.some((c) => c.includes(`${r.dir}/bin/dpvs -v`))).toBe(true);

@@ -31,6 +31,48 @@ describe('packages planner', () => {
     expect(packagesTask.plan(planContext({ ...lb, packages: false }, f)).changes).toEqual([]);
   });
 
+  it('carries what the real DPDK 20.11.10 / DPVS 1.9.10 build links and runs, per family', () => {
+    // libdpdk.pc --static: -lcrypto -ldbus-1 -lnuma -lpcap -lsystemd; keepalived: build_setup + configure
+    expect(requiredPackages(lb, 'debian')).toEqual(
+      expect.arrayContaining([
+        'libsystemd-dev',
+        'libpcap-dev',
+        'libnuma-dev',
+        'libssl-dev',
+        'pkg-config',
+        'python3-pyelftools',
+        'meson',
+        'ninja-build',
+        'autoconf',
+        'automake',
+        'libnl-3-dev',
+        'libnl-genl-3-dev',
+        'libpopt-dev',
+      ]),
+    );
+    expect(requiredPackages(lb, 'rhel')).toEqual(
+      expect.arrayContaining([
+        'systemd-devel',
+        'libpcap-devel',
+        'numactl-devel',
+        'openssl-devel',
+        'pkgconf-pkg-config',
+        'autoconf',
+        'automake',
+        'libnl3-devel',
+        'popt-devel',
+      ]),
+    );
+    // no Debian name leaks into the RHEL list and the other way round
+    expect(requiredPackages(lb, 'rhel').filter((p) => p.endsWith('-dev'))).toEqual([]);
+    expect(requiredPackages(lb, 'debian').filter((p) => p.endsWith('-devel'))).toEqual([]);
+    const f = factsBuilder().os('debian12').kernel({ headersInstalled: true }).build();
+    const cmd = packagesTask.plan(planContext(lb, f)).changes[0]!.steps[0];
+    expect(cmd?.kind === 'exec' ? cmd.command.split(' ') : []).toEqual(
+      expect.arrayContaining(['libsystemd-dev', 'autoconf', 'automake']),
+    );
+  });
+
   it('gives realservers the module build set only', () => {
     const rs = r630Host({ roles: ['realserver'] });
     expect(requiredPackages(rs, 'debian')).toEqual(['gcc', 'make', 'kmod', 'curl', 'tar', 'xz-utils']);

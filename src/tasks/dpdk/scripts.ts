@@ -12,6 +12,16 @@ export function stagingDir(spec: DpdkSpec): string {
   return `${spec.layout.root}.staging`;
 }
 
+/**
+ * Runs `script` in a subshell; when it fails, removes `dirs` (a staging tree, half-built) and exits with
+ * its status (`alsoOnFailure`, our own shell text, runs first), so a failed build leaves nothing behind and the previous install untouched. Says so on
+ * stdout: stderr's last line stays the failure's cause.
+ */
+export function removeOnFailure(script: string, dirs: string[], alsoOnFailure = ''): string {
+  const also = alsoOnFailure ? `${alsoOnFailure}; ` : '';
+  return `(\n${script}\n) || { rc=$?; ${also}${sh`rm -rf ${dirs}`}; ${sh`printf '%s\n' ${`failed: removed ${dirs.join(' ')}`}`}; exit $rc; }`;
+}
+
 /** Unpack the DPDK tarball and DPVS's patch series into a fresh staging directory. */
 export function unpackScript(spec: DpdkSpec, dpdkTarball: string, dpvsTarball: string): string {
   const s = stagingDir(spec);
@@ -146,11 +156,23 @@ export function stampScript(spec: DpdkSpec, head: string[], dpvsTarball: string,
   ].join('\n');
 }
 
-/** Switch the staging directory into place; the previous build stays until the rename succeeded. */
+/**
+ * Switch the staging directory into place; the previous build stays until the rename succeeded, and is
+ * put back when it fails.
+ */
 export function switchScript(spec: DpdkSpec): string {
   const r = spec.layout.root;
   const s = stagingDir(spec);
-  return sh`rm -rf ${`${s}/dpvs`} ${`${r}.old`} && if [ -e ${r} ]; then mv ${r} ${`${r}.old`}; fi && mv ${s} ${r} && rm -rf ${`${r}.old`}`;
+  return putInPlace(s, r, [`${s}/dpvs`]);
+}
+
+/** mv `from` to `to` keeping `to`'s previous content as <to>.old until the rename succeeded. */
+function putInPlace(from: string, to: string, alsoRemove: string[] = []): string {
+  const old = `${to}.old`;
+  return (
+    sh`rm -rf ${alsoRemove} ${old} && if [ -e ${to} ]; then mv ${to} ${old}; fi && ` +
+    sh`{ mv ${from} ${to} || { rc=$?; if [ -e ${old} ] && [ ! -e ${to} ]; then mv ${old} ${to}; fi; exit $rc; }; } && rm -rf ${old}`
+  );
 }
 
 /** Pack the installed build for the hosts that receive it, with a .sha256 beside it. */
@@ -174,6 +196,6 @@ export function unpackReceivedScript(spec: DpdkSpec, artifact: string, builder: 
     sh`cd ${dir} && sha256sum -c --quiet ${`${name}.sha256`} || { printf '%s\n' ${`the DPDK build copied from ${builder} (${artifact}) does not match its sha256`} >&2; exit 1; }`,
     sh`rm -rf ${s} && mkdir -p ${s} && tar -xzf ${artifact} -C ${s}`,
     sh`[ -f ${`${s}/${path.posix.basename(r)}/build.stamp`} ] || { printf '%s\n' ${`the DPDK build copied from ${builder} has no build.stamp`} >&2; exit 1; }`,
-    sh`rm -rf ${`${r}.old`} && if [ -e ${r} ]; then mv ${r} ${`${r}.old`}; fi && mv ${`${s}/${path.posix.basename(r)}`} ${r} && rm -rf ${`${r}.old`} ${s}`,
+    `${putInPlace(`${s}/${path.posix.basename(r)}`, r)} && ${sh`rm -rf ${s}`}`,
   ].join('\n');
 }

@@ -68,19 +68,42 @@ export function compilerLine(facts: Facts): string {
 }
 
 /**
- * Every stamp line but the two the build writes on the host itself: the DPVS patch series (series.ts;
- * not the whole DPVS tarball, so a DPVS-only change does not rebuild DPDK) and the compiler.
+ * The stamp lines that come from the inventory alone: the DPDK tarball, the user's patches, the build
+ * options, the prefix and the kernel modules built. Pure on the inventory, so the DPVS release id
+ * (dpvs/release.ts) carries them: a DPDK rebuild for any of these rebuilds DPVS, whose static link
+ * pulls in DPDK's libraries.
  */
-export function stampHead(spec: DpdkSpec, facts: Facts, inventoryDir: string): string[] {
+export function inventoryStampLines(spec: DpdkSpec, inventoryDir: string): string[] {
   const sum = (s: DpdkSpec['dpdkSource']): string =>
     s ? (sourceSha256(s, inventoryDir) ?? 'unreadable') : 'none';
-  const lines = [
-    '# dpvs-deploy: inputs of the DPDK build in this directory',
+  return [
     `dpdk=${spec.version} ${sum(spec.dpdkSource)}`,
     ...spec.patches.map((p) => `patch=${p.sha256 ?? 'missing'} ${p.rel}`),
     `build=${spec.pairing.buildSystem} ${[...marchOptions(spec), ...buildOptions(spec)].join(' ')}`,
     `prefix=${spec.layout.root}`,
     `kmods=${builtModules(spec).join(',') || 'none'}`,
+  ];
+}
+
+/**
+ * The id of the inventory's part of the DPDK build (inventoryStampLines), for the DPVS release id. The
+ * stamp's other lines are left out on purpose: the host's OS, kernel and CPU (the probe must know the
+ * DPVS release's path before facts exist; the DPVS build target key groups by them), the DPVS patch
+ * series (a function of the DPVS source, already in the release id) and the compiler (written by the
+ * host itself: a fresh host that gets gcc in the same run would otherwise plan a second DPVS build).
+ */
+export function dpdkInputsId(spec: DpdkSpec, inventoryDir: string): string {
+  return stampId(inventoryStampLines(spec, inventoryDir).join('\n'));
+}
+
+/**
+ * Every stamp line but the two the build writes on the host itself: the DPVS patch series (series.ts;
+ * not the whole DPVS tarball, so a DPVS-only change does not rebuild DPDK) and the compiler.
+ */
+export function stampHead(spec: DpdkSpec, facts: Facts, inventoryDir: string): string[] {
+  const lines = [
+    '# dpvs-deploy: inputs of the DPDK build in this directory',
+    ...inventoryStampLines(spec, inventoryDir),
     `os=${facts.os.id} ${facts.os.versionId}`,
     `kernel=${facts.kernel.release} ${facts.kernel.machine}`,
   ];

@@ -17,6 +17,9 @@ import { parseDpvsVersion } from '../../versions.js';
 import { dpdkLayout, pkgConfigPath } from '../../desired/layout.js';
 import { dpvsVersionOf, isBalancer, layoutOf, pairingOf } from './settings.js';
 import { fleetDerived, firstOther, minName, throwFirstOther, type HostError } from '../fleet-memo.js';
+import { dpdkInputsId } from '../dpdk/stamp.js';
+import { removeOnFailure } from '../dpdk/scripts.js';
+import { dpdkSpec } from '../dpdk/spec.js';
 import { fetchAndUnpackSteps, resolveSource, sourceIdentity, type ResolvedSource } from './source.js';
 
 export const DPVS_WORK_ROOT = '/opt/dpvs-deploy/dpvs';
@@ -35,6 +38,11 @@ export interface ReleasePlan {
   tree: string;
 }
 
+function dpdkBuildOf(host: ResolvedHost, inventory: LoadedInventory): string | undefined {
+  const spec = dpdkSpec(host, inventory.dir);
+  return spec ? dpdkInputsId(spec, inventory.dir) : undefined;
+}
+
 export function releaseOf(host: ResolvedHost, inventory: LoadedInventory): ReleasePlan {
   const version = dpvsVersionOf(host);
   const { pairing, dpdkVersion } = pairingOf(host);
@@ -47,6 +55,9 @@ export function releaseOf(host: ResolvedHost, inventory: LoadedInventory): Relea
     march: host.dpdk?.march ?? 'native',
     // absent unless set, so the ids of releases built without it stay the same
     buildEnv: host.dpvs?.build_env,
+    // the inventory's DPDK build inputs (dpdk/stamp.ts): a new DPDK tarball, dpdk.patches,
+    // dpdk.meson_options, build_dir or kernel modules rebuild DPDK, and so DPVS, which links it statically
+    dpdkBuild: dpdkBuildOf(host, inventory),
   };
   const hash = createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 12);
   const id = `${version}-${hash}`;
@@ -215,14 +226,38 @@ function installSteps(r: ReleasePlan): Step[] {
   ];
 }
 
-/** Fetch, unpack, `make && make install` in the tree's own directory (INSDIR comes from PWD), install. */
+/**
+ * Fetch, unpack, `make && make install` in the tree's own directory (INSDIR comes from PWD), install.
+ * A failed unpack, build or install removes the build's work directory and the half-copied release
+ * (no half-built tree stays behind; `current` and the releases before it are untouched).
+ */
 export function buildSteps(host: ResolvedHost, r: ReleasePlan): Step[] {
   const env = buildEnv(host, r.dpdkVersion);
   const make = sh`cd ${r.tree} && ` + `${env} make -j"$(nproc 2>/dev/null || echo 1)" && ${env} make install`;
+  const work = r.tree.slice(0, r.tree.lastIndexOf('/'));
+  const clean = (s: Step): Step =>
+    s.kind === 'exec' ? { ...s, command: removeOnFailure(s.command, [work, `${r.dir}.tmp`]) } : s;
+  const l = layoutOf(host);
+  // a release that fails `dpvs -v` or its packing is half-installed: removed, unless `current` is it
+  const unInstall = (s: Step): Step =>
+    s.kind === 'exec'
+      ? {
+          ...s,
+          command: removeOnFailure(
+            s.command,
+            [work, `${r.dir}.tmp`, `${r.artifact}.part`],
+            sh`[ "$(readlink ${l.current})" = ${r.dir} ] || rm -rf ${r.dir}`,
+          ),
+        }
+      : s;
+  const [copy, check, pack, ...rest] = installSteps(r);
   return [
-    ...fetchAndUnpackSteps(r.source, r.tree),
-    { kind: 'exec', command: make, timeoutMs: 3_600_000 },
-    ...installSteps(r),
+    ...fetchAndUnpackSteps(r.source, r.tree).map((s) =>
+      s.kind === 'exec' && s.command.includes(r.tree) ? clean(s) : s,
+    ),
+    clean({ kind: 'exec', command: make, timeoutMs: 3_600_000 }),
+    ...[copy, check, pack].map((s) => (s === copy ? clean(s as Step) : unInstall(s as Step))),
+    ...rest,
   ];
 }
 
