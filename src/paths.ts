@@ -11,7 +11,7 @@ function findRoot(from: string): string {
   }
 }
 
-/** The package root: the directory holding package.json, playbooks/, templates/, schemas/. */
+/** The package root: the directory holding package.json, playbooks/, schemas/. */
 export const packageRoot = findRoot(path.dirname(fileURLToPath(import.meta.url)));
 
 export function packagePath(...parts: string[]): string {

@@ -1,6 +1,6 @@
 /**
- * systemd units for dpvs and its keepalived, and the EAL argument list. Pure except for reading the unit
- * template (templates/dpvs.service, located from the package root so it works from src/ and dist/).
+ * systemd units for dpvs and its keepalived, and the EAL argument list. Pure (the unit's template is
+ * src/dpvsconf/unit-template.ts).
  *
  * Upstream facts used (reference dpvs-upstream.md §3, §6, §8.10):
  * - 1.9.4+: `dpvs [-c conf] [-p pidfile] [-x ipcfile] -- <EAL args>`, tools find it via DPVS_IPC_FILE;
@@ -10,11 +10,10 @@
  * - EAL: DPDK < 20.11 uses `-w BDF` and `--master-lcore`; 20.11+ uses `-a BDF` and `--main-lcore`.
  *   DPDK port ids follow the `-a` order, which must equal the device blocks' order in dpvs.conf.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { quote } from '../transport/quote.js';
 import { MANAGED_MARKER } from './render.js';
+import { DPVS_UNIT_TEMPLATE } from './unit-template.js';
 
 // ---------- systemd quoting ----------
 
@@ -102,22 +101,8 @@ export interface DpvsUnitInput {
   dpipBinary?: string;
 }
 
-let templateCache: string | undefined;
-
-/** Finds the package root (the nearest directory above this module holding package.json). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'templates'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the dpvs-deploy package root (templates/dpvs.service)');
-    dir = up;
-  }
-}
-
 function dpvsTemplate(): string {
-  templateCache ??= readFileSync(join(packageRoot(), 'templates', 'dpvs.service'), 'utf8');
-  return templateCache;
+  return DPVS_UNIT_TEMPLATE;
 }
 
 function fill(template: string, values: Record<string, string>): string {

@@ -77,10 +77,16 @@ export function checkInventory(inv: Inventory, res: Resolution[], dir?: string):
  * Loads an inventory from bytes. `file` is the name diagnostics print (as the user gave it);
  * `absFile` the absolute path recorded in the result.
  */
+export interface LoadOptions {
+  /** Read the control-side inputs (secrets, local file checksums, patch series); default true. `validate` needs none. */
+  control?: boolean;
+}
+
 export function loadInventoryBytes(
   bytes: Uint8Array,
   file: string,
   absFile = path.resolve(file),
+  opts: LoadOptions = {},
 ): LoadedInventory {
   const fail = (problems: Problem[], src?: ParsedSource): never => {
     throw new InventoryError(sortDiagnostics(problems.map((p) => toDiagnostic(file, src, p))));
@@ -147,7 +153,9 @@ export function loadInventoryBytes(
   return {
     file: absFile,
     dir: path.dirname(absFile),
-    control: readControlInputs([doc, ...hosts], path.dirname(absFile)),
+    ...(opts.control === false
+      ? {}
+      : { control: readControlInputs([doc, ...hosts], path.dirname(absFile), hosts) }),
     checksum: createHash('sha256').update(bytes).digest('hex'),
     doc,
     hosts,
@@ -162,7 +170,7 @@ export function loadInventoryBytes(
 }
 
 /** Reads, parses, validates and resolves an inventory file. Throws InventoryError (or UserError if unreadable). */
-export async function loadInventory(file: string): Promise<LoadedInventory> {
+export async function loadInventory(file: string, opts: LoadOptions = {}): Promise<LoadedInventory> {
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
@@ -178,5 +186,5 @@ export async function loadInventory(file: string): Promise<LoadedInventory> {
             : String((e as Error).message);
     throw new UserError(`cannot read inventory ${file}: ${why}`);
   }
-  return loadInventoryBytes(bytes, file);
+  return loadInventoryBytes(bytes, file, undefined, opts);
 }

@@ -92,7 +92,7 @@ function describeBuild(spec: DpdkSpec): string {
 
 function buildChanges(ctx: PlanContext, d: BuildDecision & { role: { kind: 'build' } }): Change[] {
   const { spec } = d;
-  const dir = ctx.inventory.dir;
+  const dir = ctx.inventory;
   const changes: Change[] = [];
   const stage = stagingDir(spec);
   const dpdkSha = spec.dpdkSource ? sourceSha256(spec.dpdkSource, dir) : null;
@@ -203,7 +203,7 @@ function receiveChanges(d: BuildDecision & { role: { kind: 'receive' } }): Chang
 export const dpdkBuildTask: Task = {
   name: TASK,
   probe(host, inventory) {
-    const spec = dpdkSpec(host, inventory.dir);
+    const spec = dpdkSpec(host, inventory);
     if (!spec) return {};
     return {
       files: [spec.layout.stamp],
@@ -211,7 +211,7 @@ export const dpdkBuildTask: Task = {
       outputs: {
         [COMPILER_OUTPUT]: COMPILER_COMMAND,
         ...(spec.rteKni && spec.pairing.buildSystem === 'meson' ? { [KBUILD_OUTPUT]: KBUILD_COMMAND } : {}),
-        ...seriesOutputs(spec, inventory.dir),
+        ...seriesOutputs(spec, inventory),
       },
       diskPaths: [spec.layout.root],
     };

@@ -4,6 +4,7 @@
  * cached by checksum under CACHE_DIR. Only a host that will build DPDK fetches: a host whose build is
  * current, or that receives the build from another host of the run, needs no sources.
  */
+import type { ControlSide } from '../inventory/control.js';
 import type { Facts } from '../facts/types.js';
 import type { Change } from '../plan/change.js';
 import { sh } from '../transport/quote.js';
@@ -17,10 +18,10 @@ import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 const TASK = 'dpdk-source';
 
-export function dpdkProbeFiles(spec: DpdkSpec, inventoryDir: string): string[] {
+export function dpdkProbeFiles(spec: DpdkSpec, inv: ControlSide): string[] {
   const files = [spec.layout.stamp];
-  if (spec.dpdkSource) files.push(...fetchProbeFiles(spec.dpdkSource, spec.pairing.tarball, inventoryDir));
-  if (spec.dpvsSource) files.push(...fetchProbeFiles(spec.dpvsSource, dpvsTarballName(spec), inventoryDir));
+  if (spec.dpdkSource) files.push(...fetchProbeFiles(spec.dpdkSource, spec.pairing.tarball, inv));
+  if (spec.dpvsSource) files.push(...fetchProbeFiles(spec.dpvsSource, dpvsTarballName(spec), inv));
   for (const p of spec.patches) if (p.hostPath) files.push(p.hostPath);
   return files;
 }
@@ -32,12 +33,12 @@ function markCached(facts: Facts, path: string, sha256: string): void {
 export const dpdkSourceTask: Task = {
   name: TASK,
   probe(host, inventory) {
-    const spec = dpdkSpec(host, inventory.dir);
+    const spec = dpdkSpec(host, inventory);
     if (!spec) return {};
     return {
-      files: dpdkProbeFiles(spec, inventory.dir),
+      files: dpdkProbeFiles(spec, inventory),
       commands: ['curl', 'wget', 'sha256sum', 'tar'],
-      outputs: { [COMPILER_OUTPUT]: COMPILER_COMMAND, ...seriesOutputs(spec, inventory.dir) },
+      outputs: { [COMPILER_OUTPUT]: COMPILER_COMMAND, ...seriesOutputs(spec, inventory) },
     };
   },
 
@@ -65,7 +66,7 @@ export const dpdkSourceTask: Task = {
         source: spec.dpdkSource,
         name: spec.pairing.tarball,
         label: `DPDK ${spec.version} source`,
-        inventoryDir: ctx.inventory.dir,
+        inv: ctx.inventory,
         facts: ctx.facts,
       });
       if (f.fetchSteps.length)
@@ -100,7 +101,7 @@ export const dpdkSourceTask: Task = {
         source: spec.dpvsSource,
         name: dpvsTarballName(spec),
         label: `DPVS ${spec.dpvsVersion} source`,
-        inventoryDir: ctx.inventory.dir,
+        inv: ctx.inventory,
         facts: ctx.facts,
       });
       if (f.fetchSteps.length)

@@ -130,7 +130,7 @@ export function renderModprobeConf(mods: WantedModule[]): string | null {
 }
 
 function context(ctx: PlanContext): { spec: DpdkSpec; mods: WantedModule[] } | null {
-  const spec = dpdkSpec(ctx.host, ctx.inventory.dir);
+  const spec = dpdkSpec(ctx.host, ctx.inventory);
   if (!spec) return null;
   return { spec, mods: wantedModules(spec, ctx.facts, ctx.host.dpdk?.allow_noiommu === true) };
 }
@@ -138,7 +138,7 @@ function context(ctx: PlanContext): { spec: DpdkSpec; mods: WantedModule[] } | n
 export const kmodsTask: Task = {
   name: TASK,
   probe(host, inventory) {
-    const spec = dpdkSpec(host, inventory.dir);
+    const spec = dpdkSpec(host, inventory);
     if (!spec) return {};
     return {
       modules: ['uio', 'igb_uio', 'uio_pci_generic', 'vfio', 'vfio-pci', 'rte_kni', 'vhost', 'vhost_net'],
@@ -292,7 +292,7 @@ export const kmodsTask: Task = {
   },
 
   rollback(ctx: PlanContext): TaskPlan {
-    const spec = dpdkSpec(ctx.host, ctx.inventory.dir);
+    const spec = dpdkSpec(ctx.host, ctx.inventory);
     if (!spec) return { changes: [] };
     const f = ctx.facts;
     const extra = extraShas(f);

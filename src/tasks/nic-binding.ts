@@ -184,7 +184,7 @@ function hasDriverctl(facts: Facts): boolean {
 export const nicBindingTask: Task = {
   name: TASK,
   probe(host, inventory) {
-    if (!dpdkSpec(host, inventory.dir)) return {};
+    if (!dpdkSpec(host, inventory)) return {};
     return {
       files: [NIC_STATE, BIND_SCRIPT, BIND_UNIT_PATH],
       services: [BIND_UNIT],
@@ -194,7 +194,7 @@ export const nicBindingTask: Task = {
   },
 
   plan(ctx: PlanContext): TaskPlan {
-    const spec = dpdkSpec(ctx.host, ctx.inventory.dir);
+    const spec = dpdkSpec(ctx.host, ctx.inventory);
     if (!spec || !ctx.host.nics?.length) return { changes: [] };
     const { facts } = ctx;
     const targets = nicTargets(ctx.host.nics, facts);
@@ -266,7 +266,7 @@ export const nicBindingTask: Task = {
   },
 
   verify(ctx: PlanContext): string[] {
-    const spec = dpdkSpec(ctx.host, ctx.inventory.dir);
+    const spec = dpdkSpec(ctx.host, ctx.inventory);
     if (!spec || !ctx.host.nics?.length) return [];
     const problems: string[] = [];
     for (const t of nicTargets(ctx.host.nics, ctx.facts)) {

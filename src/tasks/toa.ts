@@ -71,7 +71,7 @@ function sourceFor(
     source: s.tarball,
     name: s.tarballName,
     label: `DPVS ${spec.dpvsVersion} source`,
-    inventoryDir: ctx.inventory.dir,
+    inv: ctx.inventory,
     facts: ctx.facts,
   });
   if (f.error || !f.cachePath) return { error: f.error ?? 'DPVS source unusable' };
@@ -271,7 +271,7 @@ function project(facts: Facts, spec: KmodSpec): Facts {
 export const toaTask: Task = {
   name: TASK,
   probe(host, inventory) {
-    const spec = kmodSpec(host, inventory.dir);
+    const spec = kmodSpec(host, inventory);
     if (!spec) return {};
     const files: string[] = [];
     for (const m of KMODS) {
@@ -279,7 +279,7 @@ export const toaTask: Task = {
       files.push(p.loadConf, p.optionsConf, p.loadedState);
     }
     if (spec.source.tarball)
-      files.push(...fetchProbeFiles(spec.source.tarball, spec.source.tarballName, inventory.dir));
+      files.push(...fetchProbeFiles(spec.source.tarball, spec.source.tarballName, inventory));
     return {
       files,
       modules: [...KMODS],
@@ -289,7 +289,7 @@ export const toaTask: Task = {
   },
 
   plan(ctx: PlanContext): TaskPlan {
-    const spec = kmodSpec(ctx.host, ctx.inventory.dir);
+    const spec = kmodSpec(ctx.host, ctx.inventory);
     if (!spec) return { changes: [] };
     const { facts } = ctx;
     const host = ctx.host.name;
@@ -334,7 +334,7 @@ export const toaTask: Task = {
   },
 
   verify(ctx: PlanContext): string[] {
-    const spec = kmodSpec(ctx.host, ctx.inventory.dir);
+    const spec = kmodSpec(ctx.host, ctx.inventory);
     if (!spec) return [];
     const { facts } = ctx;
     const kernel = facts.kernel.release;

@@ -9,6 +9,7 @@
  * Every setter returns the builder; `build()` returns a fresh, self-consistent Facts (memory totals,
  * global hugepage counters, CPU lists and thread counts are derived from the per-node settings).
  */
+import { liveControl } from './control.js';
 import type { Facts, FileFacts, ModuleFacts, NicFacts, OsFacts } from '../../src/facts/types.js';
 import type { LoadedInventory, ResolvedHost } from '../../src/inventory/types.js';
 import type { PlanContext } from '../../src/plan/task.js';
@@ -425,6 +426,7 @@ export function inventoryOf(hosts: ResolvedHost[]): LoadedInventory {
   return {
     file: '/work/inventory.yaml',
     dir: '/work',
+    control: liveControl(),
     checksum: '0'.repeat(64),
     doc: { version: 1, hosts: {} },
     hosts,

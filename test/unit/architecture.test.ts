@@ -33,17 +33,6 @@ export const LAYERS: Record<string, number> = {
 const PURE = ['desired', 'plan', 'lb', 'preflight', 'tasks', 'dpvsconf'];
 /** Modules of a pure layer that are I/O by their job (reading a saved plan file the user names). */
 const PURE_EXCEPTIONS = new Set(['plan/plan-file.ts']);
-/**
- * Planner modules that still read control-side files while planning, each to move onto the inputs read
- * at load (src/inventory/control.ts). The list may only shrink: a new entry fails the test below.
- */
-const KNOWN_IMPURE = new Set([
-  'dpvsconf/unit.ts uses node:fs', // templates/dpvs.service
-  'tasks/dpdk/local.ts uses node:fs', // sha256 of local source tarballs and patches
-  'tasks/dpdk/series.ts uses node:fs', // the DPVS patch series of a local tarball
-  'tasks/dpdk/series.ts uses node:child_process',
-  'tasks/dpvs/source.ts uses node:fs', // sha256 of a local DPVS tarball
-]);
 const IMPURE_IMPORTS = [
   'node:fs',
   'node:fs/promises',
@@ -140,9 +129,7 @@ describe('src/ layering', () => {
     const impure = (f: string, seen = new Set<string>()): string[] => {
       if (seen.has(f)) return [];
       seen.add(f);
-      const own = (direct.get(f) ?? [])
-        .map((s) => `${relative(SRC, f)} uses ${s}`)
-        .filter((s) => !KNOWN_IMPURE.has(s));
+      const own = (direct.get(f) ?? []).map((s) => `${relative(SRC, f)} uses ${s}`);
       return [...own, ...(deps.get(f) ?? []).flatMap((d) => impure(d, seen))];
     };
     const bad: string[] = [];
@@ -153,15 +140,6 @@ describe('src/ layering', () => {
       if (why.length) bad.push(`${rel}: ${[...new Set(why)].join('; ')}`);
     }
     expect(bad).toEqual([]);
-  });
-
-  it('the list of known impure planner modules names only modules that are still impure', () => {
-    const still = new Set<string>();
-    for (const f of files) {
-      const text = readFileSync(f, 'utf8');
-      for (const s of importsOf(text, true)) still.add(`${relative(SRC, f)} uses ${s}`);
-    }
-    expect([...KNOWN_IMPURE].filter((k) => !still.has(k))).toEqual([]);
   });
 
   it('type-only imports are not value imports; value imports are', () => {

@@ -41,9 +41,9 @@ import { factsBuilder, inventoryOf, r630, r630Host } from '../support/facts-buil
 // ---- the per-host fleet scans as they were (reference) ----
 
 function refDpdkRole(ctx: PlanContext): BuildRole | null {
-  const spec = dpdkSpec(ctx.host, ctx.inventory.dir);
+  const spec = dpdkSpec(ctx.host, ctx.inventory);
   if (!spec) return null;
-  const stamp = dpdkStamp(spec, ctx.facts, ctx.inventory.dir);
+  const stamp = dpdkStamp(spec, ctx.facts, ctx.inventory);
   if (!dpdkNeedsBuild(spec, ctx.facts, stamp)) return { kind: 'current' };
   const group: string[] = [];
   for (const h of ctx.inventory.hosts) {
@@ -53,9 +53,9 @@ function refDpdkRole(ctx: PlanContext): BuildRole | null {
     }
     const f = ctx.fleet.get(h.name);
     if (!f) continue;
-    const s = dpdkSpec(h, ctx.inventory.dir);
+    const s = dpdkSpec(h, ctx.inventory);
     if (!s) continue;
-    const st = dpdkStamp(s, f, ctx.inventory.dir);
+    const st = dpdkStamp(s, f, ctx.inventory);
     if (st === stamp && dpdkNeedsBuild(s, f, st)) group.push(h.name);
   }
   group.sort();
@@ -100,7 +100,7 @@ function refKmodRole(ctx: PlanContext, spec: KmodSpec, m: KmodName): KmodRole {
   for (const h of ctx.inventory.hosts) {
     if (h.name === ctx.host.name) continue;
     const f = ctx.fleet.get(h.name);
-    const s = f ? kmodSpec(h, ctx.inventory.dir) : null;
+    const s = f ? kmodSpec(h, ctx.inventory) : null;
     if (!f || !s || !s.modules.includes(m) || refusal(h.name, s, f, m)) continue;
     if (kmodStamp(s, f, m) !== stamp) continue;
     if (kmodNeedsBuild(s, f, m)) group.push(h.name);
@@ -171,12 +171,12 @@ function balancerFleet(seed: number): Fleet {
     if (roll < 0.15) {
       // DPDK already built here
       f = structuredClone(f);
-      const spec = dpdkSpec(h, inventory.dir)!;
+      const spec = dpdkSpec(h, inventory)!;
       f.files[spec.layout.stamp] = {
         exists: true,
         sha256: null,
         mode: '0644',
-        content: dpdkStamp(spec, f, inventory.dir),
+        content: dpdkStamp(spec, f, inventory),
       };
     } else if (roll < 0.3) {
       // DPVS release already installed here
@@ -225,7 +225,7 @@ function realserverFleet(seed: number): Fleet {
       .os(kernel === ROCKY ? 'rocky9' : 'debian12')
       .kernel({ release: kernel, machine: 'x86_64', headersInstalled: true, lockdown: 'none', ipv6: true })
       .build();
-    const spec = kmodSpec(h, inventory.dir)!;
+    const spec = kmodSpec(h, inventory)!;
     const built = rand() < 0.1;
     const lines = [`kernel ${kernel}`];
     for (const m of ['toa', 'uoa'] as const) {
@@ -276,9 +276,9 @@ describe(`build once on a ${N}-host fleet (grouped once per run)`, () => {
   it('toa/uoa: every real server gets the builder or holder the per-host fleet scan chose', () => {
     const w = realserverFleet(3);
     for (const m of ['toa', 'uoa'] as const) {
-      const wanting = w.hosts.filter((h) => kmodSpec(h, w.inventory.dir)?.modules.includes(m));
-      const got = wanting.map((h) => kmodRole(ctxOf(w, h), kmodSpec(h, w.inventory.dir)!, m));
-      const ref = wanting.map((h) => refKmodRole(ctxOf(w, h), kmodSpec(h, w.inventory.dir)!, m));
+      const wanting = w.hosts.filter((h) => kmodSpec(h, w.inventory)?.modules.includes(m));
+      const got = wanting.map((h) => kmodRole(ctxOf(w, h), kmodSpec(h, w.inventory)!, m));
+      const ref = wanting.map((h) => refKmodRole(ctxOf(w, h), kmodSpec(h, w.inventory)!, m));
       expect(got).toEqual(ref);
       expect(got.some((r) => r.kind === 'receive')).toBe(true);
     }
@@ -291,12 +291,12 @@ describe(`build once on a ${N}-host fleet (grouped once per run)`, () => {
     const i = first.findIndex((r) => r?.kind === 'build' && r.receivers.length > 0);
     const b = w.hosts[i] as ResolvedHost;
     const fresh = structuredClone(w.fleet.get(b.name) as Facts);
-    const spec = dpdkSpec(b, w.inventory.dir)!;
+    const spec = dpdkSpec(b, w.inventory)!;
     fresh.files[spec.layout.stamp] = {
       exists: true,
       sha256: null,
       mode: '0644',
-      content: dpdkStamp(spec, fresh, w.inventory.dir),
+      content: dpdkStamp(spec, fresh, w.inventory),
     };
     w.fleet.set(b.name, fresh);
     w.own.set(b.name, fresh);

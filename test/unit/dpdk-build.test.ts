@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { onControl } from '../support/control.js';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,6 +18,7 @@ import type { PlanContext } from '../../src/plan/task.js';
 import { factsBuilder, inventoryOf, r630, r630Host } from '../support/facts-builder.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'dpdk-build-test-'));
+const ctl = onControl(tmp);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const SHA_DPDK = 'a'.repeat(64);
@@ -53,14 +55,14 @@ describe('dpdk-build planner', () => {
   it('unpacks, builds and installs under dpdk.build_dir when the inventory sets one', () => {
     const base = host('lb1');
     const h = { ...base, dpdk: { ...base.dpdk, build_dir: '/srv/big/' } } as ResolvedHost;
-    const spec = dpdkSpec(h, tmp);
+    const spec = dpdkSpec(h, ctl);
     expect(spec?.layout.root).toBe('/srv/big/dpvs-deploy/dpdk/20.11.10');
     expect(spec?.tree).toBe('/srv/big/dpvs-deploy/dpdk/20.11.10/src/dpdk-stable-20.11.10');
     const all = commands(dpdkBuildTask.plan(fleetCtx([[h, facts()]], 'lb1')).changes);
     expect(all).toContain('-Dprefix=/srv/big/dpvs-deploy/dpdk/20.11.10/install');
     expect(all).not.toContain('/opt/dpvs-deploy/dpdk');
     // the prefix is a build input: a host with another build_dir does not share this build
-    expect(stampHead(spec!, facts(), tmp)).toContain('prefix=/srv/big/dpvs-deploy/dpdk/20.11.10');
+    expect(stampHead(spec!, facts(), ctl)).toContain('prefix=/srv/big/dpvs-deploy/dpdk/20.11.10');
   });
 
   it('plans unpack, patches, a meson build with -Dmachine and the switch for 20.11 on a fresh host', () => {
@@ -107,12 +109,12 @@ describe('dpdk-build planner', () => {
     writeFileSync(patch, '--- a/x\n+++ b/x\n');
     const h = host('lb1');
     const f = facts();
-    const spec = dpdkSpec(h, '/work')!;
+    const spec = dpdkSpec(h, onControl('/work'))!;
     f.files[spec.layout.stamp] = {
       exists: true,
       sha256: null,
       mode: '0644',
-      content: expectedStamp(spec, f, '/work'),
+      content: expectedStamp(spec, f, onControl('/work')),
     };
     expect(dpdkBuildTask.plan(fleetCtx([[h, f]], 'lb1')).changes).toEqual([]);
     expect(dpdkSourceTask.plan(fleetCtx([[h, f]], 'lb1')).changes).toEqual([]);
@@ -226,7 +228,7 @@ describe('dpdk-source / planFetch', () => {
       source: { url: 'http://fx/dpdk.tar.xz', sha256: SHA_DPDK },
       name: 'dpdk-20.11.10.tar.xz',
       label: 'DPDK',
-      inventoryDir: tmp,
+      inv: ctl,
       facts: facts(),
     });
     const cmds = commands([{ id: 'x', task: 't', summary: '', action: 'run', steps: f.fetchSteps }]);
@@ -240,7 +242,7 @@ describe('dpdk-source / planFetch', () => {
         source: { url: 'http://fx/d', sha256: SHA_DPDK },
         name: 'dpdk-20.11.10.tar.xz',
         label: 'DPDK',
-        inventoryDir: tmp,
+        inv: ctl,
         facts: cached,
       }).fetchSteps,
     ).toEqual([]);
@@ -253,7 +255,7 @@ describe('dpdk-source / planFetch', () => {
       source: { file },
       name: 'dpdk.tar.xz',
       label: 'DPDK',
-      inventoryDir: tmp,
+      inv: ctl,
       facts: facts(),
     });
     const up = ok.fetchSteps.find((s) => s.kind === 'upload');
@@ -262,7 +264,7 @@ describe('dpdk-source / planFetch', () => {
       source: { file, sha256: SHA_DPDK },
       name: 'dpdk.tar.xz',
       label: 'DPDK',
-      inventoryDir: tmp,
+      inv: ctl,
       facts: facts(),
     });
     expect(bad.error).toContain('sha256 mismatch');
@@ -275,7 +277,7 @@ describe('dpdk-source / planFetch', () => {
       source: { url: `file://${src}`, sha256: SHA_DPDK },
       name: 'x.tar',
       label: 'X',
-      inventoryDir: tmp,
+      inv: ctl,
       facts: facts(),
     });
     const verify = f.fetchSteps[1];
@@ -297,7 +299,7 @@ describe('patch script (run with the real patch)', () => {
   const hasPatch = spawnSync('patch', ['--version']).status === 0;
   it.skipIf(!hasPatch)('applies in ls order, skips applied patches, names the failed hunk', () => {
     const h = host('lb1');
-    const spec = dpdkSpec(h, tmp)!;
+    const spec = dpdkSpec(h, ctl)!;
     const root = path.join(tmp, 'root', '20.11.10');
     spec.layout = { ...spec.layout, root };
     const stage = stagingDir(spec);
@@ -336,7 +338,7 @@ describe('patch script (run with the real patch)', () => {
 describe('build stamp', () => {
   it('the stamp the build writes on the host equals the one the planner expects from the probe', () => {
     const h = host('lb1');
-    const spec = dpdkSpec(h, tmp)!;
+    const spec = dpdkSpec(h, ctl)!;
     spec.layout = { ...spec.layout, root: path.join(tmp, 'stamp', '20.11.10') };
     mkdirSync(stagingDir(spec), { recursive: true });
     const f = facts();
@@ -346,12 +348,12 @@ describe('build stamp', () => {
     };
     const r = spawnSync(
       'sh',
-      ['-c', stampScript(spec, stampHead(spec, f, tmp), '/nonexistent.tar.gz', SHA_DPVS)],
+      ['-c', stampScript(spec, stampHead(spec, f, ctl), '/nonexistent.tar.gz', SHA_DPVS)],
       { encoding: 'utf8' },
     );
     expect(r.status, r.stderr).toBe(0);
     const written = execFileSync('cat', [path.join(stagingDir(spec), 'build.stamp')], { encoding: 'utf8' });
-    expect(written).toBe(expectedStamp(spec, f, tmp));
+    expect(written).toBe(expectedStamp(spec, f, ctl));
     expect(written).toMatch(/^compiler=\S/m);
   });
 });

@@ -3,6 +3,7 @@
  * the meson options; and what the dpdk-build planner predicts before a build (rte_kni on a kernel
  * build tree meson would refuse, meson options on a make build).
  */
+import { onControl } from '../support/control.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +25,7 @@ import type { PlanContext } from '../../src/plan/task.js';
 import { inventoryOf, r630, r630Host } from '../support/facts-builder.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'dpdk-stamp-test-'));
+const ctl = onControl(tmp);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const SERIES = 'dpdk-stable-20.11.10';
@@ -67,12 +69,12 @@ function ctx(h: ResolvedHost, f: Facts): PlanContext {
 /** Facts of a host that recorded the stamp the planner expects for `h`. */
 function built(h: ResolvedHost): Facts {
   const f = facts();
-  const spec = dpdkSpec(h, tmp)!;
+  const spec = dpdkSpec(h, ctl)!;
   f.files[spec.layout.stamp] = {
     exists: true,
     sha256: null,
     mode: '0644',
-    content: expectedStamp(spec, f, tmp),
+    content: expectedStamp(spec, f, ctl),
   };
   return f;
 }
@@ -105,7 +107,7 @@ describe('DPDK build stamp: the DPVS patch series, not the DPVS tarball', () => 
     expect(ids(cs)).toContain('dpdk-build/compile');
     const setup = /meson setup [^\n]*/.exec(commands(cs))?.[0] ?? '';
     expect(setup).toContain("'-Denable_kmods=false' '-Ddisable_drivers=net/ice,crypto/*' '-Dmax_lcores=64'");
-    expect(expectedStamp(dpdkSpec(host(v1, { meson_options: opts }), tmp)!, f, tmp)).toContain(
+    expect(expectedStamp(dpdkSpec(host(v1, { meson_options: opts }), ctl)!, f, ctl)).toContain(
       '-Ddisable_drivers=net/ice,crypto/* -Dmax_lcores=64',
     );
   });
@@ -113,21 +115,21 @@ describe('DPDK build stamp: the DPVS patch series, not the DPVS tarball', () => 
   it('a url source: the series comes from the host (probe of the cached tarball); unknown, the tarball stands in', () => {
     const url = { url: 'http://fx/dpvs-1.9.10.tar.gz', sha256: 'b'.repeat(64) };
     const h = host(v1, {}, { source: url });
-    const spec = dpdkSpec(h, tmp)!;
+    const spec = dpdkSpec(h, ctl)!;
     const f = facts();
-    expect(seriesId(spec, f, tmp)).toBe(`tarball:${'b'.repeat(64)}`);
+    expect(seriesId(spec, f, ctl)).toBe(`tarball:${'b'.repeat(64)}`);
     const probe = dpdkBuildTask.probe!(h, inventoryOf([h])).outputs ?? {};
     expect(probe[SERIES_OUTPUT]).toContain(`/var/cache/dpvs-deploy/src/${'b'.repeat(64)}.tar.gz`);
     const local = execFileSync('sh', ['-c', SERIES_SCRIPT, 'sh', v1, `patch/${SERIES}`], {
       encoding: 'utf8',
     });
     f.outputs[SERIES_OUTPUT] = { code: 0, stdout: local };
-    expect(seriesId(spec, f, tmp)).toBe(seriesId(dpdkSpec(host(v1), tmp)!, facts(), tmp));
+    expect(seriesId(spec, f, ctl)).toBe(seriesId(dpdkSpec(host(v1), ctl)!, facts(), ctl));
   });
 
   it('the stamp the build writes (series and compiler computed on the host) equals the planned one', () => {
     const h = host(v1);
-    const spec = dpdkSpec(h, tmp)!;
+    const spec = dpdkSpec(h, ctl)!;
     spec.layout = { ...spec.layout, root: path.join(tmp, 'stamp', '20.11.10') };
     mkdirSync(stagingDir(spec), { recursive: true });
     const f = facts();
@@ -135,12 +137,12 @@ describe('DPDK build stamp: the DPVS patch series, not the DPVS tarball', () => 
       code: 0,
       stdout: execFileSync('sh', ['-c', COMPILER_COMMAND], { encoding: 'utf8' }),
     };
-    const r = spawnSync('sh', ['-c', stampScript(spec, stampHead(spec, f, tmp), v1, 'c'.repeat(64))], {
+    const r = spawnSync('sh', ['-c', stampScript(spec, stampHead(spec, f, ctl), v1, 'c'.repeat(64))], {
       encoding: 'utf8',
     });
     expect(r.status, r.stderr).toBe(0);
     const written = readFileSync(path.join(stagingDir(spec), 'build.stamp'), 'utf8');
-    expect(written).toBe(expectedStamp(spec, f, tmp));
+    expect(written).toBe(expectedStamp(spec, f, ctl));
     expect(written).toMatch(new RegExp(`^dpvs-patches=[0-9a-f]{64} patch/${SERIES}$`, 'm'));
     expect(written).not.toContain('c'.repeat(64));
   });
@@ -196,7 +198,7 @@ describe('DPVS release id: a DPDK rebuild rebuilds DPVS, a DPVS-only change rebu
     const noGcc = r630().build();
     const f = deployed(h);
     expect(releaseOf(h, inventoryOf([h])).stampContent).toContain('"dpdkBuild":"');
-    expect(expectedStamp(dpdkSpec(h, tmp)!, noGcc, tmp)).not.toBe(expectedStamp(dpdkSpec(h, tmp)!, f, tmp));
+    expect(expectedStamp(dpdkSpec(h, ctl)!, noGcc, ctl)).not.toBe(expectedStamp(dpdkSpec(h, ctl)!, f, ctl));
     // the same release whether gcc was known at plan time or not
     expect(dpvsBuildTask.plan(ctx(h, f)).changes).toEqual([]);
   });
@@ -345,7 +347,7 @@ describe('a failed DPDK build names its cause on its last line (run with a stand
     writeFileSync(path.join(bin, 'meson'), `#!/bin/sh\nprintf '%s\\n' ${JSON.stringify(output)}\nexit 1\n`, {
       mode: 0o755,
     });
-    const spec = dpdkSpec(host(dpvsTarball('dpvs-f', P1, 'x\n'), {}, { kni: true }), tmp)!;
+    const spec = dpdkSpec(host(dpvsTarball('dpvs-f', P1, 'x\n'), {}, { kni: true }), ctl)!;
     spec.layout = { ...spec.layout, root: mkdtempSync(path.join(tmp, 'root-')) };
     mkdirSync(stagingDir(spec), { recursive: true });
     const r = spawnSync('sh', ['-c', compileScript(spec)], {

@@ -5,6 +5,7 @@
  * planned commands run for real in a temporary directory (dpdk.build_dir there; the DPVS paths
  * relocated into it), with a failing `meson` / `make` on PATH.
  */
+import { onControl } from '../support/control.js';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,7 @@ import { COMPILER_OUTPUT } from '../../src/tasks/dpdk/stamp.js';
 import { inventoryOf, planContext, r630, r630Host } from '../support/facts-builder.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'failed-build-'));
+const ctl = onControl(tmp);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** A bin directory whose `name` prints an error line and fails. */
@@ -53,7 +55,7 @@ describe('a failed DPDK build removes its staging tree; the previous build stays
       build_dir: buildDir,
     },
   } as Partial<ResolvedHost>);
-  const spec = dpdkSpec(h, tmp)!;
+  const spec = dpdkSpec(h, ctl)!;
   const f = r630().output(COMPILER_OUTPUT, 'gcc (Debian 12.2.0-14) 12.2.0\n').build();
   const changes = dpdkBuildTask.plan(planContext(h, f)).changes;
   const step = (id: string): string => exec(changes.find((c) => c.id === id))[0] as string;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { onControl } from '../support/control.js';
 import type { Facts } from '../../src/facts/types.js';
 import {
   BIND_SCRIPT,
@@ -66,7 +67,7 @@ describe('nic-binding planner', () => {
 
   it('plans nothing when bound and persisted; verify reports a NIC left on its kernel driver', () => {
     const f = bound(r630().build());
-    const spec = dpdkSpec(host, '/work')!;
+    const spec = dpdkSpec(host, onControl('/work'))!;
     f.files[BIND_SCRIPT] = {
       exists: true,
       sha256: null,

@@ -59,7 +59,7 @@ afterAll(() => {
 });
 
 describe('npm pack', () => {
-  it('holds the compiled CLI, its playbooks, templates and schemas, and no tests or sources', () => {
+  it('holds the compiled CLI, its playbooks and schemas, and no tests or sources', () => {
     expect(path.basename(tarball)).toBe(`dpvs-deploy-${version}.tgz`);
     expect(packed).toEqual(
       expect.arrayContaining([
@@ -71,7 +71,6 @@ describe('npm pack', () => {
         'playbooks/balancer.yaml',
         'playbooks/realserver.yaml',
         'playbooks/client.yaml',
-        'templates/dpvs.service',
         'schemas/inventory.schema.json',
         'schemas/plan.schema.json',
       ]),

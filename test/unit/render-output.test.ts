@@ -38,7 +38,13 @@ const blocked: HostPlan = {
   checks: [blockingCheck],
   factsFingerprint: 'f',
 };
-const blockedNoChange: HostPlan = { host: 'c2', status: 'blocked', changes: [], checks: [blockingCheck], factsFingerprint: 'f' };
+const blockedNoChange: HostPlan = {
+  host: 'c2',
+  status: 'blocked',
+  changes: [],
+  checks: [blockingCheck],
+  factsFingerprint: 'f',
+};
 const unreachable = (host: string): HostPlan => ({
   host,
   status: 'unreachable',

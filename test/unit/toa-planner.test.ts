@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { onControl } from '../support/control.js';
 import { describe, expect, it } from 'vitest';
 import type { Facts } from '../../src/facts/types.js';
 import type { ResolvedHost } from '../../src/inventory/types.js';
@@ -71,7 +72,7 @@ function freshFacts(
 /** A host where everything the task does is done: built, installed, loaded, recorded, persisted. */
 function convergedFacts(host: ResolvedHost, kernel = ROCKY): Facts {
   const f = freshFacts(host.name, { kernel, headers: true });
-  const spec = kmodSpec(host, '/work');
+  const spec = kmodSpec(host, onControl('/work'));
   if (!spec) throw new Error('not a realserver');
   const ko: Partial<Record<'toa' | 'uoa', Built>> = {};
   const stats: string[] = [];

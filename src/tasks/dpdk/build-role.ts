@@ -43,9 +43,9 @@ function dpdkGroups(fleet: ReadonlyMap<string, Facts>, inventory: LoadedInventor
     const f = fleet.get(h.name);
     if (!f) continue;
     try {
-      const s = dpdkSpec(h, inventory.dir);
+      const s = dpdkSpec(h, inventory);
       if (!s) continue;
-      const st = expectedStamp(s, f, inventory.dir);
+      const st = expectedStamp(s, f, inventory);
       if (!needsBuild(s, f, st)) continue;
       const g = needing.get(st) ?? [];
       g.push({ name: h.name });
@@ -59,9 +59,9 @@ function dpdkGroups(fleet: ReadonlyMap<string, Facts>, inventory: LoadedInventor
 }
 
 export function buildDecision(ctx: PlanContext): BuildDecision | null {
-  const spec = dpdkSpec(ctx.host, ctx.inventory.dir);
+  const spec = dpdkSpec(ctx.host, ctx.inventory);
   if (!spec) return null;
-  const stamp = expectedStamp(spec, ctx.facts, ctx.inventory.dir);
+  const stamp = expectedStamp(spec, ctx.facts, ctx.inventory);
   const artifact = `${ARTIFACT_DIR}/dpdk-${spec.version}-${stampId(stamp)}.tar.gz`;
   if (!needsBuild(spec, ctx.facts, stamp)) return { spec, stamp, role: { kind: 'current' }, artifact };
   // the group: this host (on its projected facts) and the other hosts of the run that need this build

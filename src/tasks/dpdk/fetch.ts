@@ -2,7 +2,7 @@
  * Fetch + verify + cache + unpack a source tarball: the shared planner for DPDK and DPVS sources.
  *
  *   const f = planFetch({ source: host.dpdk.source, name: 'dpdk-20.11.10.tar.xz', label: 'DPDK 20.11.10',
- *                         inventoryDir: ctx.inventory.dir, facts: ctx.facts,
+ *                         inv: ctx.inventory.dir, facts: ctx.facts,
  *                         unpackTo: '/opt/x/src', topDir: 'dpdk-stable-20.11.10' });
  *   f.steps   // [] when the cache already holds the tarball (and the tree is unpacked)
  *
@@ -17,7 +17,7 @@ import type { Step } from '../../plan/change.js';
 import { sh } from '../../transport/quote.js';
 import { CACHE_DIR } from '../../desired/layout.js';
 import { failStep } from './fail.js';
-import { localFile } from './local.js';
+import { localFile, type ControlSide } from '../../inventory/control.js';
 
 export type FetchSource = { url: string; sha256: string } | { file: string; sha256?: string };
 
@@ -27,7 +27,7 @@ export interface FetchRequest {
   name: string;
   /** for messages: "DPDK 20.11.10 source" */
   label: string;
-  inventoryDir: string;
+  inv: ControlSide;
   facts: Facts;
   /** unpack into this directory; the tarball's top directory lands inside it */
   unpackTo?: string;
@@ -66,10 +66,10 @@ export function cachePathFor(sha256: string, name: string): string {
 }
 
 /** The checksum a source has: the inventory's, or the local file's. */
-export function sourceSha256(source: FetchSource, inventoryDir: string): string | null {
+export function sourceSha256(source: FetchSource, inv: ControlSide): string | null {
   if ('url' in source) return source.sha256;
   if (source.sha256) return source.sha256;
-  const f = localFile(inventoryDir, source.file);
+  const f = localFile(inv, source.file);
   return f.ok ? f.sha256 : null;
 }
 
@@ -77,10 +77,10 @@ export function sourceSha256(source: FetchSource, inventoryDir: string): string 
 export function fetchProbeFiles(
   source: FetchSource,
   name: string,
-  inventoryDir: string,
+  inv: ControlSide,
   unpack?: { unpackTo: string; topDir: string },
 ): string[] {
-  const sha = sourceSha256(source, inventoryDir);
+  const sha = sourceSha256(source, inv);
   const out: string[] = [];
   if (sha) out.push(cachePathFor(sha, name));
   if (unpack) out.push(`${unpack.unpackTo}/${unpack.topDir}/${UNPACK_MARKER}`);
@@ -93,7 +93,7 @@ function verifyCommand(file: string, sha256: string, what: string): string {
 }
 
 export function planFetch(r: FetchRequest): FetchPlan {
-  const sha = sourceSha256(r.source, r.inventoryDir);
+  const sha = sourceSha256(r.source, r.inv);
   const fail = (error: string): FetchPlan => ({
     sha256: null,
     cachePath: null,
@@ -106,7 +106,7 @@ export function planFetch(r: FetchRequest): FetchPlan {
   });
   let local: { path: string; sha256: string } | null = null;
   if ('file' in r.source) {
-    const f = localFile(r.inventoryDir, r.source.file);
+    const f = localFile(r.inv, r.source.file);
     if (!f.ok) return fail(`${r.label}: ${f.path}: ${f.reason} (on the control machine)`);
     if (r.source.sha256 && f.sha256 !== r.source.sha256)
       return fail(

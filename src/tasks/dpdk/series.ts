@@ -9,12 +9,10 @@
  * see the tarball yet (a new URL not downloaded), the series is not known when planning and the DPVS
  * tarball's own checksum stands in for it (`tarball:<sha256>`): that plan rebuilds DPDK.
  */
-import { execFileSync } from 'node:child_process';
-import { statSync } from 'node:fs';
 import type { Facts } from '../../facts/types.js';
 import { quote } from '../../transport/quote.js';
 import { cachePathFor, sourceSha256 } from './fetch.js';
-import { localFile } from './local.js';
+import { localFile, localSeries, type ControlSide } from '../../inventory/control.js';
 import { dpvsTarballName, type DpdkSpec } from './spec.js';
 
 export const SERIES_OUTPUT = 'dpdk-build-dpvs-series';
@@ -34,55 +32,35 @@ export const SERIES_SCRIPT = [
 ].join('\n');
 
 /** The probe command for a url source (the tarball in the host's cache); null when not applicable. */
-export function seriesProbeCommand(spec: DpdkSpec, inventoryDir: string): string | null {
+export function seriesProbeCommand(spec: DpdkSpec, inv: ControlSide): string | null {
   const s = spec.dpvsSource;
   if (!s || !('url' in s)) return null;
-  const sha = sourceSha256(s, inventoryDir);
+  const sha = sourceSha256(s, inv);
   if (!sha) return null;
   const t = cachePathFor(sha, dpvsTarballName(spec));
   return `sh -c ${quote(SERIES_SCRIPT)} sh ${quote(t)} ${quote(spec.pairing.patchDir)}`;
 }
 
 /** Probe outputs for a url source's series (none for a file source: read on the control machine). */
-export function seriesOutputs(spec: DpdkSpec, inventoryDir: string): Record<string, string> {
-  const c = seriesProbeCommand(spec, inventoryDir);
+export function seriesOutputs(spec: DpdkSpec, inv: ControlSide): Record<string, string> {
+  const c = seriesProbeCommand(spec, inv);
   return c ? { [SERIES_OUTPUT]: c } : {};
-}
-
-const memo = new Map<string, string>();
-
-function localSeries(file: string, patchDir: string): string {
-  const st = statSync(file);
-  const key = `${file}\0${st.size}\0${st.mtimeMs}\0${patchDir}`;
-  let v = memo.get(key);
-  if (v === undefined) {
-    try {
-      v = execFileSync('sh', ['-c', SERIES_SCRIPT, 'sh', file, patchDir], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'ignore'],
-      }).trim();
-    } catch {
-      v = '';
-    }
-    memo.set(key, v);
-  }
-  return v;
 }
 
 /**
  * The stamp's value for the series: its hash where the tarball is readable (control machine or the
  * host's cache), else `tarball:<sha256 of the DPVS tarball>` (or `none`).
  */
-export function seriesId(spec: DpdkSpec, facts: Facts, inventoryDir: string): string {
+export function seriesId(spec: DpdkSpec, facts: Facts, inv: ControlSide): string {
   const s = spec.dpvsSource;
   if (!s) return 'none';
   let hash = '';
   if ('file' in s) {
-    const f = localFile(inventoryDir, s.file);
-    if (f.ok) hash = localSeries(f.path, spec.pairing.patchDir);
+    const f = localFile(inv, s.file);
+    if (f.ok) hash = localSeries(inv, f.path, spec.pairing.patchDir);
   } else {
     hash = (facts.outputs[SERIES_OUTPUT]?.stdout ?? '').trim();
   }
   if (/^[0-9a-f]{64}$/.test(hash)) return hash;
-  return `tarball:${sourceSha256(s, inventoryDir) ?? 'unreadable'}`;
+  return `tarball:${sourceSha256(s, inv) ?? 'unreadable'}`;
 }

@@ -10,7 +10,7 @@ import { bindDriver, kniEnabled, type BindDriver } from '../../desired/settings.
 import { lookupPairing, type VersionPairing } from '../../versions.js';
 import { CACHE_DIR, dpdkLayout, type DpdkLayout } from '../../desired/layout.js';
 import type { FetchSource } from './fetch.js';
-import { localFile } from './local.js';
+import { localFile, type ControlSide } from '../../inventory/control.js';
 
 export interface UserPatch {
   /** as written in the inventory */
@@ -53,7 +53,7 @@ export interface DpdkSpec {
 export const PATCH_CACHE = `${CACHE_DIR}/patches`;
 
 /** null when the host is not a balancer or its versions do not pair (validation reports that). */
-export function dpdkSpec(host: ResolvedHost, inventoryDir: string): DpdkSpec | null {
+export function dpdkSpec(host: ResolvedHost, inv: ControlSide): DpdkSpec | null {
   if (!isBalancer(host)) return null;
   const p = lookupPairing(host.dpvs?.version, host.dpdk?.version);
   if (!p.ok) return null;
@@ -62,7 +62,7 @@ export function dpdkSpec(host: ResolvedHost, inventoryDir: string): DpdkSpec | n
   const tree = `${layout.srcParent}/${pairing.tarballTopDir}`;
   const src = host.dpvs?.source;
   const patches: UserPatch[] = (host.dpdk?.patches ?? []).map((rel) => {
-    const f = localFile(inventoryDir, rel);
+    const f = localFile(inv, rel);
     return f.ok
       ? { rel, abs: f.path, sha256: f.sha256, hostPath: `${PATCH_CACHE}/${f.sha256}.patch` }
       : { rel, abs: f.path, sha256: null, hostPath: null, problem: `${f.path}: ${f.reason}` };

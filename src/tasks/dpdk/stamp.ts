@@ -7,6 +7,7 @@
  * same command the probe runs (COMPILER_OUTPUT), so the planned stamp and the written one agree even
  * when the compiler was installed in the same run.
  */
+import type { ControlSide } from '../../inventory/control.js';
 import { createHash } from 'node:crypto';
 import type { Facts } from '../../facts/types.js';
 import { sourceSha256 } from './fetch.js';
@@ -73,9 +74,8 @@ export function compilerLine(facts: Facts): string {
  * (dpvs/release.ts) carries them: a DPDK rebuild for any of these rebuilds DPVS, whose static link
  * pulls in DPDK's libraries.
  */
-export function inventoryStampLines(spec: DpdkSpec, inventoryDir: string): string[] {
-  const sum = (s: DpdkSpec['dpdkSource']): string =>
-    s ? (sourceSha256(s, inventoryDir) ?? 'unreadable') : 'none';
+export function inventoryStampLines(spec: DpdkSpec, inv: ControlSide): string[] {
+  const sum = (s: DpdkSpec['dpdkSource']): string => (s ? (sourceSha256(s, inv) ?? 'unreadable') : 'none');
   return [
     `dpdk=${spec.version} ${sum(spec.dpdkSource)}`,
     ...spec.patches.map((p) => `patch=${p.sha256 ?? 'missing'} ${p.rel}`),
@@ -92,18 +92,18 @@ export function inventoryStampLines(spec: DpdkSpec, inventoryDir: string): strin
  * series (a function of the DPVS source, already in the release id) and the compiler (written by the
  * host itself: a fresh host that gets gcc in the same run would otherwise plan a second DPVS build).
  */
-export function dpdkInputsId(spec: DpdkSpec, inventoryDir: string): string {
-  return stampId(inventoryStampLines(spec, inventoryDir).join('\n'));
+export function dpdkInputsId(spec: DpdkSpec, inv: ControlSide): string {
+  return stampId(inventoryStampLines(spec, inv).join('\n'));
 }
 
 /**
  * Every stamp line but the two the build writes on the host itself: the DPVS patch series (series.ts;
  * not the whole DPVS tarball, so a DPVS-only change does not rebuild DPDK) and the compiler.
  */
-export function stampHead(spec: DpdkSpec, facts: Facts, inventoryDir: string): string[] {
+export function stampHead(spec: DpdkSpec, facts: Facts, inv: ControlSide): string[] {
   const lines = [
     '# dpvs-deploy: inputs of the DPDK build in this directory',
-    ...inventoryStampLines(spec, inventoryDir),
+    ...inventoryStampLines(spec, inv),
     `os=${facts.os.id} ${facts.os.versionId}`,
     `kernel=${facts.kernel.release} ${facts.kernel.machine}`,
   ];
@@ -114,10 +114,10 @@ export function stampHead(spec: DpdkSpec, facts: Facts, inventoryDir: string): s
 /** The series line's key; its value is series.ts's seriesId, then the patch directory. */
 export const SERIES_KEY = 'dpvs-patches';
 
-export function expectedStamp(spec: DpdkSpec, facts: Facts, inventoryDir: string): string {
+export function expectedStamp(spec: DpdkSpec, facts: Facts, inv: ControlSide): string {
   return [
-    ...stampHead(spec, facts, inventoryDir),
-    `${SERIES_KEY}=${seriesId(spec, facts, inventoryDir)} ${spec.pairing.patchDir}`,
+    ...stampHead(spec, facts, inv),
+    `${SERIES_KEY}=${seriesId(spec, facts, inv)} ${spec.pairing.patchDir}`,
     `compiler=${compilerLine(facts)}`,
     '',
   ].join('\n');

@@ -39,14 +39,14 @@ export interface ReleasePlan {
 }
 
 function dpdkBuildOf(host: ResolvedHost, inventory: LoadedInventory): string | undefined {
-  const spec = dpdkSpec(host, inventory.dir);
-  return spec ? dpdkInputsId(spec, inventory.dir) : undefined;
+  const spec = dpdkSpec(host, inventory);
+  return spec ? dpdkInputsId(spec, inventory) : undefined;
 }
 
 export function releaseOf(host: ResolvedHost, inventory: LoadedInventory): ReleasePlan {
   const version = dpvsVersionOf(host);
   const { pairing, dpdkVersion } = pairingOf(host);
-  const source = resolveSource(host.dpvs?.source, version, inventory.dir);
+  const source = resolveSource(host.dpvs?.source, version, inventory);
   const inputs = {
     dpvs: version,
     source: sourceIdentity(source),

@@ -10,9 +10,7 @@
  * The DPDK tasks' shared fetch planner can replace `fetchAndUnpackSteps` once it lands; the contract is
  * "steps that leave the source tree, top directory stripped, in `tree`".
  */
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
+import { localFile, localPath as localPathOf, type ControlSide } from '../../inventory/control.js';
 import type { SourceSpec } from '../../inventory/schema.js';
 import type { Step } from '../../plan/change.js';
 import { raw, sh } from '../../transport/quote.js';
@@ -28,21 +26,11 @@ export type ResolvedSource =
   | { kind: 'file'; localPath: string; sha256: string; cachePath: string }
   | { kind: 'git'; url: string; ref: string };
 
-const localHashes = new Map<string, string>();
-
-/** sha256 of a control-machine file (memoised per run); a planning error when it cannot be read. */
-export function localFileSha256(file: string): string {
-  const known = localHashes.get(file);
-  if (known) return known;
-  let data: Buffer;
-  try {
-    data = readFileSync(file);
-  } catch (e) {
-    throw new DpvsPlanError(`dpvs.source.file ${file}: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  const h = createHash('sha256').update(data).digest('hex');
-  localHashes.set(file, h);
-  return h;
+/** sha256 of a control-machine file as read at load; a planning error when it could not be read. */
+export function localFileSha256(inv: ControlSide, rel: string): { localPath: string; sha256: string } {
+  const f = localFile(inv, rel);
+  if (!f.ok) throw new DpvsPlanError(`dpvs.source.file ${f.path}: ${f.reason}`);
+  return { localPath: f.path, sha256: f.sha256 };
 }
 
 function archiveExt(name: string): string {
@@ -53,7 +41,7 @@ function archiveExt(name: string): string {
 export function resolveSource(
   spec: DpvsSource | undefined,
   version: string,
-  inventoryDir: string,
+  inv: ControlSide,
 ): ResolvedSource {
   if (!spec) return { kind: 'git', url: UPSTREAM_GIT, ref: `v${version}` };
   if ('url' in spec) {
@@ -65,8 +53,8 @@ export function resolveSource(
     };
   }
   if ('file' in spec) {
-    const localPath = path.resolve(inventoryDir, spec.file);
-    const sha256 = spec.sha256 ?? localFileSha256(localPath);
+    const localPath = localPathOf(inv, spec.file);
+    const sha256 = spec.sha256 ?? localFileSha256(inv, spec.file).sha256;
     return { kind: 'file', localPath, sha256, cachePath: `${CACHE_DIR}/${sha256}${archiveExt(spec.file)}` };
   }
   return { kind: 'git', url: spec.git, ref: spec.ref };

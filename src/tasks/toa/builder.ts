@@ -54,7 +54,7 @@ function kmodGroups(m: KmodName) {
       const f = fleet.get(h.name);
       if (!f) continue;
       try {
-        const s = kmodSpec(h, inventory.dir);
+        const s = kmodSpec(h, inventory);
         if (!s || !s.modules.includes(m) || refusal(h.name, s, f, m)) continue;
         const st = expectedStamp(s, f, m);
         const into = needsBuild(s, f, m) ? g.needing : g.holding;

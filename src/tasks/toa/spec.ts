@@ -11,6 +11,7 @@
  *   /etc/modprobe.d/dpvs-deploy-<m>.conf             `options <m> k=v` (when parameters are set)
  *   /var/lib/dpvs-deploy/state/rs-kmod-<m>.loaded    "<sha256> <kernel>" of the file last loaded
  */
+import type { ControlSide } from '../../inventory/control.js';
 import { isRealserver } from '../../inventory/roles.js';
 import { createHash } from 'node:crypto';
 import type { Facts } from '../../facts/types.js';
@@ -52,14 +53,14 @@ function tarballName(src: FetchSource, version: string): string {
   return from && /\.(tar(\.gz|\.xz|\.bz2)?|tgz|txz)$/.test(from) ? from : `dpvs-${version}.tar.gz`;
 }
 
-export function kmodSource(host: ResolvedHost, inventoryDir: string): KmodSource {
+export function kmodSource(host: ResolvedHost, inv: ControlSide): KmodSource {
   const version = host.dpvs?.version ?? DEFAULT_DPVS_VERSION;
   const s = host.dpvs?.source;
   if (!s || 'git' in s) {
     const git = s ? { url: s.git, ref: s.ref } : { url: UPSTREAM_GIT, ref: `v${version}` };
     return { identity: `git:${git.url}#${git.ref}`, tarball: null, tarballName: '', git };
   }
-  const sha = sourceSha256(s, inventoryDir);
+  const sha = sourceSha256(s, inv);
   const name = tarballName(s, version);
   if (!sha) {
     return {
@@ -74,7 +75,7 @@ export function kmodSource(host: ResolvedHost, inventoryDir: string): KmodSource
 }
 
 /** null when the host is not a real server or wants neither module. */
-export function kmodSpec(host: ResolvedHost, inventoryDir: string): KmodSpec | null {
+export function kmodSpec(host: ResolvedHost, inv: ControlSide): KmodSpec | null {
   if (!isRealserver(host)) return null;
   const rs = host.realserver ?? {};
   const modules: KmodName[] = [];
@@ -88,7 +89,7 @@ export function kmodSpec(host: ResolvedHost, inventoryDir: string): KmodSpec | n
     dpvsVersion: host.dpvs?.version ?? DEFAULT_DPVS_VERSION,
     modules,
     params: { toa: {}, uoa },
-    source: kmodSource(host, inventoryDir),
+    source: kmodSource(host, inv),
     replaceLoaded: rs.replace_loaded ?? false,
   };
 }

@@ -1,4 +1,9 @@
-# {{MANAGED}}
+/**
+ * The systemd unit dpvs runs under, with placeholders that src/dpvsconf/unit.ts fills (each line holding
+ * a placeholder is dropped when its value is empty). Kept in code, not read from a file, so rendering
+ * the unit stays a pure function.
+ */
+export const DPVS_UNIT_TEMPLATE = `# {{MANAGED}}
 # DPVS runs in the foreground (it has no daemon mode); systemd supervises it.
 [Unit]
 Description=DPVS layer-4 load balancer (DPDK)
@@ -19,3 +24,4 @@ LimitMEMLOCK=infinity
 
 [Install]
 WantedBy=multi-user.target
+`;
