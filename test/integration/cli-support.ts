@@ -71,3 +71,41 @@ export function newestTranscripts(runsDir: string, command: string): Record<stri
     if (f.endsWith('.log')) out[f.slice(0, -4)] = readFileSync(path.join(dir, f), 'utf8');
   return out;
 }
+
+type HostDoc = Record<string, unknown>;
+/** An inventory document as the lab suites edit it. */
+export interface LabDoc {
+  defaults?: Record<string, unknown>;
+  hosts: Record<string, HostDoc>;
+  rollout?: Record<string, unknown>;
+}
+
+/**
+ * The lab's inventory with absolute key paths, the fixture sources of DPDK 20.11.10 / DPVS 1.9.10 on
+ * every balancer and dpvs pools that fit the lab's hugepages; `edit` adjusts it.
+ */
+export function writeLabInventory(
+  from: string,
+  out: string,
+  fixturesUrl: string,
+  edit: (d: LabDoc) => void,
+): string {
+  const p = labPaths();
+  const doc = parse(readFileSync(from, 'utf8')) as LabDoc;
+  const ssh = ((doc.defaults ??= {}).ssh ??= {}) as Record<string, unknown>;
+  ssh.identity_file = p.identity;
+  ssh.known_hosts = p.knownHosts;
+  const dpdk = fixtureSource('dpdk', '20.11.10', fixturesUrl);
+  const dpvs = fixtureSource('dpvs', '1.9.10', fixturesUrl);
+  for (const h of Object.values(doc.hosts)) {
+    if (!(h.roles as string[]).includes('balancer')) continue;
+    h.dpdk = { version: '20.11.10', driver: 'uio_pci_generic', source: dpdk };
+    // 65535 mbufs fit the lab's 512 x 2 MB pages per node
+    h.dpvs = { version: '1.9.10', source: dpvs, pktpool_size: 65535, start_timeout_s: 60 };
+    h.hugepages = { size: '2M', per_node: 512 };
+    h.workers = 'auto';
+  }
+  edit(doc);
+  writeFileSync(out, stringify(doc));
+  return out;
+}

@@ -13,6 +13,7 @@
  * Applied: lb1 and rs1 only (a balancer apply builds DPDK and DPVS from the fixtures; doing lb2 and
  * rs2 too doubles the run). lb2 and rs2 are discovered, validated and planned (preflight passes).
  */
+import { asRoot } from '../support/root.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,7 +25,7 @@ import { buildFixtures, type FixtureManifest } from '../lab/fixtures/build.js';
 import { ensureLab, type LabInfo, stopLab } from '../lab/harness.js';
 import { labPaths } from '../lab/paths.js';
 
-const root = process.platform === 'linux' && process.getuid?.() === 0;
+const root = asRoot;
 let work: string;
 let lab: LabInfo;
 let manifest: FixtureManifest;

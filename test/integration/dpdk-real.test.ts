@@ -14,6 +14,7 @@
  *   npm run build && /work/lab-run.sh npx vitest run test/integration/dpdk-real.test.ts
  * Skipped loudly when the tarball cannot be fetched (no Debian archive reachable) or not root.
  */
+import { asRoot } from '../support/root.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,7 +28,7 @@ import { labPaths, repoRoot } from '../lab/paths.js';
 import type { LabHostProfile } from '../lab/profile-types.js';
 import { newestTranscripts, runCli } from './cli-support.js';
 
-const root = process.getuid?.() === 0;
+const root = asRoot;
 const TASKS = 'packages,dpdk-source,dpdk-build,dpvs-build';
 const DPDK_SHA = '60d1ccd072102dd032c7915f6664bf4124f50e712045b6a3c55e651cb75cd530';
 const PREFIX = '/opt/dpvs-deploy/dpdk/20.11.10';

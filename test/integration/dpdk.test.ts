@@ -11,6 +11,7 @@
  * nic-binding restores the kernel drivers. Run under the lab lock:
  *   npm run build && flock /tmp/dd-lab.lock npx vitest run test/integration/dpdk.test.ts
  */
+import { asRoot } from '../support/root.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,7 +26,7 @@ import { MODULES_COMMON } from '../lab/profiles.js';
 import type { LabHostProfile } from '../lab/profile-types.js';
 import { newestTranscripts, runCli } from './cli-support.js';
 
-const root = process.getuid?.() === 0;
+const root = asRoot;
 const TASKS = 'hugepages,packages,dpdk-source,dpdk-build,kmods,nic-binding';
 const PAIRS: Record<string, { dpvs: string; dpdk: string; driver: string }> = {
   lb1: { dpvs: '1.8.12', dpdk: '18.11.2', driver: 'igb_uio' },

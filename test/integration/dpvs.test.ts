@@ -5,66 +5,21 @@
  * restarts only that host. Run under the lab lock:
  *   npm run build && flock /tmp/dd-lab.lock npx vitest run test/integration/dpvs.test.ts
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { asRoot } from '../support/root.js';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runCli, type CliResult } from './cli-support.js';
+import { runCli, writeLabInventory, type CliResult } from './cli-support.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
 import { parseDpvsConf } from '../../src/dpvsconf/index.js';
 import { ensureLab, labSsh, stopLab } from '../lab/harness.js';
 import { FIXTURES_URL } from '../lab/lab.js';
 import { buildFixtures } from '../lab/fixtures/build.js';
 import { labPaths } from '../lab/paths.js';
 
-const root = process.getuid?.() === 0;
+const root = asRoot;
 let work: string;
 let inv: string;
-
-// ---- helpers (inventory with the lab's fixture sources; the real CLI) ----
-interface Artifact {
-  name: string;
-  kind: 'dpdk' | 'dpvs';
-  version: string;
-  sha256: string;
-}
-type HostDoc = Record<string, unknown>;
-interface Doc {
-  defaults?: Record<string, unknown>;
-  hosts: Record<string, HostDoc>;
-  rollout?: Record<string, unknown>;
-}
-
-function fixture(fixturesDir: string, fixturesUrl: string, kind: Artifact['kind'], version: string) {
-  const m = JSON.parse(readFileSync(path.join(fixturesDir, 'manifest.json'), 'utf8')) as {
-    artifacts: Artifact[];
-  };
-  const a = m.artifacts.find((x) => x.kind === kind && x.version === version);
-  if (!a) throw new Error(`no ${kind} ${version} fixture in the lab manifest`);
-  return { url: `${fixturesUrl}${a.name}`, sha256: a.sha256 };
-}
-
-/** The lab's inventory with absolute key paths, fixture sources and small dpvs pools; `edit` adjusts it. */
-function writeInventory(from: string, out: string, edit: (d: Doc) => void): string {
-  const p = labPaths();
-  const doc = parse(readFileSync(from, 'utf8')) as Doc;
-  const ssh = ((doc.defaults ??= {}).ssh ??= {}) as Record<string, unknown>;
-  ssh.identity_file = p.identity;
-  ssh.known_hosts = p.knownHosts;
-  const dpdk = fixture(p.www, FIXTURES_URL, 'dpdk', '20.11.10');
-  const dpvs = fixture(p.www, FIXTURES_URL, 'dpvs', '1.9.10');
-  for (const h of Object.values(doc.hosts)) {
-    if (!(h.roles as string[]).includes('balancer')) continue;
-    h.dpdk = { version: '20.11.10', driver: 'uio_pci_generic', source: dpdk };
-    // 65535 mbufs fit the lab's 512 x 2 MB pages per node
-    h.dpvs = { version: '1.9.10', source: dpvs, pktpool_size: 65535, start_timeout_s: 60 };
-    h.hugepages = { size: '2M', per_node: 512 };
-    h.workers = 'auto';
-  }
-  edit(doc);
-  writeFileSync(out, stringify(doc));
-  return out;
-}
 
 const cli = (args: string[], timeoutMs = 1_500_000): Promise<CliResult> => runCli(args, timeoutMs);
 
@@ -78,7 +33,7 @@ const queues = (n: number) => [
 ];
 
 function inventory(lb1Queues: number): string {
-  return writeInventory(labPaths().defaultInventory, inv, (d) => {
+  return writeLabInventory(labPaths().defaultInventory, inv, FIXTURES_URL, (d) => {
     for (const [name, h] of Object.entries(d.hosts)) {
       if (!(h.roles as string[]).includes('balancer')) continue;
       h.nics = queues(name === 'lb1' ? lb1Queues : 2);

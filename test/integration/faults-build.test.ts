@@ -7,6 +7,7 @@
  * released, and once the filesystem is gone a rerun converges to an empty plan.
  * Needs root and the lab.
  */
+import { asRoot } from '../support/root.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,7 @@ import { labPaths } from '../lab/paths.js';
 import { runCli } from './cli-support.js';
 import { labInventory, recordResult } from './reliability-support.js';
 
-const root = process.getuid?.() === 0;
+const root = asRoot;
 const TASKS = 'hugepages,packages,dpdk-source,dpdk-build';
 const SMALL = '/srv/small-build';
 const STAMP = `${SMALL}/dpvs-deploy/dpdk/20.11.10/build.stamp`;

@@ -7,6 +7,7 @@
  * moves the VIP to the backup. Run under the lab lock:
  *   npm run build && flock /tmp/dd-lab.lock npx vitest run test/integration/fullnat.test.ts
  */
+import { asRoot } from '../support/root.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,7 +17,7 @@ import { buildFixtures } from '../lab/fixtures/build.js';
 import { ensureLab, labSsh, stopLab } from '../lab/harness.js';
 import { labPaths } from '../lab/paths.js';
 
-const root = process.getuid?.() === 0;
+const root = asRoot;
 const ENV = 'DPVS_IPC_FILE=/var/run/dpvs.ipc';
 const BIN = '/opt/dpvs/current/bin';
 let work: string;

@@ -8,6 +8,7 @@
  * rollback restores lb2's NIC drivers and its previous dpvs release. Run under the lab lock:
  *   npm run build && flock /tmp/dd-lab.lock npx vitest run test/integration/plans.test.ts
  */
+import { asRoot } from '../support/root.js';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir, userInfo } from 'node:os';
@@ -19,7 +20,7 @@ import { ensureLab, labSsh, stopLab } from '../lab/harness.js';
 import { labPaths } from '../lab/paths.js';
 import { labInventoryCopy, runCli } from './cli-support.js';
 
-const root = process.getuid?.() === 0;
+const root = asRoot;
 const LIMITS = '/etc/security/limits.d/90-dpvs-deploy.conf';
 const HP0 = '/sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages';
 let work: string;

@@ -15,6 +15,7 @@
  *
  * Which checks this covers is LAB_COVERED below; docs/preflight.md prints it (src/preflight/docs.ts).
  */
+import { asRoot } from '../support/root.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -31,7 +32,7 @@ import { labPaths } from '../lab/paths.js';
 import type { LabHostProfile } from '../lab/profile-types.js';
 import type { LabShape } from '../lab/profiles.js';
 
-const root = process.platform === 'linux' && process.getuid?.() === 0;
+const root = asRoot;
 
 const SHAPE: LabShape = {
   balancers: 2,

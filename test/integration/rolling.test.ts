@@ -4,65 +4,20 @@
  * pool: pktpool_size far beyond its hugepages) stops the third and fourth. Run under the lab lock:
  *   npm run build && flock /tmp/dd-lab.lock npx vitest run test/integration/rolling.test.ts
  */
+import { asRoot } from '../support/root.js';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runCli, type CliResult } from './cli-support.js';
+import { runCli, writeLabInventory, type CliResult } from './cli-support.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
 import { labSsh, stopLab } from '../lab/harness.js';
 import { FIXTURES_URL } from '../lab/lab.js';
 import { buildFixtures } from '../lab/fixtures/build.js';
 import { labPaths } from '../lab/paths.js';
 
-const root = process.getuid?.() === 0;
+const root = asRoot;
 let work: string;
-
-// ---- helpers (inventory with the lab's fixture sources; the real CLI) ----
-interface Artifact {
-  name: string;
-  kind: 'dpdk' | 'dpvs';
-  version: string;
-  sha256: string;
-}
-type HostDoc = Record<string, unknown>;
-interface Doc {
-  defaults?: Record<string, unknown>;
-  hosts: Record<string, HostDoc>;
-  rollout?: Record<string, unknown>;
-}
-
-function fixture(fixturesDir: string, fixturesUrl: string, kind: Artifact['kind'], version: string) {
-  const m = JSON.parse(readFileSync(path.join(fixturesDir, 'manifest.json'), 'utf8')) as {
-    artifacts: Artifact[];
-  };
-  const a = m.artifacts.find((x) => x.kind === kind && x.version === version);
-  if (!a) throw new Error(`no ${kind} ${version} fixture in the lab manifest`);
-  return { url: `${fixturesUrl}${a.name}`, sha256: a.sha256 };
-}
-
-/** The lab's inventory with absolute key paths, fixture sources and small dpvs pools; `edit` adjusts it. */
-function writeInventory(from: string, out: string, edit: (d: Doc) => void): string {
-  const p = labPaths();
-  const doc = parse(readFileSync(from, 'utf8')) as Doc;
-  const ssh = ((doc.defaults ??= {}).ssh ??= {}) as Record<string, unknown>;
-  ssh.identity_file = p.identity;
-  ssh.known_hosts = p.knownHosts;
-  const dpdk = fixture(p.www, FIXTURES_URL, 'dpdk', '20.11.10');
-  const dpvs = fixture(p.www, FIXTURES_URL, 'dpvs', '1.9.10');
-  for (const h of Object.values(doc.hosts)) {
-    if (!(h.roles as string[]).includes('balancer')) continue;
-    h.dpdk = { version: '20.11.10', driver: 'uio_pci_generic', source: dpdk };
-    // 65535 mbufs fit the lab's 512 x 2 MB pages per node
-    h.dpvs = { version: '1.9.10', source: dpvs, pktpool_size: 65535, start_timeout_s: 60 };
-    h.hugepages = { size: '2M', per_node: 512 };
-    h.workers = 'auto';
-  }
-  edit(doc);
-  writeFileSync(out, stringify(doc));
-  return out;
-}
 
 const cli = (args: string[], timeoutMs = 1_500_000): Promise<CliResult> => runCli(args, timeoutMs);
 
@@ -102,7 +57,7 @@ describe.skipIf(!root)('rolling dpvs restarts over 4 balancers', () => {
   }, 300_000);
 
   it('serial 1: one host per batch, in order; lb2 fails its health gate and lb3, lb4 are not started', async () => {
-    const inv = writeInventory(generated, path.join(work, 'inventory.yaml'), (d) => {
+    const inv = writeLabInventory(generated, path.join(work, 'inventory.yaml'), FIXTURES_URL, (d) => {
       d.rollout = { serial: 1 };
       for (const [name, h] of Object.entries(d.hosts)) {
         if (!(h.roles as string[]).includes('balancer')) continue;

@@ -6,6 +6,7 @@
  * plan is empty (the listings are read back as upstream prints them: test/fixtures/upstream/). Run under
  * the lab lock: npm run build && /work/lab-run.sh npx vitest run test/integration/series.test.ts
  */
+import { asRoot } from '../support/root.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,7 +18,7 @@ import { DEFAULT_SHAPE, MODULES_COMMON } from '../lab/profiles.js';
 import { buildFixtures } from '../lab/fixtures/build.js';
 import { labPaths } from '../lab/paths.js';
 
-const root = process.getuid?.() === 0;
+const root = asRoot;
 let work: string;
 
 type Doc = { hosts: Record<string, Record<string, unknown>>; services?: unknown[] };

@@ -8,6 +8,7 @@
  * kernel that no repository has headers for. One build per kernel, copies to the others, rs4 fails
  * with the package it looked for, the next plan of the others is empty and verify passes.
  */
+import { asRoot } from '../support/root.js';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +25,7 @@ import type { LabHostProfile } from '../lab/profile-types.js';
 const K3 = '5.14.0-427.13.1.el9_4.x86_64';
 const K4 = '5.14.0-999.1.1.el9_9.x86_64';
 const BIN = join(repoRoot(), 'bin', 'dpvs-deploy.js');
-const canRun = process.platform === 'linux' && process.getuid?.() === 0;
+const canRun = asRoot;
 
 let work: string;
 let inventory: string;

@@ -2,6 +2,7 @@
  * The launcher's safety properties, without a guest: software emulation only, /dev/kvm masked before
  * QEMU runs, every NIC restricted, SSH forwarded on 127.0.0.1 only; the pinned known_hosts line.
  */
+import { asRoot } from '../support/root.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,7 +55,7 @@ describe('VM launcher', () => {
     );
   });
 
-  it.runIf(process.getuid?.() === 0)('the mask really applies inside the namespace and not outside', () => {
+  it.runIf(asRoot)('the mask really applies inside the namespace and not outside', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vm-mask-'));
     try {
       // The same wrapper, with a probe in place of QEMU: /dev/kvm reads as /dev/null (char 1,3) inside.

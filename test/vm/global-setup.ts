@@ -3,6 +3,7 @@
  * powers it off afterwards. Where QEMU or debootstrap is missing, or this is not root, the suite is
  * skipped LOUDLY (the reason is written to .vm/run/unavailable and every test skips with it).
  */
+import { asRoot } from '../support/root.js';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,7 +31,7 @@ export default async function setup(): Promise<() => Promise<void>> {
   const reason =
     process.env.VM_NO_BOOT === '1'
       ? 'VM_NO_BOOT=1: guest not booted (launcher tests only)'
-      : process.getuid?.() !== 0
+      : !asRoot
         ? 'the VM tier needs root (debootstrap, mount namespace for the /dev/kvm mask)'
         : missing.length
           ? `missing ${missing.join(', ')} (apt-get install qemu-system-x86 qemu-utils debootstrap)`
