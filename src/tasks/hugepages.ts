@@ -6,6 +6,7 @@
  * Verify: the kernel may give fewer pages than asked (fragmented or short memory on a node); the
  * postcondition compares what each node really has with the request and fails with the numbers.
  */
+import { managedFile } from '../plan/ops/managed-file.js';
 import type { Facts, NumaNodeFacts } from '../facts/types.js';
 import type { ResolvedHost } from '../inventory/types.js';
 import type { Change } from '../plan/change.js';
@@ -148,24 +149,18 @@ export const hugepagesTask: Task = {
     }
 
     if (t.persist) {
-      const unit = renderHugepagesUnit(t);
-      const cur = facts.files[HUGEPAGES_UNIT_PATH];
-      const svc = facts.services[HUGEPAGES_UNIT];
-      if (cur?.content !== unit || !svc?.enabled) {
-        changes.push({
-          id: 'hugepages/persist',
-          task: 'hugepages',
-          summary: `persist hugepages across reboot: ${HUGEPAGES_UNIT_PATH} (enabled)`,
-          action: cur?.exists ? 'update' : 'create',
-          before: cur?.content ?? undefined,
-          after: unit,
-          reversible: true,
-          steps: [
-            { kind: 'write', path: HUGEPAGES_UNIT_PATH, content: unit, mode: 0o644 },
-            { kind: 'exec', command: sh`systemctl daemon-reload && systemctl enable ${HUGEPAGES_UNIT}` },
-          ],
-        });
-      }
+      const persist = managedFile({
+        task: 'hugepages',
+        id: 'hugepages/persist',
+        path: HUGEPAGES_UNIT_PATH,
+        content: renderHugepagesUnit(t),
+        mode: 0o644,
+        current: facts.files[HUGEPAGES_UNIT_PATH],
+        summary: `persist hugepages across reboot: ${HUGEPAGES_UNIT_PATH} (enabled)`,
+        then: [{ kind: 'exec', command: sh`systemctl daemon-reload && systemctl enable ${HUGEPAGES_UNIT}` }],
+        force: !facts.services[HUGEPAGES_UNIT]?.enabled,
+      });
+      if (persist) changes.push(persist);
     }
 
     if (!hasMount(facts, t)) {
@@ -198,16 +193,16 @@ export const hugepagesTask: Task = {
         options: mountOptions(t),
       });
       if (next !== current) {
-        changes.push({
-          id: 'hugepages/fstab',
+        const entry = managedFile({
           task: 'hugepages',
+          id: 'hugepages/fstab',
+          path: FSTAB,
+          content: next,
+          mode: 0o644,
+          current: fstab,
           summary: `${FSTAB}: hugetlbfs on ${t.mount}`,
-          action: 'update',
-          before: current,
-          after: next,
-          reversible: true,
-          steps: [{ kind: 'write', path: FSTAB, content: next, mode: 0o644 }],
         });
+        if (entry) changes.push(entry);
       }
     }
     if (changes.length && !facts.files[HUGEPAGES_STATE]?.exists) {

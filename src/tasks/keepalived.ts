@@ -7,10 +7,10 @@
  * auth_pass is a Secret: it is written into the file (mode 0600) but every text shown to people — the
  * Change's diff — has it replaced by ******; summary/before/after never carry file content.
  */
+import { managedFile } from '../plan/ops/managed-file.js';
 import { isBalancer } from '../inventory/roles.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import type { Change } from '../plan/change.js';
-import { unifiedFileDiff } from '../plan/diff.js';
 import { secretValue, type ControlInputs } from '../inventory/control.js';
 import { quote, sh } from '../transport/quote.js';
 import { keepalivedEnabled, servicesOf } from '../lb/desired.js';
@@ -86,28 +86,27 @@ export function createKeepalivedTask(opts: KeepalivedTaskOptions = {}): Task {
       });
       const cur = facts.files?.[KEEPALIVED_CONF_PATH];
       const unit = facts.services?.[KEEPALIVED_UNIT];
-      const dir = KEEPALIVED_CONF_PATH.slice(0, KEEPALIVED_CONF_PATH.lastIndexOf('/'));
-      if (cur?.content !== conf) {
-        const before = cur?.exists ? redactKeepalived(cur.content ?? '') : null;
-        const diff = unifiedFileDiff(KEEPALIVED_CONF_PATH, before, redactKeepalived(conf));
-        const secretOnly = before !== null && before === redactKeepalived(conf);
-        changes.push({
-          id: 'keepalived/conf',
-          task: KEEPALIVED_TASK,
-          summary: `write ${KEEPALIVED_CONF_PATH} (${k.state} priority ${k.priority} on ${k.kniName}${secretOnly ? ', auth_pass changed' : ''}) and restart keepalived`,
-          action: cur?.exists ? 'update' : 'create',
-          diff,
-          disruptive: true,
-          reversible: true,
-          steps: [
-            { kind: 'exec', command: sh`mkdir -p ${dir}` },
-            { kind: 'write', path: KEEPALIVED_CONF_PATH, content: conf, mode: 0o600 },
-            {
-              kind: 'exec',
-              command: sh`systemctl enable ${KEEPALIVED_UNIT} && systemctl restart ${KEEPALIVED_UNIT}`,
-            },
-          ],
-        });
+      const before = cur?.exists ? redactKeepalived(cur.content ?? '') : null;
+      const secretOnly = before !== null && cur?.content !== conf && before === redactKeepalived(conf);
+      const write = managedFile({
+        task: KEEPALIVED_TASK,
+        id: 'keepalived/conf',
+        path: KEEPALIVED_CONF_PATH,
+        content: conf,
+        mode: 0o600,
+        current: cur,
+        display: redactKeepalived,
+        summary: `write ${KEEPALIVED_CONF_PATH} (${k.state} priority ${k.priority} on ${k.kniName}${secretOnly ? ', auth_pass changed' : ''}) and restart keepalived`,
+        then: [
+          {
+            kind: 'exec',
+            command: sh`systemctl enable ${KEEPALIVED_UNIT} && systemctl restart ${KEEPALIVED_UNIT}`,
+          },
+        ],
+        disruptive: true,
+      });
+      if (write) {
+        changes.push(write);
       } else if (!unit?.active || !unit.enabled) {
         changes.push({
           id: 'keepalived/running',

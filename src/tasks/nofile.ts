@@ -4,6 +4,7 @@
  * an operator running dpvs or its tools by hand.
  */
 import { isBalancer } from '../inventory/roles.js';
+import { managedFile } from '../plan/ops/managed-file.js';
 import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 export const NOFILE_PATH = '/etc/security/limits.d/90-dpvs-deploy.conf';
@@ -18,22 +19,15 @@ export const nofileTask: Task = {
   probe: () => ({ files: [NOFILE_PATH] }),
   plan(ctx: PlanContext): TaskPlan {
     if (!isBalancer(ctx.host) && ctx.host.nofile === undefined) return { changes: [] };
-    const want = renderLimits(ctx.host.nofile ?? DEFAULT_NOFILE);
-    const cur = ctx.facts.files[NOFILE_PATH];
-    if (cur?.content === want && cur.mode === '0644') return { changes: [] };
-    return {
-      changes: [
-        {
-          id: 'nofile/limits',
-          task: 'nofile',
-          summary: `${NOFILE_PATH}: nofile ${ctx.host.nofile ?? DEFAULT_NOFILE}`,
-          action: cur?.exists ? 'update' : 'create',
-          before: cur?.content ?? undefined,
-          after: want,
-          reversible: true,
-          steps: [{ kind: 'write', path: NOFILE_PATH, content: want, mode: 0o644 }],
-        },
-      ],
-    };
+    const change = managedFile({
+      task: 'nofile',
+      id: 'nofile/limits',
+      path: NOFILE_PATH,
+      content: renderLimits(ctx.host.nofile ?? DEFAULT_NOFILE),
+      mode: 0o644,
+      current: ctx.facts.files[NOFILE_PATH],
+      summary: `${NOFILE_PATH}: nofile ${ctx.host.nofile ?? DEFAULT_NOFILE}`,
+    });
+    return { changes: change ? [change] : [] };
   },
 };

@@ -19,6 +19,8 @@
  * - Refused where the module cannot load: kernel lockdown (Secure Boot; modules built here are
  *   unsigned), and toa without an IPv6 stack.
  */
+import { managedFile } from '../plan/ops/managed-file.js';
+import type { FileFacts } from '../facts/types.js';
 import type { Facts } from '../facts/types.js';
 import type { Change, Step } from '../plan/change.js';
 import { sh } from '../transport/quote.js';
@@ -171,17 +173,22 @@ function moduleChanges(ctx: PlanContext, spec: KmodSpec, m: KmodName, rebuilt: b
       action: o.installedSha ? 'update' : 'create',
       steps: [{ kind: 'exec', command: installScript(kernel, m) }],
     });
-  const wantLoad = loadConf(m);
-  if (o.loadConf !== wantLoad)
-    changes.push({
-      id: `${TASK}/persist-${m}`,
-      task: TASK,
-      summary: `load ${m} at boot: ${p.loadConf}`,
-      action: o.loadConf === null ? 'create' : 'update',
-      before: o.loadConf ?? undefined,
-      after: wantLoad,
-      steps: [{ kind: 'write', path: p.loadConf, content: wantLoad, mode: 0o644 }],
-    });
+  const asFile = (content: string | null): FileFacts => ({
+    exists: content !== null,
+    sha256: null,
+    mode: null,
+    content,
+  });
+  const persist = managedFile({
+    task: TASK,
+    id: `${TASK}/persist-${m}`,
+    path: p.loadConf,
+    content: loadConf(m),
+    mode: 0o644,
+    current: asFile(o.loadConf),
+    summary: `load ${m} at boot: ${p.loadConf}`,
+  });
+  if (persist) changes.push(persist);
   const wantOpts = optionsConf(spec, m);
   if (o.optionsConf !== wantOpts)
     changes.push(
@@ -194,15 +201,15 @@ function moduleChanges(ctx: PlanContext, spec: KmodSpec, m: KmodName, rebuilt: b
             before: o.optionsConf ?? undefined,
             steps: [{ kind: 'exec', command: sh`rm -f ${p.optionsConf}` }],
           }
-        : {
-            id: `${TASK}/options-${m}`,
+        : (managedFile({
             task: TASK,
+            id: `${TASK}/options-${m}`,
+            path: p.optionsConf,
+            content: wantOpts,
+            mode: 0o644,
+            current: asFile(o.optionsConf),
             summary: `${m} parameters: ${p.optionsConf}`,
-            action: o.optionsConf === null ? 'create' : 'update',
-            before: o.optionsConf ?? undefined,
-            after: wantOpts,
-            steps: [{ kind: 'write', path: p.optionsConf, content: wantOpts, mode: 0o644 }],
-          },
+          }) as Change),
     );
 
   const params = Object.entries(spec.params[m])

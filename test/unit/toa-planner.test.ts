@@ -135,7 +135,7 @@ describe('toa planner', () => {
     expect(commands(changes[1])).toContain('http://mirror/dpvs-1.9.10.tar.gz');
     expect(commands(changes[3])).toContain(`/lib/modules/${ROCKY}/extra/toa.ko`);
     expect(commands(changes[3])).toContain(`depmod -a ${ROCKY}`);
-    expect(changes[4]?.steps[0]).toMatchObject({
+    expect(changes[4]?.steps.find((st) => st.kind === 'write')).toMatchObject({
       kind: 'write',
       path: '/etc/modules-load.d/dpvs-deploy-toa.conf',
     });
@@ -148,7 +148,7 @@ describe('toa planner', () => {
     const { changes } = toaTask.plan(fleetCtx([[h, freshFacts('rs1', { headers: true })]], 'rs1'));
     expect(ids(changes)).toContain('toa/options-uoa');
     const opt = changes.find((c) => c.id === 'toa/options-uoa');
-    expect(opt?.steps[0]).toMatchObject({
+    expect(opt?.steps.find((st) => st.kind === 'write')).toMatchObject({
       kind: 'write',
       path: '/etc/modprobe.d/dpvs-deploy-uoa.conf',
       content: '# managed by dpvs-deploy: uoa parameters\noptions uoa uoa_debug=1 uoa_map_timeout=60\n',
