@@ -196,9 +196,11 @@ function stalePlans(saved: PlanFile, s: Session): Map<string, HostPlan> {
 export async function applyCommand(file: string, o: ApplyCliOptions, io: Io): Promise<number> {
   const started = new Date();
   let saved: PlanFile | null = null;
+  let savedRef: { file: string; sha256: string; created: string } | undefined;
   let inventoryFile = file;
   if (await isPlanFile(file)) {
     saved = await readPlanFile(file);
+    savedRef = { file, sha256: sha256Bytes(await readFile(file)), created: saved.created };
     inventoryFile = saved.inventory.file;
     let bytes: Buffer;
     try {
@@ -256,7 +258,7 @@ export async function applyCommand(file: string, o: ApplyCliOptions, io: Io): Pr
       });
       printResults(s, results, io);
       if (o.stats) io.out(renderStats(results));
-      await writeReports(s, o, started, file, results);
+      await writeReports(s, o, started, file, results, savedRef);
       return results.some((r) => r.status !== 'ok') ? 1 : 0;
     }
     if (!o.yes) {
@@ -289,7 +291,7 @@ export async function applyCommand(file: string, o: ApplyCliOptions, io: Io): Pr
     await progress.stop(results);
     printResults(s, results, io);
     if (o.stats) io.out(renderStats(results));
-    await writeReports(s, o, started, file, results);
+    await writeReports(s, o, started, file, results, savedRef);
     io.out(io.style.dim(`transcripts: ${s.runDir.dir}`));
     if (interrupt.interrupted) return INTERRUPTED_EXIT;
     return results.every((r) => r.status === 'ok' || r.status === 'changed') ? 0 : 1;
@@ -308,6 +310,7 @@ async function writeReports(
   started: Date,
   file: string,
   results: HostResult[],
+  plan?: { file: string; sha256: string; created: string },
 ): Promise<void> {
   const report = makeReport({
     command: `apply ${file}`,
@@ -315,6 +318,7 @@ async function writeReports(
     inventory: s.inventory.file,
     runDir: s.runDir.dir,
     results,
+    ...(plan ? { plan } : {}),
   });
   s.runDir.writeJson('report.json', report);
   if (o.reportJson)
