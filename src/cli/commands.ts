@@ -28,7 +28,12 @@ import { progressEvents } from './progress.js';
 import { type CommonOptions, openSession, type Session } from './session.js';
 import type { Io } from './io.js';
 import { TOOL_VERSION } from '../paths.js';
-import { FACTS_OUTPUT_FORMAT, jsonOutput, PLAN_OUTPUT_FORMAT } from '../run/json-output.js';
+import {
+  FACTS_OUTPUT_FORMAT,
+  jsonOutput,
+  PLAN_OUTPUT_FORMAT,
+  VERIFY_OUTPUT_FORMAT,
+} from '../run/json-output.js';
 
 export interface FactsOptions extends CommonOptions {
   json?: boolean;
@@ -40,7 +45,10 @@ export async function factsCommand(file: string, o: FactsOptions, io: Io): Promi
     if (o.json) {
       const doc = jsonOutput(FACTS_OUTPUT_FORMAT, {
         hosts: Object.fromEntries(
-          s.hosts.map((h) => [h.name, s.engine.facts.get(h.name) ?? { error: s.engine.errors.get(h.name) }]),
+          s.hosts.map((h) => [
+            h.name,
+            s.engine.facts.get(h.name) ?? { error: s.engine.errors.get(h.name) ?? 'no facts' },
+          ]),
         ),
       });
       io.out(s.redactor.redact(JSON.stringify(doc, null, 2)));
@@ -68,11 +76,17 @@ export interface PlanOptions extends CommonOptions {
   out?: string;
 }
 
-function printPlans(s: Session, plans: HostPlan[], o: PlanOptions, io: Io): void {
+function printPlans(
+  s: Session,
+  plans: HostPlan[],
+  o: PlanOptions,
+  io: Io,
+  format = PLAN_OUTPUT_FORMAT,
+): void {
   if (o.json) {
     io.out(
       s.redactor.redact(
-        JSON.stringify(jsonOutput(PLAN_OUTPUT_FORMAT, { hosts: plans, totals: planTotals(plans) }), null, 2),
+        JSON.stringify(jsonOutput(format, { hosts: plans, totals: planTotals(plans) }), null, 2),
       ),
     );
     return;
@@ -134,7 +148,7 @@ export async function planCommand(file: string, o: PlanOptions, io: Io, command 
       );
       await writePlanFile(o.out, doc, (t) => s.redactor.tokenize(t));
     }
-    printPlans(s, plans, o, io);
+    printPlans(s, plans, o, io, command === 'verify' ? VERIFY_OUTPUT_FORMAT : PLAN_OUTPUT_FORMAT);
     if (o.out && !o.json)
       io.out(`Saved the plan to ${o.out}. Apply exactly it with: dpvs-deploy apply ${o.out}`);
     if (o.stats) io.out(renderStats(stats(s)));
