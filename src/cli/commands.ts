@@ -24,7 +24,12 @@ import {
 } from '../run/render.js';
 import type { HostResult } from '../run/engine.js';
 import { INTERRUPTED_EXIT, installInterrupt } from './interrupt.js';
-import { progressEvents } from './progress.js';
+import { gatherProgress, progressEvents } from './progress.js';
+
+/** --json: no drawing on the terminal (stdout is the document); the plain lines go to stderr. */
+function quietIf(json: boolean | undefined): { fancy?: boolean } {
+  return json ? { fancy: false } : {};
+}
 import { type CommonOptions, openSession, type Session } from './session.js';
 import type { Io } from './io.js';
 import { TOOL_VERSION } from '../paths.js';
@@ -40,7 +45,7 @@ export interface FactsOptions extends CommonOptions {
 }
 
 export async function factsCommand(file: string, o: FactsOptions, io: Io): Promise<number> {
-  const s = await openSession(file, 'facts', o, io);
+  const s = await openSession(file, 'facts', o, io, undefined, gatherProgress(io, quietIf(o.json)));
   try {
     if (o.json) {
       const doc = jsonOutput(FACTS_OUTPUT_FORMAT, {
@@ -133,7 +138,7 @@ function stats(s: Session): Array<{ host: string; connections: number; execs: nu
 }
 
 export async function planCommand(file: string, o: PlanOptions, io: Io, command = 'plan'): Promise<number> {
-  const s = await openSession(file, command, o, io);
+  const s = await openSession(file, command, o, io, undefined, gatherProgress(io, quietIf(o.json)));
   try {
     const plans = [...s.engine.plan().values()];
     s.runDir.writeJson('plan.json', { hosts: plans });
