@@ -16,11 +16,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parseDocument } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFixtures } from '../lab/fixtures/build.js';
 import { ensureLab, labSsh, stopLab } from '../lab/harness.js';
 import { labPaths } from '../lab/paths.js';
+import { reportJsonSchema } from '../../src/run/report.js';
 import { cloneCheckout, globalPrefixEnv, REPO_ROOT } from '../support/checkout.js';
 import {
   type CiSettings,
@@ -98,6 +100,15 @@ interface Report {
   hosts: Array<{ host: string; status: string; changed: number }>;
 }
 
+const validReport = new Ajv2020({ allErrors: true, strict: false }).compile(reportJsonSchema());
+
+/** The apply job's report.json: valid against schemas/report.schema.json. */
+function readReport(file: string): Report {
+  const doc: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  expect(validReport(doc), JSON.stringify(validReport.errors)).toBe(true);
+  return doc as Report;
+}
+
 function expectOk(r: JobRun): void {
   expect(r.code, `${r.job}:\n${r.output.slice(-8000)}`).toBe(0);
 }
@@ -153,9 +164,7 @@ describe('examples/ci/github-actions.yml on the lab: plan → approval → apply
 
       const apply = runGithubJob(yaml, 'apply-staging', w, s);
       expectOk(apply);
-      const report = JSON.parse(
-        readFileSync(path.join(w.store, 'apply-reports', 'report.json'), 'utf8'),
-      ) as Report;
+      const report = readReport(path.join(w.store, 'apply-reports', 'report.json'));
       expect(report.plan?.sha256).toBe(planSha);
       expect(report.plan?.file).toBe('plan.json');
       expect(report.hosts.map((h) => h.host).sort()).toEqual(['client1', 'lb1', 'lb2', 'rs1', 'rs2']);
@@ -197,9 +206,7 @@ describe('examples/ci/gitlab-ci.yml on the lab: plan → manual job → apply th
 
       const apply = runGitlabJob(yaml, 'apply-staging', w, s);
       expectOk(apply);
-      const report = JSON.parse(
-        readFileSync(path.join(w.store, 'apply-staging', 'report.json'), 'utf8'),
-      ) as Report;
+      const report = readReport(path.join(w.store, 'apply-staging', 'report.json'));
       expect(report.plan?.sha256).toBe(planSha);
       expect(report.hosts.filter((h) => h.status === 'changed').length).toBeGreaterThan(0);
       expect(readFileSync(path.join(w.store, 'apply-staging', 'junit.xml'), 'utf8')).toMatch(
