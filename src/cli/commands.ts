@@ -31,23 +31,36 @@ import {
 } from '../run/render.js';
 import { resultStatusOf, type HostResult } from '../run/apply.js';
 import { INTERRUPTED_EXIT, installInterrupt } from './interrupt.js';
-import { progressEvents } from './progress.js';
+import { gatherProgress, progressEvents } from './progress.js';
+
+/** --json: no drawing on the terminal (stdout is the document); the plain lines go to stderr. */
+function quietIf(json: boolean | undefined): { fancy?: boolean } {
+  return json ? { fancy: false } : {};
+}
 import { type CommonOptions, openSession, type Session } from './session.js';
 import type { Io } from './io.js';
 import { TOOL_VERSION } from '../paths.js';
-import { FACTS_OUTPUT_FORMAT, jsonOutput, PLAN_OUTPUT_FORMAT } from '../plan/json-output.js';
+import {
+  FACTS_OUTPUT_FORMAT,
+  jsonOutput,
+  PLAN_OUTPUT_FORMAT,
+  VERIFY_OUTPUT_FORMAT,
+} from '../plan/json-output.js';
 
 export interface FactsOptions extends CommonOptions {
   json?: boolean;
 }
 
 export async function factsCommand(file: string, o: FactsOptions, io: Io): Promise<number> {
-  const s = await openSession(file, 'facts', o, io);
+  const s = await openSession(file, 'facts', o, io, undefined, gatherProgress(io, quietIf(o.json)));
   try {
     if (o.json) {
       const doc = jsonOutput(FACTS_OUTPUT_FORMAT, {
         hosts: Object.fromEntries(
-          s.hosts.map((h) => [h.name, s.engine.facts.get(h.name) ?? { error: s.engine.errors.get(h.name) }]),
+          s.hosts.map((h) => [
+            h.name,
+            s.engine.facts.get(h.name) ?? { error: s.engine.errors.get(h.name) ?? 'no facts' },
+          ]),
         ),
       });
       io.out(s.redactor.redact(JSON.stringify(doc, null, 2)));
@@ -75,11 +88,17 @@ export interface PlanOptions extends CommonOptions {
   out?: string;
 }
 
-function printPlans(s: Session, plans: HostPlan[], o: PlanOptions, io: Io): void {
+function printPlans(
+  s: Session,
+  plans: HostPlan[],
+  o: PlanOptions,
+  io: Io,
+  format = PLAN_OUTPUT_FORMAT,
+): void {
   if (o.json) {
     io.out(
       s.redactor.redact(
-        JSON.stringify(jsonOutput(PLAN_OUTPUT_FORMAT, { hosts: plans, totals: planTotals(plans) }), null, 2),
+        JSON.stringify(jsonOutput(format, { hosts: plans, totals: planTotals(plans) }), null, 2),
       ),
     );
     return;
@@ -126,7 +145,7 @@ function stats(s: Session): Array<{ host: string; connections: number; execs: nu
 }
 
 export async function planCommand(file: string, o: PlanOptions, io: Io, command = 'plan'): Promise<number> {
-  const s = await openSession(file, command, o, io);
+  const s = await openSession(file, command, o, io, undefined, gatherProgress(io, quietIf(o.json)));
   try {
     const plans = [...s.engine.plan().values()];
     s.runDir.writeJson('plan.json', { hosts: plans });
@@ -141,7 +160,7 @@ export async function planCommand(file: string, o: PlanOptions, io: Io, command 
       );
       await writePlanFile(o.out, doc, (t) => s.redactor.tokenize(t));
     }
-    printPlans(s, plans, o, io);
+    printPlans(s, plans, o, io, command === 'verify' ? VERIFY_OUTPUT_FORMAT : PLAN_OUTPUT_FORMAT);
     if (o.out && !o.json)
       io.out(`Saved the plan to ${o.out}. Apply exactly it with: dpvs-deploy apply ${o.out}`);
     if (o.stats) io.out(renderStats(stats(s)));
@@ -179,9 +198,11 @@ export interface ApplyCliOptions extends PlanOptions {
 export async function applyCommand(file: string, o: ApplyCliOptions, io: Io): Promise<number> {
   const started = new Date();
   let saved: PlanFile | null = null;
+  let savedRef: { file: string; sha256: string; created: string } | undefined;
   let inventoryFile = file;
   if (await isPlanFile(file)) {
     saved = await readPlanFile(file);
+    savedRef = { file, sha256: sha256Bytes(await readFile(file)), created: saved.created };
     inventoryFile = saved.inventory.file;
     let bytes: Buffer;
     try {
@@ -238,7 +259,7 @@ export async function applyCommand(file: string, o: ApplyCliOptions, io: Io): Pr
       });
       printResults(s, results, io);
       if (o.stats) io.out(renderStats(results));
-      await writeReports(s, o, started, file, results);
+      await writeReports(s, o, started, file, results, savedRef);
       return results.some((r) => r.status !== 'ok') ? 1 : 0;
     }
     if (!o.yes) {
@@ -271,7 +292,7 @@ export async function applyCommand(file: string, o: ApplyCliOptions, io: Io): Pr
     await progress.stop(results);
     printResults(s, results, io);
     if (o.stats) io.out(renderStats(results));
-    await writeReports(s, o, started, file, results);
+    await writeReports(s, o, started, file, results, savedRef);
     io.out(io.style.dim(`transcripts: ${s.runDir.dir}`));
     if (interrupt.interrupted) return INTERRUPTED_EXIT;
     return results.every((r) => r.status === 'ok' || r.status === 'changed') ? 0 : 1;
@@ -290,6 +311,7 @@ async function writeReports(
   started: Date,
   file: string,
   results: HostResult[],
+  plan?: { file: string; sha256: string; created: string },
 ): Promise<void> {
   const report = makeReport({
     command: `apply ${file}`,
@@ -297,6 +319,7 @@ async function writeReports(
     inventory: s.inventory.file,
     runDir: s.runDir.dir,
     results,
+    ...(plan ? { plan } : {}),
   });
   s.runDir.writeJson('report.json', report);
   if (o.reportJson)

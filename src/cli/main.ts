@@ -19,6 +19,7 @@ import { processIo, type Io } from './io.js';
 import { run as schemaRun } from './schema.js';
 import { type CliStreams, run as validateRun } from './validate.js';
 import { TOOL_VERSION } from '../paths.js';
+import { OUTPUT_SCHEMAS } from '../run/output-schemas.js';
 
 /** validate/schema write raw text: map their streams onto the CLI's Io. */
 function streams(io: Io): CliStreams {
@@ -43,7 +44,7 @@ const EXAMPLES = {
   plan: `\nExit codes: 0 no changes, 2 changes pending, 1 error (unreachable host, preflight error).\n\nExamples:\n  dpvs-deploy plan inventories/lab.yaml\n  dpvs-deploy plan prod.yaml --limit 'lb*' --stats\n  dpvs-deploy plan prod.yaml --out plan.json   # a plan to apply: dpvs-deploy apply plan.json\n  dpvs-deploy plan prod.yaml --json | jq .totals   # a report to read (format_version 1), not a plan to apply`,
   apply: `\nExit codes: 0 every host succeeded, 1 otherwise.\n\nExamples:\n  dpvs-deploy apply inventories/lab.yaml --yes\n  dpvs-deploy plan prod.yaml --out plan.json && dpvs-deploy apply plan.json\n  dpvs-deploy apply prod.yaml --limit lb1,lb2 --serial 1 --max-fail-percent 25 --junit junit.xml`,
   verify: `\nExit codes: 0 in sync, 2 drift, 1 error.\n\nExamples:\n  dpvs-deploy verify prod.yaml`,
-  schema: `\nExamples:\n  dpvs-deploy schema > inventory.schema.json`,
+  schema: `\nExamples:\n  dpvs-deploy schema > inventory.schema.json\n  dpvs-deploy schema --output plan > plan-output.schema.json   # what plan --json prints\n\nOutputs: facts, plan, verify, validate (--json of each command), report (--report-json), saved-plan (plan --out).`,
 };
 
 function common(cmd: Command): Command {
@@ -80,14 +81,29 @@ export function buildProgram(io: Io, setCode: (n: number) => void): Command {
     .command('validate')
     .argument('<inventory>', 'inventory YAML file')
     .description('check an inventory: exit 0 valid, 1 invalid (every error as FILE:LINE:COL: path: message)')
+    .option(
+      '--json',
+      'one machine-readable document on stdout (schema: dpvs-deploy schema --output validate)',
+    )
     .addHelpText('after', EXAMPLES.validate)
-    .action(async (file: string) => setCode(await validateRun({ inventory: file }, streams(io))));
+    .action(async (file: string, o: { json?: boolean }) =>
+      setCode(await validateRun({ inventory: file, ...(o.json ? { json: true } : {}) }, streams(io))),
+    );
 
   program
     .command('schema')
-    .description('print the inventory JSON Schema (for editors: yaml-language-server)')
+    .description(
+      'print the inventory JSON Schema (for editors: yaml-language-server), or with --output another one',
+    )
+    .addOption(
+      new Option('--output <name>', "the JSON Schema of a command's JSON output instead").choices(
+        Object.keys(OUTPUT_SCHEMAS),
+      ),
+    )
     .addHelpText('after', EXAMPLES.schema)
-    .action(async () => setCode(await schemaRun({}, streams(io))));
+    .action(async (o: { output?: string }) =>
+      setCode(await schemaRun(o.output !== undefined ? { output: o.output } : {}, streams(io))),
+    );
 
   common(
     program

@@ -11,6 +11,7 @@ import { inventorySecrets, Redactor } from '../run/redact.js';
 import { selectHosts } from '../run/select.js';
 import { RunDir } from '../run/transcript.js';
 import type { Io } from './io.js';
+import { bothEvents, type GatherProgress, gatherProgress } from './progress.js';
 
 export interface CommonOptions {
   limit?: string;
@@ -36,6 +37,8 @@ export async function openSession(
   o: CommonOptions,
   io: Io,
   events?: EngineEvents,
+  /** progress while the hosts are connected to and probed (default: per host, listr2 on a TTY) */
+  gather: GatherProgress = gatherProgress(io),
 ): Promise<Session> {
   const inventory = await loadInventory(file);
   const hosts = selectHosts(inventory.hosts, o.limit);
@@ -46,7 +49,7 @@ export async function openSession(
     hosts,
     runDir,
     forks: Math.max(1, o.forks ?? 50),
-    events,
+    events: events ? bothEvents(gather.events, events) : gather.events,
     ...(o.tasks ? { onlyTasks: parseTaskFilter(o.tasks) } : {}),
     connect: (h) =>
       connectHost(h, {
@@ -65,6 +68,11 @@ export async function openSession(
       }),
   });
   io.debug(`run directory: ${runDir.dir}`);
-  await engine.gather();
+  gather.start(hosts.map((h) => h.name));
+  try {
+    await engine.gather();
+  } finally {
+    await gather.stop();
+  }
   return { inventory, hosts, engine, runDir, redactor };
 }

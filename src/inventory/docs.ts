@@ -4,7 +4,6 @@
  * scripts/gen-inventory-docs.ts writes it; a test fails when the checked-in file is stale.
  */
 import { supportedPairingsText, DEFAULT_DPVS_VERSION } from '../versions.js';
-import { DEFAULT_CONNECT_TIMEOUT_S } from './defaults.js';
 import { SEMANTIC_CHECKS } from './checks-doc.js';
 import { inventoryJsonSchema } from './schema.js';
 
@@ -27,132 +26,6 @@ interface JsonSchema {
   pattern?: string;
   $ref?: string;
 }
-
-/** Descriptions for keys whose schema carries none (kept here so the schema stays readable). */
-const FALLBACK: Record<string, string> = {
-  version: 'inventory format version; always 1',
-  defaults: 'host settings applied to every host (lowest priority)',
-  groups: 'named groups of hosts; their vars override defaults, later groups override earlier ones',
-  hosts: 'the managed hosts by name; a host’s own values override groups and defaults',
-  services: 'load-balancing services (virtual servers) configured on balancers',
-  rollout: 'batching and failure policy for disruptive changes',
-  'groups.<name>.hosts': 'names of the hosts in the group (each must be defined under hosts)',
-  'groups.<name>.vars': 'host settings for the group’s hosts',
-  ssh: 'how to reach the host over SSH',
-  'ssh.user': 'login name (default: the current user / ssh_config)',
-  'ssh.port': 'SSH port (default 22)',
-  'ssh.sudo_password': 'password for sudo; prefer {env: NAME} or {file: PATH}',
-  'ssh.connect_timeout_s': `seconds to wait for the SSH connection (default ${DEFAULT_CONNECT_TIMEOUT_S}, or ssh_config ConnectTimeout)`,
-  'ssh.command_timeout_s':
-    'seconds a remote command may run: the fact probe (default 300) and every step without a limit of its own (default 600; builds and downloads have their own, 30 to 60 min)',
-  dpdk: 'DPDK build and NIC driver (the version must pair with dpvs.version)',
-  'dpdk.source': 'where the DPDK tarball comes from (default: fast.dpdk.org)',
-  'dpdk.build_dir':
-    'filesystem where DPDK is unpacked, built and installed, under <build_dir>/dpvs-deploy/dpdk/<version> (default /opt); preflight BUILD-004 checks its free space',
-  dpvs: 'DPVS build, install and dpvs.conf settings',
-  'dpvs.source': 'where the DPVS source comes from',
-  'dpvs.log_level': 'global_defs log_level',
-  'dpvs.log_file': 'global_defs log_file',
-  'dpvs.pktpool_size': 'netif_defs pktpool_size (2^n - 1; smaller fits VMs)',
-  'dpvs.pktpool_cache': 'netif_defs pktpool_cache',
-  'dpvs.conn_pool_size': 'ipvs_defs conn conn_pool_size',
-  'dpvs.conn_redirect': 'ipvs_defs conn redirect (needed for multi-worker NAT/FNAT without rte_flow)',
-  'dpvs.sa_pool_flow_enable': 'sa_pool flow_enable (off for single-worker or NICs without rte_flow)',
-  hugepages: 'hugepages reserved for DPDK',
-  nics: 'DPDK ports, in dpvs.conf / EAL order',
-  'nics[].name': 'DPVS device name, e.g. dpdk0',
-  'nics[].match': 'how the NIC is found on the host: pci, mac and/or ifname',
-  'nics[].match.pci': 'PCI address of the NIC',
-  'nics[].match.mac': 'MAC address of the NIC',
-  'nics[].match.ifname': 'kernel interface name while on the kernel driver',
-  'nics[].rx': 'receive queues',
-  'nics[].rx.queues': 'number of rx queues',
-  'nics[].rx.descriptors': 'rx descriptors per queue (rounded to 2^n)',
-  'nics[].rx.rss': 'RSS hash (DPVS default tcp)',
-  'nics[].tx': 'transmit queues',
-  'nics[].tx.queues': 'number of tx queues',
-  'nics[].tx.descriptors': 'tx descriptors per queue (rounded to 2^n)',
-  'nics[].tx.mbuf_fast_free': 'off when two-arm ports sit on different NUMA nodes',
-  'nics[].mtu': 'device MTU',
-  'nics[].promisc': 'promiscuous mode',
-  'nics[].kni_name': 'name of the KNI interface (default <name>.kni)',
-  workers: 'worker lcores: auto (solved from facts) or an explicit layout',
-  'workers.master': 'CPU of the master worker',
-  'workers.slaves': 'slave workers: a CPU and the rx/tx queue ids it serves on each port',
-  'workers.slaves[].cpu': 'CPU of this slave worker',
-  'workers.slaves[].ports': 'per port name: the rx and tx queue ids this worker serves',
-  'workers.slaves[].ports.<name>.rx': 'rx queue ids',
-  'workers.slaves[].ports.<name>.tx': 'tx queue ids',
-  'workers.slaves[].icmp_redirect_core': 'this worker handles ICMP redirects',
-  'workers.kni': 'CPU of an optional kni worker',
-  addresses: 'addresses added with dpip addr add',
-  'addresses[].address': 'address with prefix length',
-  'addresses[].dev': 'DPVS device the address is added on (one of nics)',
-  'addresses[].sapool': 'add with sapool (SNAT WAN addresses, FullNAT LIPs)',
-  'addresses[].scope': 'address scope',
-  routes: 'routes added with dpip route add',
-  'routes[].prefix': 'destination prefix, or default',
-  'routes[].dev': 'DPVS device (one of nics)',
-  'routes[].via': 'gateway',
-  'routes[].src': 'source address',
-  'routes[].scope': 'route scope (kni_host: deliver to the KNI interface)',
-  'routes[].mtu': 'route MTU',
-  'routes[].metric': 'route metric',
-  keepalived: 'VRRP with DPVS’s keepalived (enabled when present, unless enabled: false)',
-  'keepalived.enabled': 'run keepalived (default true when the block is present)',
-  'keepalived.router_id': 'global_defs router_id (default: the host name)',
-  'keepalived.vrrp_instance': 'name of the vrrp_instance (default VI_1)',
-  'keepalived.virtual_router_id': 'VRRP router id shared by the pair',
-  'keepalived.state': 'initial state; exactly one MASTER per virtual_router_id',
-  'keepalived.priority': 'VRRP priority; distinct within a pair',
-  'keepalived.auth_pass': 'VRRP password; prefer {env: NAME} or {file: PATH}',
-  'keepalived.advert_int': 'advertisement interval in seconds (default 1)',
-  realserver: 'real-server kernel modules (toa/uoa)',
-  'realserver.uoa_params': 'uoa.ko module parameters',
-  'realserver.uoa_params.uoa_debug': 'uoa_debug (default 0)',
-  'realserver.uoa_params.uoa_map_timeout': 'uoa_map_timeout in seconds (default 360)',
-  'realserver.uoa_params.uoa_map_tab_bits': 'uoa_map_tab_bits (default 12)',
-  'realserver.uoa_params.uoa_hook_forward': 'uoa_hook_forward (default 0: INPUT only)',
-  preflight: 'preflight check settings',
-  'preflight.waive': 'checks to waive, each with a reason',
-  'preflight.waive[].id': 'check id',
-  'preflight.waive[].reason': 'why the check is waived (shown in reports)',
-  'expect.numa_nodes': 'NUMA nodes the host must have',
-  'expect.smt': 'whether SMT (hyper-threading) must be on',
-  'expect.os': 'OS family the host must run',
-  'hosts.<name>.address': 'address or DNS name SSH connects to',
-  'hosts.<name>.roles': 'what the host is: balancer, realserver and/or client',
-  'services[].name': 'service name (unique)',
-  'services[].vip': 'virtual IP',
-  'services[].port': 'virtual port (0 with SNAT)',
-  'services[].protocol': 'tcp or udp (default tcp)',
-  'services[].scheduler': 'scheduler (default wrr)',
-  'services[].mode': 'forwarding mode',
-  'services[].balancers': 'hosts (with the balancer role) that serve the service',
-  'services[].persistence_s': 'persistence timeout in seconds',
-  'services[].conn_timeout_s': 'connection timeout in seconds',
-  'services[].local_addresses.<name>[].address': 'local address (LIP)',
-  'services[].local_addresses.<name>[].dev': 'device the LIP is on (one of the balancer’s nics)',
-  'services[].real_servers': 'back ends',
-  'services[].real_servers[].address': 'real server address',
-  'services[].real_servers[].port': 'real server port (default: the service port)',
-  'services[].real_servers[].weight': 'weight (default 1)',
-  'services[].match.proto': 'protocol to match',
-  'services[].match.iif': 'input device',
-  'services[].match.oif': 'output device',
-  'services[].health_check': 'how dpvs-deploy verify checks the service',
-  'services[].health_check.type': 'tcp connect or http GET',
-  'services[].health_check.path': 'HTTP path (http only)',
-  'services[].health_check.interval_s': 'seconds between checks',
-  'sudo_password.env': 'environment variable (on the control machine) holding the secret',
-  'auth_pass.env': 'environment variable (on the control machine) holding the secret',
-  'rollout.rollback_on_health_failure': 'roll a batch back to the previous config when its health gate fails',
-  'source.url': 'download URL (fetched on the host)',
-  'source.sha256': 'sha256 of the file',
-  'source.file': 'tarball on the control machine, pushed to the host',
-  'source.git': 'git URL',
-  'source.ref': 'git tag, branch or commit',
-};
 
 /** Examples by key name where the type alone says too little. */
 const EXAMPLES: Record<string, string> = {
@@ -348,12 +221,8 @@ function collect(
   for (const [key, raw] of Object.entries(obj.properties ?? {})) {
     const s = resolve(root, raw);
     const keyPath = path ? `${path}.${key}` : key;
-    const generic = keyPath
-      .replace(/^(defaults|groups\.<name>\.vars|hosts\.<name>)\./, '')
-      .replace(/^.*\.source\./, 'source.');
-    const lastTwo = keyPath.split('.').slice(-2).join('.');
-    const description =
-      s.description ?? raw.description ?? FALLBACK[keyPath] ?? FALLBACK[generic] ?? FALLBACK[lastTwo] ?? '';
+    // descriptions live in the zod schema (src/inventory/schema.ts); a test requires one for every key
+    const description = s.description ?? raw.description ?? '';
     rows.push({
       key,
       type: typeText(root, raw),

@@ -16,6 +16,7 @@ import { isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { isKeepalivedToken } from '../escape.js';
 import { DEFAULT_DPVS_VERSION } from '../versions.js';
+import { DEFAULT_CONNECT_TIMEOUT_S } from './defaults.js';
 
 // ---------- scalar formats ----------
 
@@ -151,7 +152,16 @@ const Url = z
 export const Secret = z
   .union([
     z.string().min(1),
-    z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) }).strict(),
+    z
+      .object({
+        env: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+          .describe(
+            'environment variable on the control machine holding the secret (read when the plan is made and when it is applied)',
+          ),
+      })
+      .strict(),
     z.object({ file: LocalPath }).strict(),
   ])
   .describe('secret: a literal, {env: NAME} or {file: PATH}; redacted everywhere');
@@ -163,7 +173,16 @@ export const KeepalivedSecret = z
       message:
         'expected a password of printable characters without spaces, { } quotes, backslash, ! or # (it is written into keepalived.conf; keepalived uses the first 8 characters)',
     }),
-    z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) }).strict(),
+    z
+      .object({
+        env: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+          .describe(
+            'environment variable on the control machine holding the secret (read when the plan is made and when it is applied)',
+          ),
+      })
+      .strict(),
     z.object({ file: LocalPath }).strict(),
   ])
   .describe('secret: a literal, {env: NAME} or {file: PATH}; redacted everywhere');
@@ -175,8 +194,9 @@ export const SshSettings = z
     user: z
       .string()
       .regex(/^[a-z_][a-z0-9_.-]*\$?$/, { message: 'expected a login name' })
-      .optional(),
-    port: Port.optional(),
+      .optional()
+      .describe('login name (default: ssh_config User, else the current user); not root: set sudo'),
+    port: Port.optional().describe('SSH port (default: ssh_config Port, else 22)'),
     identity_file: LocalPath.optional().describe('private key file; ssh-agent is used when absent'),
     known_hosts: LocalPath.optional().describe('known_hosts file (default ~/.ssh/known_hosts)'),
     host_key_policy: z
@@ -189,10 +209,31 @@ export const SshSettings = z
       .optional()
       .describe('bastion, as ProxyJump: [user@]host[:port]'),
     sudo: z.boolean().optional().describe('run commands through sudo -n (non-root login)'),
-    sudo_password: Secret.optional(),
-    use_ssh_config: z.boolean().optional().describe('honour ~/.ssh/config (default true)'),
-    connect_timeout_s: z.number().positive().max(600).optional(),
-    command_timeout_s: z.number().positive().max(86400).optional(),
+    sudo_password: Secret.optional().describe(
+      'password for sudo when the login needs one (fed on stdin, never on a command line); prefer {env: NAME} or {file: PATH}',
+    ),
+    use_ssh_config: z
+      .boolean()
+      .optional()
+      .describe(
+        'honour ssh_config (default true): ~/.ssh/config as resolved by `ssh -G` when ssh is on PATH, else by a built-in reader that refuses what it cannot honour (Match other than all, ProxyCommand)',
+      ),
+    connect_timeout_s: z
+      .number()
+      .positive()
+      .max(600)
+      .optional()
+      .describe(
+        `seconds to wait for the SSH connection and handshake (default ${DEFAULT_CONNECT_TIMEOUT_S}, or ssh_config ConnectTimeout)`,
+      ),
+    command_timeout_s: z
+      .number()
+      .positive()
+      .max(86400)
+      .optional()
+      .describe(
+        'seconds a remote command may run: the fact probe (default 300) and every step without a limit of its own (default 600; builds and downloads have their own, 30 to 60 min)',
+      ),
   })
   .strict();
 
@@ -200,19 +241,34 @@ export const SshSettings = z
 
 export const SourceSpec = z
   .union([
-    z.object({ url: Url, sha256: Sha256 }).strict().describe('downloaded on the host, verified'),
     z
-      .object({ file: LocalPath, sha256: Sha256.optional() })
+      .object({
+        url: Url.describe('download URL, fetched by the host'),
+        sha256: Sha256.describe('sha256 of the file; the download is refused when it differs'),
+      })
+      .strict()
+      .describe('downloaded on the host, verified'),
+    z
+      .object({
+        file: LocalPath.describe('tarball on the control machine, pushed to the host'),
+        sha256: Sha256.optional().describe('sha256 of the file, checked before it is pushed'),
+      })
       .strict()
       .describe('pushed from the control machine'),
     z
       .object({
-        git: z.string().regex(/^((https?|ssh|git):\/\/[^\s]+|[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:[^\s]+)$/, {
-          message: 'expected a git URL such as https://github.com/iqiyi/dpvs.git',
-        }),
-        ref: z.string().regex(/^[A-Za-z0-9_./][A-Za-z0-9_./-]*$/, {
-          message: 'expected a git ref such as v1.9.10 (letters, digits, _ . / -, not starting with -)',
-        }),
+        git: z
+          .string()
+          .regex(/^((https?|ssh|git):\/\/[^\s]+|[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:[^\s]+)$/, {
+            message: 'expected a git URL such as https://github.com/iqiyi/dpvs.git',
+          })
+          .describe('git URL, cloned by the host'),
+        ref: z
+          .string()
+          .regex(/^[A-Za-z0-9_./][A-Za-z0-9_./-]*$/, {
+            message: 'expected a git ref such as v1.9.10 (letters, digits, _ . / -, not starting with -)',
+          })
+          .describe('git tag, branch or commit to check out'),
       })
       .strict()
       .describe('git URL and ref (DPVS only)'),
@@ -252,7 +308,9 @@ export const DpdkSettings = z
       .describe(
         'DPDK release as a quoted string, e.g. "20.11.10" (default: the release paired with dpvs.version)',
       ),
-    source: SourceSpec.optional(),
+    source: SourceSpec.optional().describe(
+      'where the DPDK tarball comes from: {url, sha256} or {file}; required to build DPDK (without it the plan is blocked and names the release tarball to fetch)',
+    ),
     patches: z.array(LocalPath).optional().describe('extra patches applied after DPVS’s series, in order'),
     driver: z
       .enum(['igb_uio', 'uio_pci_generic', 'vfio-pci'])
@@ -264,7 +322,9 @@ export const DpdkSettings = z
       .regex(/^[a-z0-9_-]+$/)
       .optional()
       .describe('-march for the build (default: native)'),
-    build_dir: RemotePath.optional(),
+    build_dir: RemotePath.optional().describe(
+      'filesystem where DPDK is unpacked, built and installed, under <build_dir>/dpvs-deploy/dpdk/<version> (default /opt); preflight BUILD-004 checks its free space',
+    ),
     meson_options: z
       .array(MesonOption)
       .optional()
@@ -300,19 +360,53 @@ export const DpvsSettings = z
       .regex(/^\d+\.\d+(\.\d+)?(-\d+)?$/, { message: 'expected a DPVS version such as 1.9.10' })
       .optional()
       .describe(`DPVS release as a quoted string, e.g. "1.9.10" (default ${DEFAULT_DPVS_VERSION})`),
-    source: SourceSpec.optional(),
+    source: SourceSpec.optional().describe(
+      'where the DPVS source comes from: {url, sha256}, {file} or {git, ref}',
+    ),
     build_env: DpvsBuildEnv.optional(),
     prefix: RemotePath.optional().describe('install root (default /opt/dpvs)'),
     config_path: RemotePath.optional().describe('default /etc/dpvs.conf'),
     max_socket: z.number().int().min(1).max(8).optional().describe('CONFIG_DPVS_MAX_SOCKET (default 2)'),
-    log_level: z.enum(['EMERG', 'ALERT', 'CRIT', 'ERR', 'WARNING', 'NOTICE', 'INFO', 'DEBUG']).optional(),
-    log_file: RemotePath.optional(),
+    log_level: z
+      .enum(['EMERG', 'ALERT', 'CRIT', 'ERR', 'WARNING', 'NOTICE', 'INFO', 'DEBUG'])
+      .optional()
+      .describe('dpvs.conf global_defs log_level (default WARNING)'),
+    log_file: RemotePath.optional().describe(
+      'dpvs.conf global_defs log_file (default: none written, dpvs logs to its stderr / the journal)',
+    ),
     kni: z.boolean().optional().describe('exception path (KNI / virtio-user); default on'),
-    pktpool_size: z.number().int().min(1023).optional(),
-    pktpool_cache: z.number().int().min(32).optional(),
-    conn_pool_size: z.number().int().min(1024).optional(),
-    conn_redirect: z.boolean().optional(),
-    sa_pool_flow_enable: z.boolean().optional(),
+    pktpool_size: z
+      .number()
+      .int()
+      .min(1023)
+      .optional()
+      .describe(
+        'dpvs.conf netif_defs pktpool_size: mbufs per NUMA node, 2^n-1 (default 524287); smaller fits VMs; preflight checks it against the hugepages',
+      ),
+    pktpool_cache: z
+      .number()
+      .int()
+      .min(32)
+      .optional()
+      .describe('dpvs.conf netif_defs pktpool_cache, mbufs cached per lcore (default 256)'),
+    conn_pool_size: z
+      .number()
+      .int()
+      .min(1024)
+      .optional()
+      .describe('dpvs.conf ipvs_defs conn conn_pool_size, connection entries (default 2097152)'),
+    conn_redirect: z
+      .boolean()
+      .optional()
+      .describe(
+        'dpvs.conf ipvs_defs conn redirect: pass packets to the worker owning the connection (needed for multi-worker NAT/FullNAT without rte_flow); not written when unset: DPVS’s own default',
+      ),
+    sa_pool_flow_enable: z
+      .boolean()
+      .optional()
+      .describe(
+        'dpvs.conf sa_pool flow_enable, DPVS 1.9+ (default: on with more than one slave worker, off with one)',
+      ),
     start_timeout_s: z.number().positive().max(600).optional().describe('health gate timeout (default 90)'),
   })
   .strict();
@@ -344,23 +438,39 @@ export const HugepagesSettings = z
       .optional()
       .describe('memory to leave to the OS per node (default 1024)'),
   })
-  .strict();
+  .strict()
+  .describe('hugepages reserved for DPDK, per NUMA node, mounted as hugetlbfs');
 
 export const NicMatch = z
   .object({
-    pci: PciAddress.optional(),
-    mac: MacAddress.optional(),
-    ifname: IfName.optional(),
+    pci: PciAddress.optional().describe('PCI address of the NIC (domain:bus:device.function)'),
+    mac: MacAddress.optional().describe('MAC address of the NIC'),
+    ifname: IfName.optional().describe('kernel interface name while the NIC is on its kernel driver'),
   })
   .strict()
+  .describe('how the NIC is found among the host facts: pci, mac and/or ifname (all given must agree)')
   .refine((m) => m.pci !== undefined || m.mac !== undefined || m.ifname !== undefined, {
     message: 'a NIC needs at least one of pci, mac or ifname',
   });
 
 export const QueueSettings = z
   .object({
-    queues: z.number().int().min(1).max(128).optional(),
-    descriptors: z.number().int().min(64).max(65536).optional(),
+    queues: z
+      .number()
+      .int()
+      .min(1)
+      .max(128)
+      .optional()
+      .describe(
+        'queue_number (default: one past the highest queue id the workers use on the port, else the number of slave workers)',
+      ),
+    descriptors: z
+      .number()
+      .int()
+      .min(64)
+      .max(65536)
+      .optional()
+      .describe('descriptor_number per queue (default 1024)'),
   })
   .strict();
 
@@ -369,42 +479,84 @@ export const NicSettings = z
     name: DeviceName,
     match: NicMatch,
     rx: QueueSettings.extend({
-      rss: z.enum(['all', 'ip', 'tcp', 'udp', 'sctp', 'ether', 'port', 'tunnel']).optional(),
+      rss: z
+        .enum(['all', 'ip', 'tcp', 'udp', 'sctp', 'ether', 'port', 'tunnel'])
+        .optional()
+        .describe('rx rss: which packet fields spread flows over the queues (default all)'),
     })
       .strict()
-      .optional(),
-    tx: QueueSettings.extend({ mbuf_fast_free: z.boolean().optional() }).strict().optional(),
-    mtu: z.number().int().min(68).max(9600).optional(),
-    promisc: z.boolean().optional(),
-    kni_name: IfName.optional(),
+      .optional()
+      .describe('dpvs.conf rx settings of the port'),
+    tx: QueueSettings.extend({
+      mbuf_fast_free: z
+        .boolean()
+        .optional()
+        .describe(
+          'tx mbuf_fast_free, DPVS 1.9+ (default: off on every port when the ports sit on different NUMA nodes, else not written)',
+        ),
+    })
+      .strict()
+      .optional()
+      .describe('dpvs.conf tx settings of the port'),
+    mtu: z
+      .number()
+      .int()
+      .min(68)
+      .max(9600)
+      .optional()
+      .describe('device mtu in dpvs.conf (not written when unset: DPVS’s own default)'),
+    promisc: z.boolean().optional().describe('promisc_mode in dpvs.conf when true'),
+    kni_name: IfName.optional().describe('name of the port’s KNI interface on the host (default <name>.kni)'),
   })
   .strict();
 
 export const WorkerPorts = z.record(
   DeviceName,
-  z.object({ rx: z.array(z.number().int().min(0)), tx: z.array(z.number().int().min(0)) }).strict(),
-);
-export const WorkerLayout = z.union([
-  z.literal('auto'),
   z
     .object({
-      master: CpuId,
-      slaves: z
-        .array(
-          z.object({ cpu: CpuId, ports: WorkerPorts, icmp_redirect_core: z.boolean().optional() }).strict(),
-        )
-        .min(1, { message: 'at least one slave worker (upstream error -7)' }),
-      kni: CpuId.optional(),
+      rx: z.array(z.number().int().min(0)).describe('rx queue ids of the port this worker polls'),
+      tx: z.array(z.number().int().min(0)).describe('tx queue ids of the port this worker sends on'),
     })
     .strict(),
-]);
+);
+export const WorkerLayout = z
+  .union([
+    z.literal('auto'),
+    z
+      .object({
+        master: CpuId.describe('CPU of the master worker (the EAL main lcore)'),
+        slaves: z
+          .array(
+            z
+              .object({
+                cpu: CpuId.describe('CPU of this slave worker'),
+                ports: WorkerPorts.describe('per port name: the rx and tx queue ids this worker serves'),
+                icmp_redirect_core: z
+                  .boolean()
+                  .optional()
+                  .describe('this worker handles the ICMP packets redirected from the others'),
+              })
+              .strict(),
+          )
+          .min(1, { message: 'at least one slave worker (upstream error -7)' })
+          .describe('slave workers: a CPU each and the queues it serves on each port'),
+        kni: CpuId.optional().describe('CPU of an optional kni worker'),
+      })
+      .strict(),
+  ])
+  .describe(
+    'worker lcores: auto (solved from the facts: NUMA node of the ports, SMT siblings and reserved_cpus left out) or an explicit layout',
+  );
 
 export const AddressSpec = z
   .object({
     address: Cidr,
     dev: DeviceName,
-    sapool: z.boolean().optional(),
-    scope: z.enum(['global', 'link', 'host']).optional(),
+    sapool: z
+      .boolean()
+      .optional()
+      .describe('add with sapool: the address is used as a source (FullNAT local address, SNAT WAN address)'),
+    scope: z.enum(['global', 'link', 'host']).optional().describe('address scope (default global)'),
   })
   .strict();
 export const RouteSpec = z
@@ -413,32 +565,66 @@ export const RouteSpec = z
     dev: DeviceName,
     via: IpAddress.optional(),
     src: IpAddress.optional(),
-    scope: z.enum(['global', 'link', 'host', 'kni_host']).optional(),
-    mtu: z.number().int().min(68).max(9600).optional(),
-    metric: z.number().int().min(0).optional(),
+    scope: z
+      .enum(['global', 'link', 'host', 'kni_host'])
+      .optional()
+      .describe('route scope (kni_host: deliver to the KNI interface, i.e. to the host’s kernel)'),
+    mtu: z.number().int().min(68).max(9600).optional().describe('route mtu'),
+    metric: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe('route metric (IPv4 only: dpip drops an IPv6 metric, so validate refuses one)'),
   })
   .strict();
 
 export const KeepalivedSettings = z
   .object({
-    enabled: z.boolean().optional(),
-    router_id: Name.optional(),
-    vrrp_instance: Name.optional(),
-    virtual_router_id: z.number().int().min(1).max(255).optional(),
-    state: z.enum(['MASTER', 'BACKUP']).optional(),
-    priority: z.number().int().min(1).max(254).optional(),
+    enabled: z
+      .boolean()
+      .optional()
+      .describe(
+        'build, configure and run DPVS’s keepalived on this balancer: on when the keepalived block is present, unless enabled: false',
+      ),
+    router_id: Name.optional().describe('global_defs router_id (default: the host’s inventory name)'),
+    vrrp_instance: Name.optional().describe('name of the vrrp_instance (default VI_1)'),
+    virtual_router_id: z
+      .number()
+      .int()
+      .min(1)
+      .max(255)
+      .optional()
+      .describe('VRRP virtual_router_id shared by the pair (default 51)'),
+    state: z
+      .enum(['MASTER', 'BACKUP'])
+      .optional()
+      .describe('initial VRRP state; exactly one MASTER per virtual_router_id'),
+    priority: z.number().int().min(1).max(254).optional().describe('VRRP priority; distinct within a pair'),
     interface: DeviceName.optional().describe('DPDK port carrying VRRP (its KNI is used as interface)'),
     kni_address: Cidr.optional().describe('address on <port>.kni for VRRP'),
-    auth_pass: KeepalivedSecret.optional(),
-    advert_int: z.number().int().min(1).max(255).optional(),
+    auth_pass: KeepalivedSecret.optional().describe(
+      'VRRP authentication password (keepalived uses its first 8 characters); prefer {env: NAME} or {file: PATH}',
+    ),
+    advert_int: z
+      .number()
+      .int()
+      .min(1)
+      .max(255)
+      .optional()
+      .describe('VRRP advertisement interval in seconds (default 1)'),
     owns_services: z.boolean().optional().describe('keepalived configures the services instead of ipvsadm'),
   })
-  .strict();
+  .strict()
+  .describe('VRRP with DPVS’s keepalived: the pair moves the VIPs between the balancers');
 
 export const PreflightWaiver = z
   .object({
-    id: z.string().regex(/^[A-Z]+-\d{3}$/, { message: 'expected a check id such as HW-001' }),
-    reason: z.string().min(3),
+    id: z
+      .string()
+      .regex(/^[A-Z]+-\d{3}$/, { message: 'expected a check id such as HW-001' })
+      .describe('preflight check id (docs/preflight.md)'),
+    reason: z.string().min(3).describe('why the check is waived (shown with the check in plans and reports)'),
   })
   .strict();
 
@@ -448,23 +634,50 @@ export const RealserverSettings = z
     uoa: z.boolean().optional().describe('build and load uoa.ko (default false)'),
     uoa_params: z
       .object({
-        uoa_debug: z.number().int().min(0).max(1).optional(),
-        uoa_map_timeout: z.number().int().min(1).optional(),
-        uoa_map_tab_bits: z.number().int().min(1).max(24).optional(),
-        uoa_hook_forward: z.number().int().min(0).max(1).optional(),
+        uoa_debug: z
+          .number()
+          .int()
+          .min(0)
+          .max(1)
+          .optional()
+          .describe('uoa_debug: 1 turns on uoa.ko’s debug messages (module default 0)'),
+        uoa_map_timeout: z
+          .number()
+          .int()
+          .min(1)
+          .optional()
+          .describe('uoa_map_timeout: seconds a client address mapping is kept (module default 360)'),
+        uoa_map_tab_bits: z
+          .number()
+          .int()
+          .min(1)
+          .max(24)
+          .optional()
+          .describe('uoa_map_tab_bits: log2 of the mapping table size (module default 12)'),
+        uoa_hook_forward: z
+          .number()
+          .int()
+          .min(0)
+          .max(1)
+          .optional()
+          .describe('uoa_hook_forward: 1 also hooks FORWARD (module default 0: INPUT only)'),
       })
       .strict()
-      .optional(),
+      .optional()
+      .describe('uoa.ko module parameters (written to its modprobe options; unset ones are not written)'),
     replace_loaded: z.boolean().optional().describe('replace a loaded module even with open connections'),
   })
-  .strict();
+  .strict()
+  .describe('real-server kernel modules: toa.ko (client address of TCP through FullNAT) and uoa.ko (UDP)');
 
 /** Settings valid in defaults, group vars and on a host. */
 export const HostSettings = z
   .object({
-    ssh: SshSettings.optional(),
-    dpdk: DpdkSettings.optional(),
-    dpvs: DpvsSettings.optional(),
+    ssh: SshSettings.optional().describe('how to reach the host over SSH'),
+    dpdk: DpdkSettings.optional().describe(
+      'DPDK build and NIC driver (the version must pair with dpvs.version)',
+    ),
+    dpvs: DpvsSettings.optional().describe('DPVS build, install and dpvs.conf settings'),
     hugepages: HugepagesSettings.optional(),
     nofile: z
       .number()
@@ -476,8 +689,13 @@ export const HostSettings = z
     nics: z.array(NicSettings).optional().describe('DPDK ports, in dpvs.conf / EAL order'),
     workers: WorkerLayout.optional(),
     reserved_cpus: z.array(CpuId).optional().describe('CPUs never given to workers (CPU 0 always is)'),
-    addresses: z.array(AddressSpec).optional(),
-    routes: z.array(RouteSpec).optional(),
+    addresses: z
+      .array(AddressSpec)
+      .optional()
+      .describe(
+        'the host’s own addresses on DPDK ports, added with dpip addr add; VIPs come from services (added by dpvs-deploy, or by keepalived when enabled) and FullNAT local addresses from services[].local_addresses: neither needs an entry here',
+      ),
+    routes: z.array(RouteSpec).optional().describe('routes added with dpip route add'),
     keepalived: KeepalivedSettings.optional(),
     prune_unmanaged: z
       .boolean()
@@ -488,14 +706,20 @@ export const HostSettings = z
     realserver: RealserverSettings.optional(),
     packages: z.boolean().optional().describe('install missing prerequisite packages (default true)'),
     preflight: z
-      .object({ waive: z.array(PreflightWaiver).optional() })
+      .object({
+        waive: z.array(PreflightWaiver).optional().describe('checks to waive, each with a reason'),
+      })
       .strict()
-      .optional(),
+      .optional()
+      .describe('preflight check settings'),
     expect: z
       .object({
-        numa_nodes: z.number().int().min(1).max(64).optional(),
-        smt: z.boolean().optional(),
-        os: z.enum(['debian', 'ubuntu', 'centos', 'rocky', 'almalinux', 'rhel']).optional(),
+        numa_nodes: z.number().int().min(1).max(64).optional().describe('NUMA nodes the host must have'),
+        smt: z.boolean().optional().describe('whether SMT (hyper-threading) must be on'),
+        os: z
+          .enum(['debian', 'ubuntu', 'centos', 'rocky', 'almalinux', 'rhel'])
+          .optional()
+          .describe('OS the host must run (its os-release ID)'),
       })
       .strict()
       .optional()
@@ -514,16 +738,38 @@ export const HostEntry = HostSettings.extend({
       if (why) ctx.addIssue({ code: 'custom', message: why });
     })
     .describe('address or DNS name SSH connects to'),
-  roles: z.array(Role).min(1, { message: 'a host needs at least one role' }),
+  roles: z
+    .array(Role)
+    .min(1, { message: 'a host needs at least one role' })
+    .describe(
+      'what the host is: balancer, realserver and/or client; each role has a playbook (playbooks/<role>.yaml)',
+    ),
 }).strict();
 
-export const GroupEntry = z.object({ hosts: z.array(Name), vars: HostSettings.optional() }).strict();
+export const GroupEntry = z
+  .object({
+    hosts: z.array(Name).describe('names of the hosts in the group (each must be defined under hosts)'),
+    vars: HostSettings.optional().describe('host settings for the group’s hosts'),
+  })
+  .strict();
 
 export const RealServer = z
   .object({
     address: IpAddress,
-    port: z.number().int().min(0).max(65535).optional(),
-    weight: z.number().int().min(0).max(65535).optional(),
+    port: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .optional()
+      .describe('real server port (default: the service port)'),
+    weight: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .optional()
+      .describe('scheduler weight (default 1); 0 sends it no new connections'),
   })
   .strict();
 
@@ -536,32 +782,45 @@ export const LocalAddress = z.object({ address: IpAddress, dev: DeviceName }).st
 
 export const ServiceEntry = z
   .object({
-    name: Name,
+    name: Name.describe('service name (unique)'),
     vip: IpAddress,
     port: z.number().int().min(0).max(65535).describe('0 with SNAT'),
-    protocol: z.enum(['tcp', 'udp']).optional(),
-    scheduler: z.enum(['rr', 'wrr', 'wlc', 'lc', 'conhash', 'mh', 'fo', 'sh', 'dh']).optional(),
-    mode: z.enum(['fullnat', 'dr', 'tun', 'nat', 'snat']),
-    balancers: z.array(Name).min(1),
+    protocol: z.enum(['tcp', 'udp']).optional().describe('tcp or udp (default tcp)'),
+    scheduler: z
+      .enum(['rr', 'wrr', 'wlc', 'lc', 'conhash', 'mh', 'fo', 'sh', 'dh'])
+      .optional()
+      .describe('ipvsadm scheduler (default wlc)'),
+    mode: z
+      .enum(['fullnat', 'dr', 'tun', 'nat', 'snat'])
+      .describe('forwarding mode; fullnat needs local_addresses, snat a match'),
+    balancers: z.array(Name).min(1).describe('hosts (with the balancer role) that serve the service'),
     vip_dev: DeviceName.optional().describe('port the VIP is added on'),
-    persistence_s: z.number().int().min(1).optional(),
-    conn_timeout_s: z.number().int().min(1).optional(),
+    persistence_s: z.number().int().min(1).optional().describe('ipvsadm persistence timeout in seconds (-p)'),
+    conn_timeout_s: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe('ipvsadm --conn-timeout in seconds (DPVS 1.9.6+; refused before)'),
     local_addresses: z.record(Name, z.array(LocalAddress)).optional().describe('FullNAT LIPs per balancer'),
-    real_servers: z.array(RealServer).optional(),
+    real_servers: z.array(RealServer).optional().describe('back ends'),
     match: z
       .object({
-        proto: z.enum(['tcp', 'udp', 'icmp']).optional(),
+        proto: z
+          .enum(['tcp', 'udp', 'icmp'])
+          .optional()
+          .describe('protocol to match (default: the service protocol)'),
         src_range: AddressRange.optional().describe('source addresses, e.g. 192.168.100.0-192.168.100.254'),
         dst_range: AddressRange.optional().describe('destination addresses, e.g. 10.0.0.1-10.0.0.9:80-90'),
-        iif: DeviceName.optional(),
-        oif: DeviceName.optional(),
+        iif: DeviceName.optional().describe('input DPVS device'),
+        oif: DeviceName.optional().describe('output DPVS device'),
       })
       .strict()
       .optional()
       .describe('SNAT match'),
     health_check: z
       .object({
-        type: z.enum(['tcp', 'http']),
+        type: z.enum(['tcp', 'http']).describe('TCP_CHECK (connect) or HTTP_GET in keepalived.conf'),
         path: z
           .string()
           .regex(/^\/[\x21-\x7e]*$/, { message: 'expected an HTTP path such as /healthz' })
@@ -569,11 +828,17 @@ export const ServiceEntry = z
             message:
               'an HTTP path for keepalived.conf may not contain { } quotes, backslash, ! # or $ (keepalived.conf syntax); percent-encode them (e.g. %23 for #)',
           })
-          .optional(),
-        interval_s: z.number().positive().optional(),
+          .optional()
+          .describe('HTTP path (http only; default /)'),
+        interval_s: z
+          .number()
+          .positive()
+          .optional()
+          .describe('seconds between checks: keepalived delay_loop (default 3)'),
       })
       .strict()
-      .optional(),
+      .optional()
+      .describe('real-server health check, written into keepalived.conf when keepalived owns the services'),
   })
   .strict();
 
@@ -584,17 +849,31 @@ export const RolloutSettings = z
       .optional()
       .describe('hosts per batch for disruptive changes'),
     max_fail_percent: z.number().min(0).max(100).optional().describe('over the whole run'),
-    rollback_on_health_failure: z.boolean().optional(),
+    rollback_on_health_failure: z
+      .boolean()
+      .optional()
+      .describe(
+        'put a host back on its previous DPVS release and dpvs.conf when its health gate fails (default false)',
+      ),
   })
-  .strict();
+  .strict()
+  .describe('batching and failure policy for disruptive changes');
 
 export const Inventory = z
   .object({
-    version: z.literal(1, { message: 'expected version: 1' }),
-    defaults: HostSettings.optional(),
-    groups: z.record(Name, GroupEntry).optional(),
-    hosts: z.record(Name, HostEntry),
-    services: z.array(ServiceEntry).optional(),
+    version: z.literal(1, { message: 'expected version: 1' }).describe('inventory format version; always 1'),
+    defaults: HostSettings.optional().describe('host settings applied to every host (lowest priority)'),
+    groups: z
+      .record(Name, GroupEntry)
+      .optional()
+      .describe('named groups of hosts; their vars override defaults, later groups override earlier ones'),
+    hosts: z
+      .record(Name, HostEntry)
+      .describe('the managed hosts by name; a host’s own values override groups and defaults'),
+    services: z
+      .array(ServiceEntry)
+      .optional()
+      .describe('load-balancing services (virtual servers) configured on balancers'),
     rollout: RolloutSettings.optional(),
   })
   .strict();

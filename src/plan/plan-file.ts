@@ -96,7 +96,7 @@ const CheckSchema = z
   })
   .strict();
 
-const HostPlanSchema = z
+export const HostPlanSchema = z
   .object({
     host: z.string(),
     status: z

@@ -15,6 +15,15 @@ export const ReportSchema = z
     finished: z.string(),
     inventory: z.string(),
     runDir: z.string(),
+    plan: z
+      .object({
+        file: z.string().describe('the saved plan applied (apply PLAN.json), as given'),
+        sha256: z.string().describe('sha256 of that file as read: `sha256sum plan.json`'),
+        created: z.string().describe("the plan's own creation time"),
+      })
+      .strict()
+      .optional()
+      .describe('present when a saved plan was applied, naming it'),
     totals: z
       .object({
         hosts: z.number(),
@@ -67,6 +76,7 @@ export function makeReport(a: {
   inventory: string;
   runDir: string;
   results: HostResult[];
+  plan?: { file: string; sha256: string; created: string };
 }): Report {
   const count = (f: (r: HostResult) => boolean) => a.results.filter(f).length;
   return {
@@ -77,6 +87,7 @@ export function makeReport(a: {
     finished: new Date().toISOString(),
     inventory: a.inventory,
     runDir: a.runDir,
+    ...(a.plan ? { plan: a.plan } : {}),
     totals: {
       hosts: a.results.length,
       ok: count((r) => r.status === 'ok'),

@@ -3,11 +3,16 @@
  * defaults), open the one connection for the run (through jump hosts when configured) and return the
  * SSH Transport.
  *
- * Precedence for each setting: the inventory (host.ssh) wins, then ~/.ssh/config (first obtained value,
- * unless use_ssh_config is false), then defaults (local user name, port 22, ~/.ssh/known_hosts,
- * ~/.ssh/id_ed25519|id_ecdsa|id_rsa, ssh-agent). The host key policy from the caller (CLI) wins over the
- * inventory's host_key_policy. StrictHostKeyChecking no/off in ssh_config means accept-new here: a
- * changed key is never accepted.
+ * Precedence for each setting: the inventory (host.ssh) wins, then ssh_config (unless use_ssh_config
+ * is false), then defaults (local user name, port 22, ~/.ssh/known_hosts, ~/.ssh/id_ed25519|id_ecdsa|
+ * id_rsa, ssh-agent). ssh_config is resolved by OpenSSH's own `ssh -G` when an ssh binary is on PATH
+ * (every Match, Include and token as ssh does), else by the built-in reader, which refuses what it cannot
+ * honour (./ssh-resolve.ts). The host key policy from the caller (CLI) wins over the inventory's
+ * host_key_policy. StrictHostKeyChecking no/off in ssh_config means accept-new here: a changed key is
+ * never accepted.
+ *
+ * ProxyCommand (resolved by `ssh -G` only) is run as ssh runs it and its stdio carries the connection
+ * (./proxy-command.ts).
  *
  * Jump hosts (jump_host or ProxyJump, comma-separated hops): each hop is looked up in ssh_config by its
  * own name; its user defaults to the local user (as `ssh -J`), its keys to the target's. Host keys are
@@ -23,7 +28,10 @@ import ssh2, { type Client } from 'ssh2';
 const { utils } = ssh2;
 import type { ResolvedHost } from '../inventory/types.js';
 import { resolveLocalPath, resolveSecret } from '../inventory/secret.js';
-import { type SshConfigResult, readSshConfig, safeLocalUser } from './ssh-config.js';
+import { safeLocalUser } from './ssh-config.js';
+import { proxyCommandSocket } from './proxy-command.js';
+import { type ResolvedSshConfig, resolveSshSettings } from './ssh-resolve.js';
+import { expandTokens } from './ssh-config.js';
 import {
   type HostKeyPolicy,
   type Identity,
@@ -53,6 +61,8 @@ export interface ConnectOptions {
   onNotice?: (message: string) => void;
   /** Parallel channels per connection before queueing (default 10, OpenSSH's MaxSessions). */
   maxSessions?: number;
+  /** OpenSSH's ssh for `ssh -G`; null: use the built-in ssh_config reader; default: ssh on PATH. */
+  sshBinary?: string | null;
 }
 
 const DEFAULT_IDENTITIES = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
@@ -125,25 +135,33 @@ export async function connectHost(host: ResolvedHost, opts: ConnectOptions): Pro
   const ssh = host.ssh ?? {};
   const useConfig = ssh.use_ssh_config !== false;
   const configPath = opts.sshConfigPath ?? join(homedir(), '.ssh', 'config');
-  const lookup = (name: string, ov: { user?: string; port?: number }): SshConfigResult =>
-    useConfig ? readSshConfig(configPath, name, ov) : { identityFiles: [] };
+  const lookup = async (name: string, ov: { user?: string; port?: number }): Promise<ResolvedSshConfig> => {
+    if (!useConfig) return { identityFiles: [], source: 'built-in', refusals: [] };
+    const r = await resolveSshSettings(name, ov, {
+      configPath,
+      explicitConfig: opts.sshConfigPath !== undefined,
+      ...(opts.sshBinary !== undefined ? { sshBinary: opts.sshBinary } : {}),
+    });
+    // what cannot be honoured is refused by name, never skipped (or the connection would go elsewhere)
+    if (r.refusals.length)
+      throw new UserError(
+        `${host.name}: ssh_config (${r.source === 'ssh -G' ? 'as resolved by ssh -G' : configPath}) for ${name} sets what dpvs-deploy cannot honour:\n  ${r.refusals.join('\n  ')}\n` +
+          `change it there, set it in the inventory (ssh.*), or set ssh.use_ssh_config: false to ignore the file`,
+      );
+    return r;
+  };
 
   const overrides: { user?: string; port?: number } = {};
   if (ssh.user !== undefined) overrides.user = ssh.user;
   if (ssh.port !== undefined) overrides.port = ssh.port;
-  const cfg = lookup(host.address, overrides);
-  // Connecting straight to HostName would bypass the proxy the user configured: refuse, naming it.
-  if (cfg.proxyCommand !== undefined)
-    throw new UserError(
-      `${host.name}: ${configPath} sets ProxyCommand for ${host.address} (${cfg.proxyCommand}), which dpvs-deploy does not run: ` +
-        `use ProxyJump there (or ssh.jump_host in the inventory), or ssh.use_ssh_config: false to ignore the file`,
-    );
+  const cfg = await lookup(host.address, overrides);
   const user = ssh.user ?? cfg.user ?? safeLocalUser();
   const port = ssh.port ?? cfg.port ?? 22;
   const hostName = cfg.hostName ?? host.address;
 
   // Keys: the inventory's identity_file alone; otherwise ssh_config IdentityFiles or the defaults, + agent.
-  const agentSock = opts.agent ?? process.env.SSH_AUTH_SOCK;
+  const agentSock =
+    cfg.identityAgent === null ? undefined : (opts.agent ?? cfg.identityAgent ?? process.env.SSH_AUTH_SOCK);
   let identities: Identity[];
   let agent: string | undefined;
   if (ssh.identity_file !== undefined) {
@@ -154,7 +172,9 @@ export async function connectHost(host: ResolvedHost, opts: ConnectOptions): Pro
         ? cfg.identityFiles
         : DEFAULT_IDENTITIES.map((f) => join(homedir(), '.ssh', f));
     identities = files.filter((f) => existsSync(f)).map((f) => loadIdentity(host.name, f));
-    agent = agentSock !== undefined && agentSock !== '' ? agentSock : undefined;
+    // IdentitiesOnly: only the named files (ssh would offer the agent's copy of those; ssh2 cannot choose)
+    const onlyFiles = cfg.identitiesOnly === true && cfg.identityFiles.length > 0 && identities.length > 0;
+    agent = agentSock !== undefined && agentSock !== '' && !onlyFiles ? agentSock : undefined;
   }
 
   let knownHostsFiles: string[];
@@ -178,12 +198,26 @@ export async function connectHost(host: ResolvedHost, opts: ConnectOptions): Pro
 
   const jumpSpec = ssh.jump_host ?? cfg.proxyJump;
   const hops = jumpSpec ? jumpSpec.split(',').map((s) => parseHop(s.trim())) : [];
+  // ProxyCommand (only from ssh -G: the built-in reader refused it above); the inventory's jump_host wins
+  const proxyCommand =
+    ssh.jump_host === undefined && cfg.proxyJump === undefined && cfg.proxyCommand !== undefined
+      ? expandTokens(cfg.proxyCommand, { host: hostName, originalHost: host.address, port, user })
+      : undefined;
 
   const jumpClients: Client[] = [];
   let sock: Duplex | undefined;
+  let proxySock: Duplex | undefined;
   try {
+    if (proxyCommand !== undefined) {
+      proxySock = await proxyCommandSocket(proxyCommand, host.name);
+      sock = proxySock;
+    }
     for (const hop of hops) {
-      const hcfg = lookup(hop.host, hop.port !== undefined ? { port: hop.port } : {});
+      const hcfg = await lookup(hop.host, hop.port !== undefined ? { port: hop.port } : {});
+      if (hcfg.proxyCommand !== undefined && hcfg.proxyJump === undefined)
+        throw new UserError(
+          `${host.name}: ssh_config sets ProxyCommand for the jump host ${hop.host} (${hcfg.proxyCommand}): dpvs-deploy runs a ProxyCommand for the target only; use ProxyJump for the jump host`,
+        );
       const hopHost = hcfg.hostName ?? hop.host;
       const hopPort = hop.port ?? hcfg.port ?? 22;
       const hopIds = hcfg.identityFiles.filter((f) => existsSync(f)).map((f) => loadIdentity(host.name, f));
@@ -211,11 +245,9 @@ export async function connectHost(host: ResolvedHost, opts: ConnectOptions): Pro
       jumpClients.push(c);
       const idx = hops.indexOf(hop);
       const nextHop = hops[idx + 1];
+      const nextCfg = nextHop ? await lookup(nextHop.host, {}) : undefined;
       const [nh, np] = nextHop
-        ? [
-            lookup(nextHop.host, {}).hostName ?? nextHop.host,
-            nextHop.port ?? lookup(nextHop.host, {}).port ?? 22,
-          ]
+        ? [nextCfg?.hostName ?? nextHop.host, nextHop.port ?? nextCfg?.port ?? 22]
         : [hostName, port];
       sock = await forward(c, nh, np, hopEndpoint.label);
     }
@@ -248,6 +280,7 @@ export async function connectHost(host: ResolvedHost, opts: ConnectOptions): Pro
     return t;
   } catch (e) {
     for (const c of jumpClients.reverse()) destroyClient(c);
+    proxySock?.destroy();
     throw e;
   }
 }

@@ -4,9 +4,10 @@
  * ProxyJump, UserKnownHostsFile, StrictHostKeyChecking, ConnectTimeout.
  *
  * As in OpenSSH, for each keyword the first obtained value wins (IdentityFile accumulates). `Match`
- * blocks other than `Match all` are skipped (not evaluated). Tokens %h %p %r %u %n %d %% and a leading
- * ~ are expanded in IdentityFile and UserKnownHostsFile; %h in HostName. ProxyCommand is read so that
- * connectHost can refuse it by name (it is not run).
+ * blocks other than `Match all` are not evaluated: they are reported in `unsupported`, with the other
+ * keywords this reader cannot honour, and the caller refuses. Tokens %h %p %r %u %n %d %% and a leading
+ * ~ are expanded in IdentityFile and UserKnownHostsFile; %h in HostName. This reader is the fallback
+ * when there is no `ssh` binary to ask (`ssh -G`, see ./ssh-resolve.ts).
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
@@ -22,8 +23,10 @@ export interface SshConfigResult {
   userKnownHostsFiles?: string[];
   strictHostKeyChecking?: string;
   connectTimeoutS?: number;
-  /** ProxyCommand as written (dpvs-deploy does not run it: connectHost refuses, naming it). */
+  /** ProxyCommand as written (run only as resolved by `ssh -G`, see ./ssh-resolve.ts). */
   proxyCommand?: string;
+  /** what this reader cannot honour for the host, each naming the keyword (the caller refuses) */
+  unsupported?: string[];
 }
 
 interface Directive {
@@ -35,6 +38,8 @@ interface Block {
   /** undefined: global (before any Host); null: never matches (unsupported Match). */
   patterns: string[] | undefined | null;
   directives: Directive[];
+  /** for an unsupported Match: its criteria as written */
+  match?: string;
 }
 
 /** Split a config line into words, honouring double quotes. */
@@ -49,7 +54,7 @@ function splitWords(line: string): string[] {
 function parseLine(raw: string): Directive | undefined {
   const line = raw.trim();
   if (line === '' || line.startsWith('#')) return undefined;
-  const m = /^([A-Za-z]+)\s*(?:=\s*|\s+)(.*)$/.exec(line);
+  const m = /^([A-Za-z0-9]+)\s*(?:=\s*|\s+)(.*)$/.exec(line);
   if (!m) return undefined;
   return { keyword: (m[1] ?? '').toLowerCase(), args: splitWords(m[2] ?? '') };
 }
@@ -87,7 +92,11 @@ export function parseSshConfig(text: string, home = homedir(), depth = 0): Block
       blocks.push({ patterns: d.args, directives: [] });
     } else if (d.keyword === 'match') {
       const all = d.args.length === 1 && d.args[0]?.toLowerCase() === 'all';
-      blocks.push({ patterns: all ? ['*'] : null, directives: [] });
+      blocks.push({
+        patterns: all ? ['*'] : null,
+        directives: [],
+        ...(all ? {} : { match: d.args.join(' ') }),
+      });
     } else if (d.keyword === 'include' && depth < 8) {
       // Included files' directives apply within the current block's condition.
       for (const arg of d.args) {
@@ -216,8 +225,28 @@ export function resolveSshConfig(
   if (pc && pc.length > 0 && pc[0]?.toLowerCase() !== 'none') result.proxyCommand = pc.join(' ');
   const ct = first('connecttimeout');
   if (ct !== undefined && /^\d+$/.test(ct)) result.connectTimeoutS = Number(ct);
+  const unsupported = parseSshConfig(text, home)
+    .filter((b) => b.match !== undefined)
+    .map(
+      (b) =>
+        `Match ${b.match}: dpvs-deploy's own ssh_config reader evaluates only \`Match all\` (its settings could apply to ${host})`,
+    );
+  for (const [k, name, why] of BUILT_IN_CANNOT) {
+    const v = first(k);
+    if (v !== undefined && !/^(none|no|false)$/i.test(v)) unsupported.push(`${name} ${v}: ${why}`);
+  }
+  if (unsupported.length) result.unsupported = unsupported;
   return result;
 }
+
+/** Keywords this reader does not honour: [keyword, as written, why]. */
+const BUILT_IN_CANNOT: ReadonlyArray<[string, string, string]> = [
+  ['canonicalizehostname', 'CanonicalizeHostname', 'host name canonicalisation is not done by this reader'],
+  ['identityagent', 'IdentityAgent', 'this reader uses SSH_AUTH_SOCK only'],
+  ['certificatefile', 'CertificateFile', 'certificate authentication is not supported: use a plain key'],
+  ['pkcs11provider', 'PKCS11Provider', 'PKCS#11 keys are not supported: load the key into ssh-agent'],
+  ['hostkeyalias', 'HostKeyAlias', 'host keys are checked under the host name or address only'],
+];
 
 /** Read and resolve a config file; a missing file gives an empty result. */
 export function readSshConfig(

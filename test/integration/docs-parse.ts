@@ -111,9 +111,10 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** A string or a list of them; GitLab flattens nested lists (YAML anchors in scripts), so this does too. */
 function strings(v: unknown): string[] {
   if (typeof v === 'string') return [v];
-  if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string');
+  if (Array.isArray(v)) return v.flatMap(strings);
   return [];
 }
 

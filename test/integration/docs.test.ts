@@ -1,10 +1,9 @@
 /**
  * The operators' documents cannot rot: every ```sh block of docs/getting-started.md runs, in order,
  * against the lab, and must end with the exit code and output its `<!-- expect: ... -->` comment
- * promises. Then the CI examples' dpvs-deploy command sequence runs against the lab with the lab
- * inventory in place of inventories/staging.yaml, with the exit codes the pipelines accept.
+ * promises. (The CI examples run in test/integration/ci-pipelines.test.ts.)
  *
- * Run under the lab lock: flock /tmp/dd-lab.lock npx vitest run test/integration/docs.test.ts
+ * Run under the lab lock: flock /tmp/dpvs-lab.lock npx vitest run test/integration/docs.test.ts
  * (the test itself takes no lock; the runner holds it). Needs `npm run build` (bin/dpvs-deploy.js).
  */
 import { spawnSync } from 'node:child_process';
@@ -18,7 +17,7 @@ import { buildFixtures } from '../lab/fixtures/build.js';
 import { ensureLab, stopLab } from '../lab/harness.js';
 import { labPaths } from '../lab/paths.js';
 import { cloneCheckout, globalPrefixEnv } from '../support/checkout.js';
-import { type CiJob, docBlocks, dpvsCommands, githubJobs, gitlabJobs, type DocBlock } from './docs-parse.js';
+import { docBlocks, type DocBlock } from './docs-parse.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const built = existsSync(path.join(REPO, 'dist', 'src', 'cli', 'main.js'));
@@ -71,29 +70,9 @@ function runShell(script: string, cwd: string): Ran {
   return { code: r.status ?? 255, output: `${r.stdout}${r.stderr}` };
 }
 
-/** Runs `dpvs-deploy` the way the pipelines do: by name, from PATH (where their install step put it). */
-function runDpvs(argv: string[], cwd: string, environment: NodeJS.ProcessEnv): Ran {
-  const r = spawnSync('dpvs-deploy', argv, {
-    cwd,
-    encoding: 'utf8',
-    timeout: BLOCK_TIMEOUT,
-    maxBuffer: 256 * 1024 * 1024,
-    env: environment,
-  });
-  return { code: r.status ?? 255, output: `${r.stdout}${r.stderr}${r.error ? String(r.error) : ''}` };
-}
-
-/** A pipeline's install commands: its first job's `npm ...` lines, in order. */
-function installLines(jobs: CiJob[]): string[] {
-  return (jobs[0]?.scripts ?? [])
-    .flatMap((s) => s.split('\n'))
-    .map((l) => l.trim())
-    .filter((l) => /^npm\s/.test(l));
-}
-
 const blocks: DocBlock[] = docBlocks(readFileSync(path.join(REPO, 'docs', 'getting-started.md'), 'utf8'));
 
-describe.skipIf(!built)('docs and CI examples against the lab (needs npm run build)', () => {
+describe.skipIf(!built)('docs/getting-started.md against the lab (needs npm run build)', () => {
   beforeAll(async () => {
     await ensureLab();
     // the inventories push the lab's DPDK/DPVS fixture tarballs: built here (cached by their sources),
@@ -125,64 +104,4 @@ describe.skipIf(!built)('docs and CI examples against the lab (needs npm run bui
       });
     }
   });
-
-  const pipelines = [
-    {
-      name: 'github-actions.yml',
-      cmds: githubJobs(readFileSync(path.join(REPO, 'examples/ci/github-actions.yml'), 'utf8')).jobs,
-    },
-    {
-      name: 'gitlab-ci.yml',
-      cmds: gitlabJobs(readFileSync(path.join(REPO, 'examples/ci/gitlab-ci.yml'), 'utf8')).jobs,
-    },
-  ];
-  for (const p of pipelines) {
-    it(
-      `examples/ci/${p.name}: install, validate, plan --out, apply plan.json, verify on the lab`,
-      { timeout: BLOCK_TIMEOUT },
-      () => {
-        const dir = mkdtempSync(path.join(work, 'ci-'));
-        // The pipeline's own install step, in a fresh clone, into a prefix of its own.
-        const install = installLines(p.cmds);
-        expect(install.some((l) => l.startsWith('npm install --global'))).toBe(true);
-        const ciEnv = { ...globalPrefixEnv(path.join(dir, 'prefix')), NO_COLOR: '1' };
-        const checkout = cloneCheckout(path.join(dir, 'checkout'));
-        const inst = spawnSync('bash', ['-e', '-c', install.join('\n')], {
-          cwd: checkout,
-          encoding: 'utf8',
-          env: ciEnv,
-          timeout: BLOCK_TIMEOUT,
-        });
-        expect(inst.status, `${p.name} install:\n${inst.stdout}${inst.stderr}`).toBe(0);
-        const seq = p.cmds
-          .flatMap((j) => j.scripts.flatMap(dpvsCommands))
-          .map((argv) =>
-            argv.map((a) =>
-              a === 'inventories/staging.yaml' ? path.join(work, 'inventories', 'lab.yaml') : a,
-            ),
-          );
-        expect(seq.map((a) => a[0])).toEqual(['validate', 'plan', 'apply', 'verify']);
-        let planChanges = false;
-        for (const argv of seq) {
-          const r = runDpvs(argv, dir, ciEnv);
-          const where = `${p.name}: dpvs-deploy ${argv.join(' ')}\n${r.output.slice(-4000)}`;
-          if (argv[0] === 'plan') {
-            // the pipelines: 0 = no changes, 2 = changes, anything else fails the job
-            expect([0, 2], where).toContain(r.code);
-            planChanges = r.code === 2;
-            expect(existsSync(path.join(dir, 'plan.json'))).toBe(true);
-          } else expect(r.code, where).toBe(0);
-          if (argv[0] === 'apply') {
-            const report = JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8')) as {
-              hosts: Array<{ host: string }>;
-            };
-            expect(report.hosts.map((h) => h.host).sort()).toEqual(['client1', 'lb1', 'lb2', 'rs1', 'rs2']);
-            const junit = readFileSync(path.join(dir, 'junit.xml'), 'utf8');
-            expect(junit).toMatch(/<testsuites?[\s>]/);
-            if (planChanges) expect(r.output).not.toContain('Nothing to apply.');
-          }
-        }
-      },
-    );
-  }
 });

@@ -1,13 +1,22 @@
+/**
+ * The CI examples' structure and promises, without a lab: triggers, the approval gate, which job holds
+ * which key, that no job holding a key runs code from the change, that every variable a script uses is
+ * defined (by the file or in its header's settings list), bash syntax, and every `dpvs-deploy` line
+ * parsed by the real CLI. test/integration/ci-pipelines.test.ts runs the jobs against the lab.
+ */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import type { Io } from '../../src/cli/io.js';
 import { buildProgram } from '../../src/cli/main.js';
 import { makeStyle } from '../../src/run/render.js';
 import { dpvsCommands, githubJobs, gitlabJobs } from '../integration/docs-parse.js';
+import { githubIf } from '../support/ci-runner.js';
 
 const github = readFileSync('examples/ci/github-actions.yml', 'utf8');
 const gitlab = readFileSync('examples/ci/gitlab-ci.yml', 'utf8');
+const readme = readFileSync('examples/ci/README.md', 'utf8');
 
 const quietIo: Io = {
   out: () => undefined,
@@ -26,104 +35,212 @@ function parsesWithTheCli(argv: string[]): void {
   program.parse(argv, { from: 'user' });
 }
 
-function commandsOf(scripts: string[]): string[][] {
-  return scripts.flatMap(dpvsCommands);
+/** The header comment (the settings an operator must create). */
+function header(text: string): string {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('#'))
+    .join('\n');
 }
+
+/** `$NAME` and `${NAME}` a shell script reads, minus what it assigns itself. */
+function shellVars(script: string): Set<string> {
+  const used = new Set<string>();
+  const noSingle = script.replace(/'[^']*'/g, "''");
+  for (const m of noSingle.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)) used.add(m[1]!);
+  for (const m of script.matchAll(/(?:^|[\s;(])([A-Za-z_][A-Za-z0-9_]*)=/gm)) used.delete(m[1]!);
+  return used;
+}
+
+function bashOk(script: string): void {
+  const r = spawnSync('bash', ['-n'], { input: script, encoding: 'utf8' });
+  expect(r.stderr, script).toBe('');
+}
+
+type Rec = Record<string, unknown>;
 
 describe('examples/ci/github-actions.yml', () => {
   const { doc, jobs } = githubJobs(github);
+  const jobDocs = doc.jobs as Record<string, Rec>;
+  const steps = (j: string) => jobDocs[j]!.steps as Rec[];
+  const text = (j: string) => JSON.stringify(jobDocs[j]);
 
-  it('has on/jobs/steps and a plan job before an apply job that needs it', () => {
+  it('plans pull requests and pushes to main; apply-staging runs only on main, with changes, in the gated environment', () => {
     expect(Object.keys(doc.on as object)).toEqual(expect.arrayContaining(['pull_request', 'push']));
     expect(jobs.map((j) => j.name)).toEqual(['plan', 'apply-staging']);
-    const apply = (doc.jobs as Record<string, Record<string, unknown>>)['apply-staging']!;
+    const apply = jobDocs['apply-staging']!;
     expect(apply.needs).toBe('plan');
-    expect(String(apply.if)).toContain("needs.plan.outputs.changes == 'true'");
-    expect(String(apply.if)).toContain("github.ref == 'refs/heads/main'");
+    expect(apply.environment).toBe('staging');
+    const ctx = {
+      'github.event_name': 'push',
+      'github.ref': 'refs/heads/main',
+      'needs.plan.outputs.changes': 'true',
+    };
+    expect(githubIf(String(apply.if), ctx)).toBe(true);
+    expect(githubIf(String(apply.if), { ...ctx, 'github.event_name': 'pull_request' })).toBe(false);
+    expect(githubIf(String(apply.if), { ...ctx, 'github.ref': 'refs/heads/feature' })).toBe(false);
+    expect(githubIf(String(apply.if), { ...ctx, 'needs.plan.outputs.changes': 'false' })).toBe(false);
+    expect(jobDocs.plan!.environment).toBeUndefined();
   });
 
-  it('runs validate → plan --out, then apply plan.json with reports and verify', () => {
+  it('plan job: validate, plan --out; apply job: apply THAT plan.json (downloaded artifact) with reports, then verify', () => {
     const [plan, apply] = jobs;
-    expect(commandsOf(plan!.scripts)).toEqual([
-      ['validate', 'inventories/staging.yaml'],
-      ['plan', 'inventories/staging.yaml', '--out', 'plan.json'],
+    expect(plan!.scripts.flatMap(dpvsCommands)).toEqual([
+      ['validate', '$INVENTORY'],
+      ['plan', '$INVENTORY', '--out', 'plan.json'],
     ]);
-    expect(commandsOf(apply!.scripts)).toEqual([
+    expect(apply!.scripts.flatMap(dpvsCommands)).toEqual([
       ['apply', 'plan.json', '--report-json', 'report.json', '--junit', 'junit.xml'],
-      ['verify', 'inventories/staging.yaml'],
+      ['verify', '$INVENTORY'],
     ]);
-    for (const argv of commandsOf(jobs.flatMap((j) => j.scripts)))
+    for (const argv of jobs.flatMap((j) => j.scripts.flatMap(dpvsCommands)))
       expect(() => parsesWithTheCli(argv)).not.toThrow();
+    const upload = steps('plan').find((s) => String(s.uses).startsWith('actions/upload-artifact'))!;
+    expect(upload.with).toMatchObject({ name: 'plan' });
+    expect(String((upload.with as Rec).path)).toMatch(/plan\.json\nplan\.txt/);
+    const applySteps = steps('apply-staging');
+    const download = applySteps.findIndex((s) => String(s.uses).startsWith('actions/download-artifact'));
+    const applyAt = applySteps.findIndex((s) => String(s.run).includes('dpvs-deploy apply plan.json'));
+    expect(download).toBeGreaterThan(-1);
+    expect((applySteps[download]!.with as Rec).name).toBe('plan');
+    expect(download).toBeLessThan(applyAt);
+    const reports = applySteps.find((s) => s.name === 'Upload reports and transcripts')!;
+    expect(reports.if).toBe('always()');
+    expect(String((reports.with as Rec).path)).toMatch(/report\.json\njunit\.xml/);
   });
 
-  it('treats plan exit 2 as changes, renders the plan into the job summary, never echoes the key', () => {
+  it('keys: the plan key only in plan, the apply key only in the gated job, as files of mode 600; host keys pinned', () => {
+    expect(text('plan')).toContain('secrets.DPVS_PLAN_SSH_KEY');
+    expect(text('plan')).not.toContain('DPVS_APPLY_SSH_KEY');
+    expect(text('apply-staging')).toContain('secrets.DPVS_APPLY_SSH_KEY');
+    expect(text('apply-staging')).not.toContain('DPVS_PLAN_SSH_KEY');
+    for (const j of jobs) {
+      const all = j.scripts.join('\n');
+      expect(all).toContain(
+        "(umask 077 && printf '%s\\n' \"$SSH_KEY\" | tr -d '\\r' > ~/.ssh/dpvs-deploy.key)",
+      );
+      expect(all).toContain('"$KNOWN_HOSTS" > ~/.ssh/known_hosts');
+      expect(all).toContain('IdentityFile %s');
+      expect(all).toContain('rm -f ~/.ssh/dpvs-deploy.key');
+      expect(all).not.toMatch(/echo[^|\n]*\$SSH_KEY|set -x|cat[^\n]*dpvs-deploy\.key/);
+    }
+  });
+
+  it('no job runs code from the change: a pinned package, installed without scripts; no npm ci', () => {
+    for (const j of jobs) {
+      const all = j.scripts.join('\n');
+      expect(all).not.toMatch(/\bnpm (ci|run|test|pack)\b|npx /);
+      expect(all).toContain('npm install --global --ignore-scripts --omit=dev "$DPVS_DEPLOY_PACKAGE"');
+    }
+  });
+
+  it('every variable a script reads is defined; every secret and variable is listed in the header and README', () => {
+    const wfEnv = Object.keys((doc.env as Rec) ?? {});
+    for (const [name, j] of Object.entries(jobDocs)) {
+      for (const st of j.steps as Rec[]) {
+        if (typeof st.run !== 'string') continue;
+        const defined = new Set([
+          ...wfEnv,
+          ...Object.keys((st.env as Rec) ?? {}),
+          'HOME',
+          'GITHUB_OUTPUT',
+          'GITHUB_STEP_SUMMARY',
+          'GITHUB_ENV',
+        ]);
+        for (const v of shellVars(st.run)) expect(defined.has(v), `${name}: $${v} in:\n${st.run}`).toBe(true);
+        if (/dpvs-deploy (plan|apply|verify)/.test(st.run))
+          expect(Object.keys((st.env as Rec) ?? {}), `${name}: ${st.name}`).toContain('DPVS_VRRP_PASS');
+      }
+    }
+    const refs = [...github.matchAll(/\$\{\{\s*(secrets|vars)\.([A-Z_]+)\s*\}\}/g)].map((m) => m[2]!);
+    expect(refs.length).toBeGreaterThan(5);
+    for (const r of new Set(refs)) {
+      expect(header(github), r).toContain(r);
+      expect(readme, r).toContain(r);
+    }
+  });
+
+  it('treats plan exit 2 as changes and renders the plan into the job summary; scripts are valid bash', () => {
     const planRun = jobs[0]!.scripts.find((s) => s.includes('dpvs-deploy plan'))!;
     expect(planRun).toContain('set +e');
     expect(planRun).toMatch(/2\) echo "changes=true" >> "\$GITHUB_OUTPUT"/);
     expect(planRun).toMatch(/0\) echo "changes=false"/);
     expect(planRun).toMatch(/\*\) .*exit "\$code"/);
     expect(planRun).toContain('>> "$GITHUB_STEP_SUMMARY"');
-    for (const j of jobs) {
-      const ssh = j.scripts.find((s) => s.includes('ssh-add'))!;
-      expect(ssh).toContain('"$SSH_PRIVATE_KEY" | tr -d');
-      expect(ssh).toContain('> ~/.ssh/known_hosts');
-      expect(j.scripts.join('\n')).not.toMatch(/echo[^|\n]*\$SSH_PRIVATE_KEY/);
-    }
-    expect(github).toContain('${{ secrets.DPVS_DEPLOY_SSH_KEY }}');
-    expect(github).toContain('name: plan');
-    expect(github).toMatch(/path: \|\n\s+plan\.json/);
-    expect(github).toMatch(/report\.json\n\s+junit\.xml/);
-  });
-
-  it('every run: script is valid bash (bash -n)', () => {
-    for (const s of jobs.flatMap((j) => j.scripts)) {
-      const r = spawnSync('bash', ['-n'], { input: s, encoding: 'utf8' });
-      expect(r.stderr, s).toBe('');
-    }
+    for (const s of jobs.flatMap((j) => j.scripts)) bashOk(s);
   });
 });
 
 describe('examples/ci/gitlab-ci.yml', () => {
-  const { stages, jobs } = gitlabJobs(gitlab);
+  const { stages, jobs, doc } = gitlabJobs(gitlab);
+  const jobDocs = doc as Record<string, Rec>;
+  const scriptOf = (name: string) => jobs.find((j) => j.name === name)!.scripts.join('\n');
 
-  it('has stages and jobs with scripts, apply on the default branch only', () => {
-    expect(stages).toEqual(['validate', 'plan', 'apply']);
-    expect(jobs.map((j) => `${j.stage}:${j.name}`)).toEqual([
-      'validate:validate',
-      'plan:plan',
-      'apply:apply-staging',
-    ]);
-    const doc = gitlabJobs(gitlab).doc as Record<string, Record<string, unknown>>;
-    expect(JSON.stringify(doc['apply-staging']!.rules)).toContain('$CI_DEFAULT_BRANCH');
-    expect(doc['apply-staging']!.needs).toEqual(['plan']);
-    expect(JSON.stringify(doc['apply-staging']!.artifacts)).toContain('"junit":"junit.xml"');
-    expect(JSON.stringify(doc.plan!.artifacts)).toContain('plan.json');
+  it('plan on merge requests and the default branch; apply-staging a manual job on the staging environment', () => {
+    expect(stages).toEqual(['plan', 'apply']);
+    expect(jobs.map((j) => `${j.stage}:${j.name}`)).toEqual(['plan:plan', 'apply:apply-staging']);
+    expect(JSON.stringify((doc.workflow as Rec).rules)).toContain('merge_request_event');
+    const apply = jobDocs['apply-staging']!;
+    expect(apply.rules).toEqual([{ if: '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH', when: 'manual' }]);
+    expect(apply.allow_failure).toBe(false);
+    expect(apply.environment).toEqual({ name: 'staging' });
+    expect(apply.needs).toEqual(['plan']);
+    expect(jobDocs.plan!.environment).toBeUndefined();
   });
 
-  it('runs validate, plan --out, apply plan.json with reports and verify; the CLI accepts every line', () => {
-    const all = commandsOf(jobs.flatMap((j) => j.scripts));
-    expect(all).toEqual([
-      ['validate', 'inventories/staging.yaml'],
-      ['plan', 'inventories/staging.yaml', '--out', 'plan.json'],
+  it('plan --out as an artifact with a dotenv report; apply THAT plan.json with JSON and JUnit reports, then verify', () => {
+    expect(jobs.flatMap((j) => j.scripts.flatMap(dpvsCommands))).toEqual([
+      ['validate', '$INVENTORY'],
+      ['plan', '$INVENTORY', '--out', 'plan.json'],
       ['apply', 'plan.json', '--report-json', 'report.json', '--junit', 'junit.xml'],
-      ['verify', 'inventories/staging.yaml'],
+      ['verify', '$INVENTORY'],
     ]);
-    for (const argv of all) expect(() => parsesWithTheCli(argv)).not.toThrow();
+    for (const argv of jobs.flatMap((j) => j.scripts.flatMap(dpvsCommands)))
+      expect(() => parsesWithTheCli(argv)).not.toThrow();
+    expect(jobDocs.plan!.artifacts).toMatchObject({
+      paths: ['plan.json', 'plan.txt'],
+      reports: { dotenv: 'plan.env' },
+    });
+    expect(jobDocs['apply-staging']!.artifacts).toMatchObject({
+      when: 'always',
+      paths: expect.arrayContaining(['report.json', 'junit.xml']) as unknown,
+      reports: { junit: 'junit.xml' },
+    });
+    expect(scriptOf('apply-staging')).toContain('if [ "$PLAN_CHANGES" != "true" ]');
   });
 
-  it('handles plan exit codes explicitly and keeps the key out of the log; scripts are valid bash', () => {
-    const plan = jobs.find((j) => j.name === 'plan')!.scripts.find((s) => s.includes('dpvs-deploy plan'))!;
-    expect(plan).toContain('set +e');
-    expect(plan).toMatch(/2\) echo "PLAN_CHANGES=true"/);
-    expect(plan).toMatch(/\*\) .*exit "\$code"/);
-    const all = jobs[0]!.scripts.join('\n');
-    expect(all).toContain('"$SSH_PRIVATE_KEY" | tr -d');
-    expect(all).toContain('"$SSH_KNOWN_HOSTS" > ~/.ssh/known_hosts');
-    expect(all).not.toMatch(/echo[^|\n]*\$SSH_PRIVATE_KEY/);
-    for (const s of jobs.flatMap((j) => j.scripts)) {
-      const r = spawnSync('bash', ['-n'], { input: s, encoding: 'utf8' });
-      expect(r.stderr, s).toBe('');
+  it('keys are File variables: the plan key only in plan, the apply key only in apply-staging; no code from the change', () => {
+    expect(scriptOf('plan')).toContain('chmod 600 "$DPVS_PLAN_SSH_KEY"');
+    expect(scriptOf('plan')).toContain(`IdentityFile %s\\n' "$DPVS_PLAN_SSH_KEY" > ~/.ssh/config`);
+    expect(scriptOf('plan')).not.toContain('DPVS_APPLY_SSH_KEY');
+    expect(scriptOf('apply-staging')).toContain(`IdentityFile %s\\n' "$DPVS_APPLY_SSH_KEY" > ~/.ssh/config`);
+    expect(scriptOf('apply-staging')).not.toContain('DPVS_PLAN_SSH_KEY');
+    for (const j of jobs) {
+      const all = j.scripts.join('\n');
+      expect(all).toContain(`printf '%s\\n' "$DPVS_KNOWN_HOSTS" > ~/.ssh/known_hosts`);
+      expect(all).toContain('npm install --global --ignore-scripts --omit=dev "$DPVS_DEPLOY_PACKAGE"');
+      expect(all).not.toMatch(/\bnpm (ci|run|test|pack)\b|npx |set -x|ssh-add -$/m);
+      expect(all).not.toMatch(/(echo|cat)[^|\n]*\$DPVS_(PLAN|APPLY)_SSH_KEY/);
     }
+    expect(header(gitlab)).toMatch(/DPVS_PLAN_SSH_KEY\s+type File, not protected/);
+    expect(header(gitlab)).toMatch(/DPVS_APPLY_SSH_KEY\s+type File, protected, environment scope "staging"/);
+  });
+
+  it('every variable a script reads is defined (file, header settings, dotenv, predefined); scripts are valid bash', () => {
+    const fileVars = Object.keys((doc.variables as Rec) ?? {});
+    const settings = [...header(gitlab).matchAll(/^#\s+([A-Z][A-Z0-9_]+)\s{2,}/gm)].map((m) => m[1]!);
+    expect(settings).toEqual(
+      expect.arrayContaining(['DPVS_DEPLOY_PACKAGE', 'DPVS_KNOWN_HOSTS', 'DPVS_VRRP_PASS']),
+    );
+    for (const s of settings) expect(readme, s).toContain(s);
+    const defined = new Set([...fileVars, ...settings, 'HOME', 'PLAN_CHANGES']);
+    for (const j of jobs)
+      for (const v of shellVars(j.scripts.join('\n')))
+        expect(defined.has(v) || v.startsWith('CI_'), `${j.name}: $${v}`).toBe(true);
+    for (const s of jobs.flatMap((j) => j.scripts)) bashOk(s);
+    // the dotenv the apply job reads is the one the plan job writes
+    expect(scriptOf('plan')).toContain('echo "PLAN_CHANGES=true" > plan.env');
+    expect(parse(gitlab)).toBeTruthy();
   });
 });
 
@@ -135,10 +252,18 @@ describe('the parsers reject broken CI files', () => {
     expect(() => gitlabJobs('stages: [a]\nj:\n  stage: b\n  script: [x]\n')).toThrow(/stage b/);
   });
 
-  it('the CLI check fails on an option the CLI does not have', () => {
+  it('the CLI check fails on an option the CLI does not have; GitLab anchors are flattened', () => {
     expect(() => parsesWithTheCli(['plan', 'x.yaml', '--no-such-flag'])).toThrow();
     expect(dpvsCommands('X=1 dpvs-deploy plan a.yaml --out p.json > plan.txt 2>&1 || code=$?')).toEqual([
       ['plan', 'a.yaml', '--out', 'p.json'],
     ]);
+    const { jobs } = gitlabJobs('stages: [a]\n.x: &x\n  - one\nj:\n  stage: a\n  script: [*x, two]\n');
+    expect(jobs[0]!.scripts).toEqual(['one', 'two']);
+  });
+
+  it('githubIf refuses what it cannot evaluate, and shellVars finds what a script reads', () => {
+    expect(() => githubIf("contains(a, 'b')", {})).toThrow(/not played/);
+    expect(() => githubIf("x == 'y'", {})).toThrow(/no value/);
+    expect([...shellVars(`code=$?\necho "$A \${B}" '$C'; case "$code" in esac`)]).toEqual(['A', 'B']);
   });
 });

@@ -87,7 +87,7 @@ describe('plan with every host unreachable', () => {
   it('plan --json and facts --json name their format and carry format_version', async () => {
     for (const [cmd, format] of [
       ['plan', 'dpvs-deploy-plan-output'],
-      ['verify', 'dpvs-deploy-plan-output'],
+      ['verify', 'dpvs-deploy-verify-output'],
       ['facts', 'dpvs-deploy-facts'],
     ] as const) {
       const c = capture();

@@ -8,6 +8,59 @@ import { renderInventoryDocs, undocumentedKeys } from '../../src/inventory/docs.
 
 const regenerate = 'run `npm run build && npm run gen:docs` and commit the result';
 
+interface Node {
+  type?: unknown;
+  description?: string;
+  properties?: Record<string, Node>;
+  additionalProperties?: unknown;
+  items?: Node;
+  anyOf?: Node[];
+  oneOf?: Node[];
+  allOf?: Node[];
+  $ref?: string;
+  $defs?: Record<string, Node>;
+}
+
+/** Walks a JSON Schema ($refs into $defs followed once per place): each property, with its path. */
+function walkProperties(root: Node, visit: (path: string, prop: Node) => void): void {
+  const seen = new Set<string>();
+  const defOf = (n: Node): Node | undefined => (n.$ref ? root.$defs?.[n.$ref.split('/').pop()!] : undefined);
+  const walk = (n: Node | undefined, at: string): void => {
+    if (!n || typeof n !== 'object') return;
+    const def = defOf(n);
+    if (def) {
+      if (!seen.has(`${n.$ref}@${at}`)) {
+        seen.add(`${n.$ref}@${at}`);
+        walk(def, at);
+      }
+      return;
+    }
+    for (const alt of [...(n.anyOf ?? []), ...(n.oneOf ?? []), ...(n.allOf ?? [])]) walk(alt, at);
+    walk(n.items, `${at}[]`);
+    if (typeof n.additionalProperties === 'object') walk(n.additionalProperties as Node, `${at}.<name>`);
+    for (const [k, v] of Object.entries(n.properties ?? {})) {
+      const path = at ? `${at}.${k}` : k;
+      visit(path, v.description === undefined && defOf(v) ? { ...v, description: defOf(v)!.description } : v);
+      walk(v, path);
+    }
+  };
+  walk(root, '');
+}
+
+function propertiesWithoutDescription(root: Node): string[] {
+  const out: string[] = [];
+  walkProperties(root, (path, p) => {
+    if (!p.description) out.push(path);
+  });
+  return out;
+}
+
+function countProperties(root: Node): number {
+  let n = 0;
+  walkProperties(root, () => n++);
+  return n;
+}
+
 describe('generated inventory schema and reference', () => {
   it('schemas/inventory.schema.json is the current output of `dpvs-deploy schema`', () => {
     const committed = readFileSync('schemas/inventory.schema.json', 'utf8');
@@ -23,6 +76,19 @@ describe('generated inventory schema and reference', () => {
 
   it('documents every key', () => {
     expect(undocumentedKeys()).toEqual([]);
+  });
+
+  it('every property of the published schema carries a description (written in src/inventory/schema.ts)', () => {
+    const schema = JSON.parse(inventorySchemaText()) as Node;
+    const missing = propertiesWithoutDescription(schema);
+    expect(countProperties(schema)).toBeGreaterThan(400);
+    expect(missing, `describe these in src/inventory/schema.ts (.describe()), then ${regenerate}`).toEqual(
+      [],
+    );
+    // and the walk finds one when it is missing
+    expect(propertiesWithoutDescription({ type: 'object', properties: { a: { type: 'string' } } })).toEqual([
+      'a',
+    ]);
   });
 
   it('the schema command prints the schema and exits 0', async () => {
