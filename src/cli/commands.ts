@@ -18,17 +18,10 @@ import {
 } from '../plan/plan-file.js';
 import { checkSavedPlan } from '../run/saved-plan.js';
 import { makeReport, renderJunit, writeAtomic } from '../run/report.js';
-import {
-  renderFacts,
-  renderHostPlan,
-  renderPlanSummary,
-  renderResultLine,
-  renderResultsSummary,
-  renderStats,
-  resultsWidth,
-  isFailure,
-  planTotals,
-} from '../run/render.js';
+import { renderFacts } from './views/facts.js';
+import { renderHostPlan, renderPlanSummary } from './views/plan.js';
+import { renderResultLine, renderResultsSummary, renderStats, resultsWidth, isFailure } from './views/results.js';
+import { planTotals } from '../plan/totals.js';
 import { resultStatusOf, type HostResult } from '../run/apply.js';
 import { INTERRUPTED_EXIT, installInterrupt } from './interrupt.js';
 import { gatherProgress, progressEvents } from './progress.js';

@@ -1,5 +1,5 @@
 /** The CLI's output streams and style, injectable for tests. */
-import { colorWanted, makeStyle, type Style } from '../run/render.js';
+import { colorWanted, makeStyle, type Style } from './views/style.js';
 
 export interface Io {
   out(text: string): void;

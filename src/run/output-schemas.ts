@@ -15,7 +15,7 @@ import {
   VALIDATE_OUTPUT_FORMAT,
   VERIFY_OUTPUT_FORMAT,
 } from '../plan/json-output.js';
-import type { PlanTotals } from './render.js';
+import type { PlanTotals } from '../plan/totals.js';
 import { reportJsonSchema } from './report.js';
 
 const Counter = z

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { Io } from '../../src/cli/io.js';
-import { makeStyle } from '../../src/run/render.js';
+import { makeStyle } from '../../src/cli/views/style.js';
 
 export const RESULTS_FILE = path.resolve('.dpvs-deploy/reliability-results.json');
 

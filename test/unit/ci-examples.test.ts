@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { Io } from '../../src/cli/io.js';
 import { buildProgram } from '../../src/cli/main.js';
-import { makeStyle } from '../../src/run/render.js';
+import { makeStyle } from '../../src/cli/views/style.js';
 import { dpvsCommands, githubJobs, gitlabJobs } from '../integration/docs-parse.js';
 import { githubIf } from '../support/ci-runner.js';
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Io } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
-import { makeStyle } from '../../src/run/render.js';
+import { makeStyle } from '../../src/cli/views/style.js';
 
 let dir = '';
 let inventory = '';

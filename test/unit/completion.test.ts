@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { programSpec, renderBash, renderZsh } from '../../src/cli/completion.js';
 import type { Io } from '../../src/cli/io.js';
 import { buildProgram, main } from '../../src/cli/main.js';
-import { makeStyle } from '../../src/run/render.js';
+import { makeStyle } from '../../src/cli/views/style.js';
 
 function captureIo(): { io: Io; out: () => string; err: () => string } {
   let out = '';

@@ -19,7 +19,7 @@ import {
 import { UserError } from '../../src/errors.js';
 import type { Facts } from '../../src/facts/types.js';
 import type { HostEntry } from '../../src/inventory/schema.js';
-import { makeStyle } from '../../src/run/render.js';
+import { makeStyle } from '../../src/cli/views/style.js';
 import { factsBuilder, r630, R630_PORTS } from '../support/facts-builder.js';
 
 const SSH = { user: 'root', identity_file: '/keys/id_ed25519', known_hosts: '/keys/known_hosts' };

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Io } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
 import { inventorySchemaText } from '../../src/cli/schema.js';
-import { makeStyle } from '../../src/run/render.js';
+import { makeStyle } from '../../src/cli/views/style.js';
 import { OUTPUT_SCHEMAS } from '../../src/run/output-schemas.js';
 import { type Sshd, SSHD_BIN, startSshd } from '../support/sshd.js';
 

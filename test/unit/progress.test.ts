@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Io } from '../../src/cli/io.js';
 import { fancyProgress, gatherProgress } from '../../src/cli/progress.js';
-import { makeStyle } from '../../src/run/render.js';
+import { makeStyle } from '../../src/cli/views/style.js';
 import { type Sshd, SSHD_BIN, startSshd } from '../support/sshd.js';
 
 const root = path.resolve(import.meta.dirname, '../..');

@@ -1,14 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { CheckResult, HostPlan } from '../../src/plan/change.js';
-import {
-  isFailure,
-  makeStyle,
-  planTotals,
-  renderHostPlan,
-  renderPlanSummary,
-  wrapCommand,
-} from '../../src/run/render.js';
+import { isFailure } from '../../src/cli/views/results.js';
+import { makeStyle } from '../../src/cli/views/style.js';
+import { planTotals } from '../../src/plan/totals.js';
+import { renderHostPlan, renderPlanSummary, wrapCommand } from '../../src/cli/views/plan.js';
 
 const plain = makeStyle(false);
 const color = makeStyle(true);
