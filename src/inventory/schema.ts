@@ -148,22 +148,24 @@ const Url = z
   .regex(/^(https?|ftp):\/\/[^\s]+$/, { message: 'expected an http(s) URL' })
   .describe('URL');
 
+/** Where a secret is read from on the control machine: an environment variable or a file. */
+const SECRET_REFERENCES = [
+  z
+    .object({
+      env: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+        .describe(
+          'environment variable on the control machine holding the secret (read when the inventory is loaded for a plan and for an apply)',
+        ),
+    })
+    .strict(),
+  z.object({ file: LocalPath }).strict(),
+] as const;
+
 /** A value that must never appear in plans, logs, reports or transcripts. */
 export const Secret = z
-  .union([
-    z.string().min(1),
-    z
-      .object({
-        env: z
-          .string()
-          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
-          .describe(
-            'environment variable on the control machine holding the secret (read when the plan is made and when it is applied)',
-          ),
-      })
-      .strict(),
-    z.object({ file: LocalPath }).strict(),
-  ])
+  .union([z.string().min(1), ...SECRET_REFERENCES])
   .describe('secret: a literal, {env: NAME} or {file: PATH}; redacted everywhere');
 
 /** A secret written into keepalived.conf: a literal must be one plain keepalived token. */
@@ -173,17 +175,7 @@ export const KeepalivedSecret = z
       message:
         'expected a password of printable characters without spaces, { } quotes, backslash, ! or # (it is written into keepalived.conf; keepalived uses the first 8 characters)',
     }),
-    z
-      .object({
-        env: z
-          .string()
-          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
-          .describe(
-            'environment variable on the control machine holding the secret (read when the plan is made and when it is applied)',
-          ),
-      })
-      .strict(),
-    z.object({ file: LocalPath }).strict(),
+    ...SECRET_REFERENCES,
   ])
   .describe('secret: a literal, {env: NAME} or {file: PATH}; redacted everywhere');
 

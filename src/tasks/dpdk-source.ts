@@ -10,7 +10,7 @@ import type { Change } from '../plan/change.js';
 import { sh } from '../transport/quote.js';
 import { buildDecision } from './dpdk/build-role.js';
 import { failStep } from './dpdk/fail.js';
-import { fetchProbeFiles, planFetch } from './dpdk/fetch.js';
+import { fetchProbeFiles, planFetch, type FetchSource } from './dpdk/fetch.js';
 import { seriesOutputs } from './dpdk/series.js';
 import { dpdkSpec, dpvsTarballName, PATCH_CACHE, type DpdkSpec } from './dpdk/spec.js';
 import { COMPILER_COMMAND, COMPILER_OUTPUT } from './dpdk/stamp.js';
@@ -48,6 +48,20 @@ export const dpdkSourceTask: Task = {
     const { spec } = d;
     const changes: Change[] = [];
     const projected = structuredClone(ctx.facts);
+    /** The fetch of one tarball into the host's cache (nothing when it is there and verified). */
+    const fetchInto = (what: 'dpdk' | 'dpvs', source: FetchSource, name: string, label: string): void => {
+      const f = planFetch({ source, name, label, inv: ctx.inventory, facts: ctx.facts });
+      if (f.fetchSteps.length)
+        changes.push({
+          id: `${TASK}/${what}`,
+          task: TASK,
+          summary: f.summary,
+          action: 'create',
+          after: f.cachePath ?? undefined,
+          steps: f.fetchSteps,
+        });
+      if (f.cachePath && f.sha256) markCached(projected, f.cachePath, f.sha256);
+    };
 
     if (!spec.dpdkSource) {
       changes.push({
@@ -62,23 +76,7 @@ export const dpdkSourceTask: Task = {
         ],
       });
     } else {
-      const f = planFetch({
-        source: spec.dpdkSource,
-        name: spec.pairing.tarball,
-        label: `DPDK ${spec.version} source`,
-        inv: ctx.inventory,
-        facts: ctx.facts,
-      });
-      if (f.fetchSteps.length)
-        changes.push({
-          id: `${TASK}/dpdk`,
-          task: TASK,
-          summary: f.summary,
-          action: 'create',
-          after: f.cachePath ?? undefined,
-          steps: f.fetchSteps,
-        });
-      if (f.cachePath && f.sha256) markCached(projected, f.cachePath, f.sha256);
+      fetchInto('dpdk', spec.dpdkSource, spec.pairing.tarball, `DPDK ${spec.version} source`);
     }
 
     if (!spec.dpvsSource) {
@@ -97,23 +95,7 @@ export const dpdkSourceTask: Task = {
         ],
       });
     } else {
-      const f = planFetch({
-        source: spec.dpvsSource,
-        name: dpvsTarballName(spec),
-        label: `DPVS ${spec.dpvsVersion} source`,
-        inv: ctx.inventory,
-        facts: ctx.facts,
-      });
-      if (f.fetchSteps.length)
-        changes.push({
-          id: `${TASK}/dpvs`,
-          task: TASK,
-          summary: f.summary,
-          action: 'create',
-          after: f.cachePath ?? undefined,
-          steps: f.fetchSteps,
-        });
-      if (f.cachePath && f.sha256) markCached(projected, f.cachePath, f.sha256);
+      fetchInto('dpvs', spec.dpvsSource, dpvsTarballName(spec), `DPVS ${spec.dpvsVersion} source`);
     }
 
     spec.patches.forEach((p, i) => {
