@@ -139,6 +139,11 @@ export interface Facts {
   probeMs: number;
 }
 
+export interface Listing {
+  dir: string;
+  exclude?: string[];
+}
+
 /** What a task wants the probe to read, beyond the fixed facts. Merged across tasks. */
 export interface ProbeRequest {
   files?: string[];
@@ -148,6 +153,23 @@ export interface ProbeRequest {
   diskPaths?: string[];
   services?: string[];
   processes?: string[];
-  /** key -> read-only shell command; its stdout and exit code land in facts.outputs[key] */
+  /**
+   * key -> a read-only command as argv (no shell text: every word is quoted); its output (stdout and
+   * stderr) and exit status land in facts.outputs[key]. A command that is not on PATH (or an absolute
+   * path that is not executable) is not run: { code: 127, stdout: '' }.
+   */
+  execs?: Record<string, string[]>;
+  /**
+   * key -> a directory whose entries (`ls -1` order, no dot-files, names ending in one of `exclude`
+   * left out) land in facts.outputs[key] as `ls -1` would print them: { code: 0, stdout: names one a
+   * line }, or { code: 2, stdout: '' } when it is not a directory. Read by the shell's own glob: no
+   * process.
+   */
+  listings?: Record<string, Listing>;
+  /**
+   * key -> read-only shell command, run in a subshell; its output and exit code land in
+   * facts.outputs[key]. Only for reads no argv can express (the paths depend on the running kernel);
+   * prefer `execs` or a fact module.
+   */
   outputs?: Record<string, string>;
 }

@@ -28,7 +28,7 @@ import {
 import { builtModules, dpdkSpec, dpvsTarballName, type DpdkSpec } from './dpdk/spec.js';
 import {
   buildOptions,
-  COMPILER_COMMAND,
+  COMPILER_ARGV,
   COMPILER_OUTPUT,
   makeTarget,
   marchOptions,
@@ -199,8 +199,8 @@ export const dpdkBuildTask: Task = {
     return {
       files: [spec.layout.stamp],
       commands: ['gcc', 'make', 'meson', 'ninja', 'patch', 'pkg-config'],
+      execs: { [COMPILER_OUTPUT]: [...COMPILER_ARGV] },
       outputs: {
-        [COMPILER_OUTPUT]: COMPILER_COMMAND,
         ...(spec.rteKni && spec.pairing.buildSystem === 'meson' ? { [KBUILD_OUTPUT]: KBUILD_COMMAND } : {}),
         ...seriesOutputs(spec, inventory.dir),
       },

@@ -45,7 +45,7 @@ export function createKeepalivedTask(opts: KeepalivedTaskOptions = {}): Task {
       return {
         files: [KEEPALIVED_CONF_PATH],
         services: [KEEPALIVED_UNIT],
-        outputs: { [KNI_ADDR_OUTPUT]: sh`ip -o addr show dev ${kni}` },
+        execs: { [KNI_ADDR_OUTPUT]: ['ip', '-o', 'addr', 'show', 'dev', kni] },
       };
     },
     plan(ctx: PlanContext): TaskPlan {
