@@ -23,7 +23,9 @@ export function mergeRequests(requests: ReadonlyArray<ProbeRequest>): Required<P
   const outputs: Record<string, string> = {};
   const execs: Record<string, string[]> = {};
   const listings: Record<string, Listing> = {};
+  const texts: Record<string, string> = {};
   for (const r of requests) {
+    Object.assign(texts, r.texts ?? {});
     Object.assign(listings, r.listings ?? {});
     Object.assign(outputs, r.outputs ?? {});
     Object.assign(execs, r.execs ?? {});
@@ -39,6 +41,7 @@ export function mergeRequests(requests: ReadonlyArray<ProbeRequest>): Required<P
     outputs,
     execs,
     listings,
+    texts,
   };
 }
 

@@ -151,6 +151,7 @@ export const requestedFacts: FactModule<RequestedFacts> = {
   name: 'requested',
   reads: (r: Required<ProbeRequest>) => [
     '/proc/modules',
+    ...Object.values(r.texts).map((t) => quote(t)),
     ...r.modules.flatMap((m) => {
       const s = quote(`/sys/module/${moduleName(m)}`);
       return [`${s}/initstate`, `${s}/refcnt`, `${s}/parameters/*`];
@@ -301,6 +302,10 @@ export const requestedFacts: FactModule<RequestedFacts> = {
     if (ctx) {
       out.files = parseFiles(ctx.request.files, ctx.blob);
       Object.assign(out.outputs, parseListings(rawText, ctx.request.listings));
+      for (const [key, path] of Object.entries(ctx.request.texts)) {
+        const lines = ctx.reads.get(path);
+        out.outputs[key] = lines ? { code: 0, stdout: lines.join('\n') } : { code: 1, stdout: '' };
+      }
       for (const [k, part] of ctx.blob)
         if (k.startsWith('out:'))
           out.outputs[k.slice(4)] = {

@@ -5,8 +5,8 @@
  *     os: { id: 'debian', versionId: '12', family: 'debian', packageManager: 'apt', ... },
  *     kernel: { release: '6.1.0-50-amd64', machine: 'x86_64', headersInstalled: true, lockdown: 'none', ... } }
  *
- * One process (uname); the files go through the probe's shared read. Sets $r (the release) for the
- * modules after it.
+ * One process (uname); the files go through the probe's shared read. Sets $DPVS_PROBE_RELEASE (the
+ * running kernel's release) for the reads after it, which fall back to `uname -r` outside the probe.
  */
 import { z } from 'zod';
 import type { KernelFacts, OsFacts } from './types.js';
@@ -48,7 +48,7 @@ export const systemFacts: FactModule<SystemFacts> = {
   name: 'system',
   reads: () => [HOSTNAME, OS_RELEASE, CMDLINE, LOCKDOWN],
   snippet: () => `
-u=$(uname -r -m); r=\${u% *}; printf 'release\\t%s\\nmachine\\t%s\\n' "$r" "\${u##* }"
+u=$(uname -r -m); r=\${u% *}; DPVS_PROBE_RELEASE=$r; printf 'release\\t%s\\nmachine\\t%s\\n' "$r" "\${u##* }"
 [ -e "/lib/modules/$r/build" ] && printf 'headers\\t1\\n'
 for f in /sys/firmware/efi/efivars/SecureBoot-*; do [ -r "$f" ] && printf 'secureboot\\t%s\\n' "$(od -An -tu1 -j4 -N1 "$f" | tr -d ' ')"; done
 [ -d /proc/sys/net/ipv6 ] && printf 'ipv6\\t1\\n'

@@ -167,6 +167,12 @@ export interface ProbeRequest {
    */
   listings?: Record<string, Listing>;
   /**
+   * key -> a small text file (a /proc or /sys value) read with the probe's shared read, no process:
+   * facts.outputs[key] = { code: 0, stdout: its text without the final newline } as `cat` printed it,
+   * or { code: 1, stdout: '' } when it could not be read.
+   */
+  texts?: Record<string, string>;
+  /**
    * key -> read-only shell command, run in a subshell; its output and exit code land in
    * facts.outputs[key]. Only for reads no argv can express (the paths depend on the running kernel);
    * prefer `execs` or a fact module.

@@ -10,9 +10,19 @@ export function preflightProbe(host: ResolvedHost, _inventory: LoadedInventory):
   const req: Required<Pick<ProbeRequest, 'commands' | 'modules' | 'diskPaths' | 'processes' | 'files'>> & {
     execs: Record<string, string[]>;
     listings: Record<string, Listing>;
-  } = { commands: [], modules: [], diskPaths: [], processes: [], files: [], execs: {}, listings: {} };
+    texts: Record<string, string>;
+  } = {
+    commands: [],
+    modules: [],
+    diskPaths: [],
+    processes: [],
+    files: [],
+    execs: {},
+    listings: {},
+    texts: {},
+  };
   // SYS-002: the kernel's ceiling for LimitNOFILE
-  req.execs[OUT_NR_OPEN] = ['cat', '/proc/sys/fs/nr_open'];
+  req.texts[OUT_NR_OPEN] = '/proc/sys/fs/nr_open';
   if (isBalancer(host) || isRealserver(host)) {
     // BUILD-002: installed kernels (reboot pending?); BUILD-004: disk for the builds
     req.listings[OUT_KERNELS] = { dir: '/lib/modules' };
