@@ -82,7 +82,7 @@ async function upHosts(
   n: number,
   work: string,
 ): Promise<{ hosts: Host[]; inventory: string; sshConfig: string }> {
-  const profiles = labProfiles({ balancers: n, realservers: 0 });
+  const profiles = labProfiles({ balancers: n, realservers: 0 }).filter((p) => p.roles.includes('balancer'));
   const mac = (i: number): string =>
     `02:dd:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
   await net.destroyNetwork();
@@ -102,6 +102,8 @@ async function upHosts(
   const knownHosts = join(work, 'known_hosts');
   writeFileSync(knownHosts, profiles.map((p) => `${p.address} ${hostPub}\n`).join(''));
   if (!existsSync('/run/sshd')) mkdirSync('/run/sshd', { mode: 0o755 });
+  const home = join(work, 'root');
+  mkdirSync(home, { mode: 0o700 });
   const hosts: Host[] = profiles.map((p) => {
     const cfg = join(work, `sshd-${p.name}.conf`);
     writeFileSync(
@@ -125,6 +127,8 @@ async function upHosts(
       ].join('\n'),
     );
     const ns = net.hostNetns(p.name);
+    // a fresh server's root: an empty home over /root in the host's own mount namespace (this
+    // machine's root has a .bashrc that bash runs for every SSH command, ~100 processes of pyenv)
     const child = spawn(
       'ip',
       [
@@ -136,9 +140,11 @@ async function upHosts(
         '--fork',
         '--kill-child',
         '--mount-proc',
-        '/usr/sbin/sshd',
-        '-D',
-        '-f',
+        '/bin/sh',
+        '-c',
+        'mount --bind "$1" /root && exec /usr/sbin/sshd -D -f "$2"',
+        'sh',
+        home,
         cfg,
       ],
       { stdio: 'ignore', detached: true },
@@ -214,7 +220,7 @@ function writeAnsible(dir: string, hosts: Host[], sshConfig: string): void {
     - { name: os-release, ansible.builtin.slurp: { src: /etc/os-release }, register: os }
     - { name: meminfo, ansible.builtin.slurp: { src: /proc/meminfo }, register: mem }
     - { name: dpvs.conf, ansible.builtin.stat: { path: /etc/dpvs.conf }, register: conf }
-    - { name: modules, ansible.builtin.slurp: { src: /proc/modules }, register: mods }
+    - { name: mounts, ansible.builtin.slurp: { src: /proc/mounts }, register: mounts }
     - { name: nofile, ansible.builtin.command: { argv: [cat, /proc/sys/fs/nr_open] }, changed_when: false, register: nr }
 `,
   );
