@@ -238,7 +238,9 @@ function writeAnsible(dir: string, hosts: Host[], sshConfig: string): void {
 }
 
 type Tool = 'plan' | 'floor' | 'role-play' | 'raw';
-const TOOLS: Tool[] = ['plan', 'floor', 'role-play', 'raw'];
+const ALL_TOOLS: Tool[] = ['plan', 'floor', 'role-play', 'raw'];
+/** --tools plan,floor,raw: leave some out (role-play takes minutes per run at 50 hosts and more) */
+const TOOLS: Tool[] = ALL_TOOLS.filter((t) => arg('--tools', ALL_TOOLS.join(',')).split(',').includes(t));
 
 interface Sample {
   tool: Tool;
@@ -325,12 +327,14 @@ async function main(): Promise<void> {
   for (const n of SIZES) {
     const work = mkdtempSync(join(tmpdir(), `dd-rk-${n}-`));
     const { hosts, inventory, sshConfig } = await upHosts(n, work);
+    live = hosts;
     const ans = join(work, 'ansible');
     writeAnsible(ans, hosts, sshConfig);
     const samples: Sample[] = [];
     const probeProcs = await probeProcesses(hosts[0] as Host, inventory);
     try {
-      for (let rep = 0; rep < REPS; rep++) {
+      const reps = n > Number(arg('--reps-max', '1000')) ? 1 : REPS;
+      for (let rep = 0; rep < reps; rep++) {
         const order = TOOLS.map((_, i) => TOOLS[(i + rep) % TOOLS.length] as Tool);
         for (const tool of order) {
           const h0 = hosts[0] as Host;
@@ -358,8 +362,14 @@ async function main(): Promise<void> {
       return `| ${n} | ${t} | ${w.toFixed(2)} | ${median(s.map((x) => x.m.userS + x.m.sysS)).toFixed(2)} | ${Math.round(median(s.map((x) => x.m.maxRssKb)) / 1024)} | ${Math.round(median(s.map((x) => x.m.treeRssKb)) / 1024)} | ${median(s.map((x) => x.processes))} | ${good.length}/${s.length} |`;
     };
     const wall = (t: Tool): number => median(samples.filter((x) => x.tool === t).map((x) => x.m.wallMs));
+    const load = (await import('node:os'))
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' / ');
     lines.push(
       `## ${n} hosts`,
+      '',
+      `Load average when this size finished (1 / 5 / 15 min): ${load}.`,
       '',
       `One dpvs-deploy balancer probe on lb1 started ${probeProcs} processes (PID namespace's last pid before and after).`,
       '',
@@ -370,11 +380,18 @@ async function main(): Promise<void> {
       `plan / floor = ${(wall('plan') / wall('floor')).toFixed(2)}; role-play / plan = ${(wall('role-play') / wall('plan')).toFixed(1)}; raw / plan = ${(wall('raw') / wall('plan')).toFixed(1)}`,
       '',
     );
-    const out = resolve(ROOT, 'bench', 'results', `${date}-realkernel.md`);
+    const out = resolve(ROOT, arg('--out', join('bench', 'results', `${date}-realkernel.md`)));
     writeFileSync(out, lines.join('\n'));
     process.stderr.write(`wrote ${out}\n`);
   }
 }
+
+/** The hosts up now, for a cleanup on SIGINT/SIGTERM (processes by pid, then the namespaces). */
+let live: Host[] = [];
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.on(sig, () => {
+    void downHosts(live).finally(() => process.exit(130));
+  });
 
 main().catch(async (e: unknown) => {
   console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));

@@ -30,12 +30,19 @@ export const cpuFacts: FactModule<CpuFacts> = {
     `${CPU}/cpu[0-9]*/topology/physical_package_id`,
     `${CPU}/cpu[0-9]*/topology/thread_siblings_list`,
   ],
+  // the first "model name" and "flags" lines, read by the shell itself (it stops at the first flags)
   snippet: () => `
-sed -n -e '/^model name[[:space:]]*:[[:space:]]*/{s///;s/^/model\\t/;p;}' -e '/^flags[[:space:]]*:[[:space:]]*/{s///;s/^/flags\\t/;p;q;}' /proc/cpuinfo
+while IFS= read -r l; do
+  case $l in
+    'model name'[[:space:]]*:*) [ -n "$mn" ] || { mn=1; printf 'model\\t%s\\n' "\${l#*:}"; } ;;
+    flags[[:space:]]*:*) printf 'flags\\t%s\\n' "\${l#*:}"; break ;;
+  esac
+done < /proc/cpuinfo
 `,
   parse(text, ctx) {
     const m = new Map<string, string>();
-    for (const [k, v] of kvLines(text)) if (!m.has(k)) m.set(k, v);
+    // the value after the colon, its leading blanks dropped (as the sed before did)
+    for (const [k, v] of kvLines(text)) if (!m.has(k)) m.set(k, v.replace(/^[ \t]+/, ''));
     const reads = ctx?.reads ?? new Map<string, string[]>();
     const packages = new Set<string>();
     let maxSiblings = 1;

@@ -11,7 +11,7 @@ import { nicFacts } from './nics.js';
 import { requestedFacts } from './requested.js';
 import type { BlobPart, FactModule, ParseContext } from './section.js';
 import { systemFacts } from './system.js';
-import type { Facts, Listing, ProbeRequest } from './types.js';
+import type { Exec, Facts, Listing, ProbeRequest } from './types.js';
 
 const MARK = '@@dpvs-deploy-section@@';
 
@@ -21,7 +21,7 @@ export function mergeRequests(requests: ReadonlyArray<ProbeRequest>): Required<P
   const all = <K extends keyof ProbeRequest>(k: K) =>
     requests.flatMap((r) => (r[k] as string[] | undefined) ?? []);
   const outputs: Record<string, string> = {};
-  const execs: Record<string, string[]> = {};
+  const execs: Record<string, string[] | Exec> = {};
   const listings: Record<string, Listing> = {};
   const texts: Record<string, string> = {};
   for (const r of requests) {

@@ -3,7 +3,7 @@
  * services, processes and the outputs of read-only commands. Contents and outputs travel base64-encoded,
  * so no text can be mistaken for the probe's own markers.
  */
-import type { Facts, FileFacts, Listing, ModuleFacts, ProbeRequest } from './types.js';
+import type { Exec, Facts, FileFacts, Listing, ModuleFacts, ProbeRequest } from './types.js';
 import {
   blobPart,
   type FactModule,
@@ -352,12 +352,19 @@ ${heads.map((f) => `f=${quote(f)}; [ -f "$f" ] && [ -r "$f" ] && set -- "$@" "$f
  * Commands as argv: run in the blob's own process (no subshell: argv cannot exit or cd), each only
  * when its program is there (`command -v`, a builtin), so a missing one costs no process.
  */
-export function execsBlob(execs: Record<string, string[]>): string {
+export function execsBlob(execs: Record<string, string[] | Exec>): string {
   return Object.entries(execs)
-    .map(([key, argv]) => {
-      if (!argv.length) throw new Error(`probe exec ${key}: empty argv`);
-      const cmd = words(argv);
-      return `\nif command -v ${quote(argv[0] ?? '')} >/dev/null 2>&1; then ${blobPart(`out:${key}`, `${cmd} 2>&1`)}; else printf '%s begin %s\\n\\n%s end 127\\n' "$N" ${quote(`out:${key}`)} "$N"; fi`;
+    .map(([key, e]) => {
+      const x: Exec = Array.isArray(e) ? { argv: e } : e;
+      if (!x.argv.length) throw new Error(`probe exec ${key}: empty argv`);
+      const k = quote(`out:${key}`);
+      const other = x.otherwise ?? { code: 1, stdout: '' };
+      const skip = (o: { code: number; stdout: string }) =>
+        `printf '%s begin %s\\n%s\\n%s end %s\\n' "$N" ${k} ${quote(o.stdout)} "$N" ${o.code}`;
+      const run = `if command -v ${quote(x.argv[0] ?? '')} >/dev/null 2>&1; then ${blobPart(`out:${key}`, `${words(x.argv)} ${x.stderr === false ? '2>/dev/null' : '2>&1'}`)}; else ${skip({ code: 127, stdout: '' })}; fi`;
+      if (!x.onlyIf) return `\n${run}`;
+      const p = quote(x.onlyIf);
+      return `\nif [ -e ${p} ] || [ -h ${p} ]; then ${run}; else ${skip(other)}; fi`;
     })
     .join('');
 }

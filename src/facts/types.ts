@@ -139,6 +139,17 @@ export interface Facts {
   probeMs: number;
 }
 
+/** An argv read with conditions: run only when `onlyIf` exists, its stderr dropped when `stderr` is false. */
+export interface Exec {
+  argv: string[];
+  /** a path that must exist (or be a symlink) for the command to run; else `otherwise` */
+  onlyIf?: string;
+  /** the output when it does not run (default { code: 1, stdout: '' }) */
+  otherwise?: { code: number; stdout: string };
+  /** false: stderr is dropped instead of merged into stdout */
+  stderr?: boolean;
+}
+
 export interface Listing {
   dir: string;
   exclude?: string[];
@@ -158,7 +169,7 @@ export interface ProbeRequest {
    * stderr) and exit status land in facts.outputs[key]. A command that is not on PATH (or an absolute
    * path that is not executable) is not run: { code: 127, stdout: '' }.
    */
-  execs?: Record<string, string[]>;
+  execs?: Record<string, string[] | Exec>;
   /**
    * key -> a directory whose entries (`ls -1` order, no dot-files, names ending in one of `exclude`
    * left out) land in facts.outputs[key] as `ls -1` would print them: { code: 0, stdout: names one a

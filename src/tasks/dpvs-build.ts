@@ -58,7 +58,8 @@ function probe(host: ResolvedHost, inventory: LoadedInventory) {
     files,
     services: [DPVS_UNIT],
     commands: ['curl', 'wget', 'git', 'make', 'tar', 'pkg-config'],
-    execs: { [OUT_CURRENT]: ['readlink', '--', l.current] },
+    // readlink's own answer for a path that is not a link: exit 1, nothing printed
+    execs: { [OUT_CURRENT]: { argv: ['readlink', '--', l.current], onlyIf: l.current } },
     // `ls -1 RELEASES | grep -v -e '\.tar\.gz$' -e '\.tmp$'`, read by the probe's shell
     listings: { [OUT_RELEASES]: { dir: l.releases, exclude: ['.tar.gz', '.tmp'] } },
   };
