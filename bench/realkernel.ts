@@ -184,8 +184,24 @@ async function upHosts(
   return { hosts, inventory, sshConfig };
 }
 
+/** The host's processes from the top: `ip netns exec` (it forks), `unshare`, sshd (PID 1 of the ns). */
+function chain(h: Host): number[] {
+  const out: number[] = [];
+  let pid = h.pid;
+  for (let i = 0; i < 3 && pid > 0; i++) {
+    out.push(pid);
+    try {
+      pid = Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)[0] ?? 0);
+    } catch {
+      break;
+    }
+  }
+  return out;
+}
+
 async function downHosts(hosts: Host[]): Promise<void> {
-  await killAndWait(hosts.map((h) => h.pid).filter((p) => p > 0));
+  // sshd first (PID 1: its namespace's processes die with it), then unshare and ip
+  await killAndWait(hosts.flatMap((h) => chain(h).reverse()).filter((p) => p > 0));
   await net.destroyNetwork();
 }
 
