@@ -53,7 +53,7 @@ async function counted(host: string, script: string): Promise<{ processes: numbe
 }
 
 describe('the probe on a lab host', () => {
-  it('counts what it measures: a script of 5 known processes counts 5', async () => {
+  it('counts what it measures: a script that starts 6 processes counts 6', async () => {
     const r = await counted('lb1', 'true; /bin/true; /bin/true; x=$(/bin/true); /bin/true | /bin/true');
     // sh itself, two /bin/true, the $(...) child (it execs /bin/true), both sides of the pipe
     expect(r.processes).toBe(6);
