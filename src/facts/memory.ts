@@ -4,62 +4,103 @@
  *
  *   numa: [{ id: 0, cpus: [0,2,4], memTotalKb: 65724416, memFreeKb: 4800000,
  *            hugepages: [{ sizeKb: 2048, total: 8192, free: 8192 }, { sizeKb: 1048576, total: 0, free: 0 }] }]
+ *
+ * No process: every file goes through the probe's shared read.
  */
+import { z } from 'zod';
 import type { Facts, HugepageCounter, MountFacts, NumaNodeFacts } from './types.js';
-import { type FactModule, int, kvLines, parseCpuList } from './section.js';
+import { type FactModule, first, int, parseCpuList, type ReadMap, readDirs } from './section.js';
 
 export type MemoryFacts = Pick<Facts, 'memory' | 'numa' | 'hugepages' | 'mounts'>;
 
+const HP = '/sys/kernel/mm/hugepages';
+const NODE = '/sys/devices/system/node';
+
+const counter = z.object({ sizeKb: z.number().int(), total: z.number().int(), free: z.number().int() });
+export const memorySchema = z.object({
+  memory: z.object({
+    totalKb: z.number().int(),
+    freeKb: z.number().int(),
+    hugepagesTotal: z.number().int(),
+    hugepagesFree: z.number().int(),
+    hugepageSizeKb: z.number().int(),
+  }),
+  numa: z.array(
+    z.object({
+      id: z.number().int(),
+      cpus: z.array(z.number().int()),
+      memTotalKb: z.number().int(),
+      memFreeKb: z.number().int(),
+      hugepages: z.array(counter),
+    }),
+  ),
+  hugepages: z.array(counter),
+  mounts: z.array(
+    z.object({ source: z.string(), target: z.string(), fstype: z.string(), options: z.string() }),
+  ),
+});
+
+/** The hugepage counters under `dir` (hugepages-<size>kB/{nr,free}_hugepages), by size. */
+function counters(reads: ReadMap, dir: string): HugepageCounter[] {
+  return readDirs(reads, `${dir}/hugepages-`, 'kB/nr_hugepages')
+    .filter((s) => /^[0-9]+$/.test(s))
+    .map((s) => ({
+      sizeKb: int(s),
+      total: int(first(reads, `${dir}/hugepages-${s}kB/nr_hugepages`)),
+      free: int(first(reads, `${dir}/hugepages-${s}kB/free_hugepages`)),
+    }))
+    .sort((a, b) => a.sizeKb - b.sizeKb);
+}
+
 export const memoryFacts: FactModule<MemoryFacts> = {
   name: 'memory',
-  snippet: () => `
-sed -n 's/^\\(MemTotal\\|MemFree\\|HugePages_Total\\|HugePages_Free\\|Hugepagesize\\):[[:space:]]*\\([0-9]*\\).*/mem.\\1\\t\\2/p' /proc/meminfo
-for h in /sys/kernel/mm/hugepages/hugepages-*kB; do
-  [ -d "$h" ] || continue; s=\${h##*hugepages-}; s=\${s%kB}
-  printf 'hp\\t%s %s %s\\n' "$s" "$(cat $h/nr_hugepages)" "$(cat $h/free_hugepages)"
-done
-for n in /sys/devices/system/node/node[0-9]*; do
-  [ -d "$n" ] || continue; id=\${n##*node}
-  printf 'node\\t%s %s\\n' "$id" "$(cat $n/cpulist)"
-  sed -n "s/^Node $id \\(MemTotal\\|MemFree\\):[[:space:]]*\\([0-9]*\\).*/nodemem\\t$id \\1 \\2/p" $n/meminfo
-  for h in $n/hugepages/hugepages-*kB; do
-    [ -d "$h" ] || continue; s=\${h##*hugepages-}; s=\${s%kB}
-    printf 'nodehp\\t%s %s %s %s\\n' "$id" "$s" "$(cat $h/nr_hugepages)" "$(cat $h/free_hugepages)"
-  done
-done
-awk '$3 == "hugetlbfs" { printf "mount\\t%s %s %s %s\\n", $1, $2, $3, $4 }' /proc/mounts
-`,
-  parse(text) {
+  reads: () => [
+    '/proc/meminfo',
+    `${HP}/hugepages-*kB/nr_hugepages`,
+    `${HP}/hugepages-*kB/free_hugepages`,
+    `${NODE}/node[0-9]*/cpulist`,
+    `${NODE}/node[0-9]*/meminfo`,
+    `${NODE}/node[0-9]*/hugepages/hugepages-*kB/nr_hugepages`,
+    `${NODE}/node[0-9]*/hugepages/hugepages-*kB/free_hugepages`,
+    '/proc/mounts',
+  ],
+  snippet: () => '',
+  parse(_text, ctx) {
+    const reads = ctx?.reads ?? new Map<string, string[]>();
     const mem = new Map<string, number>();
-    const hugepages: HugepageCounter[] = [];
-    const nodes = new Map<number, NumaNodeFacts>();
-    const mounts: MountFacts[] = [];
-    const node = (id: number): NumaNodeFacts => {
-      let n = nodes.get(id);
-      if (!n) {
-        n = { id, cpus: [], memTotalKb: 0, memFreeKb: 0, hugepages: [] };
-        nodes.set(id, n);
-      }
-      return n;
-    };
-    for (const [k, v] of kvLines(text)) {
-      const f = v.split(' ');
-      if (k.startsWith('mem.')) mem.set(k.slice(4), int(v));
-      else if (k === 'hp') hugepages.push({ sizeKb: int(f[0]), total: int(f[1]), free: int(f[2]) });
-      else if (k === 'node') node(int(f[0])).cpus = parseCpuList(f[1] ?? '');
-      else if (k === 'nodemem') {
-        const n = node(int(f[0]));
-        if (f[1] === 'MemTotal') n.memTotalKb = int(f[2]);
-        else n.memFreeKb = int(f[2]);
-      } else if (k === 'nodehp')
-        node(int(f[0])).hugepages.push({ sizeKb: int(f[1]), total: int(f[2]), free: int(f[3]) });
-      else if (k === 'mount')
-        mounts.push({ source: f[0] ?? '', target: f[1] ?? '', fstype: f[2] ?? '', options: f[3] ?? '' });
+    for (const line of reads.get('/proc/meminfo') ?? []) {
+      const m = /^(MemTotal|MemFree|HugePages_Total|HugePages_Free|Hugepagesize):\s*([0-9]*)/.exec(line);
+      if (m?.[1]) mem.set(m[1], int(m[2]));
     }
-    const byId = (a: { sizeKb: number }, b: { sizeKb: number }) => a.sizeKb - b.sizeKb;
-    hugepages.sort(byId);
-    const numa = [...nodes.values()].sort((a, b) => a.id - b.id);
-    for (const n of numa) n.hugepages.sort(byId);
+    const ids = new Set<string>();
+    for (const p of reads.keys()) {
+      const m = /^\/sys\/devices\/system\/node\/node([0-9]+)\//.exec(p);
+      if (m?.[1]) ids.add(m[1]);
+    }
+    const numa: NumaNodeFacts[] = [...ids]
+      .map((id) => {
+        const dir = `${NODE}/node${id}`;
+        const n: NumaNodeFacts = {
+          id: int(id),
+          cpus: parseCpuList(first(reads, `${dir}/cpulist`)),
+          memTotalKb: 0,
+          memFreeKb: 0,
+          hugepages: counters(reads, `${dir}/hugepages`),
+        };
+        for (const line of reads.get(`${dir}/meminfo`) ?? []) {
+          const m = /^Node [0-9]+ (MemTotal|MemFree):\s*([0-9]*)/.exec(line);
+          if (m?.[1] === 'MemTotal') n.memTotalKb = int(m[2]);
+          else if (m?.[1] === 'MemFree') n.memFreeKb = int(m[2]);
+        }
+        return n;
+      })
+      .sort((a, b) => a.id - b.id);
+    const mounts: MountFacts[] = [];
+    for (const line of reads.get('/proc/mounts') ?? []) {
+      const f = line.split(' ');
+      if (f[2] === 'hugetlbfs')
+        mounts.push({ source: f[0] ?? '', target: f[1] ?? '', fstype: f[2], options: f[3] ?? '' });
+    }
     return {
       memory: {
         totalKb: mem.get('MemTotal') ?? 0,
@@ -69,8 +110,9 @@ awk '$3 == "hugetlbfs" { printf "mount\\t%s %s %s %s\\n", $1, $2, $3, $4 }' /pro
         hugepageSizeKb: mem.get('Hugepagesize') ?? 2048,
       },
       numa,
-      hugepages,
+      hugepages: counters(reads, HP),
       mounts,
     };
   },
+  schema: memorySchema,
 };

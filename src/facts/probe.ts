@@ -2,15 +2,16 @@
  * The probe: every fact module's snippet in ONE script, run with ONE exec per host, parsed into one
  * typed Facts document. No fact is read twice.
  */
+import { randomBytes } from 'node:crypto';
 import type { Transport } from '../transport/types.js';
 import { CommandError } from '../errors.js';
 import { cpuFacts } from './cpu.js';
 import { memoryFacts } from './memory.js';
 import { nicFacts } from './nics.js';
 import { requestedFacts } from './requested.js';
-import type { FactModule } from './section.js';
+import type { BlobPart, FactModule, ParseContext } from './section.js';
 import { systemFacts } from './system.js';
-import type { Facts, ProbeRequest } from './types.js';
+import type { Exec, Facts, Listing, ProbeRequest } from './types.js';
 
 const MARK = '@@dpvs-deploy-section@@';
 
@@ -20,7 +21,15 @@ export function mergeRequests(requests: ReadonlyArray<ProbeRequest>): Required<P
   const all = <K extends keyof ProbeRequest>(k: K) =>
     requests.flatMap((r) => (r[k] as string[] | undefined) ?? []);
   const outputs: Record<string, string> = {};
-  for (const r of requests) Object.assign(outputs, r.outputs ?? {});
+  const execs: Record<string, string[] | Exec> = {};
+  const listings: Record<string, Listing> = {};
+  const texts: Record<string, string> = {};
+  for (const r of requests) {
+    Object.assign(texts, r.texts ?? {});
+    Object.assign(listings, r.listings ?? {});
+    Object.assign(outputs, r.outputs ?? {});
+    Object.assign(execs, r.execs ?? {});
+  }
   return {
     files: uniq(all('files')),
     commands: uniq(all('commands')),
@@ -30,6 +39,9 @@ export function mergeRequests(requests: ReadonlyArray<ProbeRequest>): Required<P
     services: uniq(all('services')),
     processes: uniq(all('processes')),
     outputs,
+    execs,
+    listings,
+    texts,
   };
 }
 
@@ -41,20 +53,99 @@ const modules: ReadonlyArray<FactModule<unknown>> = [
   requestedFacts,
 ];
 
-/** The probe script for a merged request. Read-only: it changes nothing on the host. */
-export function probeScript(request: Required<ProbeRequest>): string {
-  const body = modules.map((m) => `echo '${MARK} ${m.name}'\n( ${m.snippet(request)}\n) 2>/dev/null`);
+/** The shell function a module's snippet runs in: its `set --` stays its own. */
+function fn(m: FactModule<unknown>): string {
+  return `f_${m.name}`;
+}
+
+/**
+ * The probe script for a merged request. Read-only: it changes nothing on the host. Every module's
+ * snippet runs in this one shell; then ONE grep reads every small file any module named, and ONE
+ * base64 encodes every file content and command output (framed by a random nonce, so no content can
+ * pose as a frame). The start and end times come from /proc/uptime (no `date` process).
+ */
+export function probeScript(
+  request: Required<ProbeRequest>,
+  nonce = randomBytes(16).toString('hex'),
+): string {
+  const reads = modules.flatMap((m) => m.reads?.(request) ?? []);
+  const blob = modules
+    .map((m) => m.blob?.(request) ?? '')
+    .join('\n')
+    .trim();
   return [
     'export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH',
-    't0=$(date +%s%N 2>/dev/null || echo 0)',
-    ...body,
+    't0=; read -r t0 _ < /proc/uptime',
+    `N=${nonce}`,
+    // the request, so that the output alone can be parsed (bench, saved outputs); no process
+    `echo '${MARK} request'`,
+    `echo '${Buffer.from(JSON.stringify(request)).toString('base64')}'`,
+    'cd /',
+    ...modules.map((m) => `${fn(m)}() {\n:\n${m.snippet(request).trim()}\n}`),
+    ...modules.map((m) => `echo '${MARK} ${m.name}'\n${fn(m)} 2>/dev/null </dev/null`),
+    `echo '${MARK} reads'`,
+    `grep -aHs --null '' -- ${reads.join(' ')} </dev/null`,
+    `echo '${MARK} blob'`,
+    'echo "$N"',
+    ...(blob ? [`{\n${blob}\n} 2>/dev/null </dev/null | base64`] : []),
     `echo '${MARK} end'`,
-    't1=$(date +%s%N 2>/dev/null || echo 0)',
-    'echo "probe_ns $((t1 - t0))"',
+    't1=; read -r t1 _ < /proc/uptime',
+    'echo "probe_up $t0 $t1"',
   ].join('\n');
 }
 
-export function parseProbeOutput(stdout: string): Facts {
+/** The shared read: "PATH\0LINE" per line of every file, into path -> lines. */
+function parseReads(text: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const line of text.split('\n')) {
+    const z = line.indexOf('\0');
+    if (z < 0) continue;
+    const p = line.slice(0, z);
+    const lines = out.get(p);
+    if (lines) lines.push(line.slice(z + 1));
+    else out.set(p, [line.slice(z + 1)]);
+  }
+  return out;
+}
+
+/** The blob: its nonce line, then base64 of "N begin KEY\n" BYTES "\nN end CODE\n" parts. */
+function parseBlob(text: string): Map<string, BlobPart> {
+  const nl = text.indexOf('\n');
+  const nonce = (nl < 0 ? text : text.slice(0, nl)).trim();
+  const out = new Map<string, BlobPart>();
+  if (!/^[0-9a-f]{16,}$/.test(nonce)) return out;
+  const buf = Buffer.from(nl < 0 ? '' : text.slice(nl + 1).replace(/\s+/g, ''), 'base64');
+  const begin = Buffer.from(`${nonce} begin `);
+  const end = Buffer.from(`\n${nonce} end `);
+  let pos = 0;
+  for (;;) {
+    const b = buf.indexOf(begin, pos);
+    if (b < 0) break;
+    const keyEnd = buf.indexOf('\n', b + begin.length);
+    if (keyEnd < 0) break;
+    const key = buf.subarray(b + begin.length, keyEnd).toString('utf8');
+    const e = buf.indexOf(end, keyEnd + 1);
+    if (e < 0) break;
+    const codeEnd = buf.indexOf('\n', e + end.length);
+    const code = Number.parseInt(
+      buf.subarray(e + end.length, codeEnd < 0 ? undefined : codeEnd).toString(),
+      10,
+    );
+    out.set(key, { bytes: buf.subarray(keyEnd + 1, e), code: Number.isFinite(code) ? code : 0 });
+    pos = codeEnd < 0 ? buf.length : codeEnd + 1;
+  }
+  return out;
+}
+
+function embeddedRequest(text: string | undefined): Required<ProbeRequest> {
+  try {
+    return mergeRequests([JSON.parse(Buffer.from(text ?? '', 'base64').toString('utf8')) as ProbeRequest]);
+  } catch {
+    return mergeRequests([]);
+  }
+}
+
+export function parseProbeOutput(stdout: string, request?: Required<ProbeRequest>): Facts {
   const sections = new Map<string, string>();
   const parts = stdout.split(`${MARK} `);
   for (const part of parts.slice(1)) {
@@ -65,15 +156,23 @@ export function parseProbeOutput(stdout: string): Facts {
   for (const m of modules)
     if (!sections.has(m.name))
       throw new Error(`probe output lacks the ${m.name} section (was the probe cut short?)`);
-  const ns = /probe_ns (\d+)/.exec(sections.get('end') ?? '');
-  const sys = systemFacts.parse(sections.get('system') ?? '');
+  const ctx: ParseContext = {
+    request: request ?? embeddedRequest(sections.get('request')),
+    reads: parseReads(sections.get('reads') ?? ''),
+    blob: parseBlob(sections.get('blob') ?? ''),
+  };
+  const run = <T>(m: FactModule<T>): T => {
+    const v = m.parse(sections.get(m.name) ?? '', ctx);
+    return m.schema ? m.schema.parse(v) : v;
+  };
+  const up = /probe_up ([0-9.]+) ([0-9.]+)/.exec(sections.get('end') ?? '');
   return {
-    ...sys,
-    cpu: cpuFacts.parse(sections.get('cpu') ?? ''),
-    ...memoryFacts.parse(sections.get('memory') ?? ''),
-    nics: nicFacts.parse(sections.get('nics') ?? ''),
-    ...requestedFacts.parse(sections.get('requested') ?? ''),
-    probeMs: ns ? Math.round(Number(ns[1]) / 1e6) : 0,
+    ...run(systemFacts),
+    cpu: run(cpuFacts),
+    ...run(memoryFacts),
+    nics: run(nicFacts),
+    ...run(requestedFacts),
+    probeMs: up ? Math.max(0, Math.round((Number(up[2]) - Number(up[1])) * 1000)) : 0,
   };
 }
 
@@ -133,5 +232,5 @@ export async function probeHost(
       r.stderr,
       `${transport.name}: fact probe failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' / ') || 'no output'}`,
     );
-  return parseProbeOutput(r.stdout);
+  return parseProbeOutput(r.stdout, request);
 }

@@ -3,8 +3,18 @@
  * services, processes and the outputs of read-only commands. Contents and outputs travel base64-encoded,
  * so no text can be mistaken for the probe's own markers.
  */
-import type { Facts, FileFacts, ModuleFacts, ProbeRequest } from './types.js';
-import { type FactModule, fromB64, int, kvLines } from './section.js';
+import type { Exec, Facts, FileFacts, Listing, ModuleFacts, ProbeRequest } from './types.js';
+import {
+  blobPart,
+  type FactModule,
+  first,
+  fromB64,
+  int,
+  kvLines,
+  type ParseContext,
+  rawBlock,
+  rawBlocks,
+} from './section.js';
 import { quote } from '../transport/quote.js';
 
 export type RequestedFacts = Pick<
@@ -49,12 +59,18 @@ export const ENABLED_STATES: ReadonlySet<string> = new Set([
  * not whichever tool is on PATH: Debian can carry rpm (alien) and RHEL can carry dpkg (EPEL). Prints a
  * `pkgwant` line per requested name, then the database's lines: dpkg-query one per package it knows (in
  * its own order; "no packages found" goes to stderr), rpm one per installed package ("package X is not
- * installed" has no tab and is ignored). Lines are matched to requests by package name: the requests are
+ * installed" has no tab and is ignored). The os-release check is the shell's own loop (no grep). Lines are matched to requests by package name: the requests are
  * plain package names (packages.ts), no versions, architectures or globs.
  */
+/** `grep -qiE '(rhel|fedora|centos|suse)'` as a case pattern, so the check needs no process. */
+const RPM_LIKE = ['rhel', 'fedora', 'centos', 'suse']
+  .map((w) => `*${[...w].map((c) => `[${c}${c.toUpperCase()}]`).join('')}*`)
+  .join('|');
+
 export function packagesSnippet(pkgs: string[]): string {
   const w = words(pkgs);
-  return `pm=; if command -v rpm >/dev/null 2>&1 && grep -qiE '^(ID|ID_LIKE)=.*(rhel|fedora|centos|suse)' /etc/os-release 2>/dev/null; then pm=rpm
+  return `rh=; while IFS= read -r l; do case $l in ID=*|ID_LIKE=*) case \${l#*=} in ${RPM_LIKE}) rh=1;; esac;; esac; done < /etc/os-release
+pm=; if [ -n "$rh" ] && command -v rpm >/dev/null 2>&1; then pm=rpm
 elif command -v dpkg-query >/dev/null 2>&1; then pm=dpkg; elif command -v rpm >/dev/null 2>&1; then pm=rpm; fi
 printf 'pkgwant\\t%s\\n' ${w}
 case $pm in
@@ -76,7 +92,8 @@ export const UNIT_DIRS: readonly string[] = [
  * and answers for a SysV-only service ahead of the others). Each prints one line per unit, in order, and
  * exits non-zero when any is not active/enabled, so the lines are read, not the exit code. A batch whose
  * line count is not one per unit (an error on stderr instead of a line, no systemd) is not used: its
- * units are asked one by one, as before batching. Prints `svc NAME ACTIVE-STATE ENABLED-STATE UNITFILE`,
+ * units are asked one by one, as before batching, unless it printed nothing at all (no systemd to
+ * answer: each unit alone would print nothing either). Prints `svc NAME ACTIVE-STATE ENABLED-STATE UNITFILE`,
  * "-" for a state systemctl did not print.
  */
 export function servicesSnippet(units: string[], unitDirs: readonly string[] = UNIT_DIRS): string {
@@ -91,12 +108,13 @@ us=; set --
 for s in ${w}; do if uf "$s"; then us=\${us}1; set -- "$@" "$s"; else us=\${us}0; fi; done
 A=; E=; ba=; be=
 if [ -n "$sd" ]; then
-  A=$(systemctl is-active ${w} 2>/dev/null); nlines "$A" ${units.length} && ba=1
+  A=$(systemctl is-active ${w} 2>/dev/null); nlines "$A" ${units.length} && ba=1; [ -n "$A" ] || ba=0
   if [ $# -gt 0 ]; then E=$(systemctl is-enabled "$@" 2>/dev/null); nlines "$E" $# && be=1; fi
 fi
 for s in ${w}; do
   u=\${us%"\${us#?}"}; us=\${us#?}; a=; e=
-  if [ -n "$ba" ]; then a=\${A%%"$nl"*}; A=\${A#"$a"}; A=\${A#"$nl"}
+  if [ "$ba" = 0 ]; then a=
+  elif [ -n "$ba" ]; then a=\${A%%"$nl"*}; A=\${A#"$a"}; A=\${A#"$nl"}
   elif [ -n "$sd" ]; then a=$(systemctl is-active "$s" 2>/dev/null); a=\${a%%"$nl"*}; fi
   if [ -n "$be" ] && [ "$u" = 1 ]; then e=\${E%%"$nl"*}; E=\${E#"$e"}; E=\${E#"$nl"}
   elif [ -n "$sd" ]; then e=$(systemctl is-enabled "$s" 2>/dev/null); e=\${e%%"$nl"*}; fi
@@ -104,45 +122,70 @@ for s in ${w}; do
 done`;
 }
 
+/** The name /sys/module and /proc/modules use: dashes as underscores. */
+export function moduleName(m: string): string {
+  return m.replace(/-/g, '_');
+}
+
+/**
+ * Processes by name: the comm of every /proc/PID read by the shell (pgrep -x matches the same name),
+ * no process of its own.
+ */
+function processesSnippet(names: string[]): string {
+  return `for p in /proc/[0-9]*; do c=; read -r c < "$p/comm" || continue
+  case $c in ${names.map((n) => quote(n)).join('|')}) printf 'pid\\t%s %s\\n' "\${p#/proc/}" "$c";; esac
+done`;
+}
+
+/**
+ * Where a requested path's free space is read: its nearest existing ancestor (dirname in shell
+ * parameter expansion, no process), then ONE `df -Pm` for all.
+ */
+function diskSnippet(paths: string[]): string {
+  return `set --
+for p in ${words(paths)}; do q=$p; while [ ! -e "$q" ] && [ "$q" != / ]; do q=\${q%/*}; [ -n "$q" ] || q=/; done; set -- "$@" "$q"; done
+${rawBlock('df', 'df -Pm "$@"')}`;
+}
+
 export const requestedFacts: FactModule<RequestedFacts> = {
   name: 'requested',
+  reads: (r: Required<ProbeRequest>) => [
+    '/proc/modules',
+    ...Object.values(r.texts).map((t) => quote(t)),
+    ...r.modules.flatMap((m) => {
+      const s = quote(`/sys/module/${moduleName(m)}`);
+      return [`${s}/initstate`, `${s}/refcnt`, `${s}/parameters/*`];
+    }),
+  ],
   snippet: (r: Required<ProbeRequest>) => {
     const parts: string[] = [];
-    parts.push(`printf 'nofile\\t%s\\n' "$(ulimit -n)"`);
-    parts.push(`[ -r /proc/modules ] && awk '{ printf "mod\\t%s %s\\n", $1, $3 }' /proc/modules`);
-    if (r.modules.length)
-      parts.push(`for m in ${words(r.modules)}; do
-  modinfo -F filename "$m" >/dev/null 2>&1 && printf 'modavail\\t%s\\n' "$m"
-  s=/sys/module/$(printf %s "$m" | tr - _)
-  [ -d "$s" ] && printf 'modsys\\t%s\\n' "\${s##*/}"
-  [ -r "$s/initstate" ] && printf 'modlive\\t%s %s\\n' "\${s##*/}" "$(cat "$s/refcnt" 2>/dev/null || echo 0)"
-  for p in "$s"/parameters/*; do [ -r "$p" ] && printf 'modparam\\t%s %s %s\\n' "\${s##*/}" "\${p##*/}" "$(head -c 200 "$p" 2>/dev/null)"; done
-done`);
+    parts.push(`printf 'nofile\\t'; ulimit -n`);
+    if (r.modules.length) {
+      // modinfo names each module it cannot find on stderr; the others are available
+      parts.push(
+        `command -v modinfo >/dev/null 2>&1 && { ${rawBlock('modinfo', `modinfo -F filename ${words(r.modules)} 2>&1 >/dev/null`)}; }`,
+      );
+      for (const m of [...new Set(r.modules.map(moduleName))])
+        parts.push(`[ -d ${quote(`/sys/module/${m}`)} ] && printf 'modsys\\t%s\\n' ${quote(m)}`);
+    }
     if (r.commands.length)
       parts.push(
-        `for c in ${words(r.commands)}; do printf 'cmd\\t%s %s\\n' "$c" "$(command -v "$c" 2>/dev/null)"; done`,
+        `for c in ${words(r.commands)}; do printf 'cmd\\t%s ' "$c"; command -v "$c" 2>/dev/null || echo; done`,
       );
     if (r.packages.length) parts.push(packagesSnippet(r.packages));
-    for (const f of r.files)
-      parts.push(
-        `f=${quote(f)}; if [ -e "$f" ]; then printf 'file\\t%s\\t%s\\t%s\\t' "$(printf %s "$f" | base64 | tr -d '\\n')" "$(stat -c %a "$f" 2>/dev/null)" "$(sha256sum < "$f" 2>/dev/null | cut -d' ' -f1)"; if [ "$(stat -c %s "$f" 2>/dev/null || echo 0)" -le ${MAX_CONTENT} ] && [ -f "$f" ]; then base64 < "$f" | tr -d '\\n'; fi; echo; else printf 'missing\\t%s\\n' "$(printf %s "$f" | base64 | tr -d '\\n')"; fi`,
-      );
-    if (r.diskPaths.length)
-      parts.push(
-        `for p in ${words(r.diskPaths)}; do q=$p; while [ ! -e "$q" ] && [ "$q" != / ]; do q=$(dirname "$q"); done; printf 'disk\\t%s %s\\n' "$p" "$(df -Pm "$q" 2>/dev/null | awk 'NR==2{print $4}')"; done`,
-      );
+    if (r.diskPaths.length) parts.push(diskSnippet(r.diskPaths));
     if (r.services.length) parts.push(servicesSnippet(r.services));
-    if (r.processes.length)
+    if (r.processes.length) parts.push(processesSnippet(r.processes));
+    Object.values(r.listings).forEach((l, i) =>
       parts.push(
-        `for p in ${words(r.processes)}; do printf 'proc\\t%s %s\\n' "$p" "$(pgrep -x "$p" 2>/dev/null | tr '\\n' ' ')"; done`,
-      );
-    for (const [key, cmd] of Object.entries(r.outputs))
-      parts.push(
-        `o=$( (${cmd}) 2>&1 ); c=$?; printf 'out\\t%s\\t%s\\t%s\\n' ${quote(key)} $c "$(printf %s "$o" | base64 | tr -d '\\n')"`,
-      );
+        `d=${quote(l.dir)}; [ -d "$d" ] && { printf 'ls\\t%s\\n' ${i}; for e in "$d"/*; do [ -e "$e" ] || [ -h "$e" ] || continue; printf 'lse\\t%s\\t%s\\n' ${i} "\${e##*/}"; done; }`,
+      ),
+    );
     return parts.join('\n');
   },
-  parse(text) {
+  blob: (r: Required<ProbeRequest>) => filesBlob(r.files) + execsBlob(r.execs) + outputsBlob(r.outputs),
+  parse(rawText, ctx) {
+    const text = ctx ? legacyLines(rawText, ctx) : rawText;
     const mods = new Map<string, ModuleFacts>();
     const out: RequestedFacts = {
       modules: [],
@@ -256,6 +299,215 @@ done`);
       }
     }
     out.modules = [...mods.values()];
+    if (ctx) {
+      out.files = parseFiles(ctx.request.files, ctx.blob);
+      Object.assign(out.outputs, parseListings(rawText, ctx.request.listings));
+      for (const [key, path] of Object.entries(ctx.request.texts)) {
+        const lines = ctx.reads.get(path);
+        out.outputs[key] = lines ? { code: 0, stdout: lines.join('\n') } : { code: 1, stdout: '' };
+      }
+      for (const [k, part] of ctx.blob)
+        if (k.startsWith('out:'))
+          out.outputs[k.slice(4)] = {
+            code: part.code,
+            stdout: part.bytes.toString('utf8').replace(/\n+$/, ''),
+          };
+    }
     return out;
   },
 };
+
+/** Content is read for files up to this size (the rest get sha256 and mode only). */
+const HEAD = MAX_CONTENT + 1;
+
+/** Paths whose size stat cannot tell (the kernel's own files): no content from the blob. */
+function sizeless(path: string): boolean {
+  return /^\/(proc|sys)\//.test(path);
+}
+
+/**
+ * Every requested file in three processes whatever their number: ONE `stat -L` (mode, size; a path
+ * it answers for exists), ONE `sha256sum` and ONE `head -v -c` over the readable regular ones, all
+ * inside the blob (encoded once). `head` frames each file with "==> PATH <==" and the sizes from stat
+ * say where each content ends, so no content can be mistaken for a frame.
+ */
+export function filesBlob(files: string[]): string {
+  if (!files.length) return '';
+  for (const f of files)
+    if (f.includes('\n')) throw new Error(`a probed path cannot contain a newline: ${JSON.stringify(f)}`);
+  const tests = files.map((f) => `f=${quote(f)}; [ -f "$f" ] && [ -r "$f" ] && set -- "$@" "$f"`).join('\n');
+  const heads = files.filter((f) => !sizeless(f));
+  return `
+set --
+${tests}
+${blobPart('stat', `stat -L -c '%a %s %n' -- ${words(files)}`)}
+[ $# -gt 0 ] && { ${blobPart('sha', 'sha256sum -- "$@"')}; }
+set --
+${heads.map((f) => `f=${quote(f)}; [ -f "$f" ] && [ -r "$f" ] && set -- "$@" "$f"`).join('\n')}
+[ $# -gt 0 ] && { ${blobPart('head', `head -v -c ${HEAD} -- "$@"`)}; }
+`;
+}
+
+/**
+ * Commands as argv: run in the blob's own process (no subshell: argv cannot exit or cd), each only
+ * when its program is there (`command -v`, a builtin), so a missing one costs no process.
+ */
+export function execsBlob(execs: Record<string, string[] | Exec>): string {
+  return Object.entries(execs)
+    .map(([key, e]) => {
+      const x: Exec = Array.isArray(e) ? { argv: e } : e;
+      if (!x.argv.length) throw new Error(`probe exec ${key}: empty argv`);
+      const k = quote(`out:${key}`);
+      const other = x.otherwise ?? { code: 1, stdout: '' };
+      const skip = (o: { code: number; stdout: string }) =>
+        `printf '%s begin %s\\n%s\\n%s end %s\\n' "$N" ${k} ${quote(o.stdout)} "$N" ${o.code}`;
+      const run = `if command -v ${quote(x.argv[0] ?? '')} >/dev/null 2>&1; then ${blobPart(`out:${key}`, `${words(x.argv)} ${x.stderr === false ? '2>/dev/null' : '2>&1'}`)}; else ${skip({ code: 127, stdout: '' })}; fi`;
+      if (!x.onlyIf) return `\n${run}`;
+      const p = quote(x.onlyIf);
+      return `\nif [ -e ${p} ] || [ -h ${p} ]; then ${run}; else ${skip(other)}; fi`;
+    })
+    .join('');
+}
+
+/** The remaining raw outputs: each command in its own subshell (it may `exit` or `cd`). */
+export function outputsBlob(outputs: Record<string, string>): string {
+  return Object.entries(outputs)
+    .map(([key, cmd]) => '\n' + blobPart(`out:${key}`, `( ${cmd}\n) 2>&1`))
+    .join('');
+}
+
+const EMPTY_SHA = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+/** sha256sum's line: "HASH  PATH", or "\HASH  PATH-ESCAPED" for a name with a backslash or newline. */
+function shaLine(line: string): [string, string] | null {
+  const esc = line.startsWith('\\');
+  const m = /^([0-9a-f]{64}) [ *](.*)$/.exec(esc ? line.slice(1) : line);
+  if (!m?.[1]) return null;
+  const name = esc ? (m[2] ?? '').replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c)) : (m[2] ?? '');
+  return [name, m[1]];
+}
+
+export function parseFiles(files: string[], blob: ParseContext['blob']): Record<string, FileFacts> {
+  const stat = new Map<string, { mode: string; size: number }>();
+  for (const line of (blob.get('stat')?.bytes.toString('utf8') ?? '').split('\n')) {
+    const m = /^([0-7]+) ([0-9]+) (.*)$/.exec(line);
+    if (m?.[1] && m[3] !== undefined) stat.set(m[3], { mode: m[1].padStart(4, '0'), size: int(m[2]) });
+  }
+  const sha = new Map<string, string>();
+  for (const line of (blob.get('sha')?.bytes.toString('utf8') ?? '').split('\n')) {
+    const s = shaLine(line);
+    if (s) sha.set(s[0], s[1]);
+  }
+  const content = new Map<string, string | null>();
+  const head = blob.get('head')?.bytes;
+  if (head) {
+    let pos = 0;
+    for (const f of files) {
+      // head framed exactly the readable regular files sha256sum read (the same shell test)
+      if (sizeless(f) || !sha.has(f)) continue;
+      const frame = Buffer.from(`${pos === 0 ? '' : '\n'}==> ${f} <==\n`);
+      const size = stat.get(f)?.size;
+      if (size === undefined || !head.subarray(pos, pos + frame.length).equals(frame))
+        throw new Error(`probe: ${f} changed while the probe read it; run again`);
+      pos += frame.length;
+      const n = Math.min(size, HEAD);
+      if (pos + n > head.length) throw new Error(`probe: ${f} shrank while the probe read it; run again`);
+      content.set(f, size <= MAX_CONTENT ? head.subarray(pos, pos + n).toString('utf8') : null);
+      pos += n;
+    }
+  }
+  const out: Record<string, FileFacts> = {};
+  for (const f of files) {
+    const st = stat.get(f);
+    if (!st) {
+      out[f] = { exists: false, mode: null, sha256: null, content: null };
+      continue;
+    }
+    const h = sha.get(f) ?? null;
+    out[f] = {
+      exists: true,
+      mode: st.mode,
+      sha256: h,
+      content: content.get(f) ?? (h === EMPTY_SHA ? '' : null),
+    };
+  }
+  return out;
+}
+
+/** Module lines in the order the per-item loop printed them: modavail, modsys, modlive, modparam. */
+function moduleLines(text: string, ctx: ParseContext): string[] {
+  const { reads, request } = ctx;
+  const out: string[] = [];
+  for (const line of reads.get('/proc/modules') ?? []) {
+    const f = line.split(' ');
+    if (f[0]) out.push(`mod\t${f[0]} ${f[2] ?? ''}`);
+  }
+  const { lines, blocks } = rawBlocks(text);
+  const modinfo = blocks.find(([n]) => n === 'modinfo')?.[1];
+  const missing = new Set<string>();
+  for (const l of modinfo ?? []) {
+    const m = /Module (\S+) not found/.exec(l) ?? /'([^']+)'/.exec(l);
+    if (m?.[1]) missing.add(m[1]);
+  }
+  const sys = new Set(lines.filter(([k]) => k === 'modsys').map(([, v]) => v));
+  for (const m of request.modules) {
+    const s = moduleName(m);
+    const dir = `/sys/module/${s}`;
+    if (modinfo && !missing.has(m)) out.push(`modavail\t${m}`);
+    if (sys.has(s)) out.push(`modsys\t${s}`);
+    if (reads.has(`${dir}/initstate`)) out.push(`modlive\t${s} ${first(reads, `${dir}/refcnt`) || '0'}`);
+    for (const [p, v] of reads)
+      if (p.startsWith(`${dir}/parameters/`) && !p.slice(dir.length + 12).includes('/'))
+        out.push(`modparam\t${s} ${p.slice(dir.length + 12)} ${(v[0] ?? '').slice(0, 200)}`);
+  }
+  return out;
+}
+
+/** The line protocol the parser reads, from this module's section and the probe's shared reads. */
+function legacyLines(text: string, ctx: ParseContext): string {
+  const { lines, blocks } = rawBlocks(text);
+  const out = lines
+    .filter(([k]) => k !== 'modsys' && k !== 'pid' && k !== 'ls' && k !== 'lse')
+    .map(([k, v]) => `${k}\t${v}`);
+  out.push(...moduleLines(text, ctx));
+  const df = blocks.find(([n]) => n === 'df')?.[1].slice(1) ?? [];
+  ctx.request.diskPaths.forEach((p, i) => {
+    const free = df.length === ctx.request.diskPaths.length ? (df[i]?.split(/\s+/)[3] ?? '') : '';
+    out.push(`disk\t${p} ${free}`);
+  });
+  const pids = new Map<string, string[]>();
+  for (const [k, v] of lines) {
+    const sp = v.indexOf(' ');
+    if (k === 'pid' && sp > 0)
+      pids.set(v.slice(sp + 1), [...(pids.get(v.slice(sp + 1)) ?? []), v.slice(0, sp)]);
+  }
+  for (const l of pids.values()) l.sort((a, b) => int(a) - int(b));
+  for (const p of ctx.request.processes) out.push(`proc\t${p} ${(pids.get(p) ?? []).join(' ')}`);
+  return out.join('\n');
+}
+
+/** Each listing as `ls -1` printed it (byte order, the excluded suffixes left out). */
+function parseListings(text: string, listings: Record<string, Listing>): RequestedFacts['outputs'] {
+  const seen = new Set<string>();
+  const names = new Map<string, string[]>();
+  for (const [k, v] of kvLines(text)) {
+    if (k === 'ls') seen.add(v);
+    else if (k === 'lse') {
+      const t = v.indexOf('\t');
+      const i = v.slice(0, t);
+      names.set(i, [...(names.get(i) ?? []), v.slice(t + 1)]);
+    }
+  }
+  const out: RequestedFacts['outputs'] = {};
+  Object.entries(listings).forEach(([key, l], i) => {
+    if (!seen.has(String(i))) {
+      out[key] = { code: 2, stdout: '' };
+      return;
+    }
+    const keep = (names.get(String(i)) ?? [])
+      .filter((n) => !(l.exclude ?? []).some((x) => n.endsWith(x)))
+      .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    out[key] = { code: 0, stdout: keep.join('\n') };
+  });
+  return out;
+}

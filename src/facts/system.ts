@@ -4,9 +4,13 @@
  *   { hostname: 'lb1',
  *     os: { id: 'debian', versionId: '12', family: 'debian', packageManager: 'apt', ... },
  *     kernel: { release: '6.1.0-50-amd64', machine: 'x86_64', headersInstalled: true, lockdown: 'none', ... } }
+ *
+ * One process (uname); the files go through the probe's shared read. Sets $DPVS_PROBE_RELEASE (the
+ * running kernel's release) for the reads after it, which fall back to `uname -r` outside the probe.
  */
+import { z } from 'zod';
 import type { KernelFacts, OsFacts } from './types.js';
-import { type FactModule, int, kvLines } from './section.js';
+import { type FactModule, first, int, kvLines } from './section.js';
 
 export interface SystemFacts {
   hostname: string;
@@ -14,26 +18,55 @@ export interface SystemFacts {
   kernel: KernelFacts;
 }
 
+const HOSTNAME = '/proc/sys/kernel/hostname';
+const OS_RELEASE = '/etc/os-release';
+const CMDLINE = '/proc/cmdline';
+const LOCKDOWN = '/sys/kernel/security/lockdown';
+
+export const systemSchema = z.object({
+  hostname: z.string(),
+  os: z.object({
+    id: z.string(),
+    versionId: z.string(),
+    prettyName: z.string(),
+    family: z.enum(['debian', 'rhel', 'unknown']),
+    packageManager: z.enum(['apt', 'dnf', 'yum', 'unknown']),
+  }),
+  kernel: z.object({
+    release: z.string(),
+    machine: z.string(),
+    headersInstalled: z.boolean(),
+    cmdline: z.string(),
+    lockdown: z.enum(['none', 'integrity', 'confidentiality', 'unknown']),
+    secureBoot: z.boolean().nullable(),
+    ipv6: z.boolean(),
+    iommuGroups: z.number().int(),
+  }),
+});
+
 export const systemFacts: FactModule<SystemFacts> = {
   name: 'system',
+  reads: () => [HOSTNAME, OS_RELEASE, CMDLINE, LOCKDOWN],
   snippet: () => `
-printf 'hostname\\t%s\\n' "$(hostname 2>/dev/null || cat /proc/sys/kernel/hostname)"
-if [ -r /etc/os-release ]; then sed -n 's/^\\(ID\\|VERSION_ID\\|PRETTY_NAME\\|ID_LIKE\\)=/os.\\1\\t/p' /etc/os-release | tr -d '"'; fi
-r=$(uname -r); printf 'release\\t%s\\nmachine\\t%s\\n' "$r" "$(uname -m)"
+u=$(uname -r -m); r=\${u% *}; DPVS_PROBE_RELEASE=$r; printf 'release\\t%s\\nmachine\\t%s\\n' "$r" "\${u##* }"
 [ -e "/lib/modules/$r/build" ] && printf 'headers\\t1\\n'
-printf 'cmdline\\t%s\\n' "$(cat /proc/cmdline 2>/dev/null)"
-[ -r /sys/kernel/security/lockdown ] && printf 'lockdown\\t%s\\n' "$(cat /sys/kernel/security/lockdown)"
 for f in /sys/firmware/efi/efivars/SecureBoot-*; do [ -r "$f" ] && printf 'secureboot\\t%s\\n' "$(od -An -tu1 -j4 -N1 "$f" | tr -d ' ')"; done
 [ -d /proc/sys/net/ipv6 ] && printf 'ipv6\\t1\\n'
-printf 'iommu\\t%s\\n' "$(ls /sys/kernel/iommu_groups 2>/dev/null | wc -l)"
+set -- /sys/kernel/iommu_groups/*; [ -e "$1" ] || shift; printf 'iommu\\t%s\\n' $#
 for pm in apt-get dnf yum; do command -v $pm >/dev/null 2>&1 && printf 'pm\\t%s\\n' $pm; done
 `,
-  parse(text) {
+  parse(text, ctx) {
     const m = new Map<string, string>();
     const pms: string[] = [];
     for (const [k, v] of kvLines(text)) {
       if (k === 'pm') pms.push(v);
       else m.set(k, v);
+    }
+    const reads = ctx?.reads ?? new Map<string, string[]>();
+    // /etc/os-release: the four keys, every double quote dropped (as `tr -d '"'` did)
+    for (const line of reads.get(OS_RELEASE) ?? []) {
+      const kv = /^(ID|VERSION_ID|PRETTY_NAME|ID_LIKE)=(.*)$/.exec(line);
+      if (kv?.[1] !== undefined) m.set(`os.${kv[1]}`, (kv[2] ?? '').replace(/"/g, ''));
     }
     const id = (m.get('os.ID') ?? 'unknown').toLowerCase();
     const like = `${id} ${(m.get('os.ID_LIKE') ?? '').toLowerCase()}`;
@@ -52,7 +85,7 @@ for pm in apt-get dnf yum; do command -v $pm >/dev/null 2>&1 && printf 'pm\\t%s\
               ? 'yum'
               : 'unknown'
           : 'unknown';
-    const lockdownRaw = m.get('lockdown') ?? '';
+    const lockdownRaw = reads.has(LOCKDOWN) ? first(reads, LOCKDOWN) : (m.get('lockdown') ?? '');
     const sel = /\[(\w+)\]/.exec(lockdownRaw)?.[1];
     const lockdown: KernelFacts['lockdown'] =
       sel === 'none' || sel === 'integrity' || sel === 'confidentiality'
@@ -62,7 +95,7 @@ for pm in apt-get dnf yum; do command -v $pm >/dev/null 2>&1 && printf 'pm\\t%s\
           : 'none';
     const sb = m.get('secureboot');
     return {
-      hostname: m.get('hostname') ?? '',
+      hostname: reads.has(HOSTNAME) ? first(reads, HOSTNAME) : (m.get('hostname') ?? ''),
       os: {
         id,
         versionId: m.get('os.VERSION_ID') ?? '',
@@ -74,7 +107,7 @@ for pm in apt-get dnf yum; do command -v $pm >/dev/null 2>&1 && printf 'pm\\t%s\
         release: m.get('release') ?? '',
         machine: m.get('machine') ?? '',
         headersInstalled: m.get('headers') === '1',
-        cmdline: m.get('cmdline') ?? '',
+        cmdline: reads.has(CMDLINE) ? first(reads, CMDLINE) : (m.get('cmdline') ?? ''),
         lockdown,
         secureBoot: sb === undefined ? null : sb === '1',
         ipv6: m.get('ipv6') === '1',
@@ -82,4 +115,5 @@ for pm in apt-get dnf yum; do command -v $pm >/dev/null 2>&1 && printf 'pm\\t%s\
       },
     };
   },
+  schema: systemSchema,
 };

@@ -139,6 +139,22 @@ export interface Facts {
   probeMs: number;
 }
 
+/** An argv read with conditions: run only when `onlyIf` exists, its stderr dropped when `stderr` is false. */
+export interface Exec {
+  argv: string[];
+  /** a path that must exist (or be a symlink) for the command to run; else `otherwise` */
+  onlyIf?: string;
+  /** the output when it does not run (default { code: 1, stdout: '' }) */
+  otherwise?: { code: number; stdout: string };
+  /** false: stderr is dropped instead of merged into stdout */
+  stderr?: boolean;
+}
+
+export interface Listing {
+  dir: string;
+  exclude?: string[];
+}
+
 /** What a task wants the probe to read, beyond the fixed facts. Merged across tasks. */
 export interface ProbeRequest {
   files?: string[];
@@ -148,6 +164,29 @@ export interface ProbeRequest {
   diskPaths?: string[];
   services?: string[];
   processes?: string[];
-  /** key -> read-only shell command; its stdout and exit code land in facts.outputs[key] */
+  /**
+   * key -> a read-only command as argv (no shell text: every word is quoted); its output (stdout and
+   * stderr) and exit status land in facts.outputs[key]. A command that is not on PATH (or an absolute
+   * path that is not executable) is not run: { code: 127, stdout: '' }.
+   */
+  execs?: Record<string, string[] | Exec>;
+  /**
+   * key -> a directory whose entries (`ls -1` order, no dot-files, names ending in one of `exclude`
+   * left out) land in facts.outputs[key] as `ls -1` would print them: { code: 0, stdout: names one a
+   * line }, or { code: 2, stdout: '' } when it is not a directory. Read by the shell's own glob: no
+   * process.
+   */
+  listings?: Record<string, Listing>;
+  /**
+   * key -> a small text file (a /proc or /sys value) read with the probe's shared read, no process:
+   * facts.outputs[key] = { code: 0, stdout: its text without the final newline } as `cat` printed it,
+   * or { code: 1, stdout: '' } when it could not be read.
+   */
+  texts?: Record<string, string>;
+  /**
+   * key -> read-only shell command, run in a subshell; its output and exit code land in
+   * facts.outputs[key]. Only for reads no argv can express (the paths depend on the running kernel);
+   * prefer `execs` or a fact module.
+   */
   outputs?: Record<string, string>;
 }

@@ -26,20 +26,26 @@ export const OUT = {
   laddrs: 'ipvsadm-G',
 } as const;
 
-export function lbOutputs(b: LbBins): Record<string, string> {
+/** The live state reads, as argv (the probe runs them without a shell of their own). */
+export function lbExecs(b: LbBins): Record<string, string[]> {
   return {
     // -s: some builds print the sa_used/sa_free counters (which mark a sapool) only with -s
-    [OUT.addr]: sh`${b.dpip} -s addr show`,
-    [OUT.addr6]: sh`${b.dpip} -6 -s addr show`,
-    [OUT.route]: sh`${b.dpip} route show`,
-    [OUT.route6]: sh`${b.dpip} -6 route show`,
-    [OUT.ipvsList]: sh`${b.ipvsadm} -ln`,
-    [OUT.laddrs]: sh`${b.ipvsadm} -G`,
+    [OUT.addr]: [b.dpip, '-s', 'addr', 'show'],
+    [OUT.addr6]: [b.dpip, '-6', '-s', 'addr', 'show'],
+    [OUT.route]: [b.dpip, 'route', 'show'],
+    [OUT.route6]: [b.dpip, '-6', 'route', 'show'],
+    [OUT.ipvsList]: [b.ipvsadm, '-ln'],
+    [OUT.laddrs]: [b.ipvsadm, '-G'],
   };
 }
 
+/** The same reads as shell command lines. */
+export function lbOutputs(b: LbBins): Record<string, string> {
+  return Object.fromEntries(Object.entries(lbExecs(b)).map(([k, argv]) => [k, sh`${argv}`]));
+}
+
 export function lbProbe(b: LbBins, extraFiles: string[] = []): ProbeRequest {
-  return { outputs: lbOutputs(b), files: [RECORD_PATH, RESTORE_SCRIPT_PATH, ...extraFiles] };
+  return { execs: lbExecs(b), files: [RECORD_PATH, RESTORE_SCRIPT_PATH, ...extraFiles] };
 }
 
 export interface Current {

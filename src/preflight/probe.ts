@@ -1,5 +1,5 @@
 /** What the preflight checks read beyond the fixed facts (merged into the host's probe). Pure. */
-import type { ProbeRequest } from '../facts/types.js';
+import type { Listing, ProbeRequest } from '../facts/types.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import { buildDir, OUT_KERNELS, OUT_PKG_CONFIG } from './checks/build.js';
 import { driverModule } from './checks/kmod.js';
@@ -8,19 +8,30 @@ import { isBalancer, isRealserver, pidFile } from '../desired/settings.js';
 
 export function preflightProbe(host: ResolvedHost, _inventory: LoadedInventory): ProbeRequest {
   const req: Required<Pick<ProbeRequest, 'commands' | 'modules' | 'diskPaths' | 'processes' | 'files'>> & {
-    outputs: Record<string, string>;
-  } = { commands: [], modules: [], diskPaths: [], processes: [], files: [], outputs: {} };
+    execs: Record<string, string[]>;
+    listings: Record<string, Listing>;
+    texts: Record<string, string>;
+  } = {
+    commands: [],
+    modules: [],
+    diskPaths: [],
+    processes: [],
+    files: [],
+    execs: {},
+    listings: {},
+    texts: {},
+  };
   // SYS-002: the kernel's ceiling for LimitNOFILE
-  req.outputs[OUT_NR_OPEN] = 'cat /proc/sys/fs/nr_open';
+  req.texts[OUT_NR_OPEN] = '/proc/sys/fs/nr_open';
   if (isBalancer(host) || isRealserver(host)) {
     // BUILD-002: installed kernels (reboot pending?); BUILD-004: disk for the builds
-    req.outputs[OUT_KERNELS] = 'ls -1 /lib/modules';
+    req.listings[OUT_KERNELS] = { dir: '/lib/modules' };
     req.diskPaths.push(buildDir(host));
   }
   if (isBalancer(host)) {
     // BUILD-003: pkg-config version (DPDK 20.11+)
     req.commands.push('pkg-config', 'gcc', 'make');
-    req.outputs[OUT_PKG_CONFIG] = 'pkg-config --version';
+    req.execs[OUT_PKG_CONFIG] = ['pkg-config', '--version'];
     // KMOD-001 binding driver, KMOD-003 vhost_net (1.10 KNI), KMOD-005 rte_kni parameters
     req.modules.push(driverModule(host), 'vhost_net', 'rte_kni');
     req.files.push('/dev/vhost-net', pidFile(host));

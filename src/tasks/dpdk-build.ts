@@ -29,7 +29,7 @@ import {
 import { builtModules, dpdkSpec, dpvsTarballName, type DpdkSpec } from './dpdk/spec.js';
 import {
   buildOptions,
-  COMPILER_COMMAND,
+  COMPILER_ARGV,
   COMPILER_OUTPUT,
   makeTarget,
   marchOptions,
@@ -42,7 +42,7 @@ const TASK = 'dpdk-build';
 /** Is the running kernel's build tree usable? The check DPDK 20.11's kernel/linux/meson.build makes. */
 export const KBUILD_OUTPUT = 'dpdk-build-kbuild';
 export const KBUILD_COMMAND = [
-  'd=/lib/modules/$(uname -r)/build',
+  'd=/lib/modules/${DPVS_PROBE_RELEASE:-$(uname -r)}/build',
   '[ -e "$d" ] || { echo absent; exit 0; }',
   'command -v make >/dev/null 2>&1 || { echo nomake; exit 0; }',
   'if out=$(make -sC "$d" kernelversion 2>&1); then echo ok; else printf \'fail %s\\n\' "$(printf \'%s\\n\' "$out" | head -n 1)"; fi',
@@ -208,8 +208,8 @@ export const dpdkBuildTask: Task = {
     return {
       files: [spec.layout.stamp],
       commands: ['gcc', 'make', 'meson', 'ninja', 'patch', 'pkg-config'],
+      execs: { [COMPILER_OUTPUT]: [...COMPILER_ARGV] },
       outputs: {
-        [COMPILER_OUTPUT]: COMPILER_COMMAND,
         ...(spec.rteKni && spec.pairing.buildSystem === 'meson' ? { [KBUILD_OUTPUT]: KBUILD_COMMAND } : {}),
         ...seriesOutputs(spec, inventory),
       },

@@ -13,7 +13,7 @@ import { failStep } from './dpdk/fail.js';
 import { fetchProbeFiles, planFetch, type FetchSource } from './dpdk/fetch.js';
 import { seriesOutputs } from './dpdk/series.js';
 import { dpdkSpec, dpvsTarballName, PATCH_CACHE, type DpdkSpec } from './dpdk/spec.js';
-import { COMPILER_COMMAND, COMPILER_OUTPUT } from './dpdk/stamp.js';
+import { COMPILER_ARGV, COMPILER_OUTPUT } from './dpdk/stamp.js';
 import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 const TASK = 'dpdk-source';
@@ -38,7 +38,8 @@ export const dpdkSourceTask: Task = {
     return {
       files: dpdkProbeFiles(spec, inventory),
       commands: ['curl', 'wget', 'sha256sum', 'tar'],
-      outputs: { [COMPILER_OUTPUT]: COMPILER_COMMAND, ...seriesOutputs(spec, inventory) },
+      execs: { [COMPILER_OUTPUT]: [...COMPILER_ARGV] },
+      outputs: seriesOutputs(spec, inventory),
     };
   },
 

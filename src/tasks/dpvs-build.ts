@@ -58,10 +58,10 @@ function probe(host: ResolvedHost, inventory: LoadedInventory) {
     files,
     services: [DPVS_UNIT],
     commands: ['curl', 'wget', 'git', 'make', 'tar', 'pkg-config'],
-    outputs: {
-      [OUT_CURRENT]: sh`readlink -- ${l.current}`,
-      [OUT_RELEASES]: sh`ls -1 -- ${l.releases} 2>/dev/null | grep -v -e '\.tar\.gz$' -e '\.tmp$' || true`,
-    },
+    // readlink's own answer for a path that is not a link: exit 1, nothing printed
+    execs: { [OUT_CURRENT]: { argv: ['readlink', '--', l.current], onlyIf: l.current } },
+    // `ls -1 RELEASES | grep -v -e '\.tar\.gz$' -e '\.tmp$'`, read by the probe's shell
+    listings: { [OUT_RELEASES]: { dir: l.releases, exclude: ['.tar.gz', '.tmp'] } },
   };
 }
 

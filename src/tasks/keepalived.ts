@@ -46,7 +46,13 @@ export function createKeepalivedTask(opts: KeepalivedTaskOptions = {}): Task {
       return {
         files: [KEEPALIVED_CONF_PATH],
         services: [KEEPALIVED_UNIT],
-        outputs: { [KNI_ADDR_OUTPUT]: sh`ip -o addr show dev ${kni}` },
+        // no such device: ip's exit 1 (its message is not read)
+        execs: {
+          [KNI_ADDR_OUTPUT]: {
+            argv: ['ip', '-o', 'addr', 'show', 'dev', kni],
+            onlyIf: `/sys/class/net/${kni}`,
+          },
+        },
       };
     },
     plan(ctx: PlanContext): TaskPlan {

@@ -149,7 +149,7 @@ export const kmodsTask: Task = {
         ...OUT_OF_TREE.map((m) => `${spec.layout.kmodDir}/${m}.ko`),
       ],
       outputs: {
-        [EXTRA_OUTPUT]: `cd "/lib/modules/$(uname -r)/extra" 2>/dev/null && sha256sum ${OUT_OF_TREE.map((m) => `${m}.ko`).join(' ')} 2>/dev/null`,
+        [EXTRA_OUTPUT]: `cd "/lib/modules/\${DPVS_PROBE_RELEASE:-$(uname -r)}/extra" 2>/dev/null && sha256sum ${OUT_OF_TREE.map((m) => `${m}.ko`).join(' ')} 2>/dev/null`,
       },
     };
   },

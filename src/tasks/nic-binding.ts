@@ -189,7 +189,7 @@ export const nicBindingTask: Task = {
       files: [NIC_STATE, BIND_SCRIPT, BIND_UNIT_PATH],
       services: [BIND_UNIT],
       commands: ['driverctl'],
-      outputs: { [DRIVERCTL_OUTPUT]: 'driverctl list-overrides 2>/dev/null' },
+      execs: { [DRIVERCTL_OUTPUT]: { argv: ['driverctl', 'list-overrides'], stderr: false } },
     };
   },
 

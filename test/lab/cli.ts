@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { down, status, up } from './lab.js';
 import { buildFixtures } from './fixtures/build.js';
 import { inventoryYaml, labInventory, writeInventory } from './inventory.js';
+import { LAB_INSTANCE } from './instance.js';
 import { labPaths } from './paths.js';
 import { DEFAULT_SHAPE, labProfiles } from './profiles.js';
 
@@ -52,6 +53,7 @@ program
     hostList,
     [],
   )
+  .option('--no-fixtures', 'do not build the DPDK/DPVS fixture tarballs (plans that fetch nothing)')
   .action(
     async (o: {
       balancers?: number;
@@ -60,6 +62,7 @@ program
       realHugepages?: string;
       kernel: Record<string, string>;
       withoutHeaders: string[];
+      fixtures: boolean;
     }) => {
       const paths = labPaths();
       const noHeaders = o.withoutHeaders;
@@ -72,17 +75,20 @@ program
       };
       const r = await up({ shape, paths, log: (l) => console.error(l) });
       // The DPDK/DPVS fixture tarballs the inventory pushes (deterministic; cached by their sources).
-      const tf = Date.now();
-      const m = await buildFixtures(paths.www);
-      console.error(`fixtures: ${m.artifacts.length} tarballs in ${paths.www} (${Date.now() - tf} ms)`);
+      if (o.fixtures) {
+        const tf = Date.now();
+        const m = await buildFixtures(paths.www);
+        console.error(`fixtures: ${m.artifacts.length} tarballs in ${paths.www} (${Date.now() - tf} ms)`);
+      }
       const custom =
         shape.balancers !== DEFAULT_SHAPE.balancers ||
         shape.realservers !== DEFAULT_SHAPE.realservers ||
         'kernels' in shape ||
-        'noHeaders' in shape;
+        'noHeaders' in shape ||
+        LAB_INSTANCE !== ''; // another instance's addresses are not inventories/lab.yaml's
       let inventory = paths.defaultInventory;
       if (o.inventory !== undefined || custom || shape.realHugepages !== undefined) {
-        inventory = resolve(o.inventory ?? `${paths.lab}/inventory.yaml`);
+        inventory = resolve(o.inventory ?? paths.instanceInventory);
         const inv = labInventory(r.profiles, {
           inventoryFile: inventory,
           identity: paths.identity,

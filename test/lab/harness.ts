@@ -8,6 +8,8 @@ import { loadFakeKernel } from './fakekernel-adapter.js';
 import { labPaths } from './paths.js';
 import type { LabHostProfile } from './profile-types.js';
 import { FIXTURES_URL } from './lab.js';
+import { LAB_INSTANCE } from './instance.js';
+import { inventoryYaml, labInventory, writeInventory } from './inventory.js';
 
 export interface LabInfo {
   /** inventories/lab.yaml */
@@ -32,6 +34,19 @@ export async function ensureLab(): Promise<LabInfo> {
   // applied state (hugepages, bound NICs, a running dpvs): tests get a fresh one, never that.
   if ((await status(paths)).length) await down({ paths });
   const r = await up({ paths });
+  if (LAB_INSTANCE) {
+    // another instance: its own addresses, so its own inventory (the default one is committed)
+    const inv = labInventory(r.profiles, {
+      inventoryFile: paths.defaultInventory,
+      identity: paths.identity,
+      knownHosts: paths.knownHosts,
+      fixtures: paths.www,
+    });
+    await writeInventory(
+      paths.defaultInventory,
+      inventoryYaml(inv, `DPVS_LAB_INSTANCE=${LAB_INSTANCE} ensureLab()`),
+    );
+  }
   const fake = await loadFakeKernel();
   return {
     inventory: paths.defaultInventory,

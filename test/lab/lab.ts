@@ -14,6 +14,7 @@ import { readHostFilesCommon, writeHostFiles } from './host-files.js';
 import { generateEd25519 } from './keys.js';
 import {
   LAB_NS,
+  NS_PREFIX,
   NFT_TABLE,
   UPLINK,
   addUplinkFirewall,
@@ -24,7 +25,7 @@ import {
   netnsPids,
 } from './net.js';
 import { alive, isMountpoint, killAndWait, readBanner, sleep, tcpOpen, unmountAll } from './proc.js';
-import { DEFAULT_SHAPE, LAB_BRIDGE_ADDRESS, labProfiles, type LabShape } from './profiles.js';
+import { DEFAULT_SHAPE, LAB_BRIDGE_ADDRESS, LAB_SUBNET, labProfiles, type LabShape } from './profiles.js';
 import type { LabHostProfile } from './profile-types.js';
 import { labPaths, type LabPaths } from './paths.js';
 
@@ -187,6 +188,13 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
     await down({ paths });
   }
 
+  // another lab instance (or anything else) routing this instance's /16 in the root namespace
+  const routed = await execa('ip', ['-o', 'route', 'show', LAB_SUBNET], { reject: false });
+  if (routed.stdout.trim())
+    throw new Error(
+      `lab up: ${LAB_SUBNET} is already routed (${routed.stdout.trim()}); pick another DPVS_LAB_INSTANCE`,
+    );
+
   const state: LabState = {
     version: 1,
     shape,
@@ -205,7 +213,7 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
   try {
     const fake = await loadFakeKernel();
     await mkdir(paths.run, { recursive: true });
-    await execa('mount', ['-t', 'tmpfs', '-o', 'mode=0755,size=4g', 'dd-lab-run', paths.run]);
+    await execa('mount', ['-t', 'tmpfs', '-o', 'mode=0755,size=4g', `${NS_PREFIX}lab-run`, paths.run]);
     await Promise.all(
       [paths.hosts, paths.fakeState, paths.fakeMount, paths.www].map((d) => mkdir(d, { recursive: true })),
     );

@@ -12,12 +12,14 @@
  */
 import { readdir, readlink, stat } from 'node:fs/promises';
 import { execa } from 'execa';
+import { NAME_PREFIX } from './instance.js';
 import { LAB_BRIDGE_ADDRESS, LAB_PREFIX_LEN, LAB_UPLINK_ADDRESS } from './profiles.js';
 
-export const NS_PREFIX = 'dd-';
-export const LAB_NS = 'dd-lab';
-export const UPLINK = 'dd-up0';
-export const NFT_TABLE = 'dd-lab';
+/** dd- for the default lab, dd<name>- for another instance (test/lab/instance.ts). */
+export const NS_PREFIX = NAME_PREFIX;
+export const LAB_NS = `${NAME_PREFIX}lab`;
+export const UPLINK = `${NAME_PREFIX}up0`;
+export const NFT_TABLE = `${NAME_PREFIX}lab`;
 
 export function hostNetns(host: string): string {
   return NS_PREFIX + 'h-' + host;

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LAB_INSTANCE, STATE_DIR } from './instance.js';
 
 /** The repository root: the nearest directory above this module holding package.json. */
 export function repoRoot(): string {
@@ -36,10 +37,12 @@ export interface LabPaths {
   /** test/lab/host-init.py (source tree, not dist) */
   hostInit: string;
   defaultInventory: string;
+  /** .lab/inventory.yaml (.lab-<name>/inventory.yaml): what `up` writes for a lab of another shape */
+  instanceInventory: string;
 }
 
 export function labPaths(root: string = repoRoot()): LabPaths {
-  const lab = join(root, '.lab');
+  const lab = join(root, STATE_DIR);
   const ssh = join(lab, 'ssh');
   const run = join(lab, 'run');
   return {
@@ -56,6 +59,8 @@ export function labPaths(root: string = repoRoot()): LabPaths {
     fakeState: join(run, 'fk-state'),
     fakeMount: join(run, 'fk'),
     hostInit: resolve(root, 'test', 'lab', 'host-init.py'),
-    defaultInventory: join(root, 'inventories', 'lab.yaml'),
+    // the default lab's is committed; another instance's is written by `up` (its own addresses)
+    defaultInventory: LAB_INSTANCE ? join(lab, 'inventory.yaml') : join(root, 'inventories', 'lab.yaml'),
+    instanceInventory: join(lab, 'inventory.yaml'),
   };
 }

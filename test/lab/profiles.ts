@@ -3,16 +3,18 @@
  * lb1, lb2 (balancers, keepalived pair), rs1, rs2 (realservers) and client1; `labProfiles(n, m)`
  * builds a larger lab by cycling through the same variants.
  */
+import { SUBNET_OCTET } from './instance.js';
 import type { LabHostProfile, LabNic, LabOs } from './profile-types.js';
 
-export const LAB_SUBNET = '10.241.0.0/16';
-export const LAB_BRIDGE_ADDRESS = '10.241.0.1';
-export const LAB_UPLINK_ADDRESS = '10.241.0.254';
+/** 10.241.0.0/16 for the default lab, another /16 per instance (test/lab/instance.ts). */
+export const LAB_SUBNET = `10.${SUBNET_OCTET}.0.0/16`;
+export const LAB_BRIDGE_ADDRESS = `10.${SUBNET_OCTET}.0.1`;
+export const LAB_UPLINK_ADDRESS = `10.${SUBNET_OCTET}.0.254`;
 export const LAB_PREFIX_LEN = 16;
 
-/** 10.241.1.1 for index 0, ... 10.241.1.254, then 10.241.2.1, ... */
+/** 10.241.1.1 for index 0, ... 10.241.1.254, then 10.241.2.1, ... (the instance's /16) */
 export function hostAddress(index: number): string {
-  return `10.241.${1 + Math.floor(index / 254)}.${(index % 254) + 1}`;
+  return `10.${SUBNET_OCTET}.${1 + Math.floor(index / 254)}.${(index % 254) + 1}`;
 }
 
 interface OsInfo {

@@ -237,7 +237,10 @@ describe('dpdk-build predicts what meson would refuse', () => {
   it('the kbuild probe runs: a build dir whose make has no kernelversion target reports fail', () => {
     const r = spawnSync(
       'sh',
-      ['-c', KBUILD_COMMAND.replace('/lib/modules/$(uname -r)/build', path.join(tmp, 'kb'))],
+      [
+        '-c',
+        KBUILD_COMMAND.replace('/lib/modules/${DPVS_PROBE_RELEASE:-$(uname -r)}/build', path.join(tmp, 'kb')),
+      ],
       {
         encoding: 'utf8',
       },
@@ -247,7 +250,10 @@ describe('dpdk-build predicts what meson would refuse', () => {
     writeFileSync(path.join(tmp, 'kb', 'Makefile'), 'all:\n\t@true\n');
     const r2 = spawnSync(
       'sh',
-      ['-c', KBUILD_COMMAND.replace('/lib/modules/$(uname -r)/build', path.join(tmp, 'kb'))],
+      [
+        '-c',
+        KBUILD_COMMAND.replace('/lib/modules/${DPVS_PROBE_RELEASE:-$(uname -r)}/build', path.join(tmp, 'kb')),
+      ],
       {
         encoding: 'utf8',
       },

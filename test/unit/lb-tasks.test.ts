@@ -46,11 +46,11 @@ describe('dpvs-network and lb-services tasks', () => {
   it('asks the probe for the dpip/ipvsadm outputs at the install prefix and the record file', () => {
     const host = tutorialHost({ dpvs: { version: '1.9.10', prefix: '/srv/dpvs' } });
     const req = dpvsNetworkTask.probe?.(host, ctxOf(host, [], emptyFacts()).inventory);
-    expect(req?.outputs).toMatchObject({
-      'dpip-addr': '/srv/dpvs/current/bin/dpip -s addr show',
-      'dpip-route': '/srv/dpvs/current/bin/dpip route show',
-      'ipvsadm-ln': '/srv/dpvs/current/bin/ipvsadm -ln',
-      'ipvsadm-G': '/srv/dpvs/current/bin/ipvsadm -G',
+    expect(req?.execs).toMatchObject({
+      'dpip-addr': ['/srv/dpvs/current/bin/dpip', '-s', 'addr', 'show'],
+      'dpip-route': ['/srv/dpvs/current/bin/dpip', 'route', 'show'],
+      'ipvsadm-ln': ['/srv/dpvs/current/bin/ipvsadm', '-ln'],
+      'ipvsadm-G': ['/srv/dpvs/current/bin/ipvsadm', '-G'],
     });
     expect(req?.files).toContain(RECORD_PATH);
   });

@@ -17,6 +17,8 @@ import { builtModules, type DpdkSpec } from './spec.js';
 export const COMPILER_OUTPUT = 'dpdk-build-compiler';
 /** Read-only: the compiler's first --version line. */
 export const COMPILER_COMMAND = 'LC_ALL=C gcc --version 2>/dev/null | head -n 1';
+/** The same read for the probe, as argv (the probe runs with LC_ALL=C; the first line is used). */
+export const COMPILER_ARGV: readonly string[] = ['gcc', '--version'];
 
 /** make-era machine names (mk/machine/<name>) for common -march values. */
 const MAKE_MACHINES: Record<string, string> = {

@@ -13,7 +13,7 @@ import { KMODS, kmodPaths, RS_KMOD_ROOT, type KmodName } from './spec.js';
 export const OBSERVED_OUTPUT = 'rs-kmod';
 
 export const OBSERVED_COMMAND = [
-  `r=$(uname -r); d=${RS_KMOD_ROOT}/$r; printf 'kernel %s\\n' "$r"`,
+  `r=\${DPVS_PROBE_RELEASE:-$(uname -r)}; d=${RS_KMOD_ROOT}/$r; printf 'kernel %s\\n' "$r"`,
   `for m in ${KMODS.join(' ')}; do`,
   `  s=-; [ -f "$d/$m.stamp" ] && s=$(base64 < "$d/$m.stamp" | tr -d '\\n')`,
   `  b=-; [ -f "$d/$m.ko" ] && b=$(sha256sum < "$d/$m.ko" | cut -d' ' -f1)`,
