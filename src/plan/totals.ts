@@ -2,7 +2,7 @@
  * How each host came out of planning and the counts over a fleet: what the summary line, the JSON output
  * and the exit codes are computed from (the views print them; they decide nothing).
  */
-import { blockingChecks, type HostPlan } from './change.js';
+import type { HostPlan } from './change.js';
 
 /** How a host came out of planning; each host is in exactly one state. */
 export type PlanState = 'unreachable' | 'failed' | 'blocked' | 'changes' | 'in-sync';
