@@ -20,7 +20,13 @@ import { checkSavedPlan } from '../run/saved-plan.js';
 import { makeReport, renderJunit, writeAtomic } from '../run/report.js';
 import { renderFacts } from './views/facts.js';
 import { renderHostPlan, renderPlanSummary } from './views/plan.js';
-import { renderResultLine, renderResultsSummary, renderStats, resultsWidth, isFailure } from './views/results.js';
+import {
+  renderResultLine,
+  renderResultsSummary,
+  renderStats,
+  resultsWidth,
+  isFailure,
+} from './views/results.js';
 import { planTotals } from '../plan/totals.js';
 import { resultStatusOf, type HostResult } from '../run/apply.js';
 import { INTERRUPTED_EXIT, installInterrupt } from './interrupt.js';

@@ -67,4 +67,3 @@ export function planTotals(plans: ReadonlyArray<HostPlan>): PlanTotals {
     complete: blocked + unreachable + failed === 0,
   };
 }
-

@@ -170,4 +170,3 @@ export function renderPlanSummary(plans: ReadonlyArray<HostPlan>, st: Style): st
   if (t.failed) parts.push(st.red(`${t.failed} host(s) could not be planned`));
   return `${t.complete ? 'Plan' : st.red('Plan incomplete')}: ${parts.join(', ')}.`;
 }
-

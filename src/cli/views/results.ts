@@ -57,4 +57,3 @@ export function renderStats(
   const maxE = Math.max(0, ...results.map((r) => r.execs));
   return [`Stats (per host):`, ...lines, `  max per host: ${maxC} connection(s), ${maxE} exec(s)`].join('\n');
 }
-

@@ -16,4 +16,3 @@ export function makeStyle(color: boolean): Style {
 export function colorWanted(stream: { isTTY?: boolean }): boolean {
   return !!stream.isTTY && process.env.NO_COLOR === undefined && process.env.TERM !== 'dumb';
 }
-
