@@ -45,11 +45,30 @@ export class CommandError extends Error {
   ) {
     super(
       message ??
-        `${host}: command failed (exit ${code ?? 'signal'}): ${commandHead(command)}` +
+        `${host}: ${headline(command, code, stdout, stderr)}` +
           (stderr.trim() ? `\n${lastLines(stderr, 15)}` : stdout.trim() ? `\n${lastLines(stdout, 15)}` : ''),
     );
     this.name = 'CommandError';
   }
+}
+
+/** The line a command prints to name why it failed (src/tasks/cause.ts writes them). */
+export const CAUSE_LINE = /^cause: (.+)$/m;
+
+/** The first `cause: ...` line of stderr, else of stdout; null when the command printed none. */
+export function causeOf(stdout: string, stderr: string): string | null {
+  const m = CAUSE_LINE.exec(stderr) ?? CAUSE_LINE.exec(stdout);
+  return m ? (m[1] as string).trim() : null;
+}
+
+/**
+ * A failed command's headline: the cause it printed, then the command; or only the command
+ * ("command failed (exit N): ...") when it printed none.
+ */
+export function headline(command: string, code: number | null, stdout: string, stderr: string): string {
+  const failed = `command failed (exit ${code ?? 'signal'}): ${commandHead(command)}`;
+  const cause = causeOf(stdout, stderr);
+  return cause ? `${cause} (${failed})` : failed;
 }
 
 /** A command as one short line for an error: its first line, at most 200 characters. */

@@ -21,6 +21,8 @@ import type { Facts, NicFacts, NumaNodeFacts } from '../facts/types.js';
 import type { HostEntry, Inventory, NicSettings, SshSettings, WorkerLayout } from '../inventory/schema.js';
 import { DEFAULT_DPVS_VERSION, VERSION_MATRIX } from '../versions.js';
 import { UserError } from '../errors.js';
+import type { ResolvedHost } from '../inventory/types.js';
+import { toaProblem, toolchainProblems } from '../preflight/checks/toolchain.js';
 
 export type DiscoverRole = 'balancer' | 'realserver';
 
@@ -198,6 +200,16 @@ export function discoverInventory(facts: Facts, o: DiscoverOptions): Discovered 
       driver: 'uio_pci_generic',
     };
     entry.dpvs = { version: DEFAULT_DPVS_VERSION };
+    const tc = toolchainProblems(
+      { name, address: o.address, roles: ['balancer'], groups: [], dpvs: entry.dpvs } as ResolvedHost,
+      facts,
+    );
+    if (tc.flags.length) {
+      entry.dpvs.build_env = { CFLAGS: tc.flags.join(' ') };
+      notes.push(
+        `dpvs.build_env CFLAGS ${tc.flags.join(' ')}: upstream's DPVS ${DEFAULT_DPVS_VERSION} does not compile otherwise (${tc.problems.join('; ')}; BUILD-006, docs/operations.md known issue)`,
+      );
+    }
     if (facts.kernel.iommuGroups > 0)
       notes.push(
         `the IOMMU is on (${facts.kernel.iommuGroups} groups): dpdk.driver: vfio-pci is the safer choice if the vfio-pci module is available`,
@@ -276,9 +288,18 @@ export function discoverInventory(facts: Facts, o: DiscoverOptions): Discovered 
         : !facts.kernel.ipv6
           ? 'the kernel has no IPv6 stack, which toa.ko needs (SYS-006)'
           : null;
-    entry.realserver = { toa: toaBlocked === null };
-    if (toaBlocked) notes.push(`realserver.toa is off: ${toaBlocked}; use proxy protocol instead`);
     entry.dpvs = { version: DEFAULT_DPVS_VERSION };
+    const toaBuild =
+      toaBlocked === null
+        ? toaProblem(
+            { name, address: o.address, roles: ['realserver'], groups: [], dpvs: entry.dpvs } as ResolvedHost,
+            facts,
+          )
+        : null;
+    entry.realserver = { toa: toaBlocked === null && toaBuild === null };
+    if (toaBlocked) notes.push(`realserver.toa is off: ${toaBlocked}; use proxy protocol instead`);
+    if (toaBuild)
+      notes.push(`realserver.toa is off: upstream's toa.ko does not build here (${toaBuild}; BUILD-007)`);
     if (!facts.kernel.headersInstalled)
       notes.push(
         `kernel headers for ${facts.kernel.release} are not installed: apply installs them (packages: true), if a repository has them (BUILD-002)`,

@@ -38,6 +38,11 @@ export type Step =
       intervalMs: number;
       description: string;
       onFailure?: string;
+      /**
+       * The command's exit code meaning "this will not succeed" (the unit's main process exited): stop
+       * waiting at once, with the command's `cause:` line as the failure's headline.
+       */
+      giveUpCode?: number;
     };
 
 export interface Change {

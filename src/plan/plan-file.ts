@@ -65,6 +65,7 @@ const StepSchema = z.discriminatedUnion('kind', [
       intervalMs: z.number(),
       description: z.string(),
       onFailure: z.string().optional(),
+      giveUpCode: z.number().int().optional(),
     })
     .strict(),
 ]);

@@ -4,10 +4,18 @@ import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import { buildDir, OUT_KERNELS, OUT_PKG_CONFIG } from './checks/build.js';
 import { driverModule } from './checks/kmod.js';
 import { OUT_NR_OPEN } from './checks/sys.js';
+import {
+  OUT_TCP_SYN_RECV,
+  OUT_TOOLCHAIN,
+  TCP_SYN_RECV_COMMAND,
+  GCC_ARGV,
+  OPENSSL_HEADER,
+} from './checks/toolchain.js';
 import { isBalancer, isRealserver, pidFile } from '../desired/settings.js';
 
 export function preflightProbe(host: ResolvedHost, _inventory: LoadedInventory): ProbeRequest {
   const req: Required<Pick<ProbeRequest, 'commands' | 'modules' | 'diskPaths' | 'processes' | 'files'>> & {
+    outputs: Record<string, string>;
     execs: Record<string, string[]>;
     listings: Record<string, Listing>;
     texts: Record<string, string>;
@@ -17,6 +25,7 @@ export function preflightProbe(host: ResolvedHost, _inventory: LoadedInventory):
     diskPaths: [],
     processes: [],
     files: [],
+    outputs: {},
     execs: {},
     listings: {},
     texts: {},
@@ -28,10 +37,17 @@ export function preflightProbe(host: ResolvedHost, _inventory: LoadedInventory):
     req.listings[OUT_KERNELS] = { dir: '/lib/modules' };
     req.diskPaths.push(buildDir(host));
   }
+  if (isRealserver(host) && host.realserver?.toa !== false) {
+    // BUILD-007: the kernel's tcp_v4_syn_recv_sock, which toa.ko calls
+    req.outputs[OUT_TCP_SYN_RECV] = TCP_SYN_RECV_COMMAND;
+  }
   if (isBalancer(host)) {
     // BUILD-003: pkg-config version (DPDK 20.11+)
     req.commands.push('pkg-config', 'gcc', 'make');
     req.execs[OUT_PKG_CONFIG] = ['pkg-config', '--version'];
+    // BUILD-006: the compiler and OpenSSL headers DPVS would build with
+    req.execs[OUT_TOOLCHAIN] = [...GCC_ARGV];
+    req.files.push(OPENSSL_HEADER);
     // KMOD-001 binding driver, KMOD-003 vhost_net (1.10 KNI), KMOD-005 rte_kni parameters
     req.modules.push(driverModule(host), 'vhost_net', 'rte_kni');
     req.files.push('/dev/vhost-net', pidFile(host));

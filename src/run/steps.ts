@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CommandError } from '../errors.js';
+import { CommandError, causeOf, lastLines } from '../errors.js';
 import type { Step } from '../plan/change.js';
 import type { Transport } from '../transport/types.js';
 import type { RunDir } from './transcript.js';
@@ -88,11 +88,16 @@ export async function runStep(step: Step, env: StepEnv): Promise<void> {
     case 'wait': {
       const deadline = Date.now() + step.timeoutMs;
       let last = { code: null as number | null, stdout: '', stderr: '', durationMs: 0 };
+      let gaveUp = false;
       for (;;) {
         last = await t.exec(step.command, {
           timeoutMs: Math.max(1000, Math.min(30_000, deadline - Date.now())),
         });
         if (last.code === 0) return;
+        if (step.giveUpCode !== undefined && last.code === step.giveUpCode) {
+          gaveUp = true;
+          break;
+        }
         if (Date.now() + step.intervalMs > deadline) break;
         await new Promise((r) => setTimeout(r, step.intervalMs));
       }
@@ -101,14 +106,12 @@ export async function runStep(step: Step, env: StepEnv): Promise<void> {
         const f = await t.exec(step.onFailure, { timeoutMs: 30_000 });
         extra = `\n${f.stdout.trimEnd()}`;
       }
-      throw new CommandError(
-        host,
-        step.command,
-        last.code,
-        last.stdout,
-        last.stderr,
-        `${host}: timed out after ${Math.round(step.timeoutMs / 1000)} s waiting until ${step.description}${extra}`,
-      );
+      const cause = causeOf(last.stdout, last.stderr);
+      const said = lastLines(`${last.stdout}\n${last.stderr}`.trim(), 15);
+      const head = gaveUp
+        ? `${host}: ${cause ?? 'gave up'} (gave up waiting until ${step.description})\n${said}`
+        : `${host}: ${cause ? `${cause} (` : ''}timed out after ${Math.round(step.timeoutMs / 1000)} s waiting until ${step.description}${cause ? ')' : ''}`;
+      throw new CommandError(host, step.command, last.code, last.stdout, last.stderr, `${head}${extra}`);
     }
   }
 }

@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installHostBin, startFakeKernel, writeHostTree, type FakeKernelHandle } from './fakekernel/index.js';
 import { isMounted } from './fakekernel/daemon.js';
 import { labProfiles } from './profiles.js';
+import { UNIT_GONE_EXIT, unitGoneCommand } from '../../src/tasks/cause.js';
 import type { LabHostProfile } from './profile-types.js';
 
 const profiles = labProfiles();
@@ -321,6 +322,73 @@ describe('systemctl stand-in', () => {
       'Failed to start nosuch.service: Unit nosuch.service not found.\n',
     );
     expect(run(h, 'journalctl', ['-u', 'nosuch']).stdout).toBe('-- No entries --\n');
+  });
+
+  it('a main process that dies: systemctl show reports it as systemd does, and the health gate sees it', async () => {
+    // systemd's properties (org.freedesktop.systemd1(5)): ActiveState/SubState (activating/auto-restart
+    // while a restart is scheduled), NRestarts (flushed by a start that is not an automatic restart),
+    // ExecMainCode (CLD_EXITED 1, CLD_KILLED 2, CLD_DUMPED 3) and ExecMainStatus (status or signal),
+    // zeroed when a new main process starts
+    const h = H('rs1');
+    const script = join(h.root, 'crash.sh');
+    writeFileSync(
+      script,
+      `#!/bin/sh\nif [ -f ${h.root}/crashed ]; then exec sleep 300; fi\ntouch ${h.root}/crashed\n` +
+        'echo "EAL: Detected 4 lcore(s)"\necho "PANIC in rte_eal_init():"\necho "Cannot set affinity"\nkill -ABRT $$\n',
+    );
+    writeFileSync(
+      join(unitDir(h), 'crash.service'),
+      `[Service]\nType=simple\nExecStart=/bin/sh ${script}\nRestart=on-failure\nRestartSec=1\n`,
+    );
+    const show = (): Record<string, string> =>
+      Object.fromEntries(
+        run(h, 'systemctl', [
+          'show',
+          '-p',
+          'ActiveState,SubState,NRestarts,ExecMainCode,ExecMainStatus',
+          'crash',
+        ])
+          .stdout.trim()
+          .split('\n')
+          .map((l) => l.split('=') as [string, string]),
+      );
+    const gate = () =>
+      spawnSync('sh', ['-c', unitGoneCommand('crash')], {
+        encoding: 'utf8',
+        env: { ...h.env, PATH: `${join(h.usrLocal, 'bin')}:${join(h.usrLocal, 'sbin')}:${process.env.PATH}` },
+      });
+    const until = async (ok: (p: Record<string, string>) => boolean): Promise<Record<string, string>> => {
+      let p = show();
+      for (let i = 0; i < 60 && !ok(p); i++) {
+        await sleep(50);
+        p = show();
+      }
+      return p;
+    };
+    expect(run(h, 'systemctl', ['start', 'crash']).status).toBe(0);
+    const down = await until((p) => p.SubState === 'auto-restart');
+    expect(down).toMatchObject({ ActiveState: 'activating', SubState: 'auto-restart', NRestarts: '0' });
+    expect(down.ExecMainStatus).toBe('6');
+    expect(['2', '3']).toContain(down.ExecMainCode);
+    const g1 = gate();
+    expect(g1.status).toBe(UNIT_GONE_EXIT);
+    expect(g1.stdout.split('\n')[0]).toBe('cause: PANIC in rte_eal_init(): Cannot set affinity');
+    const journal = run(h, 'journalctl', ['-u', 'crash']).stdout;
+    expect(journal).toMatch(/crash\.service: Main process exited, code=(killed|dumped), status=6\/ABRT$/m);
+    // restarted by the unit: running again, the counter at 1, the record of the new main process zeroed
+    const up = await until((p) => p.ActiveState === 'active');
+    expect(up).toMatchObject({ SubState: 'running', NRestarts: '1', ExecMainCode: '0', ExecMainStatus: '0' });
+    expect(run(h, 'journalctl', ['-u', 'crash']).stdout).toContain(
+      'Scheduled restart job, restart counter is at 1.',
+    );
+    const g2 = gate();
+    expect(g2.status).toBe(UNIT_GONE_EXIT);
+    expect(g2.stdout).toContain('(NRestarts=1)');
+    // a start by hand is not an automatic restart: the counter starts again at 0 and the gate passes
+    expect(run(h, 'systemctl', ['restart', 'crash']).status).toBe(0);
+    expect(show()).toMatchObject({ ActiveState: 'active', NRestarts: '0' });
+    expect(gate().status).toBe(0);
+    expect(run(h, 'systemctl', ['stop', 'crash']).status).toBe(0);
   });
 
   it('systemd-modules-load applies /etc/modules-load.d', () => {

@@ -8,6 +8,7 @@ import { releaseOf, versionPattern } from '../../src/tasks/dpvs/release.js';
 import { RELEASE_STATE } from '../../src/tasks/dpvs/state.js';
 import type { PlanContext } from '../../src/plan/task.js';
 import { inventoryOf, planContext, r630, r630Host } from '../support/facts-builder.js';
+import { unitStartCommand } from '../../src/tasks/cause.js';
 
 const SHA = 'a'.repeat(64);
 const SRC = { url: 'http://10.241.0.1:8080/dpvs-1.9.10.tar.gz', sha256: SHA };
@@ -56,7 +57,7 @@ describe('dpvs-build task', () => {
     const make = build.find((c) => c.includes('make install'));
     expect(make).toMatch(
       new RegExp(
-        `^cd ${r.tree} && PKG_CONFIG_PATH=[^ ]*/opt/dpvs-deploy/dpdk/20\\.11\\.10/install/lib/pkgconfig[^ ]* make`,
+        `^(\\{ )?cd ${r.tree} && PKG_CONFIG_PATH=[^ ]*/opt/dpvs-deploy/dpdk/20\\.11\\.10/install/lib/pkgconfig[^ ]* make`,
         'm',
       ),
     );
@@ -168,7 +169,9 @@ describe('dpvs-build task', () => {
       'ln -sfn /opt/dpvs/releases/1.9.9-000000000000 /opt/dpvs/.current.dpvs-deploy && mv -T /opt/dpvs/.current.dpvs-deploy /opt/dpvs/current',
     );
     // decided when it runs: a rollback that gave the NICs back earlier has stopped dpvs
-    expect(c).toContain('if systemctl is-active --quiet dpvs 2>/dev/null; then systemctl restart dpvs; fi');
+    expect(c).toContain(
+      `if systemctl is-active --quiet dpvs 2>/dev/null; then ${unitStartCommand('restart', 'dpvs')}; fi`,
+    );
     // done: current is the previous release
     const after = structuredClone(f);
     after.outputs[OUT_CURRENT] = { code: 0, stdout: '/opt/dpvs/releases/1.9.9-000000000000\n' };

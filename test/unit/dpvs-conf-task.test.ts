@@ -6,6 +6,7 @@ import { dpvsConfTask } from '../../src/tasks/dpvs-conf.js';
 import { desiredConf } from '../../src/tasks/dpvs/desired-conf.js';
 import { DpvsPlanError } from '../../src/tasks/dpvs/settings.js';
 import { planContext, r630, r630Host, R630_PORTS } from '../support/facts-builder.js';
+import { unitStartCommand } from '../../src/tasks/cause.js';
 
 const CONF = '/etc/dpvs.conf';
 const BAK = '/etc/dpvs.conf.dpvs-deploy.bak';
@@ -107,7 +108,8 @@ describe('dpvs-conf task', () => {
       steps.some(
         (s) =>
           s.kind === 'exec' &&
-          s.command === 'if systemctl is-active --quiet dpvs 2>/dev/null; then systemctl restart dpvs; fi',
+          s.command ===
+            `if systemctl is-active --quiet dpvs 2>/dev/null; then ${unitStartCommand('restart', 'dpvs')}; fi`,
       ),
     ).toBe(true);
     expect(steps.some((s) => s.kind === 'wait')).toBe(true);

@@ -15,6 +15,7 @@ import { RUNNING_STATE } from '../../src/tasks/dpvs/state.js';
 import { dpvsLayout } from '../../src/desired/layout.js';
 import type { PlanContext, Task } from '../../src/plan/task.js';
 import { inventoryOf, planContext, r630, r630Host, R630_PORTS } from '../support/facts-builder.js';
+import { UNIT_GONE_EXIT, unitGoneCommand, unitStartCommand } from '../../src/tasks/cause.js';
 
 const SRC = { url: 'http://10.241.0.1:8080/dpvs-1.9.10.tar.gz', sha256: 'a'.repeat(64) };
 const host = r630Host({ dpvs: { version: '1.9.10', source: SRC } });
@@ -55,10 +56,13 @@ describe('dpvs-service task', () => {
     ]);
     const start = svc.at(-1)!;
     expect(start.disruptive).toBe(true);
-    expect(execs(start)[0]).toBe('systemctl start dpvs');
+    expect(execs(start)[0]).toBe(unitStartCommand('start', 'dpvs'));
+    expect(execs(start)[0]).toMatch(/^systemctl start dpvs \|\| \{ rc=\$\?; \{ c=\$\(journalctl -u dpvs /);
     const wait = start.steps.find((s) => s.kind === 'wait');
     expect(wait && wait.kind === 'wait' && wait.timeoutMs).toBe(90_000);
     expect(wait && wait.kind === 'wait' && wait.onFailure).toContain('journalctl -u dpvs -n 50');
+    expect(wait && wait.kind === 'wait' && wait.giveUpCode).toBe(UNIT_GONE_EXIT);
+    expect(wait && wait.kind === 'wait' && wait.command).toContain(unitGoneCommand('dpvs'));
     expect(execs(svc[0]!)).toEqual(['systemctl daemon-reload', 'systemctl enable dpvs']);
   });
 
@@ -107,7 +111,7 @@ describe('dpvs-service task', () => {
     const restart = changes[2]!;
     expect(restart.disruptive).toBe(true);
     expect(restart.summary).toContain('dpvs.conf changed');
-    expect(execs(restart)[0]).toBe('systemctl restart dpvs');
+    expect(execs(restart)[0]).toBe(unitStartCommand('restart', 'dpvs'));
   });
 
   it('a release change: new release, current switched, restart because of the release', () => {

@@ -108,14 +108,36 @@ describe('a failed DPVS build removes its work tree and half-installed release',
   const relocate = (c: string): string => c.replaceAll('/opt/', `${root}/opt/`);
   const work = relocate(r.tree.slice(0, r.tree.lastIndexOf('/')));
 
-  it('make fails: the work directory (source tree, objects) is removed', () => {
+  const make = exec(change).find((c) => c.includes('make install')) as string;
+  function failedMake(errorLine: string) {
     mkdirSync(relocate(r.tree), { recursive: true });
     writeFileSync(path.join(relocate(r.tree), 'half-built.o'), '');
-    const make = exec(change).find((c) => c.includes('make install')) as string;
-    const bin = failingTool('make', 'src/ipvs/ip_vs_synproxy.c:216:5: error: MD5 is deprecated');
-    const res = run(relocate(make), bin);
+    return run(relocate(make), failingTool('make', errorLine));
+  }
+
+  it('make fails (OpenSSL 3): the work directory is removed, the cause names the inventory fix', () => {
+    const res = failedMake(
+      "src/ipvs/ip_vs_synproxy.c:216:5: error: 'MD5' is deprecated: Since OpenSSL 3.0 [-Werror=deprecated-declarations]",
+    );
     expect(res.status).toBe(1);
     expect(existsSync(work)).toBe(false);
+    expect(res.stderr).toMatch(
+      /^cause: OpenSSL 3 stops DPVS's build: 'MD5' is deprecated .*set dpvs\.build_env CFLAGS: -Wno-error=array-bounds -Wno-error=deprecated-declarations/m,
+    );
+  });
+
+  it('the link cannot find -lsystemd: the cause names the package', () => {
+    const res = failedMake('/usr/bin/ld: cannot find -lsystemd: No such file or directory');
+    expect(res.status).toBe(1);
+    expect(existsSync(work)).toBe(false);
+    expect(res.stderr).toContain(
+      'cause: ld: cannot find -lsystemd: libsystemd-dev on Debian, systemd-devel on RHEL is not installed',
+    );
+  });
+
+  it('any other error: its first error line', () => {
+    const res = failedMake('src/main.c:1:1: error: expected declaration');
+    expect(res.stderr).toContain('cause: src/main.c:1:1: error: expected declaration');
   });
 
   it('dpvs -v fails after the copy: the release directory is removed, a current release is kept', () => {

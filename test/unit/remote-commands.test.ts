@@ -20,6 +20,8 @@ const REVIEWED: Record<string, string[]> = {
   'src/tasks/dpvs/source.ts': ['fresh'],
   // `active` is a constant; `s.command` is a step of restartSteps() (sh-built in dpvs/restart.ts)
   'src/tasks/dpvs/rollback.ts': ['active', 's.command'],
+  // unitGoneCommand() (tasks/cause.ts) and healthCommand() (dpvs/health.ts) return sh`…` text
+  'src/tasks/dpvs/restart.ts': ['unitGoneCommand(DPVS_UNIT)', 'healthCommand(l, ports)'],
   // `command` is a reconciler op's command (sh-built in src/lb/commands.ts); `present` is sh`…`
   'src/lb/plan-support.ts': ['command', 'present'],
 };

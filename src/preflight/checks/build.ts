@@ -14,6 +14,7 @@ import {
 } from '../../desired/settings.js';
 import { builtModules } from './kmod.js';
 import { DEFAULT_BUILD_DIR } from '../../desired/layout.js';
+import { toolchainChecks } from './toolchain.js';
 
 /** facts.outputs keys this module asks the probe for. */
 export const OUT_PKG_CONFIG = 'pkg-config-version';
@@ -194,4 +195,5 @@ export const buildChecks: PreflightCheck[] = [
   pkgConfigVersion,
   diskSpace,
   versionPairing,
+  ...toolchainChecks,
 ];

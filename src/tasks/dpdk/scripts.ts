@@ -3,6 +3,7 @@
  */
 import path from 'node:path';
 import { quote, raw, sh } from '../../transport/quote.js';
+import { CAUSE_PREFIX, loggedBuild } from '../cause.js';
 import type { DpdkSpec } from './spec.js';
 import { SERIES_SCRIPT } from './series.js';
 import { buildOptions, COMPILER_COMMAND, makeTarget, marchOptions, SERIES_KEY } from './stamp.js';
@@ -81,25 +82,21 @@ function diskFullNote(dir: string): string {
 }
 
 /**
- * The last line of a failed build's message names the cause: the tool's own diagnosis where it knows
- * one (meson's kernel-module check), else the build's first error line.
+ * The tool's own diagnosis of a failed DPDK build (cause.ts buildCauseCommand runs it first): meson's
+ * kernel-module check. Else the cause is the build's first error line.
  */
-function causeNote(spec: DpdkSpec, log: string): string {
-  const kmods = `cause: DPDK ${spec.version} could not build its kernel modules (rte_kni, -Denable_kmods=true): /lib/modules/`;
-  return (
-    sh`if grep -q 'Cannot compile kernel modules as requested' ${log} 2>/dev/null; then printf '%s\n' ${kmods}"$(uname -r)/build is not a usable kernel build tree; install the running kernel's headers or set dpvs.kni: false"; ` +
-    sh`else c=$(grep -m 1 -E '(^|: )(ERROR|[Ee]rror):|^FAILED:' ${log} 2>/dev/null); [ -z "$c" ] || printf 'cause: %s\n' "$c"; fi;`
-  );
+function kmodDiagnosis(spec: DpdkSpec, log: string): string {
+  const kmods = `${CAUSE_PREFIX}DPDK ${spec.version} could not build its kernel modules (rte_kni, -Denable_kmods=true): /lib/modules/`;
+  return sh`if grep -q 'Cannot compile kernel modules as requested' ${log} 2>/dev/null; then printf '%s\n' ${kmods}"$(uname -r)/build is not a usable kernel build tree; install the running kernel's headers or set dpvs.kni: false"; k=1; fi; `;
 }
 
 /** Run a build command with its output in <staging>/build.log, printed; on failure, the last lines to stderr. */
 function logged(spec: DpdkSpec, body: string): string {
   const log = `${stagingDir(spec)}/build.log`;
-  return [
-    `{ ${body}; } > ${quote(log)} 2>&1; rc=$?`,
-    sh`cat ${log}`,
-    sh`if [ $rc -ne 0 ]; then { printf '%s\n' ${`DPDK ${spec.version} build failed`}" (exit $rc); last lines of "${log}:; tail -n 25 ${log}; ${raw(diskFullNote(stagingDir(spec)))} ${raw(causeNote(spec, log))} } >&2; exit $rc; fi`,
-  ].join('\n');
+  return loggedBuild(`DPDK ${spec.version} build`, body, log, {
+    notes: diskFullNote(stagingDir(spec)),
+    diagnosis: kmodDiagnosis(spec, log),
+  });
 }
 
 export function compileScript(spec: DpdkSpec): string {

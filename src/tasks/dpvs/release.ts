@@ -18,6 +18,7 @@ import { dpdkLayout, pkgConfigPath } from '../../desired/layout.js';
 import { dpvsVersionOf, isBalancer, layoutOf, pairingOf } from './settings.js';
 import { fleetDerived, firstOther, minName, throwFirstOther, type HostError } from '../fleet-memo.js';
 import { dpdkInputsId } from '../dpdk/stamp.js';
+import { loggedBuild } from '../cause.js';
 import { removeOnFailure } from '../dpdk/scripts.js';
 import { dpdkSpec } from '../dpdk/spec.js';
 import { fetchAndUnpackSteps, resolveSource, sourceIdentity, type ResolvedSource } from './source.js';
@@ -233,8 +234,14 @@ function installSteps(r: ReleasePlan): Step[] {
  */
 export function buildSteps(host: ResolvedHost, r: ReleasePlan): Step[] {
   const env = buildEnv(host, r.dpdkVersion);
-  const make = sh`cd ${r.tree} && ` + `${env} make -j"$(nproc 2>/dev/null || echo 1)" && ${env} make install`;
   const work = r.tree.slice(0, r.tree.lastIndexOf('/'));
+  // the build's output in <work>/build.log; a failure names its cause (cause.ts: GCC 12 / OpenSSL 3
+  // with the inventory's fix, a library the link cannot find, else the first error line)
+  const make = loggedBuild(
+    `DPVS ${r.version} build`,
+    sh`cd ${r.tree} && ` + `${env} make -j"$(nproc 2>/dev/null || echo 1)" && ${env} make install`,
+    `${work}/build.log`,
+  );
   const clean = (s: Step): Step =>
     s.kind === 'exec' ? { ...s, command: removeOnFailure(s.command, [work, `${r.dir}.tmp`]) } : s;
   const l = layoutOf(host);

@@ -1,7 +1,11 @@
-/** The steps of a dpvs (re)start: systemctl, the health gate, and the running-state record. */
+/**
+ * The steps of a dpvs (re)start: systemctl (a failure names the journal's cause), the health gate (which
+ * gives up as soon as dpvs's main process exited or restarted, naming the cause), and the running-state
+ * record.
+ */
 import type { ResolvedHost } from '../../inventory/types.js';
 import type { Step } from '../../plan/change.js';
-import { sh } from '../../transport/quote.js';
+import { UNIT_GONE_EXIT, unitGoneCommand, unitStartCommand } from '../cause.js';
 import { healthCommand, logsCommand } from './health.js';
 import { DPVS_UNIT, DPVS_UNIT_PATH, layoutOf, startTimeoutS } from './settings.js';
 import { recordRunningStateCommand } from './state.js';
@@ -16,11 +20,12 @@ export function healthWait(host: ResolvedHost, onFailure: string): Step {
   const timeoutS = startTimeoutS(host);
   return {
     kind: 'wait',
-    command: healthCommand(l, ports),
+    command: `${unitGoneCommand(DPVS_UNIT)}\n${healthCommand(l, ports)}`,
     timeoutMs: timeoutS * 1000,
     intervalMs: 1000,
     description: `dpvs answers with ${ports.join(', ')} UP and ipvsadm -ln works (within ${timeoutS} s)`,
     onFailure,
+    giveUpCode: UNIT_GONE_EXIT,
   };
 }
 
@@ -33,7 +38,7 @@ export function restartSteps(
   return [
     {
       kind: 'exec',
-      command: sh`systemctl ${verb} ${DPVS_UNIT}`,
+      command: unitStartCommand(verb, DPVS_UNIT),
       timeoutMs: (startTimeoutS(host) + 60) * 1000,
       onFailure,
     },
