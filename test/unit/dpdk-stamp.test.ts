@@ -19,6 +19,7 @@ import { SERIES_OUTPUT, SERIES_SCRIPT, seriesId } from '../../src/tasks/dpdk/ser
 import { dpdkSpec } from '../../src/tasks/dpdk/spec.js';
 import { COMPILER_COMMAND, COMPILER_OUTPUT, expectedStamp, stampHead } from '../../src/tasks/dpdk/stamp.js';
 import type { PlanContext } from '../../src/tasks/types.js';
+import { buildTargetKey, provisionOf, releaseOf } from '../../src/tasks/dpvs/release.js';
 import { inventoryOf, r630, r630Host } from '../support/facts-builder.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'dpdk-stamp-test-'));
@@ -141,6 +142,54 @@ describe('DPDK build stamp: the DPVS patch series, not the DPVS tarball', () => 
     expect(written).toBe(expectedStamp(spec, f, tmp));
     expect(written).toMatch(new RegExp(`^dpvs-patches=[0-9a-f]{64} patch/${SERIES}$`, 'm'));
     expect(written).not.toContain('c'.repeat(64));
+  });
+});
+
+describe('DPDK build stamp: the running kernel only where kernel modules are built', () => {
+  const v1 = dpvsTarball('dpvs-kernel', P1, 'int main(void) { return 0; }\n');
+  const on = (release: string, flags?: string[]): Facts => {
+    const b = r630().kernel({ release }).output(COMPILER_OUTPUT, 'gcc (Debian 12.2.0-14) 12.2.0\n');
+    const f = b.build();
+    if (flags) f.cpu.flags = flags;
+    return f;
+  };
+
+  it('a userspace build (kni off): hosts on different kernels share the stamp, which names the machine', () => {
+    const spec = dpdkSpec(host(v1, { march: 'default' }), tmp)!;
+    const a = expectedStamp(spec, on('6.1.0-18-amd64', ['sse4_2']), tmp);
+    const b = expectedStamp(spec, on('6.18.44-custom', ['sse4_2', 'avx512f']), tmp);
+    expect(a).toBe(b);
+    expect(a).toMatch(/^machine=x86_64$/m);
+    expect(a).not.toMatch(/^kernel=/m);
+    expect(a).not.toMatch(/^cpu=/m);
+    // a builder on another kernel: this host receives the build instead of building it
+    const h1 = host(v1, { march: 'default' });
+    const h0 = { ...host(v1, { march: 'default' }), name: 'builder' } as ResolvedHost;
+    const fleet = new Map([
+      ['builder', on('6.18.44-custom')],
+      ['lb1', on('6.1.0-18-amd64')],
+    ]);
+    const cs = dpdkBuildTask.plan({
+      host: h1,
+      inventory: inventoryOf([h0, h1]),
+      facts: fleet.get('lb1')!,
+      fleet,
+    }).changes;
+    expect(commands(cs)).not.toContain('meson setup');
+    expect(
+      cs.flatMap((c) => c.steps).some((s) => s.kind === 'copy-from-host' && s.sourceHost === 'builder'),
+    ).toBe(true);
+  });
+
+  it('-march=native: the CPU flags stay in the stamp; kni on: the kernel does', () => {
+    const native = dpdkSpec(host(v1), tmp)!;
+    expect(expectedStamp(native, on('6.1.0-18-amd64', ['sse4_2']), tmp)).not.toBe(
+      expectedStamp(native, on('6.1.0-18-amd64', ['sse4_2', 'avx512f']), tmp),
+    );
+    const kni = dpdkSpec(host(v1, { march: 'default' }, { kni: true }), tmp)!;
+    const a = expectedStamp(kni, on('6.1.0-18-amd64'), tmp);
+    expect(a).toMatch(/^kernel=6\.1\.0-18-amd64 x86_64$/m);
+    expect(a).not.toBe(expectedStamp(kni, on('6.18.44-custom'), tmp));
   });
 });
 
@@ -311,5 +360,32 @@ describe('a failed DPDK build names its cause on its last line (run with a stand
     expect(failWith('config/meson.build:1:0: ERROR: Dependency "numa" not found')).toBe(
       'cause: config/meson.build:1:0: ERROR: Dependency "numa" not found',
     );
+  });
+});
+
+describe('DPVS build once: the CPU target is the -march named, the flags only for native', () => {
+  const v1 = dpvsTarball('dpvs-march', P1, 'int main(void) { return 0; }\n');
+  it('a builder with other CPU flags builds for a host with march default; with native each builds', () => {
+    const flags = (fl: string[]): Facts => {
+      const f = facts();
+      f.cpu.flags = fl;
+      return f;
+    };
+    for (const [march, expected] of [
+      ['default', { kind: 'copy', from: 'builder' }],
+      ['native', { kind: 'build' }],
+    ] as const) {
+      const lb = host(v1, { march });
+      const b = { ...host(v1, { march }), name: 'builder' } as ResolvedHost;
+      const inv = inventoryOf([b, lb]);
+      const fleet = new Map([
+        ['builder', flags(['sse4_2', 'avx512f'])],
+        ['lb1', flags(['sse4_2'])],
+      ]);
+      expect(buildTargetKey(fleet.get('lb1')!, march) === buildTargetKey(fleet.get('builder')!, march)).toBe(
+        march !== 'native',
+      );
+      expect(provisionOf(lb, inv, fleet, fleet.get('lb1')!, releaseOf(lb, inv))).toEqual(expected);
+    }
   });
 });

@@ -82,7 +82,11 @@ export function stampHead(spec: DpdkSpec, facts: Facts, inventoryDir: string): s
     `prefix=${spec.layout.root}`,
     `kmods=${builtModules(spec).join(',') || 'none'}`,
     `os=${facts.os.id} ${facts.os.versionId}`,
-    `kernel=${facts.kernel.release} ${facts.kernel.machine}`,
+    // the running kernel only matters to a build that compiles kernel modules (rte_kni, igb_uio):
+    // userspace builds of hosts on different kernels are the same build (one builds, the others copy)
+    builtModules(spec).length
+      ? `kernel=${facts.kernel.release} ${facts.kernel.machine}`
+      : `machine=${facts.kernel.machine}`,
   ];
   if (spec.march === 'native') lines.push(`cpu=${[...facts.cpu.flags].sort().join(' ')}`);
   return lines;
