@@ -176,6 +176,30 @@ describe.skipIf(off !== null)(`real DPDK on the guest${off ? ` (SKIPPED: ${off})
     expect(verify.code, verify.all).toBe(0);
   }, 1_500_000);
 
+  it('a pool the hugepages cannot hold: real DPDK fails with its own error, the apply fails', async () => {
+    const g = await vm();
+    // 65535 mbufs of about 2.3 KiB each need about 150 MiB per node; the tool gave each node 128 MiB
+    // (HP-004 warns only: the limit depends on the build)
+    const inv = realInventory('realdpdk-short', {
+      dpdkFile: real.file,
+      dpvs,
+      builder,
+      edit: (h) => {
+        h.dpvs = { ...h.dpvs, pktpool_size: 65535 };
+      },
+    });
+    const t0 = Date.now();
+    const apply = await cli(['apply', inv, '--limit', 'vm1', '--yes'], 900_000);
+    timings.push(`apply with a pool too large (fails) ${s(t0)}`);
+    expect(apply.code, apply.all).toBe(1);
+    expect(apply.all).toContain('HP-004');
+    const log = await g.must('journalctl -u dpvs.service -b --no-pager -o cat | tail -n 400', 60_000);
+    expect(log).toMatch(
+      /DPVS-REALDPDK: rte_pktmbuf_pool_create\(mbuf_pool_\d, n=65535, cache=256, socket=\d\): \S.*/,
+    );
+    expect(log).toMatch(/EAL: Error - exiting with code: 1\s+Cause: Cannot init mbuf pool on socket \d/);
+  }, 900_000);
+
   it('rollback stops dpvs and gives the NICs back to their kernel drivers', async () => {
     const g = await vm();
     const inv = realInventory('realdpdk', { dpdkFile: real.file, dpvs, builder });
