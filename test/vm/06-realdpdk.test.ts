@@ -35,6 +35,15 @@ const timings: string[] = [];
 let builder: Builder;
 let runs: string;
 let dpvs: { file: string; sha256: string };
+/** Set when the guest has both builds: before that, an apply to vm1 alone would build DPDK under TCG. */
+let built = false;
+
+function requireBuilt(): void {
+  if (!built)
+    throw new Error(
+      'the guest did not receive the real DPDK build (first test): not applying to vm1 alone, it would build DPDK under TCG',
+    );
+}
 
 async function cli(args: string[], timeoutMs = 1_800_000): Promise<{ code: number; all: string }> {
   return dpvsDeploy([...args, '--run-dir', runs], timeoutMs);
@@ -101,9 +110,14 @@ describe.skipIf(off !== null)(`real DPDK on the guest${off ? ` (SKIPPED: ${off})
     );
     const again = await cli(['plan', inv, '--tasks', BUILD_TASKS, '--no-diff']);
     expect(again.code, again.all).toBe(0);
+    // vm1 alone (no builder in the run) has nothing to build either
+    const alone = await cli(['plan', inv, '--limit', 'vm1', '--tasks', BUILD_TASKS, '--no-diff']);
+    expect(alone.code, alone.all).toBe(0);
+    built = true;
   }, 2_700_000);
 
   it('the tool deploys the guest; dpvs brings up real DPDK: EAL probes both NICs, queues and links as dpvs.conf declares', async () => {
+    requireBuilt();
     const g = await vm();
     const inv = realInventory('realdpdk', { dpdkFile: real.file, dpvs, builder });
     const t0 = Date.now();
@@ -177,6 +191,7 @@ describe.skipIf(off !== null)(`real DPDK on the guest${off ? ` (SKIPPED: ${off})
   }, 1_500_000);
 
   it('a pool the hugepages cannot hold: real DPDK fails with its own error, the apply fails', async () => {
+    requireBuilt();
     const g = await vm();
     // 65535 mbufs of about 2.3 KiB each need about 150 MiB per node; the tool gave each node 128 MiB
     // (HP-004 warns only: the limit depends on the build)
@@ -201,6 +216,7 @@ describe.skipIf(off !== null)(`real DPDK on the guest${off ? ` (SKIPPED: ${off})
   }, 900_000);
 
   it('rollback stops dpvs and gives the NICs back to their kernel drivers', async () => {
+    requireBuilt();
     const g = await vm();
     const inv = realInventory('realdpdk', { dpdkFile: real.file, dpvs, builder });
     const rollback = await cli(['rollback', inv, '--limit', 'vm1', '--yes'], 900_000);

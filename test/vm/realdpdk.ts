@@ -99,6 +99,13 @@ export function realInventory(name: string, i: RealInventoryInput): string {
     },
     // the build set is in its root filesystem already (builder.sh prepare)
     packages: false,
+    // a build host: it runs only the build tasks (--tasks dpdk-source,dpdk-build,dpvs-build), never dpvs
+    preflight: {
+      waive: [
+        { id: 'CONF-001', reason: 'build host: builds for vm1, runs no dpvs' },
+        { id: 'HP-003', reason: 'build host: builds for vm1, allocates no hugepages' },
+      ],
+    },
     dpdk: { ...dpdk, driver: 'uio_pci_generic' },
     dpvs,
   } as HostEntry;
