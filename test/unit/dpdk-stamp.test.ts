@@ -14,6 +14,7 @@ import { loadInventoryBytes } from '../../src/inventory/load.js';
 import type { ResolvedHost } from '../../src/inventory/types.js';
 import type { Change } from '../../src/plan/change.js';
 import { dpdkBuildTask, KBUILD_COMMAND, KBUILD_OUTPUT } from '../../src/tasks/dpdk-build.js';
+import { wantedModules } from '../../src/tasks/kmods.js';
 import { compileScript, stagingDir, stampScript } from '../../src/tasks/dpdk/scripts.js';
 import { SERIES_OUTPUT, SERIES_SCRIPT, seriesId } from '../../src/tasks/dpdk/series.js';
 import { dpdkSpec } from '../../src/tasks/dpdk/spec.js';
@@ -387,5 +388,55 @@ describe('DPVS build once: the CPU target is the -march named, the flags only fo
       );
       expect(provisionOf(lb, inv, fleet, fleet.get('lb1')!, releaseOf(lb, inv))).toEqual(expected);
     }
+  });
+});
+
+describe('rte_kni for a named kernel (-Dkernel_dir): a build host builds the fleet kernel modules', () => {
+  const v1 = dpvsTarball('dpvs-kdir', P1, 'int main(void) { return 0; }\n');
+  const KDIR = '-Dkernel_dir=/lib/modules/6.1.0-18-amd64';
+  const on = (release: string): Facts =>
+    r630().kernel({ release }).output(COMPILER_OUTPUT, 'gcc (Debian 12.2.0-14) 12.2.0\n').build();
+  const kni = (name: string, opts: string[]): ResolvedHost =>
+    ({ ...host(v1, { march: 'default', meson_options: opts }, { kni: true }), name }) as ResolvedHost;
+
+  it('hosts on different running kernels share the module build for the kernel_dir named; the probe checks it', () => {
+    const b = kni('builder', [KDIR]);
+    const lb = kni('lb1', [KDIR]);
+    const fb = on('6.18.44-custom');
+    const fl = on('6.1.0-18-amd64');
+    const st = expectedStamp(dpdkSpec(b, tmp)!, fb, tmp);
+    expect(st).toBe(expectedStamp(dpdkSpec(lb, tmp)!, fl, tmp));
+    expect(st).toMatch(/^kernel=\/lib\/modules\/6\.1\.0-18-amd64 x86_64$/m);
+    const fleet = new Map([
+      ['builder', fb],
+      ['lb1', fl],
+    ]);
+    const cs = dpdkBuildTask.plan({ host: lb, inventory: inventoryOf([b, lb]), facts: fl, fleet }).changes;
+    expect(
+      cs.flatMap((c) => c.steps).some((x) => x.kind === 'copy-from-host' && x.sourceHost === 'builder'),
+    ).toBe(true);
+    const probe = dpdkBuildTask.probe!(b, inventoryOf([b])).outputs ?? {};
+    expect(probe[KBUILD_OUTPUT]).toMatch(/^d=\/lib\/modules\/6\.1\.0-18-amd64\/build; /);
+    expect(dpdkBuildTask.probe!(kni('x', []), inventoryOf([b])).outputs?.[KBUILD_OUTPUT]).toBe(
+      KBUILD_COMMAND,
+    );
+    // the builder lacks those headers: the plan says which tree, before building
+    fb.outputs[KBUILD_OUTPUT] = { code: 0, stdout: 'fail make: *** No such file or directory.  Stop.\n' };
+    const bad = dpdkBuildTask.plan({ host: b, inventory: inventoryOf([b, lb]), facts: fb, fleet }).changes;
+    expect(bad.map((c) => c.summary).join('\n')).toContain(
+      'rte_kni cannot be built: /lib/modules/6.1.0-18-amd64/build is not a usable kernel build tree',
+    );
+  });
+
+  it('a host that would load rte_kni built for another kernel: kmods says so before anything changes', () => {
+    const lb = kni('lb1', [KDIR]);
+    const spec = dpdkSpec(lb, tmp)!;
+    const other = wantedModules(spec, on('6.1.0-99-amd64'), false).find((m) => m.name === 'rte_kni');
+    expect(other?.unavailable).toMatch(
+      /rte_kni\.ko is built for kernel 6\.1\.0-18-amd64 \(dpdk\.meson_options -Dkernel_dir=\/lib\/modules\/6\.1\.0-18-amd64\) but this host runs 6\.1\.0-99-amd64/,
+    );
+    const same = wantedModules(spec, on('6.1.0-18-amd64'), false).find((m) => m.name === 'rte_kni');
+    expect(same).toMatchObject({ params: { carrier: 'on' } });
+    expect(same?.unavailable).toBeUndefined();
   });
 });

@@ -152,14 +152,11 @@ export async function startBuilder(p: VmPaths, log: (l: string) => void): Promis
     log: () => stderr,
     async stop(): Promise<void> {
       if (!exited) {
-        // unshare --kill-child: its child (sshd, PID 1 of the namespace) gets SIGKILL, and with it
-        // every process of the namespace; the namespace's mounts go with them
-        process.kill(pid, 'SIGTERM');
-        const t = setTimeout(() => {
-          if (!exited) process.kill(pid, 'SIGKILL');
-        }, 5000);
+        // unshare --fork ignores SIGTERM while it waits; SIGKILL it, and --kill-child sends SIGKILL to
+        // its child (sshd, PID 1 of the namespace), which takes every process of the namespace with it;
+        // the namespace's mounts go with them
+        process.kill(pid, 'SIGKILL');
         await exitPromise;
-        clearTimeout(t);
       }
       rmSync(dir, { recursive: true, force: true });
     },
