@@ -17,6 +17,7 @@ import { parseDpvsConf } from '../../src/dpvsconf/parse.js';
 import { newestTranscripts } from '../integration/cli-support.js';
 import { startBuilder, type Builder } from './builder.js';
 import { dpvsDeploy, unavailable, vm } from './harness.js';
+import { guestCopy } from './ssh.js';
 import { vmPaths } from './paths.js';
 import { fetchRealDpdk, realDpvs, realInventory } from './realdpdk.js';
 
@@ -37,6 +38,8 @@ let runs: string;
 let dpvs: { file: string; sha256: string };
 /** Set when the guest has both builds: before that, an apply to vm1 alone would build DPDK under TCG. */
 let built = false;
+/** Set when the last test passed. */
+let ok = false;
 
 function requireBuilt(): void {
   if (!built)
@@ -73,11 +76,24 @@ describe.skipIf(off !== null)(`real DPDK on the guest${off ? ` (SKIPPED: ${off})
     timings.push(`builder up ${s(t0)} (root filesystem prepared in ${builder.prepareS} s)`);
     runs = mkdtempSync(join(vmPaths().run, 'realdpdk-runs-'));
     dpvs = await realDpvs();
+    // the runtime libraries the real libdpdk links (libnuma1, libpcap0.8, ...) that the image lacks:
+    // the guest has no mirror, so their .debs (downloaded natively with the builder) are installed here
+    const g = await vm();
+    if (builder.guestDebs.length) {
+      await g.must('rm -rf /root/guest-debs && mkdir -p /root/guest-debs');
+      const cp = await guestCopy(g.target, builder.guestDebs, '/root/guest-debs/');
+      expect(cp.code, cp.stderr).toBe(0);
+      await g.must('dpkg -i /root/guest-debs/*.deb >/dev/null', 300_000);
+    }
+    timings.push(
+      `guest runtime libraries: ${builder.guestDebs.map((f) => f.split('/').pop()).join(' ') || 'none needed'}`,
+    );
   }, 900_000);
   afterAll(async () => {
     console.error(`[vm] 06-realdpdk timings: ${timings.join('; ')}`);
     if (builder) await builder.stop();
-    if (runs) rmSync(runs, { recursive: true, force: true });
+    // transcripts stay when a test failed (.vm/run/realdpdk-runs-*), for the diagnosis
+    if (runs && built && ok) rmSync(runs, { recursive: true, force: true });
   }, 120_000);
 
   it('the build host builds real DPDK and DPVS natively; the guest receives both (no build under TCG)', async () => {
@@ -225,5 +241,6 @@ describe.skipIf(off !== null)(`real DPDK on the guest${off ? ` (SKIPPED: ${off})
       (await g.must(`basename "$(readlink /sys/bus/pci/devices/${bdf}/driver)"`)).trim();
     expect(await drv(g.state.nics.e1000)).toBe('e1000');
     expect(await drv(g.state.nics.virtio)).toBe('virtio-pci');
+    ok = true;
   }, 900_000);
 });

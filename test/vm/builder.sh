@@ -7,7 +7,9 @@
 #   builder.sh prepare IMAGE_DIR OUT_DIR PKG...   the root filesystem, extracted from IMAGE_DIR/base.raw
 #                                                 without mounting it (debugfs rdump), plus the build
 #                                                 packages PKG... installed natively from the machine's
-#                                                 own configured mirror (never a name written here)
+#                                                 own configured mirror (never a name written here), and
+#                                                 the .debs of $GUEST_RUNTIME (+ dependencies) the image
+#                                                 lacks, in /var/cache/dpvs-deploy-builder/guest-debs
 #   builder.sh serve LOWER RUN_DIR                sshd of the root filesystem LOWER, in a private mount
 #                                                 and PID namespace (run it under `unshare -m -p -f
 #                                                 --propagation private --kill-child`): an overlay (upper
@@ -70,14 +72,33 @@ prepare)
   echo "deb $(mirror) bookworm main" > "$R/etc/apt/sources.list"
   if [ $# -gt 0 ]; then
     printf '#!/bin/sh\nexit 101\n' > "$R/usr/sbin/policy-rc.d"; chmod 755 "$R/usr/sbin/policy-rc.d"
+    # In the chroot: install the build set; then download (not install) the .debs of the runtime
+    # libraries what it builds links dynamically (GUEST_RUNTIME, with their dependencies) that the guest
+    # image lacks, for the guest, which has no mirror: guest-debs/.
+    awk '{print $1}' "$IMAGE/packages.lock" > "$R/root/image-packages"
+    cat > "$R/root/prepare.sh" <<'SH'
+set -e
+apt-get update -q
+apt-get install -y -q --no-install-recommends "$@"
+mkdir -p /var/cache/dpvs-deploy-builder/guest-debs && cd /var/cache/dpvs-deploy-builder/guest-debs
+want=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces \
+  --no-enhances $GUEST_RUNTIME | grep -E '^[a-z0-9]' | sort -u | grep -vxF -f /root/image-packages || true)
+# only what apt chose here (an alternative such as libelogind0 for libsystemd0 is not installed)
+dpkg-query -W -f '${Package}\n' | sort -u > /root/installed
+want=$(printf '%s\n' $want | grep -xF -f /root/installed || true)
+for p in $want; do apt-cache show --no-all-versions "$p" >/dev/null 2>&1 && apt-get download -q "$p"; done
+apt-get clean
+SH
     unshare -m --propagation private /bin/bash -c "
       set -e
       $(declare -f mount_basics)
       mount_basics \"\$1\"; shift
       R=\$1; shift
       chroot \"\$R\" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C \
-        sh -c 'apt-get update -q && apt-get install -y -q --no-install-recommends \"\$@\" && apt-get clean' sh \"\$@\"
+        GUEST_RUNTIME=\"${GUEST_RUNTIME:-}\" sh /root/prepare.sh \"\$@\"
     " builder-prepare "$R" "$R" "$@" >"$W/apt.log" 2>&1 || { tail -30 "$W/apt.log" >&2; exit 1; }
+    rm -f "$R/root/prepare.sh" "$R/root/image-packages" "$R/root/installed"
+    echo "builder: .debs for the guest: $(cd "$R/var/cache/dpvs-deploy-builder/guest-debs" && ls | tr '\n' ' ')"
     rm -f "$R/usr/sbin/policy-rc.d"
     rm -rf "$R"/var/lib/apt/lists/*_Packages "$R"/var/lib/apt/lists/*_InRelease
     echo "builder: installed $* ($(( $(date +%s) - t0 )) s)"

@@ -20,6 +20,13 @@ import { freePort, generateKey, type KeyFiles } from '../support/sshd.js';
 import type { VmPaths } from './paths.js';
 
 export const BUILDER_NAME = 'builder';
+/**
+ * The runtime libraries of what the build set links (libnuma-dev, libpcap-dev, ...): a dpvs linked with
+ * the real libdpdk needs them on the guest (`pkg-config --static --libs libdpdk`: -lnuma -lpcap -ldbus-1
+ * -lsystemd ...). The guest has no mirror and `packages: false`; those (and their dependencies) the
+ * image lacks are downloaded natively and installed with dpkg -i (guestDebs).
+ */
+export const GUEST_RUNTIME = ['libnuma1', 'libpcap0.8', 'libdbus-1-3', 'libsystemd0', 'libssl3', 'zlib1g'];
 
 export interface Builder {
   name: string;
@@ -31,6 +38,8 @@ export interface Builder {
   dir: string;
   /** seconds spent preparing the root filesystem (0: cached) */
   prepareS: number;
+  /** .deb files of GUEST_RUNTIME the guest image lacks (install them on the guest: dpkg -i) */
+  guestDebs: string[];
   log(): string;
   stop(): Promise<void>;
 }
@@ -49,6 +58,7 @@ function builderKey(p: VmPaths, pkgs: string[]): string {
   h.update(readFileSync(p.inputsHash));
   h.update(readFileSync(join(p.source, 'builder.sh')));
   h.update(pkgs.join(' '));
+  h.update(`\0${GUEST_RUNTIME.join(' ')}`);
   return h.digest('hex').slice(0, 16);
 }
 
@@ -66,6 +76,7 @@ export function builderRootfs(p: VmPaths, log: (l: string) => void): { rootfs: s
   const r = execFileSync('bash', [join(p.source, 'builder.sh'), 'prepare', p.image, out, ...pkgs], {
     encoding: 'utf8',
     maxBuffer: 64 << 20,
+    env: { ...process.env, GUEST_RUNTIME: GUEST_RUNTIME.join(' ') },
   });
   for (const l of r.split('\n')) if (l.trim()) log(l);
   return { rootfs, prepareS: Math.round((Date.now() - t0) / 1000) };
@@ -149,6 +160,9 @@ export async function startBuilder(p: VmPaths, log: (l: string) => void): Promis
     knownHosts,
     dir,
     prepareS,
+    guestDebs: readdirSync(join(rootfs, 'var', 'cache', 'dpvs-deploy-builder', 'guest-debs'))
+      .filter((f) => f.endsWith('.deb'))
+      .map((f) => join(rootfs, 'var', 'cache', 'dpvs-deploy-builder', 'guest-debs', f)),
     log: () => stderr,
     async stop(): Promise<void> {
       if (!exited) {
