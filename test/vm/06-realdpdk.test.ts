@@ -157,7 +157,9 @@ describe.skipIf(off !== null)(`real DPDK on the guest${off ? ` (SKIPPED: ${off})
       ),
     );
     expect(log).toMatch(
-      new RegExp(`EAL: Probe PCI driver: net_virtio \\(1af4:10(00|41)\\) device: ${virtio.replace(/\./g, '\\.')}`),
+      new RegExp(
+        `EAL: Probe PCI driver: net_virtio \\(1af4:10(00|41)\\) device: ${virtio.replace(/\./g, '\\.')}`,
+      ),
     );
     expect(log).toMatch(/DPVS-REALDPDK: DPDK 20\.11\.10, EAL up: 2 lcores, main lcore 0/);
     // the pools: one per NUMA node with the size dpvs.conf gives (16383 = 2^14-1)
