@@ -26,7 +26,7 @@ import {
   unpackReceivedScript,
   unpackScript,
 } from './dpdk/scripts.js';
-import { builtModules, dpdkSpec, dpvsTarballName, type DpdkSpec } from './dpdk/spec.js';
+import { builtModules, dpdkSpec, dpvsTarballName, kmodKernelDir, type DpdkSpec } from './dpdk/spec.js';
 import {
   buildOptions,
   COMPILER_ARGV,
@@ -41,12 +41,21 @@ import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 const TASK = 'dpdk-build';
 /** Is the running kernel's build tree usable? The check DPDK 20.11's kernel/linux/meson.build makes. */
 export const KBUILD_OUTPUT = 'dpdk-build-kbuild';
-export const KBUILD_COMMAND = [
-  'd=/lib/modules/${DPVS_PROBE_RELEASE:-$(uname -r)}/build',
+/** The probe for the kernel the modules are built for: <kernel_dir>/build, else the running kernel's. */
+export function kbuildCommand(kernelDir: string | null = null): string {
+  return [
+    kernelDir === null
+      ? 'd=/lib/modules/${DPVS_PROBE_RELEASE:-$(uname -r)}/build'
+      : sh`d=${`${kernelDir}/build`}`,
+    ...KBUILD_TAIL,
+  ].join('; ');
+}
+const KBUILD_TAIL = [
   '[ -e "$d" ] || { echo absent; exit 0; }',
   'command -v make >/dev/null 2>&1 || { echo nomake; exit 0; }',
   'if out=$(make -sC "$d" kernelversion 2>&1); then echo ok; else printf \'fail %s\\n\' "$(printf \'%s\\n\' "$out" | head -n 1)"; fi',
-].join('; ');
+];
+export const KBUILD_COMMAND = kbuildCommand();
 
 /**
  * Why this build cannot succeed on this host, known before it starts: DPDK 20.11's meson stops with
@@ -63,8 +72,10 @@ function predictedProblems(spec: DpdkSpec, facts: Facts): string[] {
   if (spec.rteKni && spec.pairing.buildSystem === 'meson' && kb.startsWith('fail')) {
     const why = kb.slice(4).trim();
     const r = facts.kernel.release;
+    const dir = kmodKernelDir(spec);
+    const tree = `${dir ?? `/lib/modules/${r}`}/build`;
     out.push(
-      `rte_kni cannot be built: /lib/modules/${r}/build is not a usable kernel build tree (\`make -sC /lib/modules/${r}/build kernelversion\` fails${why ? `: ${why}` : ''}), so DPDK ${spec.version}'s meson setup -Denable_kmods=true would stop with "Cannot compile kernel modules as requested"; reinstall the headers of kernel ${r}, or set dpvs.kni: false`,
+      `rte_kni cannot be built: ${tree} is not a usable kernel build tree (\`make -sC ${tree} kernelversion\` fails${why ? `: ${why}` : ''}), so DPDK ${spec.version}'s meson setup -Denable_kmods=true would stop with "Cannot compile kernel modules as requested"; ${dir ? `install the headers of the kernel -Dkernel_dir names (dpdk.meson_options)` : `reinstall the headers of kernel ${r}`}, or set dpvs.kni: false`,
     );
   }
   return out;
@@ -210,7 +221,9 @@ export const dpdkBuildTask: Task = {
       commands: ['gcc', 'make', 'meson', 'ninja', 'patch', 'pkg-config'],
       execs: { [COMPILER_OUTPUT]: [...COMPILER_ARGV] },
       outputs: {
-        ...(spec.rteKni && spec.pairing.buildSystem === 'meson' ? { [KBUILD_OUTPUT]: KBUILD_COMMAND } : {}),
+        ...(spec.rteKni && spec.pairing.buildSystem === 'meson'
+          ? { [KBUILD_OUTPUT]: kbuildCommand(kmodKernelDir(spec)) }
+          : {}),
         ...seriesOutputs(spec, inventory),
       },
       diskPaths: [spec.layout.root],

@@ -16,7 +16,7 @@ import type { Facts } from '../facts/types.js';
 import type { Change } from '../plan/change.js';
 import { sh } from '../transport/quote.js';
 import { failStep } from './dpdk/fail.js';
-import { dpdkSpec, type DpdkSpec } from './dpdk/spec.js';
+import { dpdkSpec, kernelDirRelease, kmodKernelDir, type DpdkSpec } from './dpdk/spec.js';
 import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 const TASK = 'kmods';
@@ -89,11 +89,19 @@ export function wantedModules(spec: DpdkSpec, facts: Facts, allowNoiommu: boolea
       add('vfio-pci', 'binding driver');
       break;
   }
-  if (spec.rteKni)
+  if (spec.rteKni) {
+    // built for another kernel (-Dkernel_dir=/lib/modules/<release> names one): insmod would refuse it
+    const dir = kmodKernelDir(spec);
+    const built = dir ? kernelDirRelease(dir) : null;
     add('rte_kni', 'DPVS KNI exception path', {
       ko: `${spec.layout.kmodDir}/rte_kni.ko`,
       params: { carrier: 'on' },
+      unavailable:
+        built && built !== facts.kernel.release
+          ? `rte_kni.ko is built for kernel ${built} (dpdk.meson_options -Dkernel_dir=${dir}) but this host runs ${facts.kernel.release}: it would not load; set -Dkernel_dir to this host's kernel (or remove it to build for the running kernel), or set dpvs.kni: false`
+          : undefined,
     });
+  }
   if (spec.vhostNet) {
     for (const m of ['vhost', 'vhost_net']) {
       const l = loadedMod(facts, m);

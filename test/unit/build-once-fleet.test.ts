@@ -72,11 +72,11 @@ function refProvision(
   facts: Facts,
   release: ReleasePlan,
 ): Provision {
-  const key = buildTargetKey(facts);
+  const key = buildTargetKey(facts, host.dpdk?.march ?? 'native');
   const peers: Array<{ name: string; has: boolean }> = [];
   for (const h of inventory.hosts) {
     const f = h.name === host.name ? facts : fleet.get(h.name);
-    if (!f || !isBalancer(h) || buildTargetKey(f) !== key) continue;
+    if (!f || !isBalancer(h) || buildTargetKey(f, h.dpdk?.march ?? 'native') !== key) continue;
     let r: ReleasePlan;
     try {
       r = releaseOf(h, inventory);

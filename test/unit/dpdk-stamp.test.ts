@@ -17,11 +17,13 @@ import type { Change } from '../../src/plan/change.js';
 import { dpdkBuildTask, KBUILD_COMMAND, KBUILD_OUTPUT } from '../../src/tasks/dpdk-build.js';
 import { dpvsBuildTask, OUT_CURRENT } from '../../src/tasks/dpvs-build.js';
 import { releaseOf } from '../../src/tasks/dpvs/release.js';
+import { wantedModules } from '../../src/tasks/kmods.js';
 import { compileScript, stagingDir, stampScript } from '../../src/tasks/dpdk/scripts.js';
 import { SERIES_OUTPUT, SERIES_SCRIPT, seriesId } from '../../src/tasks/dpdk/series.js';
 import { dpdkSpec } from '../../src/tasks/dpdk/spec.js';
 import { COMPILER_COMMAND, COMPILER_OUTPUT, expectedStamp, stampHead } from '../../src/tasks/dpdk/stamp.js';
 import type { PlanContext } from '../../src/plan/task.js';
+import { buildTargetKey, provisionOf } from '../../src/tasks/dpvs/release.js';
 import { inventoryOf, r630, r630Host } from '../support/facts-builder.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'dpdk-stamp-test-'));
@@ -204,6 +206,54 @@ describe('DPVS release id: a DPDK rebuild rebuilds DPVS, a DPVS-only change rebu
   });
 });
 
+describe('DPDK build stamp: the running kernel only where kernel modules are built', () => {
+  const v1 = dpvsTarball('dpvs-kernel', P1, 'int main(void) { return 0; }\n');
+  const on = (release: string, flags?: string[]): Facts => {
+    const b = r630().kernel({ release }).output(COMPILER_OUTPUT, 'gcc (Debian 12.2.0-14) 12.2.0\n');
+    const f = b.build();
+    if (flags) f.cpu.flags = flags;
+    return f;
+  };
+
+  it('a userspace build (kni off): hosts on different kernels share the stamp, which names the machine', () => {
+    const spec = dpdkSpec(host(v1, { march: 'default' }), ctl)!;
+    const a = expectedStamp(spec, on('6.1.0-18-amd64', ['sse4_2']), ctl);
+    const b = expectedStamp(spec, on('6.18.44-custom', ['sse4_2', 'avx512f']), ctl);
+    expect(a).toBe(b);
+    expect(a).toMatch(/^machine=x86_64$/m);
+    expect(a).not.toMatch(/^kernel=/m);
+    expect(a).not.toMatch(/^cpu=/m);
+    // a builder on another kernel: this host receives the build instead of building it
+    const h1 = host(v1, { march: 'default' });
+    const h0 = { ...host(v1, { march: 'default' }), name: 'builder' } as ResolvedHost;
+    const fleet = new Map([
+      ['builder', on('6.18.44-custom')],
+      ['lb1', on('6.1.0-18-amd64')],
+    ]);
+    const cs = dpdkBuildTask.plan({
+      host: h1,
+      inventory: inventoryOf([h0, h1]),
+      facts: fleet.get('lb1')!,
+      fleet,
+    }).changes;
+    expect(commands(cs)).not.toContain('meson setup');
+    expect(
+      cs.flatMap((c) => c.steps).some((s) => s.kind === 'copy-from-host' && s.sourceHost === 'builder'),
+    ).toBe(true);
+  });
+
+  it('-march=native: the CPU flags stay in the stamp; kni on: the kernel does', () => {
+    const native = dpdkSpec(host(v1), ctl)!;
+    expect(expectedStamp(native, on('6.1.0-18-amd64', ['sse4_2']), ctl)).not.toBe(
+      expectedStamp(native, on('6.1.0-18-amd64', ['sse4_2', 'avx512f']), ctl),
+    );
+    const kni = dpdkSpec(host(v1, { march: 'default' }, { kni: true }), ctl)!;
+    const a = expectedStamp(kni, on('6.1.0-18-amd64'), ctl);
+    expect(a).toMatch(/^kernel=6\.1\.0-18-amd64 x86_64$/m);
+    expect(a).not.toBe(expectedStamp(kni, on('6.18.44-custom'), ctl));
+  });
+});
+
 describe('dpdk-build predicts what meson would refuse', () => {
   const v1 = dpvsTarball('dpvs-p', P1, 'x\n');
 
@@ -377,5 +427,82 @@ describe('a failed DPDK build names its cause on its last line (run with a stand
     expect(failWith('config/meson.build:1:0: ERROR: Dependency "numa" not found')).toBe(
       'cause: config/meson.build:1:0: ERROR: Dependency "numa" not found',
     );
+  });
+});
+
+describe('DPVS build once: the CPU target is the -march named, the flags only for native', () => {
+  const v1 = dpvsTarball('dpvs-march', P1, 'int main(void) { return 0; }\n');
+  it('a builder with other CPU flags builds for a host with march default; with native each builds', () => {
+    const flags = (fl: string[]): Facts => {
+      const f = facts();
+      f.cpu.flags = fl;
+      return f;
+    };
+    for (const [march, expected] of [
+      ['default', { kind: 'copy', from: 'builder' }],
+      ['native', { kind: 'build' }],
+    ] as const) {
+      const lb = host(v1, { march });
+      const b = { ...host(v1, { march }), name: 'builder' } as ResolvedHost;
+      const inv = inventoryOf([b, lb]);
+      const fleet = new Map([
+        ['builder', flags(['sse4_2', 'avx512f'])],
+        ['lb1', flags(['sse4_2'])],
+      ]);
+      expect(buildTargetKey(fleet.get('lb1')!, march) === buildTargetKey(fleet.get('builder')!, march)).toBe(
+        march !== 'native',
+      );
+      expect(provisionOf(lb, inv, fleet, fleet.get('lb1')!, releaseOf(lb, inv))).toEqual(expected);
+    }
+  });
+});
+
+describe('rte_kni for a named kernel (-Dkernel_dir): a build host builds the fleet kernel modules', () => {
+  const v1 = dpvsTarball('dpvs-kdir', P1, 'int main(void) { return 0; }\n');
+  const KDIR = '-Dkernel_dir=/lib/modules/6.1.0-18-amd64';
+  const on = (release: string): Facts =>
+    r630().kernel({ release }).output(COMPILER_OUTPUT, 'gcc (Debian 12.2.0-14) 12.2.0\n').build();
+  const kni = (name: string, opts: string[]): ResolvedHost =>
+    ({ ...host(v1, { march: 'default', meson_options: opts }, { kni: true }), name }) as ResolvedHost;
+
+  it('hosts on different running kernels share the module build for the kernel_dir named; the probe checks it', () => {
+    const b = kni('builder', [KDIR]);
+    const lb = kni('lb1', [KDIR]);
+    const fb = on('6.18.44-custom');
+    const fl = on('6.1.0-18-amd64');
+    const st = expectedStamp(dpdkSpec(b, ctl)!, fb, ctl);
+    expect(st).toBe(expectedStamp(dpdkSpec(lb, ctl)!, fl, ctl));
+    expect(st).toMatch(/^kernel=\/lib\/modules\/6\.1\.0-18-amd64 x86_64$/m);
+    const fleet = new Map([
+      ['builder', fb],
+      ['lb1', fl],
+    ]);
+    const cs = dpdkBuildTask.plan({ host: lb, inventory: inventoryOf([b, lb]), facts: fl, fleet }).changes;
+    expect(
+      cs.flatMap((c) => c.steps).some((x) => x.kind === 'copy-from-host' && x.sourceHost === 'builder'),
+    ).toBe(true);
+    const probe = dpdkBuildTask.probe!(b, inventoryOf([b])).outputs ?? {};
+    expect(probe[KBUILD_OUTPUT]).toMatch(/^d=\/lib\/modules\/6\.1\.0-18-amd64\/build; /);
+    expect(dpdkBuildTask.probe!(kni('x', []), inventoryOf([b])).outputs?.[KBUILD_OUTPUT]).toBe(
+      KBUILD_COMMAND,
+    );
+    // the builder lacks those headers: the plan says which tree, before building
+    fb.outputs[KBUILD_OUTPUT] = { code: 0, stdout: 'fail make: *** No such file or directory.  Stop.\n' };
+    const bad = dpdkBuildTask.plan({ host: b, inventory: inventoryOf([b, lb]), facts: fb, fleet }).changes;
+    expect(bad.map((c) => c.summary).join('\n')).toContain(
+      'rte_kni cannot be built: /lib/modules/6.1.0-18-amd64/build is not a usable kernel build tree',
+    );
+  });
+
+  it('a host that would load rte_kni built for another kernel: kmods says so before anything changes', () => {
+    const lb = kni('lb1', [KDIR]);
+    const spec = dpdkSpec(lb, ctl)!;
+    const other = wantedModules(spec, on('6.1.0-99-amd64'), false).find((m) => m.name === 'rte_kni');
+    expect(other?.unavailable).toMatch(
+      /rte_kni\.ko is built for kernel 6\.1\.0-18-amd64 \(dpdk\.meson_options -Dkernel_dir=\/lib\/modules\/6\.1\.0-18-amd64\) but this host runs 6\.1\.0-99-amd64/,
+    );
+    const same = wantedModules(spec, on('6.1.0-18-amd64'), false).find((m) => m.name === 'rte_kni');
+    expect(same).toMatchObject({ params: { carrier: 'on' } });
+    expect(same?.unavailable).toBeUndefined();
   });
 });

@@ -102,6 +102,26 @@ export function dpvsTarballName(spec: DpdkSpec): string {
     : `dpvs-${spec.dpvsVersion}.tar.gz`;
 }
 
+/**
+ * The kernel the DPDK build compiles its kernel modules for: `-Dkernel_dir=<dir>` in dpdk.meson_options
+ * (meson reads the headers from <dir>/build, e.g. /lib/modules/<release>, the way a build host builds
+ * rte_kni for its fleet's kernel), else null: the running kernel (/lib/modules/$(uname -r)).
+ */
+export function kmodKernelDir(spec: DpdkSpec): string | null {
+  if (spec.pairing.buildSystem !== 'meson') return null;
+  let dir: string | null = null;
+  for (const o of spec.mesonOptions) {
+    const m = /^-Dkernel_dir=(.+)$/.exec(o);
+    if (m) dir = (m[1] as string).replace(/\/+$/, '') || '/';
+  }
+  return dir;
+}
+
+/** The kernel release a kernel_dir of the form /lib/modules/<release> names (null: another form). */
+export function kernelDirRelease(dir: string): string | null {
+  return /^\/lib\/modules\/([^/]+)$/.exec(dir)?.[1] ?? null;
+}
+
 /** Kernel modules the DPDK build leaves in kmodDir, for this host. */
 export function builtModules(spec: DpdkSpec): string[] {
   const out: string[] = [];

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import type { Facts } from '../../facts/types.js';
 import { sourceSha256 } from './fetch.js';
 import { seriesId } from './series.js';
-import { builtModules, type DpdkSpec } from './spec.js';
+import { builtModules, kmodKernelDir, type DpdkSpec } from './spec.js';
 
 export const COMPILER_OUTPUT = 'dpdk-build-compiler';
 /** Read-only: the compiler's first --version line. */
@@ -107,7 +107,13 @@ export function stampHead(spec: DpdkSpec, facts: Facts, inv: ControlSide): strin
     '# dpvs-deploy: inputs of the DPDK build in this directory',
     ...inventoryStampLines(spec, inv),
     `os=${facts.os.id} ${facts.os.versionId}`,
-    `kernel=${facts.kernel.release} ${facts.kernel.machine}`,
+    // the kernel only matters to a build that compiles kernel modules (rte_kni, igb_uio), and then it is
+    // the kernel they are built for (-Dkernel_dir, else the running one): userspace builds of hosts on
+    // different kernels are the same build (one builds, the others copy), and so are module builds for
+    // the same kernel_dir
+    builtModules(spec).length
+      ? `kernel=${kmodKernelDir(spec) ?? facts.kernel.release} ${facts.kernel.machine}`
+      : `machine=${facts.kernel.machine}`,
   ];
   if (spec.march === 'native') lines.push(`cpu=${[...facts.cpu.flags].sort().join(' ')}`);
   return lines;

@@ -97,15 +97,20 @@ export function versionCheckCommand(r: ReleasePlan): string {
   );
 }
 
-/** What must be identical for one host's build to run on another: OS, architecture, CPU flags (-march). */
-export function buildTargetKey(facts: Facts): string {
+/**
+ * What must be identical for one host's build to run on another: OS, architecture, and the CPU target:
+ * with -march=native the CPU flags (the compiler targets the build host's CPU), else the -march named.
+ */
+export function buildTargetKey(facts: Facts, march = 'native'): string {
   return JSON.stringify([
     facts.os.id,
     facts.os.versionId,
     facts.kernel.machine,
-    [...facts.cpu.flags].sort().join(' '),
+    march === 'native' ? [...facts.cpu.flags].sort().join(' ') : `march=${march}`,
   ]);
 }
+
+const marchOf = (host: ResolvedHost): string => host.dpdk?.march ?? 'native';
 
 export type Provision = { kind: 'build' } | { kind: 'copy'; from: string };
 
@@ -153,7 +158,7 @@ function releaseGroups(fleet: ReadonlyMap<string, Facts>, inventory: LoadedInven
     if (!f || !balancer) continue;
     let target: string;
     try {
-      target = buildTargetKey(f);
+      target = buildTargetKey(f, marchOf(h));
     } catch (error) {
       g.errors.push({ host: h.name, error });
       continue;
@@ -181,7 +186,7 @@ export function provisionOf(
   release: ReleasePlan,
 ): Provision {
   const me = host.name;
-  const key = groupKey(buildTargetKey(facts), release);
+  const key = groupKey(buildTargetKey(facts, marchOf(host)), release);
   const g = fleetDerived(fleet, inventory, 'dpvs-release', releaseGroups);
   throwFirstOther(g.errors, me);
   // this host is a peer when its inventory entry is a balancer wanting this very release

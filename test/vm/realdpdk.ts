@@ -1,0 +1,119 @@
+/**
+ * Upstream's real DPDK 20.11.10 for the VM tier: the release tarball (scripts/fetch-dpdk-src.sh, cached in
+ * ~/.cache/dpvs-deploy/dpdk-src, sha256-pinned), the lab's real-DPDK DPVS fixture (its src/main.c brings
+ * up a real DPDK data plane before the simulated control plane), and the inventory that puts the guest
+ * and the native-speed build host (builder.ts) in one run.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import type { HostEntry, Inventory } from '../../src/inventory/schema.js';
+import { buildFixtures } from '../lab/fixtures/build.js';
+import type { Builder } from './builder.js';
+import { vmPaths } from './paths.js';
+
+export const REAL_DPDK_VERSION = '20.11.10';
+export const REAL_DPDK_SHA = '60d1ccd072102dd032c7915f6664bf4124f50e712045b6a3c55e651cb75cd530';
+/** What the guest's dpvs needs: the e1000 and virtio PMDs (bus/pci, mempool/ring stay). */
+const NET_KEPT = ['e1000', 'virtio'];
+
+/** The real tarball, fetched (or found in the cache) by the project's script; or why not. */
+export function fetchRealDpdk(): { file: string; error?: string } {
+  const r = spawnSync('bash', [join(vmPaths().root, 'scripts/fetch-dpdk-src.sh'), REAL_DPDK_VERSION], {
+    encoding: 'utf8',
+  });
+  const [file, top] = (r.stdout.trim().split('\n').at(-1) ?? '').split(' ');
+  if (r.status !== 0 || !file || top !== `dpdk-stable-${REAL_DPDK_VERSION}`)
+    return {
+      file: '',
+      error: `scripts/fetch-dpdk-src.sh ${REAL_DPDK_VERSION} failed (${r.status}): ${r.stderr.trim()}`,
+    };
+  return { file };
+}
+
+/** Every driver but what the guest uses (net/e1000, net/virtio on bus/pci): a few hundred ninja steps. */
+export function vmMesonOptions(tarball: string): string[] {
+  const net = execFileSync('tar', ['-tf', tarball], { encoding: 'utf8', maxBuffer: 64 << 20 })
+    .split('\n')
+    .map((l) => /^[^/]+\/drivers\/net\/([^/]+)\/$/.exec(l)?.[1])
+    .filter((d): d is string => !!d && !NET_KEPT.includes(d))
+    .sort()
+    .map((d) => `net/${d}`);
+  const classes = ['baseband', 'common', 'compress', 'crypto', 'event', 'raw', 'regex', 'vdpa'].map(
+    (c) => `${c}/*`,
+  );
+  const bus = ['dpaa', 'fslmc', 'ifpga', 'vmbus'].map((b) => `bus/${b}`);
+  const mempool = ['bucket', 'dpaa', 'dpaa2', 'octeontx', 'octeontx2', 'stack'].map((m) => `mempool/${m}`);
+  return ['-Dtests=false', `-Ddisable_drivers=${[...classes, ...bus, ...mempool, ...net].join(',')}`];
+}
+
+/** The lab's DPVS 1.9.10 fixture for the real DPDK tree (dpvs-1.9.10-realdpdk.tar.gz). */
+export async function realDpvs(): Promise<{ file: string; sha256: string }> {
+  const m = await buildFixtures(join(vmPaths().root, '.vm', 'fixtures', 'lab'));
+  const a = m.artifacts.find((x) => x.name === 'dpvs-1.9.10-realdpdk.tar.gz');
+  if (!a) throw new Error('no dpvs-1.9.10-realdpdk.tar.gz fixture');
+  return { file: a.path, sha256: a.sha256 };
+}
+
+export interface RealInventoryInput {
+  dpdkFile: string;
+  dpvs: { file: string; sha256: string };
+  builder: Builder;
+  /** changes to vm1 after the defaults below */
+  edit?: (h: HostEntry) => void;
+}
+
+/**
+ * .vm/run/<name>.yaml: vm1 (the guest) as a balancer running the real-DPDK dpvs, and the build host
+ * `builder` with the same DPDK/DPVS settings (march default: the guest's CPU is QEMU's `-cpu max`, not
+ * this machine's), so the tool builds once on the builder and the guest receives the build.
+ */
+export function realInventory(name: string, i: RealInventoryInput): string {
+  const p = vmPaths();
+  const inv = parse(readFileSync(p.inventory, 'utf8')) as Inventory;
+  const vm1 = inv.hosts.vm1;
+  if (!vm1) throw new Error('vm1 is missing from the VM inventory');
+  const dpdk = {
+    version: REAL_DPDK_VERSION,
+    source: { file: i.dpdkFile, sha256: REAL_DPDK_SHA },
+    march: 'default',
+    meson_options: vmMesonOptions(i.dpdkFile),
+  };
+  const dpvs = { version: '1.9.10', source: { file: i.dpvs.file, sha256: i.dpvs.sha256 }, kni: false };
+  vm1.roles = ['balancer'];
+  vm1.dpdk = { ...dpdk, driver: 'uio_pci_generic' };
+  // 128 MiB of hugepages per node: upstream's default mbuf pool does not fit; 16383 mbufs do
+  vm1.dpvs = { ...dpvs, pktpool_size: 16383, conn_pool_size: 16384 };
+  i.edit?.(vm1);
+  const builder: HostEntry = {
+    address: '127.0.0.1',
+    roles: ['balancer'],
+    ssh: {
+      user: 'root',
+      port: i.builder.port,
+      identity_file: i.builder.clientKey.privatePath,
+      known_hosts: i.builder.knownHosts,
+      host_key_policy: 'strict',
+      use_ssh_config: false,
+    },
+    // the build set is in its root filesystem already (builder.sh prepare)
+    packages: false,
+    // a build host: it runs only the build tasks (--tasks dpdk-source,dpdk-build,dpvs-build), never dpvs
+    preflight: {
+      waive: [
+        { id: 'CONF-001', reason: 'build host: builds for vm1, runs no dpvs' },
+        { id: 'HP-003', reason: 'build host: builds for vm1, allocates no hugepages' },
+      ],
+    },
+    dpdk: { ...dpdk, driver: 'uio_pci_generic' },
+    dpvs,
+  } as HostEntry;
+  inv.hosts = { [i.builder.name]: builder, vm1 };
+  const file = join(p.run, `${name}.yaml`);
+  writeFileSync(
+    file,
+    `# VM suite variant: ${name} (the guest and its build host)\n${stringify(inv, { lineWidth: 0 })}`,
+  );
+  return file;
+}
