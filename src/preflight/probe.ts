@@ -1,16 +1,11 @@
 /** What the preflight checks read beyond the fixed facts (merged into the host's probe). Pure. */
+import { COMPILER_ARGV, COMPILER_OUTPUT } from '../desired/compiler.js';
 import type { Listing, ProbeRequest } from '../facts/types.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import { buildDir, OUT_KERNELS, OUT_PKG_CONFIG } from './checks/build.js';
 import { driverModule } from './checks/kmod.js';
 import { OUT_NR_OPEN } from './checks/sys.js';
-import {
-  OUT_TCP_SYN_RECV,
-  OUT_TOOLCHAIN,
-  TCP_SYN_RECV_COMMAND,
-  GCC_ARGV,
-  OPENSSL_HEADER,
-} from './checks/toolchain.js';
+import { OUT_TCP_SYN_RECV, TCP_SYN_RECV_COMMAND, OPENSSL_HEADER } from './checks/toolchain.js';
 import { isBalancer, isRealserver, pidFile } from '../desired/settings.js';
 
 export function preflightProbe(host: ResolvedHost, _inventory: LoadedInventory): ProbeRequest {
@@ -46,7 +41,7 @@ export function preflightProbe(host: ResolvedHost, _inventory: LoadedInventory):
     req.commands.push('pkg-config', 'gcc', 'make');
     req.execs[OUT_PKG_CONFIG] = ['pkg-config', '--version'];
     // BUILD-006: the compiler and OpenSSL headers DPVS would build with
-    req.execs[OUT_TOOLCHAIN] = [...GCC_ARGV];
+    req.execs[COMPILER_OUTPUT] = [...COMPILER_ARGV];
     req.files.push(OPENSSL_HEADER);
     // KMOD-001 binding driver, KMOD-003 vhost_net (1.10 KNI), KMOD-005 rte_kni parameters
     req.modules.push(driverModule(host), 'vhost_net', 'rte_kni');

@@ -338,7 +338,7 @@ describe('systemctl stand-in', () => {
     );
     writeFileSync(
       join(unitDir(h), 'crash.service'),
-      `[Service]\nType=simple\nExecStart=/bin/sh ${script}\nRestart=on-failure\nRestartSec=1\n`,
+      `[Service]\nType=simple\nExecStart=/bin/sh ${script}\nRestart=on-failure\nRestartSec=3\n`,
     );
     const show = (): Record<string, string> =>
       Object.fromEntries(
@@ -359,7 +359,7 @@ describe('systemctl stand-in', () => {
       });
     const until = async (ok: (p: Record<string, string>) => boolean): Promise<Record<string, string>> => {
       let p = show();
-      for (let i = 0; i < 60 && !ok(p); i++) {
+      for (let i = 0; i < 300 && !ok(p); i++) {
         await sleep(50);
         p = show();
       }

@@ -107,7 +107,7 @@ describe('preflightProbe', () => {
     expect(req.processes).toEqual(['dpvs']);
     expect(req.files).toEqual(expect.arrayContaining(['/var/run/dpvs.pid', '/dev/vhost-net']));
     expect(Object.keys({ ...req.outputs, ...req.execs, ...req.listings, ...req.texts }).sort()).toEqual([
-      'build-toolchain',
+      'dpdk-build-compiler',
       'fs-nr-open',
       'kernels-installed',
       'pkg-config-version',

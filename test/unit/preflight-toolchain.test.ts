@@ -2,6 +2,7 @@
  * BUILD-006 (GCC / OpenSSL vs the DPVS release) and BUILD-007 (toa.ko vs the kernel), on facts built in
  * memory; and the probe commands they read, run for real.
  */
+import { COMPILER_ARGV, COMPILER_OUTPUT } from '../../src/desired/compiler.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,11 +13,9 @@ import { preflightProbe } from '../../src/preflight/probe.js';
 import {
   KNOWN_FIX_CFLAGS,
   OUT_TCP_SYN_RECV,
-  OUT_TOOLCHAIN,
   parameterCount,
   TCP_SYN_RECV_COMMAND,
   toolchainOf,
-  GCC_ARGV,
   OPENSSL_HEADER,
 } from '../../src/preflight/checks/toolchain.js';
 import { factsBuilder, inventoryOf, r630Host, type OsName } from '../support/facts-builder.js';
@@ -31,7 +30,7 @@ const lb = (dpvs: Record<string, unknown> = {}): ResolvedHost =>
 function facts(os: OsName, toolchain?: { gcc: string; openssl: string }) {
   const b = factsBuilder().os(os);
   if (toolchain)
-    b.output(OUT_TOOLCHAIN, `${toolchain.gcc}\n`).file(
+    b.output(COMPILER_OUTPUT, `gcc (Debian ${toolchain.gcc}-14) ${toolchain.gcc}\n`).file(
       OPENSSL_HEADER,
       `/* generated */\n# define OPENSSL_VERSION_TEXT "${toolchain.openssl}"\n`,
     );
@@ -88,14 +87,18 @@ describe('BUILD-006: GCC and OpenSSL vs the DPVS release', () => {
   it("the probe asks for the compiler as argv and the OpenSSL header as a file; this machine's answers parse", () => {
     const h = lb();
     const req = preflightProbe(h, inventoryOf([h]));
-    expect(req.execs?.[OUT_TOOLCHAIN]).toEqual([...GCC_ARGV]);
+    expect(req.execs?.[COMPILER_OUTPUT]).toEqual([...COMPILER_ARGV]);
     expect(req.files).toContain(OPENSSL_HEADER);
-    const gcc = execFileSync(GCC_ARGV[0], GCC_ARGV.slice(1), { encoding: 'utf8' });
-    const f = factsBuilder().os('debian12').output(OUT_TOOLCHAIN, gcc);
+    const gcc = execFileSync('gcc', ['--version'], {
+      encoding: 'utf8',
+      env: { ...process.env, LC_ALL: 'C' },
+    });
+    const f = factsBuilder().os('debian12').output(COMPILER_OUTPUT, gcc);
     if (existsSync(OPENSSL_HEADER)) f.file(OPENSSL_HEADER, readFileSync(OPENSSL_HEADER, 'utf8'));
     const t = toolchainOf(f.build());
     expect(t.gccFrom).toBe('host');
-    expect(t.gcc).toBe(gcc.trim());
+    expect(t.gcc).toMatch(/^\d+\.\d+/);
+    expect(gcc.split('\n')[0]).toContain(` ${t.gcc ?? ''}`);
     if (existsSync(OPENSSL_HEADER)) expect(t.opensslFrom).toBe('host');
   });
 });

@@ -18,6 +18,7 @@
  *   builds. Read from the kernel's own headers when they are installed (include/net/tcp.h), else
  *   predicted for the kernels it was seen on.
  */
+import { COMPILER_OUTPUT, gccVersion } from '../../desired/compiler.js';
 import type { Facts } from '../../facts/types.js';
 import type { ResolvedHost } from '../../inventory/types.js';
 import { DEFAULT_DPVS_VERSION } from '../../versions.js';
@@ -33,11 +34,8 @@ import {
 } from '../../desired/settings.js';
 
 /** facts.outputs keys this module asks the probe for. */
-export const OUT_TOOLCHAIN = 'build-toolchain';
 export const OUT_TCP_SYN_RECV = 'kernel-tcp-v4-syn-recv-sock';
 
-/** The compiler's version, as argv (run without a shell; skipped when gcc is missing). */
-export const GCC_ARGV = ['gcc', '-dumpfullversion', '-dumpversion'] as const;
 /** The OpenSSL headers DPVS compiles against; OPENSSL_VERSION_TEXT names the version. */
 export const OPENSSL_HEADER = '/usr/include/openssl/opensslv.h';
 
@@ -90,8 +88,7 @@ export interface Toolchain {
 }
 
 export function toolchainOf(facts: Facts): Toolchain {
-  const gccOut = (facts.outputs[OUT_TOOLCHAIN]?.stdout ?? '').split('\n')[0]?.trim() ?? '';
-  const gcc = /^\d+(\.\d+)*$/.exec(gccOut)?.[0] ?? null;
+  const gcc = gccVersion((facts.outputs[COMPILER_OUTPUT]?.stdout ?? '').split('\n')[0] ?? '');
   const header = facts.files[OPENSSL_HEADER]?.content ?? '';
   const text = /^#\s*define\s+OPENSSL_VERSION_TEXT\s+"([^"]*)"/m.exec(header)?.[1] ?? '';
   const openssl = /^OpenSSL (\d+\.\d+\.\d+\w*)/.exec(text)?.[1] ?? null;

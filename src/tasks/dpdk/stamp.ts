@@ -14,11 +14,10 @@ import { sourceSha256 } from './fetch.js';
 import { seriesId } from './series.js';
 import { builtModules, kmodKernelDir, type DpdkSpec } from './spec.js';
 
-export const COMPILER_OUTPUT = 'dpdk-build-compiler';
+import { COMPILER_ARGV, COMPILER_OUTPUT } from '../../desired/compiler.js';
+export { COMPILER_ARGV, COMPILER_OUTPUT };
 /** Read-only: the compiler's first --version line. */
 export const COMPILER_COMMAND = 'LC_ALL=C gcc --version 2>/dev/null | head -n 1';
-/** The same read for the probe, as argv (the probe runs with LC_ALL=C; the first line is used). */
-export const COMPILER_ARGV: readonly string[] = ['gcc', '--version'];
 
 /** make-era machine names (mk/machine/<name>) for common -march values. */
 const MAKE_MACHINES: Record<string, string> = {
