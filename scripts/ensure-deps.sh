@@ -7,11 +7,12 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the lab and the tests use (see test/lab/README.md for why each is needed). The last
 # line is what upstream's real DPDK links on the lab (test/integration/dpdk-real.test.ts): its static
-# libdpdk.pc pulls -lnuma and -lpcap, libpcap's -ldbus-1 pulls -lsystemd; 24.11 needs pyelftools.
+# libdpdk.pc pulls -lnuma and -lpcap, libpcap's -ldbus-1 pulls -lsystemd; 24.11 needs pyelftools; ccache
+# is the compiler cache that suite gives the lab balancer (meson uses it when it is on PATH).
 PKGS=(openssh-server openssh-client iproute2 fuse3 python3-fusepy libfuse2 pciutils dpdk
       meson ninja-build patch xz-utils gzip tar pkg-config gcc make libc6-dev sudo kmod procps
       psmisc util-linux nftables curl systemd zsh
-      libnuma-dev libpcap-dev libsystemd-dev python3-pyelftools)
+      libnuma-dev libpcap-dev libsystemd-dev python3-pyelftools ccache)
 # The VM tier (test/vm): QEMU (software emulation only), qemu-img, debootstrap and mkfs.ext4 -d.
 VM_PKGS=(qemu-system-x86 qemu-utils debootstrap e2fsprogs)
 

@@ -17,7 +17,7 @@
 import { asRoot } from '../support/root.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -33,6 +33,7 @@ const TASKS = 'packages,dpdk-source,dpdk-build,dpvs-build';
 const DPDK_SHA = '60d1ccd072102dd032c7915f6664bf4124f50e712045b6a3c55e651cb75cd530';
 const PREFIX = '/opt/dpvs-deploy/dpdk/20.11.10';
 const NET_KEPT = ['bonding', 'e1000', 'ring', 'virtio'];
+const CCACHE_DIR = path.join(homedir(), '.cache', 'dpvs-deploy', 'ccache', 'lab');
 
 /** The real tarball, fetched (or found in the cache) by the project's script; null with the reason. */
 function fetchReal(): { file: string; error?: string } {
@@ -140,10 +141,17 @@ const timings: string[] = [];
 
 describe.skipIf(!!real.error)('real DPDK 20.11.10 built by the tool on a lab balancer', () => {
   beforeAll(async () => {
-    const r = await up({ paths: labPaths(), shape: { balancers: 1, realservers: 0 } });
+    // ccache keyed by what it compiles (~/.cache/dpvs-deploy/ccache/lab): real meson and ninja run every
+    // time, and on a machine that built this tree before the compiler answers from the cache
+    const r = await up({
+      paths: labPaths(),
+      shape: { balancers: 1, realservers: 0 },
+      ccacheDir: CCACHE_DIR,
+    });
     profiles = r.profiles;
     lb = profiles.find((x) => x.roles.includes('balancer')) as LabHostProfile;
     manifest = await buildFixtures(labPaths().www);
+    await on('ccache --zero-stats >/dev/null 2>&1 || true');
     work = mkdtempSync(path.join(tmpdir(), 'dpdk-real-it-'));
   }, 600_000);
   afterAll(async () => {
@@ -173,6 +181,14 @@ describe.skipIf(!!real.error)('real DPDK 20.11.10 built by the tool on a lab bal
     const apply = await cli(['apply', inv, '--yes']);
     timings.push(`apply (DPDK + DPVS builds) ${seconds(t0)}`);
     expect(apply.code, apply.out).toBe(0);
+    const stats = Object.fromEntries(
+      (await on('ccache --print-stats 2>/dev/null || true'))
+        .split('\n')
+        .map((l) => l.split('\t'))
+        .filter((kv): kv is [string, string] => kv.length === 2),
+    );
+    const hits = Number(stats.direct_cache_hit ?? 0) + Number(stats.preprocessed_cache_hit ?? 0);
+    timings.push(`ccache: ${hits} hits, ${stats.cache_miss ?? '?'} misses`);
     const t = newestTranscripts(path.join(work, 'runs'), 'apply')[lb.name] ?? '';
     // real meson's own output, with the trimmed driver set and the DPVS series applied
     expect(t).toContain('drivers/net/virtio: Defining dependency "net_virtio"');

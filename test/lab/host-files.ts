@@ -19,6 +19,8 @@ export interface HostFilesCommon {
   shadow: string;
   clientPublicKey: string;
   etcHosts: string;
+  /** bound on every host's /var/cache/ccache, its ccache cache_dir (UpOptions.ccacheDir) */
+  ccacheDir?: string;
 }
 
 export async function readHostFilesCommon(
@@ -147,6 +149,7 @@ export async function writeHostFiles(i: HostFilesInput): Promise<void> {
     REAL_HUGEPAGES: p.hugepages === 'real' ? '1' : '0',
     IPV6: p.ipv6 ? '1' : '0',
     SYMLINK_HELPER: i.fake.symlinkHelper ?? '/bin/false',
+    ...(common.ccacheDir && { CCACHE_BIND: common.ccacheDir }),
   };
   const envText = Object.entries(env)
     .map(([k, v]) => `${k}='${v.replace(/'/g, `'\\''`)}'`)
@@ -158,6 +161,9 @@ export async function writeHostFiles(i: HostFilesInput): Promise<void> {
     put(join(etc, 'ssh', 'ssh_host_ed25519_key'), i.hostKey.privateKey, 0o600),
     put(join(etc, 'ssh', 'ssh_host_ed25519_key.pub'), i.hostKey.publicKey + '\n'),
     put(join(etc, 'hostname'), p.name + '\n'),
+    ...(common.ccacheDir
+      ? [put(join(etc, 'ccache.conf'), 'cache_dir = /var/cache/ccache\nmax_size = 4G\n')]
+      : []),
     put(join(etc, 'hosts'), common.etcHosts),
     put(
       join(etc, 'passwd'),

@@ -173,6 +173,11 @@ def main():
         os.setxattr("upper/" + sub, "trusted.overlay.opaque", b"y")
     for d in ("usr", "etc", "var"):
         mount("lab-" + d, "/" + d, "overlay", 0, "lowerdir=/%s,upperdir=upper/%s,workdir=work/%s" % (d, d, d))
+    # The opt-in shared compiler cache (CCACHE_BIND, a directory of the machine's, maybe under /root):
+    # bound before /root is, while its path still resolves.
+    if env.get("CCACHE_BIND"):
+        os.makedirs("/var/cache/ccache", exist_ok=True)
+        bind(env["CCACHE_BIND"], "/var/cache/ccache")
     for d in ("root", "opt", "home", "tmp"):
         bind(d, "/" + d)
     os.chmod("/tmp", 0o1777)

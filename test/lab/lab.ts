@@ -163,6 +163,12 @@ export interface UpOptions {
   shape?: LabShape;
   paths?: LabPaths;
   log?: (line: string) => void;
+  /**
+   * A directory of this machine that every host sees as its compiler cache (/var/cache/ccache, named in
+   * the host's /etc/ccache.conf): meson puts ccache in front of the compiler when it is on PATH, so a
+   * suite that builds real DPDK the same way each run (test:dpdk-real) compiles it once per machine.
+   */
+  ccacheDir?: string;
 }
 
 /** Brings the lab up; a lab already up with the same shape and all hosts answering is reused as is. */
@@ -219,7 +225,8 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
     );
     const clientKey = await ensureClientKey(paths);
     trace('tmpfs mounted, fake kernel module loaded');
-    const common = await readHostFilesCommon(clientKey, profiles);
+    const common = { ...(await readHostFilesCommon(clientKey, profiles)), ccacheDir: opts.ccacheDir };
+    if (opts.ccacheDir) await mkdir(opts.ccacheDir, { recursive: true });
 
     const hostKeys = profiles.map((p) => generateEd25519(`root@${p.name}`));
     const network = createNetwork(

@@ -227,12 +227,16 @@ describe.skipIf(off !== null)(`real DPDK on the guest${off ? ` (SKIPPED: ${off})
     expect(apply.code, apply.all).toBe(1);
     expect(apply.all).toContain('HP-004');
     const log = await g.must('journalctl -u dpvs.service -b --no-pager -o cat | tail -n 400', 60_000);
-    // DPDK's own refusal (rte_pktmbuf_pool_create's rte_errno text after the colon). The rte_exit
-    // "Cause: Cannot init mbuf pool" line did not show in the journal as matched before (CI run of
-    // 2026-12-07): its exact form there is not pinned yet, so it is not asserted.
+    // DPDK's own refusal (rte_pktmbuf_pool_create's rte_errno text after the colon)
     expect(log).toMatch(
       /DPVS-REALDPDK: rte_pktmbuf_pool_create\(mbuf_pool_\d, n=65535, cache=256, socket=\d\): \S.*/,
     );
+    // then rte_exit: RTE_LOG(CRIT, EAL, "Error - exiting with code: %d\n  Cause: ") and the caller's
+    // text (v20.11.10:lib/librte_eal/common/eal_common_debug.c:36-40). EAL's console stream writes each
+    // piece to stdout and to syslog, so the journal holds them as separate entries, not always adjacent:
+    // each line is asserted on its own. The caller's text is dpvs's (v1.9.10:src/netif.c:1104-1115).
+    expect(log).toMatch(/^EAL: Error - exiting with code: 1$/m);
+    expect(log).toMatch(/^\s*Cause: Cannot init mbuf pool on socket \d/m);
   }, 900_000);
 
   it('rollback stops dpvs and gives the NICs back to their kernel drivers', async () => {

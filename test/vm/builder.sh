@@ -116,6 +116,13 @@ serve)
   mount -t overlay overlay -o "lowerdir=$LOWER,upperdir=$RUN/upper,workdir=$RUN/work" "$M"
   mount_basics "$M"
   mkdir -p "$M/etc/dpvs-deploy-builder.d"
+  # CCACHE_BIND: a directory of this machine's, the build host's compiler cache (meson puts the ccache of
+  # the build set in front of the compiler): real meson and ninja run each time, compiling once a machine
+  if [ -n "${CCACHE_BIND:-}" ]; then
+    mkdir -p "$M/var/cache/ccache"
+    mount --bind "$CCACHE_BIND" "$M/var/cache/ccache"
+    printf 'cache_dir = /var/cache/ccache\nmax_size = 4G\n' > "$M/etc/ccache.conf"
+  fi
   install -m 600 "$RUN/sshd_config" "$RUN/host_ed25519" "$RUN/authorized_keys" "$M/etc/dpvs-deploy-builder.d/"
   exec chroot "$M" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C \
     /usr/sbin/sshd -D -e -f /etc/dpvs-deploy-builder.d/sshd_config

@@ -11,7 +11,16 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { requiredPackages } from '../../src/tasks/packages.js';
@@ -44,9 +53,18 @@ export interface Builder {
   stop(): Promise<void>;
 }
 
-/** The packages the tool installs on a Debian balancer (the build set), so the builder has them. */
+/**
+ * The packages the tool installs on a Debian balancer (the build set), so the builder has them, and
+ * ccache: the builder's compiler cache lives on this machine (ccacheDir), so each run's real meson and
+ * ninja compile only what changed since the last run on this machine.
+ */
 export function builderPackages(): string[] {
-  return requiredPackages({ roles: ['balancer'] } as unknown as ResolvedHost, 'debian').sort();
+  return [...requiredPackages({ roles: ['balancer'] } as unknown as ResolvedHost, 'debian'), 'ccache'].sort();
+}
+
+/** The builder's compiler cache on this machine, keyed by what it compiles (ccache's own hashing). */
+export function ccacheDir(): string {
+  return join(homedir(), '.cache', 'dpvs-deploy', 'ccache', 'vm-builder');
 }
 
 function cacheDir(): string {
@@ -67,12 +85,17 @@ export function builderRootfs(p: VmPaths, log: (l: string) => void): { rootfs: s
   const pkgs = builderPackages();
   const out = join(cacheDir(), builderKey(p, pkgs));
   const rootfs = join(out, 'rootfs');
-  if (existsSync(join(rootfs, 'etc', 'dpvs-deploy-builder'))) return { rootfs, prepareS: 0 };
+  if (existsSync(join(rootfs, 'etc', 'dpvs-deploy-builder'))) {
+    const now = new Date();
+    utimesSync(out, now, now);
+    return { rootfs, prepareS: 0 };
+  }
   const t0 = Date.now();
   mkdirSync(cacheDir(), { recursive: true });
-  // older keys: one root filesystem is kept
+  // other keys unused for three days go (another checkout's builder may be running on a newer one)
   for (const e of readdirSync(cacheDir()))
-    if (e !== builderKey(p, pkgs)) rmSync(join(cacheDir(), e), { recursive: true, force: true });
+    if (e !== builderKey(p, pkgs) && Date.now() - statSync(join(cacheDir(), e)).mtimeMs > 3 * 86_400_000)
+      rmSync(join(cacheDir(), e), { recursive: true, force: true });
   const r = execFileSync('bash', [join(p.source, 'builder.sh'), 'prepare', p.image, out, ...pkgs], {
     encoding: 'utf8',
     maxBuffer: 64 << 20,
@@ -100,6 +123,7 @@ export async function startBuilder(p: VmPaths, log: (l: string) => void): Promis
   const clientKey = generateKey(dir, 'client_ed25519');
   writeFileSync(join(dir, 'authorized_keys'), `${clientKey.publicLine}\n`, { mode: 0o600 });
   const port = await freePort();
+  mkdirSync(ccacheDir(), { recursive: true });
   const etc = '/etc/dpvs-deploy-builder.d';
   writeFileSync(
     join(dir, 'sshd_config'),
@@ -130,7 +154,7 @@ export async function startBuilder(p: VmPaths, log: (l: string) => void): Promis
       ...['--mount', '--pid', '--fork', '--propagation', 'private', '--kill-child'],
       ...['bash', join(p.source, 'builder.sh'), 'serve', rootfs, dir],
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CCACHE_BIND: ccacheDir() } },
   );
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
