@@ -228,6 +228,16 @@ export function projectBoot(facts: Facts, tokens: readonly string[]): Facts {
   };
 }
 
+/** grub.cfg as the regeneration writes it: every `linux` line with the new arguments. */
+export function projectCfg(cfg: string | null, tokens: readonly string[]): string {
+  const line = (path: string) => `\tlinux\t${path} ${tokens.join(' ')}`;
+  if (cfg === null || !/^\s*linux\S*\s/m.test(cfg)) return `${cfg ?? ''}${line('/vmlinuz')}\n`;
+  return cfg.replace(
+    /^(\s*linux(?:efi|16)?\s+)(\S+).*$/gm,
+    (_m, lead: string, path: string) => `${lead}${path} ${tokens.join(' ')}`,
+  );
+}
+
 interface Situation {
   want: BootArgs;
   running: string[];
@@ -384,6 +394,19 @@ function plan(ctx: PlanContext): TaskPlan {
     .find((x) => x.kind === 'write' && x.path === GRUB_DEFAULT);
   if (fileWrite && fileWrite.kind === 'write' && gd)
     projected.files = { ...projected.files, [GRUB_DEFAULT]: projectedFile(fileWrite) };
+  const loader = s.loader;
+  if (!isUnmanageable(loader) && loader.cfg) {
+    const cfg = ctx.facts.files[loader.cfg];
+    projected.files = {
+      ...projected.files,
+      [loader.cfg]: {
+        exists: true,
+        sha256: null,
+        mode: cfg?.mode ?? '0444',
+        content: projectCfg(cfg?.content ?? null, s.target),
+      },
+    };
+  }
   return { changes: all, projected };
 }
 
