@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import type { LabHostProfile, LabOs } from './profile-types.js';
 import type { FakeKernel } from './fakekernel-adapter.js';
 import { LAB_BRIDGE_ADDRESS, LAB_PREFIX_LEN } from './profiles.js';
+import { labGrubCmdline } from './fakekernel/tree.js';
 
 export const DEPLOY_UID = 2001;
 export const NOSUDO_UID = 2002;
@@ -60,6 +61,32 @@ MaxSessions 64
 AcceptEnv LANG LC_*
 Subsystem sftp internal-sftp
 `;
+
+/**
+ * /etc/default/grub as Debian's grub2-common 2.06-13+deb12u2 installs it (usr/share/grub/default/grub),
+ * with the host's first-boot arguments in GRUB_CMDLINE_LINUX. Every lab host gets it (the lab's
+ * bootloader stand-ins are GRUB's: update-grub, grub-mkconfig).
+ */
+export function labGrubDefault(cmdlineLinux: string): string {
+  return `# If you change this file, run 'update-grub' afterwards to update
+# /boot/grub/grub.cfg.
+# For full documentation of the options in this file, see:
+#   info -f grub -n 'Simple configuration'
+
+GRUB_DEFAULT=0
+GRUB_TIMEOUT=5
+GRUB_DISTRIBUTOR=\`lsb_release -i -s 2> /dev/null || echo Debian\`
+GRUB_CMDLINE_LINUX_DEFAULT="quiet"
+GRUB_CMDLINE_LINUX="${cmdlineLinux}"
+
+# If your computer has multiple operating systems installed, then you
+# probably want to run os-prober. However, if your computer is a host
+# for guest OSes installed via LVM or raw disk devices, running
+# os-prober can cause damage to those guest OSes as it mounts
+# filesystems to look for things.
+GRUB_DISABLE_OS_PROBER=true
+`;
+}
 
 interface OsIdentity {
   files: Record<string, string>;
@@ -158,6 +185,8 @@ export async function writeHostFiles(i: HostFilesInput): Promise<void> {
     put(join(etc, 'ssh', 'ssh_host_ed25519_key'), i.hostKey.privateKey, 0o600),
     put(join(etc, 'ssh', 'ssh_host_ed25519_key.pub'), i.hostKey.publicKey + '\n'),
     put(join(etc, 'hostname'), p.name + '\n'),
+    put(join(etc, 'default', 'grub'), labGrubDefault(labGrubCmdline(p))),
+    put(join(hostDir, 'boot', `vmlinuz-${p.kernel}`), ''),
     put(join(etc, 'hosts'), common.etcHosts),
     put(
       join(etc, 'passwd'),
