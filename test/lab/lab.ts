@@ -390,15 +390,17 @@ export async function status(paths: LabPaths = labPaths()): Promise<LabHostStatu
     state.hosts.map(async (h) => {
       let sshdPid: number | null = null;
       if (h.pid > 0 && (await alive(h.pid))) {
+        // the listener: an sshd whose parent is the host's PID 1 (host-init.py, the child of `unshare`)
+        const ppidOf = async (pid: number): Promise<string> => {
+          const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+          return stat.slice(stat.lastIndexOf(')') + 4).split(' ')[0] ?? '';
+        };
         for (const pid of byNs.get(h.netns) ?? []) {
           const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
-          const ppid = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-          if (
-            comm.trim() === 'sshd' &&
-            ppid.slice(ppid.lastIndexOf(')') + 4).split(' ')[0] === String(h.pid)
-          ) {
+          if (comm.trim() !== 'sshd') continue;
+          const parent = await ppidOf(pid);
+          if (parent === String(h.pid) || (parent !== '' && (await ppidOf(Number(parent))) === String(h.pid)))
             sshdPid = pid;
-          }
         }
       }
       const up =
