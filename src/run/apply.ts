@@ -18,6 +18,11 @@ import { Deferred, mapLimit } from './pool.js';
 import { runStep } from './steps.js';
 import type { RunDir } from './transcript.js';
 
+/** A host's stage-2 progress, for the hosts that copy artifacts from it. */
+interface TaskProgress {
+  done(task: string): void;
+}
+
 export interface EngineEvents {
   hostState?(host: string, state: string): void;
   taskStart?(host: string, task: string, changes: number): void;
@@ -110,6 +115,9 @@ export async function applyPlans(
   const results = new Map<string, HostResult>();
   const owner = ownLock(opts.command);
   const stage1Done = new Map<string, Deferred<Transport>>();
+  // a host's tasks that run in stage 2 (after its first disruptive change, e.g. a reboot): a host that
+  // copies an artifact of task T from it waits until it has finished T, not only its stage 1
+  const stage2Tasks = new Map<string, Map<string, Deferred<void>>>();
   const total = x.hosts.length;
   let failed = 0;
   let stopped = false;
@@ -165,6 +173,7 @@ export async function applyPlans(
       rest: p.changes.slice(cut),
       all: p.changes,
     });
+    stage2Tasks.set(h.name, new Map(p.changes.slice(cut).map((c) => [c.task, new Deferred<void>()])));
   }
 
   const locked = new Set<string>();
@@ -184,6 +193,26 @@ export async function applyPlans(
     ),
   );
   const stage1 = [...work].sort((a, b) => Number(sources.has(b.host)) - Number(sources.has(a.host)));
+  const abandon = (host: string, e: unknown): void => {
+    for (const d of stage2Tasks.get(host)?.values() ?? []) d.reject(e);
+  };
+  /** The source host once it has done `task` (its stage 1, and that task if it runs in its stage 2). */
+  const artifactReady = async (src: string, task: string): Promise<Transport> => {
+    const d = stage1Done.get(src);
+    if (!d) throw new Error(`artifact source ${src} is not part of this run`);
+    try {
+      await d.promise;
+      await stage2Tasks.get(src)?.get(task)?.promise;
+    } catch (e) {
+      throw new Error(`artifact source ${src} failed: ${errorText(e)}`);
+    }
+    const t = x.transports.get(src);
+    if (!t) throw new Error(`artifact source ${src} is not connected`);
+    return t;
+  };
+  const progress = (host: string): TaskProgress => ({
+    done: (task) => stage2Tasks.get(host)?.get(task)?.resolve(),
+  });
 
   // Stage 1: everything up to each host's first disruptive change, all hosts in parallel.
   await mapLimit(stage1, x.forks, async (w) => {
@@ -202,7 +231,7 @@ export async function applyPlans(
           w.prefix,
           w.all,
           result(w.host),
-          stage1Done,
+          artifactReady,
           !!opts.rollback,
           opts.signal,
         );
@@ -211,18 +240,30 @@ export async function applyPlans(
     } catch (e) {
       fail(w.host, 'failed', errorText(e));
       done.reject(e);
+      abandon(w.host, e);
     }
   });
 
   // Stage 2: disruptive changes in rolling batches; a failed batch stops the next ones.
+  // Hosts that others copy from go in the first batches, so a copy never waits on a later batch.
   const disruptive = work.filter((w) => w.rest.length && result(w.host).status !== 'failed');
-  const batches = planBatches(
-    disruptive.map((w) => hostOf(x, w.host)),
-    opts.serial,
-  );
+  const batchesOf = (ws: typeof disruptive): ResolvedHost[][] =>
+    ws.length
+      ? planBatches(
+          ws.map((w) => hostOf(x, w.host)),
+          opts.serial,
+        )
+      : [];
+  const batches = [
+    ...batchesOf(disruptive.filter((w) => sources.has(w.host))),
+    ...batchesOf(disruptive.filter((w) => !sources.has(w.host))),
+  ];
   for (const [i, batch] of batches.entries()) {
     if (stopped || opts.signal?.aborted) {
-      for (const h of batch) result(h.name).status = 'skipped';
+      for (const h of batch) {
+        result(h.name).status = 'skipped';
+        abandon(h.name, new Error('run stopped'));
+      }
       continue;
     }
     if (batches.length > 1)
@@ -236,10 +277,21 @@ export async function applyPlans(
         for (const [j, entry] of batch.entries())
           if (entry.name === h.name)
             x.runDir.log(h.name, `rolling batch ${i + 1}/${batches.length} position ${j + 1}`);
-        await runChanges(x, w.host, w.rest, w.all, result(w.host), stage1Done, !!opts.rollback, opts.signal);
+        await runChanges(
+          x,
+          w.host,
+          w.rest,
+          w.all,
+          result(w.host),
+          artifactReady,
+          !!opts.rollback,
+          opts.signal,
+          progress(w.host),
+        );
       } catch (e) {
         batchFailed = true;
         fail(w.host, 'failed', errorText(e));
+        abandon(w.host, e);
       }
     });
     if (batchFailed && i < batches.length - 1) {
@@ -273,9 +325,10 @@ async function runChanges(
   changes: Change[],
   all: Change[],
   r: HostResult,
-  stage1Done: Map<string, Deferred<Transport>>,
+  artifactReady: (src: string, task: string) => Promise<Transport>,
   rollback: boolean,
   signal?: AbortSignal,
+  progress?: TaskProgress,
 ): Promise<void> {
   let t = x.transports.get(host);
   if (!t) throw new Error('not connected');
@@ -305,13 +358,7 @@ async function runChanges(
             inventoryDir: x.inventory.dir,
             // the host's ssh.command_timeout_s bounds every step that does not set its own
             defaultTimeoutMs: hostTimeoutMs ?? x.commandTimeoutMs ?? 600_000,
-            artifactSource: (src) => {
-              const d = stage1Done.get(src);
-              if (!d) return Promise.reject(new Error(`artifact source ${src} is not part of this run`));
-              return d.promise.catch((e: unknown) => {
-                throw new Error(`artifact source ${src} failed: ${errorText(e)}`);
-              });
-            },
+            artifactSource: (src) => artifactReady(src, c.task),
           });
           if (next) {
             t = next;
@@ -335,6 +382,7 @@ async function runChanges(
             : verifyTask(taskObj, ctx);
         if (problems.length) throw new Error(`${task}: verification failed:\n  ${problems.join('\n  ')}`);
       }
+      if (lastOfTask && group.includes(lastOfTask)) progress?.done(task);
       r.tasks.push({ task, status: 'changed', changes: group.length, durationMs: Date.now() - started });
       x.events?.taskEnd?.(host, task, 'changed');
     } catch (e) {

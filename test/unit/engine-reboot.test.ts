@@ -158,4 +158,57 @@ describe('engine: controlled reboots', () => {
     expect(fleet.commandsOf('b')).not.toContain('set after yes');
     await e.close();
   });
+  it('a host that copies a build from another after both reboot waits for that build; the build host goes first', async () => {
+    const fleet = new MemoryFleet();
+    // a (listed first) receives what z builds, both after their reboot: with one host a batch, z's batch
+    // must come first and a's copy must wait for z's build task, not only for z's stage 1
+    const hs: ResolvedHost[] = ['a', 'z'].map((name, i) => ({
+      name,
+      address: `192.0.2.${i + 1}`,
+      roles: [],
+      groups: [],
+    }));
+    const build: Task = {
+      name: 'build',
+      plan(ctx) {
+        if (ctx.facts.outputs['file:/art']?.stdout === 'built-by-z') return { changes: [] };
+        const z = ctx.host.name === 'z';
+        return {
+          changes: [
+            {
+              id: z ? 'build/pack' : 'build/copy',
+              task: 'build',
+              summary: z ? 'build' : 'copy from z',
+              action: 'create',
+              steps: z
+                ? [{ kind: 'exec', command: 'set file:/art built-by-z' }]
+                : [
+                    {
+                      kind: 'copy-from-host',
+                      sourceHost: 'z',
+                      sourcePath: '/art',
+                      path: '/art',
+                      mode: 0o644,
+                    },
+                  ],
+            },
+          ],
+        };
+      },
+    };
+    const e = engine(fleet, hs, [rebootTask(), build]);
+    await e.gather();
+    e.plan();
+    const results = await e.apply({ command: 'apply', serial: 1 });
+    expect(results.map((r) => [r.host, r.status, r.error])).toEqual([
+      ['a', 'changed', undefined],
+      ['z', 'changed', undefined],
+    ]);
+    const reboot = (h: string) =>
+      fleet.execs.findIndex((x) => x.host === h && x.command.includes('systemctl reboot'));
+    expect(reboot('z')).toBeGreaterThanOrEqual(0);
+    expect(reboot('z')).toBeLessThan(reboot('a'));
+    expect(fleet.host('a').state.get('file:/art')).toBe('built-by-z');
+    await e.close();
+  });
 });
