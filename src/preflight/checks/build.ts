@@ -15,6 +15,7 @@ import {
 import { builtModules } from './kmod.js';
 import { DEFAULT_BUILD_DIR } from '../../desired/layout.js';
 import { toolchainChecks } from './toolchain.js';
+import { kmodKernel } from './kmod-kernel.js';
 
 /** facts.outputs keys this module asks the probe for. */
 export const OUT_PKG_CONFIG = 'pkg-config-version';
@@ -196,4 +197,5 @@ export const buildChecks: PreflightCheck[] = [
   diskSpace,
   versionPairing,
   ...toolchainChecks,
+  kmodKernel,
 ];
