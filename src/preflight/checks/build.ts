@@ -63,7 +63,7 @@ export const headersNoPackages: PreflightCheck = {
   protects:
     'igb_uio, rte_kni, toa and uoa are built against /lib/modules/$(uname -r)/build; without headers the build fails.',
   run({ host, facts }) {
-    const mods = builtModules(host);
+    const mods = builtModules(host, true);
     if (mods.length === 0 || facts.kernel.headersInstalled || host.packages !== false) return null;
     return finding(
       `no /lib/modules/${facts.kernel.release}/build; modules to build: ${listText(mods)}; packages: false`,
@@ -82,7 +82,7 @@ export const headersAvailable: PreflightCheck = {
   protects:
     'The headers package must match the running kernel exactly; after a kernel update without reboot the repositories often no longer carry it.',
   run({ host, facts }) {
-    const mods = builtModules(host);
+    const mods = builtModules(host, true);
     if (mods.length === 0 || facts.kernel.headersInstalled || host.packages === false) return null;
     const newest = newestInstalledKernel(facts);
     // a reboot is pending only towards a newer kernel: never suggest booting an older one
