@@ -3,6 +3,13 @@
 # archive, verifies each against its pinned sha256 and caches it under ~/.cache/dpvs-deploy/dpdk-src
 # (outside the checkout, kept across runs). Prints one line per tarball: <path> <top directory inside>.
 #
+# dpdk-kmods: Debian's dpdk-kmods SOURCE package is not on the reachable archive, so the igb_uio source
+# comes from the BINARY package dpdk-kmods-dkms (bookworm, pinned version and .deb sha256), which ships
+# upstream's linux/igb_uio tree flat under /usr/src/dpdk-kmods-<version>/ (igb_uio.c, compat.h, Kbuild,
+# Makefile, dkms.conf). It is downloaded with `apt-get download` (a private `deb` list and state, as for
+# the sources) and repacked as a reproducible tarball (sorted names, fixed mtime and owner, gzip -n),
+# dpdk-kmods-dkms_<version>.src.tar.gz, the file an inventory's dpdk.kmods names.
+#
 #   bash scripts/fetch-dpdk-src.sh [20.11.10] [24.11.8] [kmods]     # none: all three
 #
 # Debian ships upstream's own release tarball as the source package's .orig.tar.xz. The deb-src
@@ -18,8 +25,9 @@ CACHE=${DPVS_DEPLOY_CACHE:-$HOME/.cache/dpvs-deploy}/dpdk-src
 PINS=(
   "20.11.10|dpdk|bullseye|dpdk_20.11.10.orig.tar.xz|60d1ccd072102dd032c7915f6664bf4124f50e712045b6a3c55e651cb75cd530|dpdk-stable-20.11.10"
   "24.11.8|dpdk|trixie|dpdk_24.11.8.orig.tar.xz|f3dbfac841b2db8e53a97d68a5e14ebc943327a955f0afb97f8c14f544fbc4aa|dpdk-stable-24.11.8"
-  "kmods|dpdk-kmods|bookworm|||"
 )
+# the dpdk-kmods-dkms .deb: version | .deb file | sha256 | suite
+KMODS_PIN="0~20220829+git-3|dpdk-kmods-dkms_0~20220829+git-3_amd64.deb|aa8f6120a9e4aadb2a3fe0a61d9acc91124300da8f0df3f313dc71f32b430c87|bookworm"
 
 die() { printf 'fetch-dpdk-src: %s\n' "$*" >&2; exit 1; }
 want=("$@"); [ ${#want[@]} -gt 0 ] || want=(20.11.10 24.11.8 kmods)
@@ -56,6 +64,9 @@ archives() {
 }
 
 mapfile -t arch < <(archives | awk '!seen[$0]++')
+kmods=0; rest=()
+for w in "${want[@]}"; do if [ "$w" = kmods ]; then kmods=1; else rest+=("$w"); fi; done
+want=("${rest[@]+"${rest[@]}"}")
 [ ${#arch[@]} -gt 0 ] || die "no Debian archive entry for '$codename' (main) in /etc/apt/sources.list or /etc/apt/sources.list.d/: cannot derive deb-src entries"
 
 apt_dir=$CACHE/apt
@@ -71,12 +82,11 @@ topdir_of() { tar -tf "$1" | awk -F/ 'NR == 1 { print $1 }'; }
 
 # Which pins are not cached yet, and the suites their sources need.
 todo=(); suites=()
-for w in "${want[@]}"; do
+for w in "${want[@]+"${want[@]}"}"; do
   line=""; for p in "${PINS[@]}"; do [ "${p%%|*}" = "$w" ] && line=$p; done
   [ -n "$line" ] || die "unknown source '$w' (known: 20.11.10 24.11.8 kmods)"
   IFS='|' read -r name pkg suite file sha top <<< "$line"
   if [ -n "$file" ] && [ -f "$CACHE/$file" ] && [ "$(sha_of "$CACHE/$file")" = "$sha" ]; then continue; fi
-  if [ -z "$file" ] && ls "$CACHE"/dpdk-kmods_*.orig.tar.* >/dev/null 2>&1; then continue; fi
   todo+=("$line"); suites+=("$suite")
 done
 
@@ -120,13 +130,56 @@ if [ ${#todo[@]} -gt 0 ]; then
   done
 fi
 
-for w in "${want[@]}"; do
+for w in "${want[@]+"${want[@]}"}"; do
   for p in "${PINS[@]}"; do
     [ "${p%%|*}" = "$w" ] || continue
     IFS='|' read -r name pkg suite file sha top <<< "$p"
-    if [ -n "$file" ]; then f=$CACHE/$file; else f=$(ls "$CACHE"/dpdk-kmods_*.orig.tar.* | head -n 1); fi
+    f=$CACHE/$file
     t=$(topdir_of "$f")
     [ -z "$top" ] || [ "$t" = "$top" ] || die "$f unpacks to $t/, expected $top/"
     printf '%s %s\n' "$f" "$t"
   done
 done
+
+# dpdk-kmods (igb_uio) from the dpdk-kmods-dkms binary package
+if [ "$kmods" = 1 ]; then
+  IFS='|' read -r kver kdeb ksha ksuite <<< "$KMODS_PIN"
+  out=$CACHE/dpdk-kmods-dkms_${kver}.src.tar.gz
+  if ! { [ -f "$CACHE/$kdeb" ] && [ "$(sha_of "$CACHE/$kdeb")" = "$ksha" ]; }; then
+    deb_dir=$CACHE/apt-deb
+    mkdir -p "$deb_dir/etc/sources.list.d" "$deb_dir/etc/preferences.d" "$deb_dir/state/lists/partial" \
+      "$deb_dir/cache/archives/partial"
+    DEB_APT=(-o "Dir::Etc::SourceList=$deb_dir/etc/sources.list" -o "Dir::Etc::SourceParts=$deb_dir/etc/sources.list.d"
+             -o "Dir::Etc::Preferences=$deb_dir/etc/preferences" -o "Dir::Etc::PreferencesParts=$deb_dir/etc/preferences.d"
+             -o "Dir::State=$deb_dir/state" -o "Dir::State::status=/dev/null" -o "Dir::Cache=$deb_dir/cache"
+             -o "APT::Sandbox::User=root" -o "Acquire::Languages=none" -q)
+    for a in "${arch[@]}"; do
+      uri=${a%%|*}; signed=${a#*|}
+      if [ -n "$signed" ]; then printf 'deb [signed-by=%s] %s %s main\n' "$signed" "$uri" "$ksuite"
+      else printf 'deb %s %s main\n' "$uri" "$ksuite"; fi
+    done > "$deb_dir/etc/sources.list"
+    echo "fetch-dpdk-src: deb entries derived from this machine's '$codename' archive:" >&2
+    sed 's/^/  /' "$deb_dir/etc/sources.list" >&2
+    apt-get "${DEB_APT[@]}" update >&2 || die "apt-get update with the derived deb entries failed"
+    work=$(mktemp -d "$CACHE/.dl.XXXXXX")
+    ( cd "$work" && apt-get "${DEB_APT[@]}" download "dpdk-kmods-dkms=$kver" >&2 ) ||
+      { rm -rf "$work"; die "apt-get download dpdk-kmods-dkms=$kver failed (the suite moved on? pin another version)"; }
+    [ -f "$work/$kdeb" ] || { rm -rf "$work"; die "apt-get download dpdk-kmods-dkms=$kver gave no $kdeb"; }
+    got=$(sha_of "$work/$kdeb")
+    [ "$got" = "$ksha" ] || { rm -rf "$work"; die "sha256 mismatch for $kdeb: got $got, expected $ksha"; }
+    mv -f "$work/$kdeb" "$CACHE/$kdeb"
+    rm -rf "$work"
+    rm -f "$out"
+  fi
+  if [ ! -f "$out" ]; then
+    work=$(mktemp -d "$CACHE/.kmods.XXXXXX")
+    dpkg-deb -x "$CACHE/$kdeb" "$work/x" || { rm -rf "$work"; die "dpkg-deb -x $kdeb failed"; }
+    top=$(cd "$work/x/usr/src" && ls -d dpdk-kmods-* | head -n 1)
+    [ -n "$top" ] && [ -f "$work/x/usr/src/$top/igb_uio.c" ] || { rm -rf "$work"; die "$kdeb has no /usr/src/dpdk-kmods-*/igb_uio.c"; }
+    tar -C "$work/x/usr/src" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - "$top" |
+      gzip -n > "$work/out.tar.gz"
+    mv -f "$work/out.tar.gz" "$out"
+    rm -rf "$work"
+  fi
+  printf '%s %s\n' "$out" "$(topdir_of "$out")"
+fi

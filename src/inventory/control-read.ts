@@ -1,7 +1,7 @@
 /**
  * Reads the control-side inputs of an inventory (src/inventory/control.ts) once, at load: every secret
  * it references through the one resolver (src/inventory/secret.ts), the sha256 of every local file it
- * names (dpdk.source.file, dpvs.source.file, dpdk.patches), and the DPVS patch series of each local
+ * names (dpdk.source.file, dpvs.source.file, dpdk.kmods.file, dpdk.patches), and the DPVS patch series of each local
  * DPVS tarball. Failures are kept as reasons, not thrown: only a run that needs the value reports it.
  * Portable to the control machines we support (Linux, macOS): hashing in node, `tar -t` / `tar -xO`.
  */
@@ -88,8 +88,14 @@ function localFilesOf(h: ResolvedHost): { files: string[]; dpvsTarballs: string[
       : undefined;
   const dpdk = file(h.dpdk?.source);
   const dpvs = file(h.dpvs?.source);
+  const kmods = file(h.dpdk?.kmods);
   return {
-    files: [...(dpdk ? [dpdk] : []), ...(dpvs ? [dpvs] : []), ...(h.dpdk?.patches ?? [])],
+    files: [
+      ...(dpdk ? [dpdk] : []),
+      ...(dpvs ? [dpvs] : []),
+      ...(kmods ? [kmods] : []),
+      ...(h.dpdk?.patches ?? []),
+    ],
     dpvsTarballs: dpvs ? [dpvs] : [],
   };
 }

@@ -317,6 +317,41 @@ export const DpdkSettings = z
     build_dir: RemotePath.optional().describe(
       'filesystem where DPDK is unpacked, built and installed, under <build_dir>/dpvs-deploy/dpdk/<version> (default /opt); preflight BUILD-004 checks its free space',
     ),
+    kmods: z
+      .union([
+        z
+          .object({
+            url: Url.describe('download URL, fetched by the host'),
+            sha256: Sha256.describe('sha256 of the file; the download is refused when it differs'),
+          })
+          .strict(),
+        z
+          .object({
+            file: LocalPath.describe('tarball on the control machine, pushed to the host'),
+            sha256: Sha256.optional().describe('sha256 of the file, checked before it is pushed'),
+          })
+          .strict(),
+      ])
+      .optional()
+      .describe(
+        'the dpdk-kmods source (igb_uio for DPDK 20.11 and later, which left the DPDK tree): a tarball with igb_uio.c and its Kbuild anywhere inside (upstream’s dpdk-kmods, linux/igb_uio/, or the tree Debian’s dpdk-kmods-dkms ships under /usr/src); {url, sha256} or {file}. With dpdk.driver: igb_uio the DPDK build compiles it with kbuild for the kernel the modules are built for (the running one, or -Dkernel_dir); part of the build stamp',
+      ),
+    igb_uio: z
+      .object({
+        intr_mode: z
+          .enum(['msix', 'msi', 'legacy'])
+          .optional()
+          .describe('igb_uio interrupt mode (module default msix, falling back to msi, then legacy)'),
+        wc_activate: z
+          .boolean()
+          .optional()
+          .describe(
+            'write combining for the BARs (module default off); applied through /etc/modprobe.d, not readable back (igb_uio does not show it in /sys/module)',
+          ),
+      })
+      .strict()
+      .optional()
+      .describe('igb_uio module parameters (dpdk.driver: igb_uio), from dpdk-kmods’ linux/igb_uio/igb_uio.c'),
     meson_options: z
       .array(MesonOption)
       .optional()

@@ -26,7 +26,14 @@ import {
   unpackReceivedScript,
   unpackScript,
 } from './dpdk/scripts.js';
-import { builtModules, dpdkSpec, dpvsTarballName, kmodKernelDir, type DpdkSpec } from './dpdk/spec.js';
+import {
+  builtModules,
+  dpdkSpec,
+  dpvsTarballName,
+  kmodKernelDir,
+  kmodsTarballName,
+  type DpdkSpec,
+} from './dpdk/spec.js';
 import {
   buildOptions,
   COMPILER_ARGV,
@@ -69,6 +76,13 @@ function predictedProblems(spec: DpdkSpec, facts: Facts): string[] {
       `dpdk.meson_options is for meson builds (DPDK 20.11 and later); DPDK ${spec.version} builds with make`,
     );
   const kb = (facts.outputs[KBUILD_OUTPUT]?.stdout ?? '').trim();
+  if (spec.igbUioFromKmods && !spec.rteKni && (kb.startsWith('fail') || kb === 'absent')) {
+    const dir = kmodKernelDir(spec);
+    const tree = `${dir ?? `/lib/modules/${facts.kernel.release}`}/build`;
+    out.push(
+      `igb_uio (dpdk.kmods) cannot be built: ${tree} is ${kb === 'absent' ? 'missing' : `not a usable kernel build tree (${kb.slice(4).trim() || '`make kernelversion` fails'})`}; ${dir ? 'install the headers of the kernel -Dkernel_dir names (dpdk.meson_options)' : `install the headers of kernel ${facts.kernel.release}`}, or set dpdk.driver to uio_pci_generic or vfio-pci`,
+    );
+  }
   if (spec.rteKni && spec.pairing.buildSystem === 'meson' && kb.startsWith('fail')) {
     const why = kb.slice(4).trim();
     const r = facts.kernel.release;
@@ -98,7 +112,11 @@ function describeBuild(spec: DpdkSpec): string {
     spec.pairing.buildSystem === 'make'
       ? `make config ${marchOptions(spec).join(' ')} && make (RTE_SDK=${spec.tree}, RTE_TARGET=${spec.layout.rteTarget})`
       : `meson setup ${[...buildOptions(spec), ...marchOptions(spec)].join(' ')} -Dprefix=${spec.layout.prefix}, ninja, ninja install`;
-  return `build DPDK ${spec.version}: ${how}`;
+  const dir = kmodKernelDir(spec);
+  const igb = spec.igbUioFromKmods
+    ? `; igb_uio from dpdk-kmods: make -C ${dir ? `${dir}/build` : '/lib/modules/$(uname -r)/build'} M=<igb_uio> modules`
+    : '';
+  return `build DPDK ${spec.version}: ${how}${igb}`;
 }
 
 function buildChanges(ctx: PlanContext, d: BuildDecision & { role: { kind: 'build' } }): Change[] {
@@ -108,10 +126,12 @@ function buildChanges(ctx: PlanContext, d: BuildDecision & { role: { kind: 'buil
   const stage = stagingDir(spec);
   const dpdkSha = spec.dpdkSource ? sourceSha256(spec.dpdkSource, dir) : null;
   const dpvsSha = spec.dpvsSource ? sourceSha256(spec.dpvsSource, dir) : null;
+  const kmodsSha = spec.igbUioFromKmods && spec.kmodsSource ? sourceSha256(spec.kmodsSource, dir) : null;
   const problems: string[] = predictedProblems(spec, ctx.facts);
   if (!dpdkSha) problems.push(`no usable DPDK ${spec.version} source (dpdk.source)`);
   if (!dpvsSha) problems.push(`no usable DPVS ${spec.dpvsVersion} source (dpvs.source)`);
   for (const p of spec.patches) if (!p.hostPath) problems.push(`patch ${p.rel} is missing`);
+  if (spec.igbUioFromKmods && !kmodsSha) problems.push('no usable dpdk-kmods source (dpdk.kmods)');
   if (spec.pairing.buildSystem === 'make' && !makeTarget(spec.march))
     problems.push(
       `DPDK ${spec.version} (make) has no machine target for dpdk.march ${spec.march}; use native, default, nehalem, westmere, sandybridge, ivybridge or haswell`,
@@ -136,9 +156,21 @@ function buildChanges(ctx: PlanContext, d: BuildDecision & { role: { kind: 'buil
     {
       id: `${TASK}/unpack`,
       task: TASK,
-      summary: `unpack ${spec.pairing.tarball} and DPVS ${spec.dpvsVersion}'s ${spec.pairing.patchDir}/ into ${stage}`,
+      summary: `unpack ${spec.pairing.tarball} and DPVS ${spec.dpvsVersion}'s ${spec.pairing.patchDir}/${kmodsSha ? ' and dpdk-kmods (igb_uio)' : ''} into ${stage}`,
       action: 'run',
-      steps: [{ kind: 'exec', command: clean(unpackScript(spec, dpdkTarball, dpvsTarball)) }],
+      steps: [
+        {
+          kind: 'exec',
+          command: clean(
+            unpackScript(
+              spec,
+              dpdkTarball,
+              dpvsTarball,
+              kmodsSha ? cachePathFor(kmodsSha, kmodsTarballName(spec)) : null,
+            ),
+          ),
+        },
+      ],
     },
     {
       id: `${TASK}/patches`,
@@ -221,7 +253,7 @@ export const dpdkBuildTask: Task = {
       commands: ['gcc', 'make', 'meson', 'ninja', 'patch', 'pkg-config'],
       execs: { [COMPILER_OUTPUT]: [...COMPILER_ARGV] },
       outputs: {
-        ...(spec.rteKni && spec.pairing.buildSystem === 'meson'
+        ...((spec.rteKni || spec.igbUioFromKmods) && spec.pairing.buildSystem === 'meson'
           ? { [KBUILD_OUTPUT]: kbuildCommand(kmodKernelDir(spec)) }
           : {}),
         ...seriesOutputs(spec, inventory),

@@ -1,6 +1,6 @@
 /**
- * dpdk-source: the DPDK tarball, the DPVS tarball (for its patch series patch/<dpdk top dir>/) and the
- * user's own patches, fetched on the host (or pushed from the control machine), verified by sha256 and
+ * dpdk-source: the DPDK tarball, the DPVS tarball (for its patch series patch/<dpdk top dir>/), the
+ * dpdk-kmods tarball (igb_uio for 20.11+, dpdk.kmods) and the user's own patches, fetched on the host (or pushed from the control machine), verified by sha256 and
  * cached by checksum under CACHE_DIR. Only a host that will build DPDK fetches: a host whose build is
  * current, or that receives the build from another host of the run, needs no sources.
  */
@@ -12,7 +12,7 @@ import { buildDecision } from './dpdk/build-role.js';
 import { failStep } from './dpdk/fail.js';
 import { fetchProbeFiles, planFetch, type FetchSource } from './dpdk/fetch.js';
 import { seriesOutputs } from './dpdk/series.js';
-import { dpdkSpec, dpvsTarballName, PATCH_CACHE, type DpdkSpec } from './dpdk/spec.js';
+import { dpdkSpec, dpvsTarballName, kmodsTarballName, PATCH_CACHE, type DpdkSpec } from './dpdk/spec.js';
 import { COMPILER_ARGV, COMPILER_OUTPUT } from './dpdk/stamp.js';
 import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
@@ -22,6 +22,8 @@ export function dpdkProbeFiles(spec: DpdkSpec, inv: ControlSide): string[] {
   const files = [spec.layout.stamp];
   if (spec.dpdkSource) files.push(...fetchProbeFiles(spec.dpdkSource, spec.pairing.tarball, inv));
   if (spec.dpvsSource) files.push(...fetchProbeFiles(spec.dpvsSource, dpvsTarballName(spec), inv));
+  if (spec.igbUioFromKmods && spec.kmodsSource)
+    files.push(...fetchProbeFiles(spec.kmodsSource, kmodsTarballName(spec), inv));
   for (const p of spec.patches) if (p.hostPath) files.push(p.hostPath);
   return files;
 }
@@ -50,7 +52,12 @@ export const dpdkSourceTask: Task = {
     const changes: Change[] = [];
     const projected = structuredClone(ctx.facts);
     /** The fetch of one tarball into the host's cache (nothing when it is there and verified). */
-    const fetchInto = (what: 'dpdk' | 'dpvs', source: FetchSource, name: string, label: string): void => {
+    const fetchInto = (
+      what: 'dpdk' | 'dpvs' | 'kmods',
+      source: FetchSource,
+      name: string,
+      label: string,
+    ): void => {
       const f = planFetch({ source, name, label, inv: ctx.inventory, facts: ctx.facts });
       if (f.fetchSteps.length)
         changes.push({
@@ -98,6 +105,9 @@ export const dpdkSourceTask: Task = {
     } else {
       fetchInto('dpvs', spec.dpvsSource, dpvsTarballName(spec), `DPVS ${spec.dpvsVersion} source`);
     }
+
+    if (spec.igbUioFromKmods && spec.kmodsSource)
+      fetchInto('kmods', spec.kmodsSource, kmodsTarballName(spec), 'dpdk-kmods source (igb_uio)');
 
     spec.patches.forEach((p, i) => {
       if (!p.sha256 || !p.hostPath) {

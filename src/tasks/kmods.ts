@@ -1,7 +1,8 @@
 /**
  * kmods: the kernel modules a balancer needs, loaded with their parameters and persisted across reboot.
  *
- *   binding driver   igb_uio (+ uio; from the 18.11 DPDK build, or dpdk-kmods for 20.11+),
+ *   binding driver   igb_uio (+ uio; from the 18.11 DPDK build, or for 20.11+ from dpdk-kmods
+ *                    (dpdk.kmods) compiled by the DPDK build; intr_mode and wc_activate from dpdk.igb_uio),
  *                    uio_pci_generic, or vfio-pci (vfio enable_unsafe_noiommu_mode=1 when allowed
  *                    and the host has no IOMMU)
  *   exception path   rte_kni carrier=on (DPVS 1.8/1.9, built by the DPDK build), vhost + vhost_net (1.10)
@@ -31,6 +32,11 @@ export interface WantedModule {
   /** /sys/module and /proc/modules name (underscores) */
   sys: string;
   params: Record<string, string>;
+  /**
+   * parameters written to /etc/modprobe.d but not readable back: the module declares them with
+   * permission 0, so /sys/module/<m>/parameters has no file for them (igb_uio's wc_activate)
+   */
+  hiddenParams?: Record<string, string>;
   /** .ko the DPDK build left, copied to /lib/modules/<kernel>/extra/ */
   ko?: string;
   why: string;
@@ -62,6 +68,28 @@ function availableMod(facts: Facts, name: string): boolean {
   return facts.modulesAvailable.some((m) => sysName(m) === sysName(name));
 }
 
+/**
+ * igb_uio's parameters from dpdk.igb_uio: intr_mode is `module_param(intr_mode, charp, S_IRUGO)` (readable
+ * in /sys/module/igb_uio/parameters), wc_activate `module_param(wc_activate, int, 0)` (no sysfs file), as
+ * sampled in test/fixtures/upstream/kmods/igb_uio-params.txt.
+ */
+function igbUioParams(spec: DpdkSpec): Pick<WantedModule, 'params' | 'hiddenParams'> {
+  const p = spec.igbUioParams;
+  const params: Record<string, string> = {};
+  const hiddenParams: Record<string, string> = {};
+  if (p.intr_mode) params.intr_mode = p.intr_mode;
+  if (p.wc_activate !== undefined) hiddenParams.wc_activate = p.wc_activate ? '1' : '0';
+  return { params, ...(Object.keys(hiddenParams).length ? { hiddenParams } : {}) };
+}
+
+/** A module built for another kernel (-Dkernel_dir=/lib/modules/<release> names one): insmod would refuse it. */
+function builtForOther(spec: DpdkSpec, facts: Facts, ko: string, alsoOut = ''): string | undefined {
+  const dir = kmodKernelDir(spec);
+  const built = dir ? kernelDirRelease(dir) : null;
+  if (!built || built === facts.kernel.release) return undefined;
+  return `${ko} is built for kernel ${built} (dpdk.meson_options -Dkernel_dir=${dir}) but this host runs ${facts.kernel.release}: it would not load; set -Dkernel_dir to this host's kernel (or remove it to build for the running kernel)${alsoOut ? `, ${alsoOut}` : ''}`;
+}
+
 export function wantedModules(spec: DpdkSpec, facts: Facts, allowNoiommu: boolean): WantedModule[] {
   const out: WantedModule[] = [];
   const add = (name: string, why: string, extra: Partial<WantedModule> = {}): void => {
@@ -70,12 +98,23 @@ export function wantedModules(spec: DpdkSpec, facts: Facts, allowNoiommu: boolea
   switch (spec.driver) {
     case 'igb_uio':
       add('uio', 'igb_uio needs it');
-      if (spec.igbUioFromBuild) add('igb_uio', 'binding driver', { ko: `${spec.layout.kmodDir}/igb_uio.ko` });
+      if (spec.igbUioFromBuild)
+        add('igb_uio', 'binding driver', {
+          ko: `${spec.layout.kmodDir}/igb_uio.ko`,
+          ...igbUioParams(spec),
+        });
+      else if (spec.igbUioFromKmods)
+        add('igb_uio', 'binding driver (dpdk-kmods)', {
+          ko: `${spec.layout.kmodDir}/igb_uio.ko`,
+          ...igbUioParams(spec),
+          unavailable: builtForOther(spec, facts, 'igb_uio.ko'),
+        });
       else
         add('igb_uio', 'binding driver', {
+          ...igbUioParams(spec),
           unavailable: availableMod(facts, 'igb_uio')
             ? undefined
-            : `igb_uio for DPDK ${spec.version} comes from dpdk-kmods, which dpvs-deploy does not build: install it so modprobe finds igb_uio, or set dpdk.driver to uio_pci_generic or vfio-pci`,
+            : `igb_uio for DPDK ${spec.version} comes from dpdk-kmods: set dpdk.kmods to the dpdk-kmods source ({url, sha256} or {file}) so the DPDK build compiles it, or install it so modprobe finds igb_uio, or set dpdk.driver to uio_pci_generic or vfio-pci`,
         });
       break;
     case 'uio_pci_generic':
@@ -90,16 +129,10 @@ export function wantedModules(spec: DpdkSpec, facts: Facts, allowNoiommu: boolea
       break;
   }
   if (spec.rteKni) {
-    // built for another kernel (-Dkernel_dir=/lib/modules/<release> names one): insmod would refuse it
-    const dir = kmodKernelDir(spec);
-    const built = dir ? kernelDirRelease(dir) : null;
     add('rte_kni', 'DPVS KNI exception path', {
       ko: `${spec.layout.kmodDir}/rte_kni.ko`,
       params: { carrier: 'on' },
-      unavailable:
-        built && built !== facts.kernel.release
-          ? `rte_kni.ko is built for kernel ${built} (dpdk.meson_options -Dkernel_dir=${dir}) but this host runs ${facts.kernel.release}: it would not load; set -Dkernel_dir to this host's kernel (or remove it to build for the running kernel), or set dpvs.kni: false`
-          : undefined,
+      unavailable: builtForOther(spec, facts, 'rte_kni.ko', 'or set dpvs.kni: false'),
     });
   }
   if (spec.vhostNet) {
@@ -126,11 +159,15 @@ export function renderModulesLoad(mods: WantedModule[]): string {
 }
 
 export function renderModprobeConf(mods: WantedModule[]): string | null {
+  const all = (m: WantedModule): Array<[string, string]> => [
+    ...Object.entries(m.params),
+    ...Object.entries(m.hiddenParams ?? {}),
+  ];
   const lines = mods
-    .filter((m) => Object.keys(m.params).length)
+    .filter((m) => all(m).length)
     .map(
       (m) =>
-        `options ${m.sys} ${Object.entries(m.params)
+        `options ${m.sys} ${all(m)
           .map(([k, v]) => `${k}=${v}`)
           .join(' ')}`,
     );

@@ -8,6 +8,12 @@
  * net_virtio), configures the rx/tx queues dpvs.conf declares, starts the ports and reads their links,
  * then serves the simulated control plane.
  *
+ * The kernel modules are real too: the builder compiles rte_kni (DPDK's meson, -Denable_kmods=true) and
+ * igb_uio (Debian's dpdk-kmods-dkms source, dpdk.kmods) with kbuild against the guest kernel's headers
+ * (-Dkernel_dir=/lib/modules/<guest kernel>); the guest receives them in the same pack, and the kmods
+ * task installs and loads them with their parameters (carrier=on; intr_mode, wc_activate) before the
+ * NICs are bound to igb_uio.
+ *
  * Skipped loudly where the real tarball cannot be fetched.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -19,15 +25,16 @@ import { startBuilder, type Builder } from './builder.js';
 import { dpvsDeploy, unavailable, vm } from './harness.js';
 import { guestCopy } from './ssh.js';
 import { vmPaths } from './paths.js';
-import { fetchRealDpdk, realDpvs, realInventory } from './realdpdk.js';
+import { fetchKmods, fetchRealDpdk, realDpvs, realInventory, type RealInventoryInput } from './realdpdk.js';
 
 const vmOff = unavailable();
 const real = vmOff ? { file: '', error: vmOff } : fetchRealDpdk();
-if (!vmOff && real.error)
+const kmodsSrc = vmOff || real.error ? { file: '', error: vmOff ?? real.error } : fetchKmods();
+if (!vmOff && (real.error ?? kmodsSrc.error))
   console.error(
-    `\n!! 06-realdpdk: SKIPPED: ${real.error}\n!! (the real-DPDK VM test needs Debian's source archive)\n`,
+    `\n!! 06-realdpdk: SKIPPED: ${real.error ?? kmodsSrc.error}\n!! (the real-DPDK VM test needs Debian's archive)\n`,
   );
-const off = vmOff ?? real.error ?? null;
+const off = vmOff ?? real.error ?? kmodsSrc.error ?? null;
 
 const BUILD_TASKS = 'dpdk-source,dpdk-build,dpvs-build';
 const s = (t0: number): string => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
@@ -36,6 +43,15 @@ const timings: string[] = [];
 let builder: Builder;
 let runs: string;
 let dpvs: { file: string; sha256: string };
+/** the guest's kernel release: the kernel modules are built for it on the builder (-Dkernel_dir) */
+let kver = '';
+const inputs = (edit?: RealInventoryInput['edit']): RealInventoryInput => ({
+  dpdkFile: real.file,
+  dpvs,
+  builder,
+  kmods: { file: kmodsSrc.file, kver },
+  edit,
+});
 /** Set when the guest has both builds: before that, an apply to vm1 alone would build DPDK under TCG. */
 let built = false;
 /** Set when the last test passed. */
@@ -79,6 +95,7 @@ describe.skipIf(off !== null)(`real DPDK on the guest${off ? ` (SKIPPED: ${off})
     // the runtime libraries the real libdpdk links (libnuma1, libpcap0.8, ...) that the image lacks:
     // the guest has no mirror, so their .debs (downloaded natively with the builder) are installed here
     const g = await vm();
+    kver = g.state.kver;
     if (builder.guestDebs.length) {
       await g.must('rm -rf /root/guest-debs && mkdir -p /root/guest-debs');
       const cp = await guestCopy(g.target, builder.guestDebs, '/root/guest-debs/');
@@ -97,7 +114,7 @@ describe.skipIf(off !== null)(`real DPDK on the guest${off ? ` (SKIPPED: ${off})
   }, 120_000);
 
   it('the build host builds real DPDK and DPVS natively; the guest receives both (no build under TCG)', async () => {
-    const inv = realInventory('realdpdk', { dpdkFile: real.file, dpvs, builder });
+    const inv = realInventory('realdpdk', inputs());
     const plan = await cli(['plan', inv, '--tasks', BUILD_TASKS, '--no-diff']);
     expect(plan.code, plan.all).toBe(2);
     const t0 = Date.now();
@@ -112,6 +129,12 @@ describe.skipIf(off !== null)(`real DPDK on the guest${off ? ` (SKIPPED: ${off})
     expect(b).toMatch(/drivers\/net\/e1000: Defining dependency "net_e1000"/);
     expect(b).toMatch(/-Dmachine=default/);
     expect(b).toMatch(/applied: 0007-bonding-device-sends-packets-with-user-specified-sal\.patch/);
+    // the kernel modules, compiled by real kbuild against the guest kernel's headers on the builder:
+    // rte_kni by DPDK's own meson target (-Denable_kmods=true -Dkernel_dir), igb_uio from dpdk-kmods
+    expect(b).toContain('-Denable_kmods=true');
+    expect(b).toContain(`-Dkernel_dir=/lib/modules/${kver}`);
+    expect(b).toMatch(/CC \[M\]\s+\S+\/kernel\/linux\/kni\/kni_net\.o/);
+    expect(b).toMatch(/CC \[M\]\s+\S+\/kmods-src\/dpdk-kmods-[^/\s]+\/igb_uio\.o/);
     const steps = Math.max(0, ...[...b.matchAll(/^\[\d+\/(\d+)\] /gm)].map((m) => Number(m[1])));
     timings.push(`ninja steps ${steps}`);
     expect(steps).toBeGreaterThan(300);
@@ -135,7 +158,7 @@ describe.skipIf(off !== null)(`real DPDK on the guest${off ? ` (SKIPPED: ${off})
   it('the tool deploys the guest; dpvs brings up real DPDK: EAL probes both NICs, queues and links as dpvs.conf declares', async () => {
     requireBuilt();
     const g = await vm();
-    const inv = realInventory('realdpdk', { dpdkFile: real.file, dpvs, builder });
+    const inv = realInventory('realdpdk', inputs());
     const t0 = Date.now();
     const apply = await cli(['apply', inv, '--limit', 'vm1', '--yes'], 1_200_000);
     timings.push(`guest apply (hugepages, kmods, NICs, dpvs) ${s(t0)}`);
@@ -190,6 +213,27 @@ describe.skipIf(off !== null)(`real DPDK on the guest${off ? ` (SKIPPED: ${off})
       expect(link).toBe('up');
     });
     expect(log).toMatch(/data plane up: 2 of 2 ports started/);
+
+    // the kernel modules the builder compiled for this kernel, installed and loaded by the tool with the
+    // inventory's parameters; the NICs EAL probed above are bound to igb_uio
+    for (const m of ['igb_uio', 'rte_kni']) {
+      expect((await g.must(`modinfo -F vermagic /lib/modules/${kver}/extra/${m}.ko`)).split(' ')[0]).toBe(
+        kver,
+      );
+      expect(await g.must(`grep -c '^${m} ' /proc/modules`)).toMatch(/^1$/m);
+    }
+    expect((await g.must('cat /sys/module/igb_uio/parameters/intr_mode')).trim()).toBe('legacy');
+    expect((await g.must('cat /sys/module/rte_kni/parameters/carrier')).trim()).toBe('on');
+    expect(await g.must('cat /etc/modprobe.d/dpvs-deploy.conf')).toMatch(
+      /^options igb_uio intr_mode=legacy wc_activate=1$/m,
+    );
+    // wc_activate has no sysfs file (module_param(wc_activate, int, 0)): igb_uio says it at init
+    expect(await g.must('dmesg | grep "igb_uio: " | tail -n 20')).toMatch(/igb_uio: wc_activate is set/);
+    expect(await g.must('dmesg | grep "igb_uio: " | tail -n 20')).toMatch(/igb_uio: Use legacy interrupt/);
+    for (const bdf of [e1000, virtio])
+      expect((await g.must(`basename "$(readlink /sys/bus/pci/devices/${bdf}/driver)"`)).trim()).toBe(
+        'igb_uio',
+      );
     // the guest's hugepages hold the pools while dpvs runs
     const free = await g.must('cat /sys/devices/system/node/node*/hugepages/hugepages-2048kB/free_hugepages');
     const total = await g.must('cat /sys/devices/system/node/node*/hugepages/hugepages-2048kB/nr_hugepages');
@@ -213,14 +257,12 @@ describe.skipIf(off !== null)(`real DPDK on the guest${off ? ` (SKIPPED: ${off})
     const g = await vm();
     // 65535 mbufs of about 2.3 KiB each need about 150 MiB per node; the tool gave each node 128 MiB
     // (HP-004 warns only: the limit depends on the build)
-    const inv = realInventory('realdpdk-short', {
-      dpdkFile: real.file,
-      dpvs,
-      builder,
-      edit: (h) => {
+    const inv = realInventory(
+      'realdpdk-short',
+      inputs((h) => {
         h.dpvs = { ...h.dpvs, pktpool_size: 65535 };
-      },
-    });
+      }),
+    );
     const t0 = Date.now();
     const apply = await cli(['apply', inv, '--limit', 'vm1', '--yes'], 900_000);
     timings.push(`apply with a pool too large (fails) ${s(t0)}`);
@@ -242,7 +284,7 @@ describe.skipIf(off !== null)(`real DPDK on the guest${off ? ` (SKIPPED: ${off})
   it('rollback stops dpvs and gives the NICs back to their kernel drivers', async () => {
     requireBuilt();
     const g = await vm();
-    const inv = realInventory('realdpdk', { dpdkFile: real.file, dpvs, builder });
+    const inv = realInventory('realdpdk', inputs());
     const rollback = await cli(['rollback', inv, '--limit', 'vm1', '--yes'], 900_000);
     expect(rollback.code, rollback.all).toBe(0);
     const drv = async (bdf: string): Promise<string> =>

@@ -32,6 +32,20 @@ export function fetchRealDpdk(): { file: string; error?: string } {
   return { file };
 }
 
+/**
+ * igb_uio's source: Debian's dpdk-kmods-dkms (pinned .deb) repacked by scripts/fetch-dpdk-src.sh kmods
+ * as a reproducible tarball, cached beside the DPDK tarball; or why not.
+ */
+export function fetchKmods(): { file: string; error?: string } {
+  const r = spawnSync('bash', [join(vmPaths().root, 'scripts/fetch-dpdk-src.sh'), 'kmods'], {
+    encoding: 'utf8',
+  });
+  const [file, top] = (r.stdout.trim().split('\n').at(-1) ?? '').split(' ');
+  if (r.status !== 0 || !file || !top?.startsWith('dpdk-kmods-'))
+    return { file: '', error: `scripts/fetch-dpdk-src.sh kmods failed (${r.status}): ${r.stderr.trim()}` };
+  return { file };
+}
+
 /** Every driver but what the guest uses (net/e1000, net/virtio on bus/pci): a few hundred ninja steps. */
 export function vmMesonOptions(tarball: string): string[] {
   const net = execFileSync('tar', ['-tf', tarball], { encoding: 'utf8', maxBuffer: 64 << 20 })
@@ -60,6 +74,11 @@ export interface RealInventoryInput {
   dpdkFile: string;
   dpvs: { file: string; sha256: string };
   builder: Builder;
+  /**
+   * the kernel modules, built on the builder for the guest's kernel (-Dkernel_dir=/lib/modules/<kver>,
+   * the image's headers): igb_uio from this dpdk-kmods tarball (the NICs' driver) and rte_kni (kni on)
+   */
+  kmods: { file: string; kver: string };
   /** changes to vm1 after the defaults below */
   edit?: (h: HostEntry) => void;
 }
@@ -78,11 +97,14 @@ export function realInventory(name: string, i: RealInventoryInput): string {
     version: REAL_DPDK_VERSION,
     source: { file: i.dpdkFile, sha256: REAL_DPDK_SHA },
     march: 'default',
-    meson_options: vmMesonOptions(i.dpdkFile),
+    meson_options: [...vmMesonOptions(i.dpdkFile), `-Dkernel_dir=/lib/modules/${i.kmods.kver}`],
+    driver: 'igb_uio' as const,
+    kmods: { file: i.kmods.file },
+    igb_uio: { intr_mode: 'legacy' as const, wc_activate: true },
   };
-  const dpvs = { version: '1.9.10', source: { file: i.dpvs.file, sha256: i.dpvs.sha256 }, kni: false };
+  const dpvs = { version: '1.9.10', source: { file: i.dpvs.file, sha256: i.dpvs.sha256 }, kni: true };
   vm1.roles = ['balancer'];
-  vm1.dpdk = { ...dpdk, driver: 'uio_pci_generic' };
+  vm1.dpdk = { ...dpdk };
   // 128 MiB of hugepages per node: upstream's default mbuf pool does not fit; 16383 mbufs do
   vm1.dpvs = { ...dpvs, pktpool_size: 16383, conn_pool_size: 16384 };
   i.edit?.(vm1);
@@ -106,7 +128,7 @@ export function realInventory(name: string, i: RealInventoryInput): string {
         { id: 'HP-003', reason: 'build host: builds for vm1, allocates no hugepages' },
       ],
     },
-    dpdk: { ...dpdk, driver: 'uio_pci_generic' },
+    dpdk: { ...dpdk },
     dpvs,
   } as HostEntry;
   inv.hosts = { [i.builder.name]: builder, vm1 };

@@ -15,6 +15,7 @@ import {
 import { builtModules } from './kmod.js';
 import { DEFAULT_BUILD_DIR } from '../../desired/layout.js';
 import { toolchainChecks } from './toolchain.js';
+import { kmodKernel } from './kmod-kernel.js';
 
 /** facts.outputs keys this module asks the probe for. */
 export const OUT_PKG_CONFIG = 'pkg-config-version';
@@ -62,7 +63,7 @@ export const headersNoPackages: PreflightCheck = {
   protects:
     'igb_uio, rte_kni, toa and uoa are built against /lib/modules/$(uname -r)/build; without headers the build fails.',
   run({ host, facts }) {
-    const mods = builtModules(host);
+    const mods = builtModules(host, true);
     if (mods.length === 0 || facts.kernel.headersInstalled || host.packages !== false) return null;
     return finding(
       `no /lib/modules/${facts.kernel.release}/build; modules to build: ${listText(mods)}; packages: false`,
@@ -81,7 +82,7 @@ export const headersAvailable: PreflightCheck = {
   protects:
     'The headers package must match the running kernel exactly; after a kernel update without reboot the repositories often no longer carry it.',
   run({ host, facts }) {
-    const mods = builtModules(host);
+    const mods = builtModules(host, true);
     if (mods.length === 0 || facts.kernel.headersInstalled || host.packages === false) return null;
     const newest = newestInstalledKernel(facts);
     // a reboot is pending only towards a newer kernel: never suggest booting an older one
@@ -196,4 +197,5 @@ export const buildChecks: PreflightCheck[] = [
   diskSpace,
   versionPairing,
   ...toolchainChecks,
+  kmodKernel,
 ];

@@ -18,13 +18,20 @@ export function driverModule(host: ResolvedHost): string {
   return d === 'igb_uio' ? 'uio' : d;
 }
 
-/** Out-of-tree modules dpvs-deploy builds on this host (they need headers and are unsigned). */
-export function builtModules(host: ResolvedHost): string[] {
+/**
+ * Out-of-tree modules dpvs-deploy builds on this host (they need headers and are unsigned). With
+ * `runningKernel`, only those built against the running kernel's headers: the DPDK build's modules
+ * (igb_uio, rte_kni) are built for the kernel -Dkernel_dir names when dpdk.meson_options has one (a
+ * build host for another kernel), and the dpdk-build task checks that tree itself.
+ */
+export function builtModules(host: ResolvedHost, runningKernel = false): string[] {
   const out: string[] = [];
   if (isBalancer(host)) {
-    if (bindDriver(host) === 'igb_uio') out.push('igb_uio');
+    const otherKernel =
+      runningKernel && (host.dpdk?.meson_options ?? []).some((o) => o.startsWith('-Dkernel_dir='));
+    if (bindDriver(host) === 'igb_uio' && !otherKernel) out.push('igb_uio');
     const line = dpvsLine(host);
-    if (kniEnabled(host) && (line === '1.8' || line === '1.9')) out.push('rte_kni');
+    if (kniEnabled(host) && (line === '1.8' || line === '1.9') && !otherKernel) out.push('rte_kni');
   }
   if (isRealserver(host)) {
     if (host.realserver?.toa !== false) out.push('toa');

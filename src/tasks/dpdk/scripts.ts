@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { quote, raw, sh } from '../../transport/quote.js';
 import { CAUSE_PREFIX, loggedBuild } from '../cause.js';
-import type { DpdkSpec } from './spec.js';
+import { kernelDirRelease, kmodKernelDir, type DpdkSpec } from './spec.js';
 import { SERIES_SCRIPT } from './series.js';
 import { buildOptions, COMPILER_COMMAND, makeTarget, marchOptions, SERIES_KEY } from './stamp.js';
 
@@ -23,15 +23,41 @@ export function removeOnFailure(script: string, dirs: string[], alsoOnFailure = 
   return `(\n${script}\n) || { rc=$?; ${also}${sh`rm -rf ${dirs}`}; ${sh`printf '%s\n' ${`failed: removed ${dirs.join(' ')}`}`}; exit $rc; }`;
 }
 
-/** Unpack the DPDK tarball and DPVS's patch series into a fresh staging directory. */
-export function unpackScript(spec: DpdkSpec, dpdkTarball: string, dpvsTarball: string): string {
+/** Where the dpdk-kmods tarball is unpacked in the staging directory. */
+export function kmodsSrcDir(spec: DpdkSpec): string {
+  return `${stagingDir(spec)}/kmods-src`;
+}
+
+/** Shell: d=<the directory of dpdk-kmods' igb_uio.c> (upstream's linux/igb_uio/, or Debian's flat tree). */
+function findIgbUio(spec: DpdkSpec): string {
+  return sh`d=$(find ${kmodsSrcDir(spec)} -name igb_uio.c -type f 2>/dev/null | head -n 1); d=\${d%/igb_uio.c}`;
+}
+
+/**
+ * Unpack the DPDK tarball and DPVS's patch series (and the dpdk-kmods tarball, when igb_uio comes from
+ * it) into a fresh staging directory.
+ */
+export function unpackScript(
+  spec: DpdkSpec,
+  dpdkTarball: string,
+  dpvsTarball: string,
+  kmodsTarball: string | null = null,
+): string {
   const s = stagingDir(spec);
   const top = spec.pairing.tarballTopDir;
+  const kmods = kmodsTarball
+    ? [
+        sh`mkdir -p ${kmodsSrcDir(spec)} && tar -xf ${kmodsTarball} -C ${kmodsSrcDir(spec)}`,
+        `${findIgbUio(spec)}; ` +
+          sh`[ -n "$d" ] && [ -f "$d/Kbuild" -o -f "$d/Makefile" ] || { printf '%s\n' ${`the dpdk-kmods source (dpdk.kmods) has no igb_uio.c with its Kbuild: is it dpdk-kmods?`} >&2; exit 1; }`,
+      ]
+    : [];
   return [
     sh`rm -rf ${s} && mkdir -p ${`${s}/src`} ${`${s}/dpvs`} ${`${s}/kmod`}`,
     sh`tar -xf ${dpdkTarball} -C ${`${s}/src`}`,
     sh`[ -d ${`${s}/src/${top}`} ] || { printf '%s\n' ${`${spec.pairing.tarball} did not unpack to ${top}/`} >&2; exit 1; }`,
     sh`tar -xf ${dpvsTarball} -C ${`${s}/dpvs`} --wildcards ${`*/${spec.pairing.patchDir}/*`} || { printf '%s\n' ${`the DPVS ${spec.dpvsVersion} source has no ${spec.pairing.patchDir}/ (is it DPVS ${spec.pairing.dpvsSeries}?)`} >&2; exit 1; }`,
+    ...kmods,
   ].join(' && ');
 }
 
@@ -129,8 +155,29 @@ export function compileScript(spec: DpdkSpec): string {
     );
     if (spec.rteKni) lines.push(kmodCopy(spec, `${b}/kernel/linux/kni/rte_kni.ko`, 'rte_kni'));
     lines.push(sh`rm -rf ${b}`);
+    if (spec.igbUioFromKmods) lines.push(igbUioScript(spec));
   }
   return lines.join('\n');
+}
+
+/**
+ * igb_uio from dpdk-kmods (DPDK 20.11+): kbuild against the tree the kernel modules are built for
+ * (<-Dkernel_dir>/build, else the running kernel's), its output in <staging>/kmods.log, the .ko copied
+ * to <staging>/kmod/ beside rte_kni.ko.
+ */
+export function igbUioScript(spec: DpdkSpec): string {
+  const dir = kmodKernelDir(spec);
+  const kdir = dir === null ? sh`k=/lib/modules/$(uname -r)/build` : sh`k=${`${dir}/build`}`;
+  const to = `${stagingDir(spec)}/kmod/igb_uio.ko`;
+  return [
+    `${findIgbUio(spec)}; ${kdir}`,
+    loggedBuild(
+      `igb_uio (dpdk-kmods) build for kernel ${dir === null ? 'the running kernel' : (kernelDirRelease(dir) ?? dir)}`,
+      'make -C "$k" M="$d" modules',
+      `${stagingDir(spec)}/kmods.log`,
+    ),
+    sh`[ -f "$d/igb_uio.ko" ] || { printf '%s\n' ${`dpdk-kmods built no igb_uio.ko`}" (make -C $k M=$d modules)" >&2; exit 1; }; cp -f "$d/igb_uio.ko" ${to}`,
+  ].join('\n');
 }
 
 function kmodCopy(spec: DpdkSpec, from: string, name: string): string {

@@ -46,6 +46,12 @@ export interface DpdkSpec {
   vhostNet: boolean;
   /** igb_uio.ko comes from the DPDK build (18.11) */
   igbUioFromBuild: boolean;
+  /** the dpdk-kmods source (dpdk.kmods): igb_uio for DPDK 20.11+, compiled by the DPDK build with kbuild */
+  kmodsSource: FetchSource | null;
+  /** igb_uio.ko is compiled from dpdk.kmods by the DPDK build (20.11+, driver igb_uio, dpdk.kmods set) */
+  igbUioFromKmods: boolean;
+  /** igb_uio's module parameters (dpdk.igb_uio) */
+  igbUioParams: { intr_mode?: 'msix' | 'msi' | 'legacy'; wc_activate?: boolean };
   /** dpdk.meson_options: the user's -Dkey=value options for meson setup, in inventory order */
   mesonOptions: string[];
 }
@@ -85,6 +91,9 @@ export function dpdkSpec(host: ResolvedHost, inv: ControlSide): DpdkSpec | null 
     rteKni: kni && pairing.kni === 'rte_kni',
     vhostNet: kni && pairing.kni === 'virtio-user',
     igbUioFromBuild: driver === 'igb_uio' && pairing.igbUioSource === 'dpdk',
+    kmodsSource: host.dpdk?.kmods ?? null,
+    igbUioFromKmods: driver === 'igb_uio' && pairing.igbUioSource === 'dpdk-kmods' && !!host.dpdk?.kmods,
+    igbUioParams: host.dpdk?.igb_uio ?? {},
     mesonOptions: host.dpdk?.meson_options ?? [],
   };
 }
@@ -100,6 +109,13 @@ export function dpvsTarballName(spec: DpdkSpec): string {
   return fromUrl && /\.(tar(\.gz|\.xz|\.bz2)?|tgz|txz)$/.test(fromUrl)
     ? (fromUrl.split('/').pop() as string)
     : `dpvs-${spec.dpvsVersion}.tar.gz`;
+}
+
+/** The file name the dpdk-kmods tarball goes by (its extension is kept in the host's cache). */
+export function kmodsTarballName(spec: DpdkSpec): string {
+  const s = spec.kmodsSource;
+  const base = s ? (/[^/?#]+$/.exec('url' in s ? s.url : s.file)?.[0] ?? '') : '';
+  return /\.(tar(\.gz|\.xz|\.bz2)?|tgz|txz)$/.test(base) ? base : 'dpdk-kmods.tar.gz';
 }
 
 /**
@@ -125,7 +141,7 @@ export function kernelDirRelease(dir: string): string | null {
 /** Kernel modules the DPDK build leaves in kmodDir, for this host. */
 export function builtModules(spec: DpdkSpec): string[] {
   const out: string[] = [];
-  if (spec.igbUioFromBuild) out.push('igb_uio');
+  if (spec.igbUioFromBuild || spec.igbUioFromKmods) out.push('igb_uio');
   if (spec.rteKni) out.push('rte_kni');
   return out;
 }

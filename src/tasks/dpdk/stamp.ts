@@ -71,7 +71,7 @@ export function compilerLine(facts: Facts): string {
 
 /**
  * The stamp lines that come from the inventory alone: the DPDK tarball, the user's patches, the build
- * options, the prefix and the kernel modules built. Pure on the inventory, so the DPVS release id
+ * options, the prefix, the kernel modules built and the dpdk-kmods source they come from. Pure on the inventory, so the DPVS release id
  * (dpvs/release.ts) carries them: a DPDK rebuild for any of these rebuilds DPVS, whose static link
  * pulls in DPDK's libraries.
  */
@@ -83,6 +83,7 @@ export function inventoryStampLines(spec: DpdkSpec, inv: ControlSide): string[] 
     `build=${spec.pairing.buildSystem} ${[...marchOptions(spec), ...buildOptions(spec)].join(' ')}`,
     `prefix=${spec.layout.root}`,
     `kmods=${builtModules(spec).join(',') || 'none'}`,
+    ...(spec.igbUioFromKmods && spec.kmodsSource ? [`dpdk-kmods=${sum(spec.kmodsSource)}`] : []),
   ];
 }
 
