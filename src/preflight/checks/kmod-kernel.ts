@@ -4,8 +4,10 @@
  * known before the build from the module's source at its release and the kernel's version:
  *
  * - rte_kni of DPDK 20.11 (DPVS 1.9's KNI) calls strlcpy() unconditionally in its ethtool hook
- *   (v20.11.10:kernel/linux/kni/kni_net.c:835-836); Linux 6.8 removed strlcpy() ("string: Remove
- *   strlcpy()"), so the module stops with an implicit declaration of strlcpy on 6.8 and later. Its
+ *   (v20.11.10:kernel/linux/kni/kni_net.c:835-836); Linux 6.8 removed strlcpy() (kernel commit
+ *   d26270061ae6, "string: Remove strlcpy()", in v6.8-rc1), so the module stops with "implicit
+ *   declaration of function 'strlcpy'" on 6.8 and later, as reported upstream for DPVS's own
+ *   dpdk-build.sh on Ubuntu's 6.8.0-49 (iqiyi/dpvs issue #1008, "kernel 6.8 编译dpdk失败"). Its
  *   compat.h follows the kernel up to 6.5 (v20.11.10:kernel/linux/kni/compat.h:155) and builds on
  *   Debian 12's 6.1 (the VM tier builds and loads it, test/vm/06-realdpdk.test.ts).
  *
