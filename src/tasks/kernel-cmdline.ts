@@ -114,7 +114,7 @@ function regenerateStep(b: Bootloader): Step {
   if (b.kind === 'grub-debian')
     return {
       kind: 'exec',
-      command: `if command -v update-grub >/dev/null 2>&1; then update-grub; else grub-mkconfig -o ${GRUB_CFG_DEBIAN}; fi`,
+      command: sh`if command -v update-grub >/dev/null 2>&1; then update-grub; else grub-mkconfig -o ${GRUB_CFG_DEBIAN}; fi`,
     };
   return { kind: 'exec', command: b.regenerate ?? sh`grub2-mkconfig -o ${GRUB_CFG_BIOS_RHEL}` };
 }

@@ -20,13 +20,13 @@ describe('--tasks: a subset of the playbooks, in playbook order', () => {
     const all = tasksForRoles(['balancer', 'realserver']).map((t) => t.name);
     expect(new Set(all).size).toBe(all.length);
     expect(all).toContain('toa');
-    expect(all[0]).toBe('hugepages');
+    expect(all[0]).toBe('kernel-cmdline');
   });
 
   it('an unknown or empty name is a user error listing the tasks', () => {
     expect(() => parseTaskFilter('dpdk-biuld')).toThrow(UserError);
     expect(() => parseTaskFilter('dpdk-biuld')).toThrow(
-      /unknown task\(s\) dpdk-biuld; the tasks are: hugepages,/,
+      /unknown task\(s\) dpdk-biuld; the tasks are: kernel-cmdline, hugepages,/,
     );
     expect(() => parseTaskFilter(',')).toThrow(/no task named/);
   });
