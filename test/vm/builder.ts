@@ -11,7 +11,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { requiredPackages } from '../../src/tasks/packages.js';
@@ -67,12 +67,17 @@ export function builderRootfs(p: VmPaths, log: (l: string) => void): { rootfs: s
   const pkgs = builderPackages();
   const out = join(cacheDir(), builderKey(p, pkgs));
   const rootfs = join(out, 'rootfs');
-  if (existsSync(join(rootfs, 'etc', 'dpvs-deploy-builder'))) return { rootfs, prepareS: 0 };
+  if (existsSync(join(rootfs, 'etc', 'dpvs-deploy-builder'))) {
+    const now = new Date();
+    utimesSync(out, now, now);
+    return { rootfs, prepareS: 0 };
+  }
   const t0 = Date.now();
   mkdirSync(cacheDir(), { recursive: true });
-  // older keys: one root filesystem is kept
+  // other keys unused for three days go (another checkout's builder may be running on a newer one)
   for (const e of readdirSync(cacheDir()))
-    if (e !== builderKey(p, pkgs)) rmSync(join(cacheDir(), e), { recursive: true, force: true });
+    if (e !== builderKey(p, pkgs) && Date.now() - statSync(join(cacheDir(), e)).mtimeMs > 3 * 86_400_000)
+      rmSync(join(cacheDir(), e), { recursive: true, force: true });
   const r = execFileSync('bash', [join(p.source, 'builder.sh'), 'prepare', p.image, out, ...pkgs], {
     encoding: 'utf8',
     maxBuffer: 64 << 20,
