@@ -39,7 +39,9 @@ describe.skipIf(off !== null)(`kernel drivers on a real kernel${off ? ` (SKIPPED
     );
     const out = r.stdout + r.stderr;
     expect(out).toMatch(/^unbound$/m);
-    expect(out).toMatch(new RegExp(`vfio-pci ${e1000.replace(/\./g, '\\.')}: probe.*failed|failed with error`));
+    expect(out).toMatch(
+      new RegExp(`vfio-pci ${e1000.replace(/\./g, '\\.')}: probe.*failed|failed with error`),
+    );
     await g.must(`echo > ${dev}/driver_override; echo ${e1000} > /sys/bus/pci/drivers_probe`);
     expect((await g.must(`basename "$(readlink ${dev}/driver)"`)).trim()).toBe('e1000');
   });

@@ -153,7 +153,10 @@ if (cfgArg && /supervisor\.js$/.test(process.argv[1] ?? '')) {
   supervise(c).then(
     (code) => process.exit(code),
     (e: unknown) => {
-      appendFileSync(c.bootLog, `${JSON.stringify({ n: 0, startedAt: new Date().toISOString(), error: String(e) })}\n`);
+      appendFileSync(
+        c.bootLog,
+        `${JSON.stringify({ n: 0, startedAt: new Date().toISOString(), error: String(e) })}\n`,
+      );
       process.exit(1);
     },
   );
