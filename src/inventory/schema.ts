@@ -610,6 +610,67 @@ export const KeepalivedSettings = z
   .strict()
   .describe('VRRP with DPVS’s keepalived: the pair moves the VIPs between the balancers');
 
+/** One kernel boot argument: `key` or `key=value` (no spaces, quotes or shell characters). */
+export const KernelArg = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]+(=[A-Za-z0-9_.,:/@+=-]*)?$/, {
+    message:
+      'expected a kernel argument such as intel_iommu=on or isolcpus=2-5 (letters, digits, _ . - in the key; no spaces or quotes)',
+  });
+
+export const KernelSettings = z
+  .object({
+    cmdline: z
+      .object({
+        add: z
+          .array(KernelArg)
+          .optional()
+          .describe(
+            'arguments to have on the kernel command line (key or key=value); a known key gets its value checked, an unknown one a warning',
+          ),
+        remove: z
+          .array(KernelArg)
+          .optional()
+          .describe('arguments to take off: a key (every value of it) or key=value (that value only)'),
+      })
+      .strict()
+      .optional()
+      .describe('kernel boot arguments, written to the bootloader configuration (a reboot applies them)'),
+    isolate_workers: z
+      .boolean()
+      .optional()
+      .describe(
+        'derive isolcpus, nohz_full and rcu_nocbs from the dpvs worker CPUs (CPU 0 never); default false',
+      ),
+    boot_hugepages: z
+      .boolean()
+      .optional()
+      .describe(
+        'reserve the hugepages at boot (default_hugepagesz/hugepagesz/hugepages from hugepages: size and per_node); default false',
+      ),
+    iommu: z
+      .boolean()
+      .optional()
+      .describe(
+        'turn the IOMMU on for vfio-pci: intel_iommu=on iommu=pt (AMD CPUs: amd_iommu=on iommu=pt); default false',
+      ),
+    reboot: z
+      .boolean()
+      .optional()
+      .describe(
+        'allow dpvs-deploy to reboot the host to apply boot arguments (default true); false: the bootloader is changed and the reboot is left to you (reported as pending)',
+      ),
+    reboot_timeout_s: z
+      .number()
+      .int()
+      .min(30)
+      .max(7200)
+      .optional()
+      .describe('how long to wait for the host to come back with a new boot id (default 600)'),
+  })
+  .strict()
+  .describe('kernel boot arguments and controlled reboots (bootloader: GRUB on Debian/Ubuntu and CentOS 7, grubby on RHEL 8/9)');
+
 export const PreflightWaiver = z
   .object({
     id: z
@@ -689,6 +750,7 @@ export const HostSettings = z
       ),
     routes: z.array(RouteSpec).optional().describe('routes added with dpip route add'),
     keepalived: KeepalivedSettings.optional(),
+    kernel: KernelSettings.optional(),
     prune_unmanaged: z
       .boolean()
       .optional()
@@ -876,6 +938,7 @@ export type HostEntry = z.infer<typeof HostEntry>;
 export type NicSettings = z.infer<typeof NicSettings>;
 export type ServiceEntry = z.infer<typeof ServiceEntry>;
 export type WorkerLayout = z.infer<typeof WorkerLayout>;
+export type KernelSettings = z.infer<typeof KernelSettings>;
 export type AddressSpec = z.infer<typeof AddressSpec>;
 export type RouteSpec = z.infer<typeof RouteSpec>;
 export type SshSettings = z.infer<typeof SshSettings>;

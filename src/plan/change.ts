@@ -43,6 +43,19 @@ export type Step =
        * waiting at once, with the command's `cause:` line as the failure's headline.
        */
       giveUpCode?: number;
+    }
+  /**
+   * A controlled reboot: note the boot id, run `command` detached (the exec returns before the host goes
+   * down), then reconnect until the host answers with a NEW boot id, within timeoutMs. The steps after it
+   * run on the new connection; the task's re-probe after it is a full one.
+   */
+  | {
+      kind: 'reboot';
+      command: string;
+      bootIdPath: string;
+      timeoutMs: number;
+      intervalMs: number;
+      description: string;
     };
 
 export interface Change {

@@ -68,6 +68,16 @@ const StepSchema = z.discriminatedUnion('kind', [
       giveUpCode: z.number().int().optional(),
     })
     .strict(),
+  z
+    .object({
+      kind: z.literal('reboot'),
+      command: z.string(),
+      bootIdPath: z.string(),
+      timeoutMs: z.number(),
+      intervalMs: z.number(),
+      description: z.string(),
+    })
+    .strict(),
 ]);
 
 const ChangeSchema = z

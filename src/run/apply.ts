@@ -71,6 +71,11 @@ export interface ApplyContext {
   events?: EngineEvents;
   /** Fresh facts after `task` ran on `host` (what the task reads, over the facts from before). */
   reprobe(host: string, task: Task | undefined): Promise<Facts>;
+  /**
+   * A new connection to `host` (after a reboot), replacing the one in `transports`; rejects while the
+   * host does not answer. Without it, a plan with a reboot step fails at that step.
+   */
+  reconnect?(host: string): Promise<Transport>;
 }
 
 /** A result's status for a host that was not applied because of how it came out of planning. */
@@ -272,9 +277,10 @@ async function runChanges(
   rollback: boolean,
   signal?: AbortSignal,
 ): Promise<void> {
-  const t = x.transports.get(host);
+  let t = x.transports.get(host);
   if (!t) throw new Error('not connected');
   const tasks = x.tasks.get(host) ?? [];
+  let rebooted = false;
   const hostTimeoutS = hostOf(x, host).ssh?.command_timeout_s;
   const hostTimeoutMs = hostTimeoutS !== undefined ? hostTimeoutS * 1000 : undefined;
   let i = 0;
@@ -290,8 +296,11 @@ async function runChanges(
         x.runDir.log(host, `-- ${c.id}: ${c.summary}`);
         for (const step of c.steps) {
           if (signal?.aborted) throw new Error(`interrupted: stopped before ${c.id}`);
-          await runStep(step, {
+          const next = await runStep(step, {
             transport: t,
+            ...(x.reconnect
+              ? { reconnect: () => (x.reconnect as (h: string) => Promise<Transport>)(host) }
+              : {}),
             runDir: x.runDir,
             inventoryDir: x.inventory.dir,
             // the host's ssh.command_timeout_s bounds every step that does not set its own
@@ -304,13 +313,19 @@ async function runChanges(
               });
             },
           });
+          if (next) {
+            t = next;
+            rebooted = true;
+          }
         }
         r.changed++;
       }
       const lastOfTask = all.filter((c) => c.task === task).at(-1);
       if (lastOfTask && group.includes(lastOfTask)) {
         const taskObj = tasks.find((x) => x.name === task);
-        const fresh = await x.reprobe(host, taskObj);
+        // after a reboot every fact may have changed: a full probe
+        const fresh = await x.reprobe(host, rebooted ? undefined : taskObj);
+        rebooted = false;
         x.facts.set(host, fresh);
         const ctx = { host: hostOf(x, host), inventory: x.inventory, facts: fresh, fleet: x.facts };
         const problems = !taskObj

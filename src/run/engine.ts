@@ -164,10 +164,20 @@ export class Engine {
         ...(this.o.commandTimeoutMs !== undefined ? { commandTimeoutMs: this.o.commandTimeoutMs } : {}),
         ...(this.o.events ? { events: this.o.events } : {}),
         reprobe: (host, task) => this.reprobe(host, task),
+        reconnect: (host) => this.reconnect(host),
       },
       opts.plans ?? this.plans,
       opts,
     );
+  }
+
+  /** A new connection to a host (after a reboot): the old one is closed and replaced. */
+  async reconnect(host: string): Promise<Transport> {
+    const old = this.transports.get(host);
+    if (old) await old.close().catch(() => undefined);
+    const t = await this.o.connect(this.host(host));
+    this.transports.set(host, t);
+    return t;
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CommandError, causeOf, lastLines } from '../errors.js';
 import type { Step } from '../plan/change.js';
+import { quote, sh } from '../transport/quote.js';
 import type { Transport } from '../transport/types.js';
 import type { RunDir } from './transcript.js';
 
@@ -16,6 +17,11 @@ export interface StepEnv {
   /** Resolves with the transport of a host once its task `task` finished successfully. */
   artifactSource(host: string): Promise<Transport>;
   defaultTimeoutMs: number;
+  /**
+   * A new connection to the host (after a reboot); the old one is closed. Rejects while the host does
+   * not answer.
+   */
+  reconnect?(): Promise<Transport>;
 }
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
@@ -32,13 +38,82 @@ export function describeStep(s: Step): string {
       return `copy ${s.sourceHost}:${s.sourcePath} -> ${s.path}`;
     case 'wait':
       return `wait until: ${s.description}`;
+    case 'reboot':
+      return `${s.command} (detached), then wait until: ${s.description}`;
   }
 }
 
-export async function runStep(step: Step, env: StepEnv): Promise<void> {
+/** The command that starts `command` detached from the SSH session, so its exec returns at once. */
+export function detached(command: string): string {
+  return `nohup sh -c ${quote(`sleep 1; ${command}`)} </dev/null >/dev/null 2>&1 &`;
+}
+
+const BOOT_ID_RE = /^[0-9a-f-]{36}$/;
+
+/**
+ * A controlled reboot: the boot id before, the reboot command detached, then new connections until one
+ * answers with another boot id, within step.timeoutMs. Resolves with the new connection.
+ */
+async function reboot(step: Extract<Step, { kind: 'reboot' }>, env: StepEnv): Promise<Transport> {
+  const t = env.transport;
+  const host = t.name;
+  if (!env.reconnect)
+    throw new Error(`${host}: this run cannot reconnect to hosts, so it cannot reboot them`);
+  const read = sh`cat ${step.bootIdPath}`;
+  const before = await t.exec(read, { timeoutMs: 30_000 });
+  const oldId = before.stdout.trim();
+  if (before.code !== 0 || !BOOT_ID_RE.test(oldId))
+    throw new CommandError(
+      host,
+      read,
+      before.code,
+      before.stdout,
+      before.stderr,
+      `${host}: cannot read the boot id before rebooting`,
+    );
+  env.runDir.log(host, `${new Date().toISOString()} boot id before reboot: ${oldId}`);
+  const r = await t.exec(detached(step.command), { timeoutMs: 30_000 });
+  if (r.code !== 0) throw new CommandError(host, step.command, r.code, r.stdout, r.stderr);
+  const started = Date.now();
+  const deadline = started + step.timeoutMs;
+  let last = 'no answer yet';
+  for (;;) {
+    await new Promise((res) => setTimeout(res, step.intervalMs));
+    try {
+      const n = await env.reconnect();
+      try {
+        const id = await n.exec(read, { timeoutMs: 30_000 });
+        const newId = id.stdout.trim();
+        if (id.code === 0 && BOOT_ID_RE.test(newId) && newId !== oldId) {
+          env.runDir.log(
+            host,
+            `${new Date().toISOString()} back after ${Math.round((Date.now() - started) / 1000)} s, boot id ${newId}`,
+          );
+          return n;
+        }
+        last =
+          id.code === 0
+            ? `still boot id ${newId} (not rebooted yet)`
+            : `cannot read the boot id: ${id.stderr.trim()}`;
+      } catch (e) {
+        last = (e as Error).message;
+      }
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    if (Date.now() + step.intervalMs > deadline) break;
+  }
+  throw new Error(
+    `${host}: did not come back within ${Math.round(step.timeoutMs / 1000)} s after \`${step.command}\` (waiting until ${step.description}; last: ${last}). Check its console; kernel.reboot_timeout_s sets the wait`,
+  );
+}
+
+export async function runStep(step: Step, env: StepEnv): Promise<Transport | void> {
   const { transport: t, runDir } = env;
   const host = t.name;
   switch (step.kind) {
+    case 'reboot':
+      return reboot(step, env);
     case 'exec': {
       // the transport writes every command and its output to the transcript
       const r = await t.exec(step.command, { timeoutMs: step.timeoutMs ?? env.defaultTimeoutMs });

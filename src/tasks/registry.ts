@@ -8,6 +8,7 @@ import { dpvsNetworkTask } from './dpvs-network.js';
 import { dpvsServiceTask } from './dpvs-service.js';
 import { hugepagesTask } from './hugepages.js';
 import { keepalivedTask } from './keepalived.js';
+import { kernelCmdlineTask } from './kernel-cmdline.js';
 import { kmodsTask } from './kmods.js';
 import { lbServicesTask } from './lb-services.js';
 import { nicBindingTask } from './nic-binding.js';
@@ -26,6 +27,7 @@ export const taskRegistry: ReadonlyMap<string, Task> = new Map(
     dpvsServiceTask,
     hugepagesTask,
     keepalivedTask,
+    kernelCmdlineTask,
     kmodsTask,
     lbServicesTask,
     nicBindingTask,
