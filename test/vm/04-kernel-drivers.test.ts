@@ -1,13 +1,10 @@
 /**
- * What the balancer's kernel side needs, on the real guest kernel: uio_pci_generic, igb_uio built from
- * Debian's dpdk-kmods source against the baked headers, and the REAL dpdk-devbind.py binding the e1000
- * and virtio test NICs and back. These prove the tier can exercise the kmods and nic-binding tasks
- * (05-balancer.test.ts).
- *
- * vfio-pci: the guest boots with its bootloader's command line, which has no intel_iommu=on (q35's
- * emulated VT-d is there, but the kernel is not told to use it), so there are no IOMMU groups and
- * vfio-pci refuses the NICs (Debian's kernel has no no-IOMMU mode). 10-kernel-cmdline has the tool
- * add intel_iommu=on to the bootloader and reboot; vfio-pci binds there.
+ * What the balancer's kernel side needs, on the real guest kernel: uio_pci_generic and vfio-pci
+ * (vfio with q35's emulated VT-d: the guest's bootloader configuration has no intel_iommu=on, but
+ * Debian bookworm's 6.1 kernel turns the Intel IOMMU on by default, CONFIG_INTEL_IOMMU_DEFAULT_ON_INTGPU_OFF=y
+ * in its /boot/config; 10-kernel-cmdline has the tool add intel_iommu=on iommu=pt), igb_uio built from Debian's dpdk-kmods source against the
+ * baked headers, and the REAL dpdk-devbind.py binding the e1000 and virtio test NICs and back.
+ * These prove the tier can exercise the kmods and nic-binding tasks (05-balancer.test.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { unavailable, vm } from './harness.js';
@@ -18,32 +15,13 @@ const off = unavailable();
 const devbind = 'dpdk-devbind.py';
 
 describe.skipIf(off !== null)(`kernel drivers on a real kernel${off ? ` (SKIPPED: ${off})` : ''}`, () => {
-  it('loads uio_pci_generic and vfio-pci; without intel_iommu=on there are no IOMMU groups', async () => {
+  it('loads uio_pci_generic and vfio-pci; the IOMMU gives vfio groups', async () => {
     const g = await vm();
     await g.must('modprobe uio_pci_generic && modprobe vfio-pci');
     const mods = await g.must('cat /proc/modules');
     expect(mods).toMatch(/^uio_pci_generic /m);
     expect(mods).toMatch(/^vfio_pci /m);
-    expect(await g.must('cat /proc/cmdline')).not.toMatch(/intel_iommu=on/);
-    expect((await g.must('ls /sys/kernel/iommu_groups | wc -l')).trim()).toBe('0');
-  });
-
-  it('vfio-pci refuses a NIC without an IOMMU, and the NIC goes back to its driver', async () => {
-    const g = await vm();
-    const { e1000 } = g.state.nics;
-    const dev = `/sys/bus/pci/devices/${e1000}`;
-    const r = await g.ssh(
-      `modprobe vfio-pci; echo vfio-pci > ${dev}/driver_override; echo ${e1000} > ${dev}/driver/unbind; ` +
-        `echo ${e1000} > /sys/bus/pci/drivers_probe; echo "probe=$?"; ` +
-        `basename "$(readlink ${dev}/driver)" 2>/dev/null || echo unbound; dmesg | grep 'vfio-pci.*${e1000}' | tail -1`,
-    );
-    const out = r.stdout + r.stderr;
-    expect(out).toMatch(/^unbound$/m);
-    expect(out).toMatch(
-      new RegExp(`vfio-pci ${e1000.replace(/\./g, '\\.')}: probe.*failed|failed with error`),
-    );
-    await g.must(`echo > ${dev}/driver_override; echo ${e1000} > /sys/bus/pci/drivers_probe`);
-    expect((await g.must(`basename "$(readlink ${dev}/driver)"`)).trim()).toBe('e1000');
+    expect(Number((await g.must('ls /sys/kernel/iommu_groups | wc -l')).trim())).toBeGreaterThan(1);
   });
 
   it("builds igb_uio from Debian's dpdk-kmods source against the guest's headers and loads it", async () => {
@@ -65,7 +43,7 @@ describe.skipIf(off !== null)(`kernel drivers on a real kernel${off ? ` (SKIPPED
     expect(out).toContain(g.state.kver);
   });
 
-  for (const driver of ['uio_pci_generic']) {
+  for (const driver of ['uio_pci_generic', 'vfio-pci']) {
     it(`the real dpdk-devbind.py binds the e1000 and virtio NICs to ${driver} and back`, async () => {
       const g = await vm();
       const { e1000, virtio } = g.state.nics;
