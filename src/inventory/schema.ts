@@ -611,12 +611,10 @@ export const KeepalivedSettings = z
   .describe('VRRP with DPVS’s keepalived: the pair moves the VIPs between the balancers');
 
 /** One kernel boot argument: `key` or `key=value` (no spaces, quotes or shell characters). */
-export const KernelArg = z
-  .string()
-  .regex(/^[A-Za-z0-9_.-]+(=[A-Za-z0-9_.,:/@+=-]*)?$/, {
-    message:
-      'expected a kernel argument such as intel_iommu=on or isolcpus=2-5 (letters, digits, _ . - in the key; no spaces or quotes)',
-  });
+export const KernelArg = z.string().regex(/^[A-Za-z0-9_.-]+(=[A-Za-z0-9_.,:/@+=-]*)?$/, {
+  message:
+    'expected a kernel argument such as intel_iommu=on or isolcpus=2-5 (letters, digits, _ . - in the key; no spaces or quotes)',
+});
 
 export const KernelSettings = z
   .object({
@@ -669,7 +667,9 @@ export const KernelSettings = z
       .describe('how long to wait for the host to come back with a new boot id (default 600)'),
   })
   .strict()
-  .describe('kernel boot arguments and controlled reboots (bootloader: GRUB on Debian/Ubuntu and CentOS 7, grubby on RHEL 8/9)');
+  .describe(
+    'kernel boot arguments and controlled reboots (bootloader: GRUB on Debian/Ubuntu and CentOS 7, grubby on RHEL 8/9)',
+  );
 
 export const PreflightWaiver = z
   .object({

@@ -1,6 +1,9 @@
 /** What the preflight checks read beyond the fixed facts (merged into the host's probe). Pure. */
 import { COMPILER_ARGV, COMPILER_OUTPUT } from '../desired/compiler.js';
+import { KEYS } from '../desired/bootloader.js';
 import type { Listing, ProbeRequest } from '../facts/types.js';
+
+const ACPI_TABLES_KEY = KEYS.acpiTables;
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import { buildDir, OUT_KERNELS, OUT_PKG_CONFIG } from './checks/build.js';
 import { driverModule } from './checks/kmod.js';
@@ -27,6 +30,9 @@ export function preflightProbe(host: ResolvedHost, _inventory: LoadedInventory):
   };
   // SYS-002: the kernel's ceiling for LimitNOFILE
   req.texts[OUT_NR_OPEN] = '/proc/sys/fs/nr_open';
+  // KERNEL-004: the firmware's IOMMU tables (DMAR, IVRS), when the IOMMU is to be turned on
+  if (host.kernel?.iommu || host.kernel?.cmdline?.add?.some((a) => a.startsWith('intel_iommu=')))
+    req.listings[ACPI_TABLES_KEY] = { dir: '/sys/firmware/acpi/tables' };
   if (isBalancer(host) || isRealserver(host)) {
     // BUILD-002: installed kernels (reboot pending?); BUILD-004: disk for the builds
     req.listings[OUT_KERNELS] = { dir: '/lib/modules' };

@@ -1,5 +1,6 @@
 /** Every preflight check, in report order. Ids are stable: never renumber, only append. */
 import type { PreflightCheck } from './check.js';
+import { bootChecks } from './checks/boot.js';
 import { buildChecks } from './checks/build.js';
 import { confChecks } from './checks/conf.js';
 import { cpuChecks } from './checks/cpu.js';
@@ -20,6 +21,7 @@ export const allChecks: PreflightCheck[] = [
   ...kmodChecks,
   ...buildChecks,
   ...confChecks,
+  ...bootChecks,
 ];
 
 export const CHECK_ID = /^[A-Z]+-\d{3}$/;

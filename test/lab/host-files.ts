@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import type { LabHostProfile, LabOs } from './profile-types.js';
 import type { FakeKernel } from './fakekernel-adapter.js';
 import { LAB_BRIDGE_ADDRESS, LAB_PREFIX_LEN } from './profiles.js';
+import { labGrubCmdline } from './fakekernel/tree.js';
 
 export const DEPLOY_UID = 2001;
 export const NOSUDO_UID = 2002;
@@ -60,6 +61,54 @@ MaxSessions 64
 AcceptEnv LANG LC_*
 Subsystem sftp internal-sftp
 `;
+
+/**
+ * /etc/default/grub as Debian's grub2-common 2.06-13+deb12u2 installs it (usr/share/grub/default/grub),
+ * with the host's first-boot arguments in GRUB_CMDLINE_LINUX. Every lab host gets it (the lab's
+ * bootloader stand-ins are GRUB's: update-grub, grub-mkconfig).
+ */
+export function labGrubDefault(cmdlineLinux: string): string {
+  return `# If you change this file, run 'update-grub' afterwards to update
+# /boot/grub/grub.cfg.
+# For full documentation of the options in this file, see:
+#   info -f grub -n 'Simple configuration'
+
+GRUB_DEFAULT=0
+GRUB_TIMEOUT=5
+GRUB_DISTRIBUTOR=\`lsb_release -i -s 2> /dev/null || echo Debian\`
+GRUB_CMDLINE_LINUX_DEFAULT="quiet"
+GRUB_CMDLINE_LINUX="${cmdlineLinux}"
+
+# If your computer has multiple operating systems installed, then you
+# probably want to run os-prober. However, if your computer is a host
+# for guest OSes installed via LVM or raw disk devices, running
+# os-prober can cause damage to those guest OSes as it mounts
+# filesystems to look for things.
+GRUB_DISABLE_OS_PROBER=true
+
+# Uncomment to enable BadRAM filtering, modify to suit your needs
+# This works with Linux (no patch required) and with any kernel that obtains
+# the memory map information from GRUB (GNU Mach, kernel of FreeBSD ...)
+#GRUB_BADRAM="0x01234567,0xfefefefe,0x89abcdef,0xefefefef"
+
+# Uncomment to disable graphical terminal
+#GRUB_TERMINAL=console
+
+# The resolution used on graphical terminal
+# note that you can use only modes which your graphic card supports via VBE
+# you can see them in real GRUB with the command \`vbeinfo'
+#GRUB_GFXMODE=640x480
+
+# Uncomment if you don't want GRUB to pass "root=UUID=xxx" parameter to Linux
+#GRUB_DISABLE_LINUX_UUID=true
+
+# Uncomment to disable generation of recovery mode menu entries
+#GRUB_DISABLE_RECOVERY="true"
+
+# Uncomment to get a beep at grub start
+#GRUB_INIT_TUNE="480 440 1"
+`;
+}
 
 interface OsIdentity {
   files: Record<string, string>;
@@ -158,6 +207,8 @@ export async function writeHostFiles(i: HostFilesInput): Promise<void> {
     put(join(etc, 'ssh', 'ssh_host_ed25519_key'), i.hostKey.privateKey, 0o600),
     put(join(etc, 'ssh', 'ssh_host_ed25519_key.pub'), i.hostKey.publicKey + '\n'),
     put(join(etc, 'hostname'), p.name + '\n'),
+    put(join(etc, 'default', 'grub'), labGrubDefault(labGrubCmdline(p))),
+    put(join(hostDir, 'boot', `vmlinuz-${p.kernel}`), ''),
     put(join(etc, 'hosts'), common.etcHosts),
     put(
       join(etc, 'passwd'),

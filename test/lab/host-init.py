@@ -8,7 +8,12 @@
 IPV6 and SYMLINK_HELPER; <host-dir>/mounts lists the fake kernel's binds as "kind source target" (source
 relative to FAKE_ROOT). It makes the host's mounts with mount(2) itself, in one process (a `mount`
 command per mount costs a fork, an exec and libmount's start-up: with 50 hosts starting at once, that
-was most of the lab's start-up time), then execs `sshd -D`.
+was most of the lab's start-up time), then runs `sshd -D` and stays PID 1: it reaps orphans and, on
+SIGINT (systemd's ctrl-alt-del signal, which the lab's `systemctl reboot` sends), reboots the host:
+every process stopped (SSH sessions drop), a pause, then a new boot id, /proc/cmdline from the first
+`linux` line of the host's own /boot/grub/grub.cfg (as GRUB boots it: BOOT_IMAGE=<image> <args>), the
+fake kernel rebooted with it (modules, bindings and hugepages as at boot), /run emptied, sshd again and
+the enabled units started. A file `no-return` in <host-dir> makes the next reboot never come back.
 
 Order matters: binds from absolute paths first, while nothing is overmounted yet; then cwd-relative
 sources, so a state directory under /root or /tmp still resolves (the cwd keeps it). LAB_TRACE in the
@@ -18,11 +23,13 @@ import ctypes
 import importlib.util
 import os
 import shutil
+import signal
 import socket
 import stat
 import subprocess
 import sys
 import time
+import uuid
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC = 32, 4096, 16384
@@ -127,6 +134,10 @@ def main():
             bind(d, d)
             remount_bind(d, True)
 
+    # The boot id: a file of the host's own over the kernel's, new on every (simulated) boot.
+    write_boot_id()
+    bind("boot_id", "/proc/sys/kernel/random/boot_id")
+
     # A host without an IPv6 stack (profile ipv6: false) has no /proc/sys/net/ipv6, as on a kernel booted
     # with ipv6.disable=1 (its /proc/net lacks if_inet6 & co.: the fake kernel's procnet leaves them
     # out). procfs cannot drop a directory, so /proc/sys/net becomes a directory holding binds of the
@@ -175,6 +186,12 @@ def main():
         mount("lab-" + d, "/" + d, "overlay", 0, "lowerdir=/%s,upperdir=upper/%s,workdir=work/%s" % (d, d, d))
     for d in ("root", "opt", "home", "tmp"):
         bind(d, "/" + d)
+    # Private /boot: the host's bootloader files (grub.cfg, written by the grub-mkconfig stand-in)
+    os.makedirs("boot/grub", exist_ok=True)
+    if os.path.isdir("/boot"):
+        bind("boot", "/boot")
+    else:
+        print("host-init: this machine has no /boot; the host gets none", file=sys.stderr)
     os.chmod("/tmp", 0o1777)
 
     mount("lab-run", "/run", "tmpfs", 0, "mode=0755,size=64m")
@@ -214,9 +231,151 @@ def main():
     args = ["/usr/sbin/sshd", "-D", "-e", "-f", "/etc/ssh/sshd_config"]
     if os.environ.get("LAB_SSHD_LOGLEVEL"):
         args += ["-o", "LogLevel=" + os.environ["LAB_SSHD_LOGLEVEL"]]
-    trace("exec sshd")
+    # the installer's update-grub: /boot/grub/grub.cfg from the host's /etc/default/grub
+    if os.path.isdir("/boot/grub") and not os.path.exists("/boot/grub/grub.cfg"):
+        subprocess.run(["/usr/local/sbin/grub-mkconfig", "-o", "/boot/grub/grub.cfg"], stderr=subprocess.DEVNULL)
     sys.stdout.flush()
-    os.execv(args[0], args)
+    supervise(args)
+
+
+class Reboot(Exception):
+    pass
+
+
+REBOOTING = [False]
+
+
+def on_sigint(_signum, _frame):
+    if not REBOOTING[0]:
+        REBOOTING[0] = True
+        raise Reboot()
+
+
+def reap():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def others():
+    return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]
+
+
+def stop_all():
+    """Like systemd at shutdown: SIGTERM to every process, SIGKILL to what is left after a grace time."""
+    for sig, grace in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 5.0)):
+        for pid in others():
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.time() + grace
+        while time.time() < deadline:
+            reap()
+            if not others():
+                return
+            time.sleep(0.05)
+
+
+def write_boot_id():
+    with open("boot_id", "w") as f:
+        f.write(str(uuid.uuid4()) + "\n")
+
+
+def grub_cmdline():
+    """What GRUB passes for the default entry: BOOT_IMAGE=<image> and the `linux` line's arguments."""
+    try:
+        with open("/boot/grub/grub.cfg") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] == "linux":
+                    return " ".join(["BOOT_IMAGE=" + parts[1]] + parts[2:])
+    except OSError:
+        pass
+    return None
+
+
+def mountpoints_under(root):
+    out = set()
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            target = line.split()[4]
+            if target.startswith(root + "/"):
+                out.add(target[len(root) + 1:].split("/")[0])
+    return out
+
+
+def clear_run():
+    """/run is a tmpfs on a real host: empty after a boot (the lab's own mounts under it stay)."""
+    keep = mountpoints_under("/run") | {"sshd", "lock"}
+    for name in os.listdir("/run"):
+        if name in keep:
+            continue
+        p = "/run/" + name
+        if os.path.isdir(p) and not os.path.islink(p):
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
+
+
+def boot_again():
+    clear_run()
+    write_boot_id()
+    cmdline = grub_cmdline()
+    if cmdline is None:
+        with open("/proc/cmdline") as f:
+            cmdline = f.read().strip()
+    fd = os.open("/run/fakekernel/kernel/ctl", os.O_WRONLY)
+    try:
+        os.write(fd, ("reboot " + cmdline + "\n").encode())
+    finally:
+        os.close(fd)
+    with open("boots", "a") as f:
+        f.write("%f %s\n" % (time.time(), cmdline))
+
+
+def start_enabled_units():
+    """What systemd starts at boot: the units enabled into multi-user.target."""
+    wants = "/etc/systemd/system/multi-user.target.wants"
+    units = sorted(os.listdir(wants)) if os.path.isdir(wants) else []
+    if units:
+        subprocess.Popen(["/usr/local/bin/systemctl", "start"] + units, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def supervise(args):
+    signal.signal(signal.SIGINT, on_sigint)
+    booted_before = False
+    while True:
+        REBOOTING[0] = False
+        try:
+            subprocess.Popen(args)
+            if booted_before:
+                start_enabled_units()
+            while True:
+                try:
+                    os.wait()
+                except ChildProcessError:
+                    time.sleep(0.5)
+        except Reboot:
+            pass
+        trace("reboot")
+        stop_all()
+        if os.path.exists("no-return"):
+            trace("no-return: staying down")
+            while True:
+                reap()
+                time.sleep(1)
+        time.sleep(float(os.environ.get("LAB_REBOOT_DOWN_S", "1")))
+        boot_again()
+        booted_before = True
 
 
 if __name__ == "__main__":

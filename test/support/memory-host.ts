@@ -84,18 +84,55 @@ export class MemoryHost {
   unreachable?: string;
   probes = 0;
   readonly stats: TransportStats = { connections: 0, execs: 0, uploads: 0 };
+  /** /proc/sys/kernel/random/boot_id; a reboot gives a new one */
+  bootId = '';
+  boots = 0;
+  /** while rebooting: connection attempts that still fail before the host is back */
+  downFor = 0;
+  /** a reboot leaves the host down for good (it does not come back) */
+  neverReturns = false;
+  /** connections from before the last reboot are dead */
+  private generation = 0;
+  /** reboots as [fleet time went down, fleet time back] */
+  readonly reboots: Array<[number, number]> = [];
+  /** connection attempts needed after a reboot before the host answers again */
+  bootAttempts = 2;
 
   constructor(
     readonly name: string,
     private readonly fleet: MemoryFleet,
-  ) {}
+  ) {
+    this.bootId = bootIdOf(name, 0);
+  }
+
+  /** A new connection; rejects while the host is down (rebooting, or never back). */
+  connect(): Promise<Transport> {
+    if (this.unreachable) return Promise.reject(new Error(this.unreachable));
+    if (this.downFor > 0 || (this.neverReturns && this.boots > 0)) {
+      this.downFor--;
+      if (this.downFor === 0 && !this.neverReturns) this.boot();
+      return Promise.reject(new Error(`${this.name}: connect ECONNREFUSED`));
+    }
+    return Promise.resolve(this.transport());
+  }
+
+  private boot(): void {
+    this.bootId = bootIdOf(this.name, this.boots);
+    this.state.set('booted', String(this.boots));
+    const last = this.reboots.at(-1);
+    if (last) last[1] = this.fleet.now();
+  }
 
   transport(): Transport {
     this.stats.connections++;
+    const gen = this.generation;
     return {
       name: this.name,
       stats: this.stats,
-      exec: (command) => this.exec(command),
+      exec: (command) =>
+        gen === this.generation
+          ? this.exec(command)
+          : Promise.reject(new Error(`${this.name}: the SSH connection closed`)),
       put: (path, content) => {
         this.state.set(`file:${path}`, content.toString());
         return Promise.resolve();
@@ -116,6 +153,15 @@ export class MemoryHost {
     // let other hosts' work interleave, as a network round trip does
     await new Promise((r) => setImmediate(r));
     if (command.includes(LOCK_DIR)) return done(...this.lockCommand(command));
+    if (command === 'cat /proc/sys/kernel/random/boot_id') return done(0, `${this.bootId}\n`);
+    if (command.startsWith('nohup sh -c') && command.includes('systemctl reboot')) {
+      // the detached reboot: this connection dies, the host is down for a few connection attempts
+      this.boots++;
+      this.generation++;
+      this.downFor = this.bootAttempts;
+      this.reboots.push([this.fleet.now(), 0]);
+      return done(0);
+    }
     const [verb, key = '', ...rest] = command.split(' ');
     switch (verb) {
       case 'set':
@@ -155,6 +201,15 @@ export class MemoryHost {
     for (const [k, v] of this.state) outputs[k] = { code: 0, stdout: v };
     return { ...f, outputs };
   }
+}
+
+/** A boot id in the kernel's form, distinct per host and boot. */
+export function bootIdOf(host: string, boot: number): string {
+  const h = [...host]
+    .reduce((a, c) => (a * 31 + c.charCodeAt(0)) >>> 0, 7)
+    .toString(16)
+    .padStart(8, '0');
+  return `${h.slice(0, 8)}-0000-4000-8000-${boot.toString(16).padStart(12, '0')}`;
 }
 
 /** The Engine's prober for memory hosts: the whole state, whatever was requested. */

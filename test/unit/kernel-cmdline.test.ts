@@ -1,4 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { labGrubDefault } from '../lab/host-files.js';
 import {
   bootArgs,
   checkArgs,
@@ -24,21 +29,16 @@ import { GRUB_ORIGINAL, kernelCmdlineTask, projectCfg } from '../../src/tasks/ke
 import { hugepagesTask } from '../../src/tasks/hugepages.js';
 import { factsBuilder, inventoryOf, planContext, r630, r630Host } from '../support/facts-builder.js';
 
-/** Debian 12's /etc/default/grub as grub2-common 2.06-13+deb12u2 installs it (usr/share/grub/default/grub). */
-const DEBIAN_GRUB = `# If you change this file, run 'update-grub' afterwards to update
-# /boot/grub/grub.cfg.
-# For full documentation of the options in this file, see:
-#   info -f grub -n 'Simple configuration'
-
-GRUB_DEFAULT=0
-GRUB_TIMEOUT=5
-GRUB_DISTRIBUTOR=\`lsb_release -i -s 2> /dev/null || echo Debian\`
-GRUB_CMDLINE_LINUX_DEFAULT="quiet"
-GRUB_CMDLINE_LINUX=""
-
-# If your computer has multiple operating systems installed, then you
-GRUB_DISABLE_OS_PROBER=true
-`;
+/** The upstream sample: GRUB on Debian 12 (test/fixtures/upstream/boot/grub-debian12.json). */
+const SAMPLE = JSON.parse(
+  readFileSync(new URL('../fixtures/upstream/boot/grub-debian12.json', import.meta.url), 'utf8'),
+) as {
+  default_grub: { text: string };
+  update_grub: { command: string };
+  linux_line: { template: string };
+};
+/** Debian 12's /etc/default/grub as grub2-common installs it. */
+const DEBIAN_GRUB = SAMPLE.default_grub.text;
 
 const CFG = (args: string) => `### BEGIN /etc/grub.d/10_linux ###
 menuentry 'Debian GNU/Linux' --class debian --class gnu-linux --class gnu --class os $menuentry_id_option 'gnulinux-simple-1234' {
@@ -393,5 +393,60 @@ describe('kernel-cmdline task', () => {
     const back = debianFacts();
     back.files[GRUB_ORIGINAL] = { exists: true, sha256: null, mode: '0644', content: DEBIAN_GRUB };
     expect(kernelCmdlineTask.rollback?.(planContext(host({ iommu: true }), back)).changes).toEqual([]);
+  });
+});
+
+describe('GRUB on Debian 12: the tool and the lab against the upstream sample', () => {
+  it("the lab's /etc/default/grub is the installed one with the host's GRUB_CMDLINE_LINUX", () => {
+    expect(labGrubDefault('')).toBe(DEBIAN_GRUB);
+  });
+
+  it("the lab's update-grub is Debian's", () => {
+    const f = readFileSync(new URL('../lab/hostbin/sbin/update-grub', import.meta.url), 'utf8');
+    expect(f.split('\n')).toContain(SAMPLE.update_grub.command);
+  });
+
+  it("the lab's grub-mkconfig writes 10_linux's linux line, which the tool reads back", () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'dd-grub-'));
+    try {
+      mkdirSync(path.join(root, 'etc', 'default', 'grub.d'), { recursive: true });
+      const edited = editGrubDefault(
+        DEBIAN_GRUB,
+        (t) => editArgs(t, ['intel_iommu=on', 'iommu=pt'], []),
+        () => false,
+      ) as string;
+      writeFileSync(path.join(root, 'etc', 'default', 'grub'), edited);
+      // a grub.d file is read after /etc/default/grub (grub-mkconfig:163)
+      writeFileSync(
+        path.join(root, 'etc', 'default', 'grub.d', 'x.cfg'),
+        'GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT nosoftlockup"\n',
+      );
+      writeFileSync(path.join(root, 'profile.json'), JSON.stringify({ kernel: '6.1.0-18-amd64' }));
+      const out = execFileSync(
+        'python3',
+        [new URL('../lab/hostbin/sbin/grub-mkconfig', import.meta.url).pathname],
+        {
+          env: { ...process.env, LAB_ROOT: root, LAB_PROFILE: path.join(root, 'profile.json') },
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'ignore'],
+        },
+      );
+      const line = out.split('\n').find((l) => l.startsWith('\tlinux\t'));
+      const expected = SAMPLE.linux_line.template
+        .replace('${rel_dirname}/${basename}', '/boot/vmlinuz-6.1.0-18-amd64')
+        .replace('${linux_root_device_thisversion}', '/dev/vda1')
+        .replace('${args}', 'intel_iommu=on iommu=pt quiet nosoftlockup');
+      expect(line).toBe(expected);
+      expect(grubCfgArgs(out)).toEqual([
+        'root=/dev/vda1',
+        'ro',
+        'intel_iommu=on',
+        'iommu=pt',
+        'quiet',
+        'nosoftlockup',
+      ]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -71,6 +71,8 @@ export const iommuForVfio: PreflightCheck = {
   run({ host, facts }) {
     if (!isBalancer(host) || bindDriver(host) !== 'vfio-pci') return null;
     if (facts.kernel.iommuGroups > 0 || host.dpdk?.allow_noiommu === true) return null;
+    // kernel.iommu: the kernel-cmdline task turns the IOMMU on and reboots first (KERNEL-004 checks the firmware)
+    if (host.kernel?.iommu && host.kernel.reboot !== false) return null;
     return finding(
       `no IOMMU groups (kernel cmdline: ${facts.kernel.cmdline || 'empty'})`,
       'IOMMU on (/sys/kernel/iommu_groups populated), or dpdk.allow_noiommu: true',

@@ -321,7 +321,7 @@ class FakeKernel(Operations):
 
     @staticmethod
     def control(h, words):
-        """ctl commands: load MOD [k=v ...] | unload MOD | hugeuse SIZE_KB NODE N | inuse MOD 0|1"""
+        """ctl commands: load MOD [k=v ...] | unload MOD | hugeuse SIZE_KB NODE N | inuse MOD 0|1 | reboot CMDLINE"""
         if not words:
             return
         cmd, args = words[0], words[1:]
@@ -335,6 +335,8 @@ class FakeKernel(Operations):
             used = h.state.setdefault("hugeUsed", {}).setdefault(str(size), [0] * len(h.counts(size)))
             used[node] = n
             h.save()
+        elif cmd == "reboot":
+            h.reboot(" ".join(args))
         elif cmd == "inuse" and len(args) == 2:
             h.state.setdefault("inUse", {})[kernel.norm_module(args[0])] = args[1] == "1"
             h.save()

@@ -75,12 +75,84 @@ class Host:
             drv = self.pci_drivers().get(mod)
             if drv:
                 write_driver_dir(self.p(self.drv(drv)), mod, drv)
-        for mod in self.state.pop("bootModules", []):
+        boot_modules = self.state.pop("bootModules", [])
+        self.state["bootModulesAll"] = list(boot_modules)
+        for mod in boot_modules:
             self.load(mod, {})
         for bdf, nic in self.nics.items():
             if self.driver_of(bdf) is None:
                 self.bind(nic["driver"], bdf)
         self.state["booted"] = True
+        self.save()
+
+    def reboot(self, cmdline):
+        """A power cycle into a kernel booted with `cmdline` (what the host's bootloader passed): every
+        module but the boot-time ones gone, NICs back on their kernel drivers, no driver_override or
+        dynamic id, hugepages only as the command line reserves them (Documentation/admin-guide/mm/
+        hugetlbpage.rst: hugepagesz=X hugepages=N pairs, default_hugepagesz=; boot-time pages are spread
+        round-robin over the nodes), the IOMMU groups present iff intel_iommu=on, isolcpus= in
+        /sys/devices/system/cpu/isolated, and /proc/cmdline as given."""
+        tokens = cmdline.split()
+        self.state["inUse"] = {}
+        self.state["hugeUsed"] = {}
+        for bdf in self.nics:
+            path = self.p(self.dev(bdf) + "/driver_override")
+            if os.path.exists(path):
+                write_file(path, "(null)\n")
+        for mod in reversed(self.loaded()):
+            self.unload(mod)
+        self.state["dynids"] = {}
+        for mod in self.state.get("bootModulesAll", []):
+            if mod not in self.loaded():
+                self.load(mod, {})
+        for bdf, nic in self.nics.items():
+            if self.driver_of(bdf) is None and self.driver_exists(nic["driver"]):
+                self.bind(nic["driver"], bdf)
+        nodes = len(self.counts(2048))
+        for size in SIZES_KB:
+            self.state["hugepages"][str(size)] = [0] * nodes
+
+        def size_kb(text):
+            unit = text[-1:].upper()
+            mult = {"K": 1, "M": 1024, "G": 1048576}.get(unit)
+            try:
+                return int(text[:-1]) * mult if mult else int(text) // 1024
+            except ValueError:
+                return None
+
+        default = 2048
+        for t in tokens:
+            if t.startswith("default_hugepagesz="):
+                default = size_kb(t.split("=", 1)[1]) or default
+        self.state["defaultHugeKb"] = default
+        cur = default
+        for t in tokens:
+            k, _, v = t.partition("=")
+            if k == "hugepagesz":
+                cur = size_kb(v) or cur
+            elif k == "hugepages" and v.isdigit() and cur in SIZES_KB:
+                self.set_global_pages(cur, int(v))
+        iommu = any(t.startswith("intel_iommu=") and "on" in t.split("=", 1)[1].split(",") for t in tokens)
+        groups = self.p("sys/kernel/iommu_groups")
+        for name in os.listdir(groups):
+            shutil.rmtree(os.path.join(groups, name))
+        for i, nic in enumerate(self.profile["nics"]):
+            link = self.p(self.dev(nic["pci"]) + "/iommu_group")
+            if os.path.lexists(link):
+                os.unlink(link)
+            if iommu:
+                os.symlink("../../../kernel/iommu_groups/%d" % i, link)
+                g = os.path.join(groups, str(i))
+                os.makedirs(os.path.join(g, "devices"))
+                os.symlink("../../../../devices/pci0000:00/" + nic["pci"], os.path.join(g, "devices", nic["pci"]))
+                write_file(os.path.join(g, "type"), "DMA\n")
+                write_file(os.path.join(g, "reserved_regions"), "0x00000000fee00000 0x00000000feefffff msi\n")
+        isolated = []
+        for t in tokens:
+            if t.startswith("isolcpus="):
+                isolated = cpu_list([p for p in t.split("=", 1)[1].split(",") if p[:1].isdigit()])
+        write_file(self.p("sys/devices/system/cpu/isolated"), cpu_text(isolated) + "\n")
+        write_file(self.p("proc/cmdline"), cmdline + "\n")
         self.save()
 
     # ---- helpers ---------------------------------------------------------------------------
@@ -337,8 +409,9 @@ class Host:
         used = 600 * 1024 * prof["numaNodes"]
         free = max(0, total - huge - used)
         avail = max(0, free + 200 * 1024)
-        n2 = sum(self.counts(2048))
-        f2 = sum(self.free_pages(2048, n) for n in range(prof["numaNodes"]))
+        dflt = self.state.get("defaultHugeKb", 2048)
+        n2 = sum(self.counts(dflt))
+        f2 = sum(self.free_pages(dflt, n) for n in range(prof["numaNodes"]))
         rows = [("MemTotal", total), ("MemFree", free), ("MemAvailable", avail), ("Buffers", 20480),
                 ("Cached", 204800), ("SwapCached", 0), ("Active", 153600), ("Inactive", 102400),
                 ("Active(anon)", 61440), ("Inactive(anon)", 0), ("Active(file)", 92160),
@@ -354,7 +427,7 @@ class Host:
         out = "".join("%-15s %8d kB\n" % (k + ":", v) for k, v in rows)
         out += "HugePages_Total: %5d\nHugePages_Free:  %5d\nHugePages_Rsvd:  %5d\nHugePages_Surp:  %5d\n" % (
             n2, f2, 0, 0)
-        out += "Hugepagesize:       2048 kB\nHugetlb:        %8d kB\n" % huge
+        out += "Hugepagesize:   %8d kB\nHugetlb:        %8d kB\n" % (dflt, huge)
         out += "DirectMap4k:      106496 kB\nDirectMap2M:     %8d kB\n" % (total - 106496)
         return out
 
@@ -377,6 +450,27 @@ class Host:
         names = TOA_STATS if name.startswith("toa") else UOA_STATS
         head = " " * 26 + "".join("CPU%-8d" % i for i in range(cpus)) + "\n"
         return head + "".join("%-25s:" % n + "%-10d " % 0 * cpus + "\n" for n in names)
+
+
+def cpu_list(parts):
+    out = set()
+    for part in parts:
+        a, _, b = part.partition("-")
+        if a.isdigit() and (not b or b.isdigit()):
+            out.update(range(int(a), int(b or a) + 1))
+    return sorted(out)
+
+
+def cpu_text(cpus):
+    """The kernel's %*pbl form: 1-3,11."""
+    out, i = [], 0
+    while i < len(cpus):
+        j = i
+        while j + 1 < len(cpus) and cpus[j + 1] == cpus[j] + 1:
+            j += 1
+        out.append(str(cpus[i]) if i == j else "%d-%d" % (cpus[i], cpus[j]))
+        i = j + 1
+    return ",".join(out)
 
 
 def write_file(path, text):

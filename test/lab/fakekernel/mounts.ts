@@ -37,6 +37,12 @@ export function hostMounts(profile: LabHostProfile): HostMount[] {
     { source: 'sys/module', target: '/sys/module', kind: 'dir' },
     { source: 'sys/kernel/iommu_groups', target: '/sys/kernel/iommu_groups', kind: 'dir', optional: true },
     { source: 'sys/kernel/security', target: '/sys/kernel/security', kind: 'dir' },
+    {
+      source: 'sys/firmware/acpi/tables',
+      target: '/sys/firmware/acpi/tables',
+      kind: 'dir',
+      optional: true,
+    },
   ];
   if (!real) m.push({ source: 'sys/kernel/mm/hugepages', target: '/sys/kernel/mm/hugepages', kind: 'dir' });
   if (!real) m.push({ source: 'proc/meminfo', target: '/proc/meminfo', kind: 'file' });

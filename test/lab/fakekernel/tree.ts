@@ -207,13 +207,33 @@ export function cpuinfo(p: LabHostProfile): string {
     .join('');
 }
 
+/**
+ * The firmware's ACPI tables as /sys/firmware/acpi/tables lists them: a Xeon server's, with DMAR (VT-d
+ * enabled in the BIOS); whether the kernel uses it is up to its command line (intel_iommu=on).
+ */
+function acpiTree(t: TreeBuilder): void {
+  for (const name of ['APIC', 'DMAR', 'DSDT', 'FACP', 'HPET', 'MCFG', 'SRAT', 'SLIT'])
+    t.file(`sys/firmware/acpi/tables/${name}`, '');
+}
+
+/** GRUB_CMDLINE_LINUX of a lab host's /etc/default/grub (its first boot's arguments). */
+export function labGrubCmdline(p: LabHostProfile): string {
+  return p.iommu ? 'intel_iommu=on iommu=pt' : '';
+}
+
 function procTree(t: TreeBuilder, p: LabHostProfile): void {
   t.file('proc/meminfo', '');
   t.file('proc/modules', '');
   t.file('proc/sys/vm/nr_hugepages', '');
   t.file('proc/cpuinfo', cpuinfo(p));
-  const iommu = p.iommu ? ' intel_iommu=on iommu=pt' : '';
-  t.line('proc/cmdline', `BOOT_IMAGE=/boot/vmlinuz-${p.kernel} root=/dev/vda1 ro quiet${iommu}`);
+  // as GRUB boots the host's /etc/default/grub (host-files.ts): GRUB_CMDLINE_LINUX, then _DEFAULT
+  t.line(
+    'proc/cmdline',
+    `BOOT_IMAGE=/boot/vmlinuz-${p.kernel} root=/dev/vda1 ro ${labGrubCmdline(p)} quiet`.replace(
+      'ro  quiet',
+      'ro quiet',
+    ),
+  );
   t.dir('procnet');
   t.link('procnet-link', HOST_PROCNET_DIR);
   t.file('ctl', '');
@@ -238,6 +258,7 @@ export function buildHostTree(p: LabHostProfile): Map<string, Entry> {
   t.file('state.json', JSON.stringify(initialState(p)) + '\n');
   pciTree(t, p);
   cpuTree(t, p);
+  acpiTree(t);
   nodeTree(t, p);
   kernelTree(t, p);
   procTree(t, p);
