@@ -78,9 +78,9 @@ describe.skipIf(off !== null)(`kernel boot arguments${off ? ` (SKIPPED: ${off})`
     const plan = await dpvsDeploy(['plan', inv]);
     expect(plan.code, plan.all).toBe(2); // changes to make
     expect(plan.stdout).toMatch(/\/etc\/default\/grub/);
-    expect(plan.stdout).toMatch(/^-GRUB_CMDLINE_LINUX="console=ttyS0 .*"$/m);
+    expect(plan.stdout).toMatch(/^\s*-GRUB_CMDLINE_LINUX="console=ttyS0 .*"$/m);
     expect(plan.stdout).toMatch(
-      /^\+GRUB_CMDLINE_LINUX="console=ttyS0 .*intel_iommu=on iommu=pt.*hugepagesz=2M hugepages=128.*"$/m,
+      /^\s*\+GRUB_CMDLINE_LINUX="console=ttyS0 .*intel_iommu=on iommu=pt.*hugepagesz=2M hugepages=128.*"$/m,
     );
     expect(plan.stdout).toMatch(/reboot/i);
     // the plan changed nothing
