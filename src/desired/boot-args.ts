@@ -11,6 +11,9 @@
 import type { Facts } from '../facts/types.js';
 import type { ResolvedHost } from '../inventory/types.js';
 
+/** facts.outputs key of the /sys/firmware/acpi/tables listing (read when the IOMMU is to be turned on). */
+export const ACPI_TABLES_OUTPUT = 'kernel-cmdline:acpi-tables';
+
 /** Tokens of a command line as the kernel splits it (double quotes group, and are kept). */
 export function splitCmdline(line: string): string[] {
   const out: string[] = [];
@@ -244,7 +247,14 @@ export function bootArgs(host: ResolvedHost, facts: Facts, isolated: readonly nu
   const add: string[] = [];
   const derived: string[] = [];
   if (k.iommu) {
-    const amd = facts.cpu.model.includes('AMD') || facts.cpu.flags.includes('svm');
+    // Which IOMMU the firmware describes decides (DMAR: Intel VT-d, IVRS: AMD-Vi); the CPU only when
+    // the tables are not known. (QEMU's TCG `-cpu max` reports AuthenticAMD and svm on a q35 machine
+    // with an emulated VT-d: the VM tier's guest.)
+    const tables = facts.outputs[ACPI_TABLES_OUTPUT];
+    const names = tables?.code === 0 ? tables.stdout.split('\n') : [];
+    const amd = names.includes('DMAR')
+      ? false
+      : names.includes('IVRS') || facts.cpu.model.includes('AMD') || facts.cpu.flags.includes('svm');
     // The AMD IOMMU is on whenever the firmware has an IVRS table: kernel-parameters.txt has no
     // amd_iommu=on (the kernel ignores it), so AMD gets iommu=pt alone.
     add.push(...(amd ? ['iommu=pt'] : ['intel_iommu=on', 'iommu=pt']));

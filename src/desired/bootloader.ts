@@ -13,7 +13,7 @@
  *   /boot/efi/EFI/<vendor>/grub.cfg (EFI).
  */
 import type { Facts } from '../facts/types.js';
-import { argKey, splitCmdline } from './boot-args.js';
+import { ACPI_TABLES_OUTPUT, argKey, splitCmdline } from './boot-args.js';
 
 export const GRUB_DEFAULT = '/etc/default/grub';
 export const GRUB_CFG_DEBIAN = '/boot/grub/grub.cfg';
@@ -30,7 +30,7 @@ export const KEYS = {
   efi: 'kernel-cmdline:efi',
   efiVendors: 'kernel-cmdline:efi-vendors',
   blsEntries: 'kernel-cmdline:bls-entries',
-  acpiTables: 'kernel-cmdline:acpi-tables',
+  acpiTables: ACPI_TABLES_OUTPUT,
 } as const;
 
 export type BootloaderKind = 'grub-debian' | 'grubby' | 'grub2-mkconfig';

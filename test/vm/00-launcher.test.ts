@@ -4,18 +4,21 @@
  */
 import { asRoot } from '../support/root.js';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { grubDefaultEntry, grubKernelCmdline } from './bootcfg.js';
 import { inputsHash } from './image.js';
 import { vmPaths } from './paths.js';
 import { qemuArgs, wrapperArgv } from './qemu.js';
 import { knownHostsLine } from './ssh.js';
+import { bootEnd } from './supervisor.js';
 
 const opts = {
   kernel: '/k',
   initrd: '/i',
+  append: 'BOOT_IMAGE=/boot/vmlinuz-x root=UUID=u ro console=ttyS0 quiet',
   overlay: '/o.qcow2',
   pidFile: '/p',
   serialLog: '/s',
@@ -28,11 +31,18 @@ describe('VM launcher', () => {
     const a = qemuArgs(opts);
     expect(a[a.indexOf('-accel') + 1]).toBe('tcg,thread=multi,tb-size=256');
     expect(a.filter((x) => x === '-accel')).toHaveLength(1);
-    expect(a.join(' ')).not.toMatch(/kvm|cpu host|-no-reboot/);
+    expect(a.join(' ')).not.toMatch(/kvm|cpu host/);
     expect(a).toEqual(
       expect.arrayContaining(['q35', 'intel-iommu,intremap=on', '2,sockets=2,cores=1,threads=1']),
     );
-    expect(a[a.indexOf('-append') + 1]).toContain('intel_iommu=on');
+    // The command line is the guest bootloader's, verbatim: the launcher adds nothing (no intel_iommu=on).
+    expect(a.filter((x) => x === '-append')).toHaveLength(1);
+    expect(a[a.indexOf('-append') + 1]).toBe(opts.append);
+    // A guest reset ends QEMU; the supervisor boots the guest again from its disk.
+    expect(a).toContain('-no-reboot');
+    expect(a[a.indexOf('-kernel') + 1]).toBe('/k');
+    expect(a[a.indexOf('-initrd') + 1]).toBe('/i');
+    expect(qemuArgs({ ...opts, initrd: null })).not.toContain('-initrd');
     expect(a.filter((x) => x.startsWith('node,nodeid='))).toHaveLength(2);
   });
 
@@ -88,5 +98,69 @@ describe('VM launcher', () => {
     const h = await inputsHash(vmPaths());
     expect(h).toMatch(/^[0-9a-f]{64}$/);
     expect(await inputsHash(vmPaths())).toBe(h);
+  });
+});
+
+const sample = (f: string): string =>
+  readFileSync(join(vmPaths().root, 'test', 'fixtures', 'upstream', 'debian-grub', f), 'utf8');
+
+describe("the guest's bootloader configuration → what the launcher boots", () => {
+  it("takes grub.cfg's default entry as update-grub 2.06-13+deb12u2 wrote it on the image", () => {
+    const cfg = sample('grub.cfg');
+    const e = grubDefaultEntry(cfg);
+    expect(e.title).toBe('Debian GNU/Linux');
+    expect(e.id).toMatch(/^gnulinux-simple-[0-9a-f-]+$/);
+    expect(e.kernel).toMatch(/^\/boot\/vmlinuz-\d+\.\d+\.\d+-\d+-amd64$/);
+    expect(e.initrd).toEqual([e.kernel.replace('vmlinuz', 'initrd.img')]);
+    // 10_linux: root=UUID=… ro ${GRUB_CMDLINE_LINUX} ${GRUB_CMDLINE_LINUX_DEFAULT}
+    const defaults = sample('default-grub');
+    const linux = /^GRUB_CMDLINE_LINUX="(.*)"$/m.exec(defaults)?.[1] ?? '';
+    expect(linux).not.toMatch(/intel_iommu/);
+    expect(e.args.join(' ')).toMatch(new RegExp(`^root=UUID=[0-9a-f-]+ ro ${linux} quiet$`));
+    expect(grubKernelCmdline(e)).toBe(`BOOT_IMAGE=${e.kernel} ${e.args.join(' ')}`);
+  });
+
+  it('follows set default (number, title, id, submenu path) and refuses grubenv choices', () => {
+    const cfg = [
+      'if [ "${next_entry}" ] ; then',
+      '   set default="${next_entry}"',
+      'else',
+      '   set default="DEFAULT"',
+      'fi',
+      'function load_video {',
+      '  insmod all_video',
+      '}',
+      "menuentry 'A' --class x $menuentry_id_option 'id-a' {",
+      "\tlinux\t/boot/vmlinuz-a root=/dev/vda ro 'x=a b' y\\\"z",
+      '\tinitrd\t/boot/ucode.img /boot/initrd.img-a',
+      '}',
+      "submenu 'Advanced' $menuentry_id_option 'adv' {",
+      "\tmenuentry 'B' $menuentry_id_option 'id-b' {",
+      '\t\tlinux\t/boot/vmlinuz-b ro',
+      '\t}',
+      '}',
+    ].join('\n');
+    const at = (d: string): string => grubDefaultEntry(cfg.replace('DEFAULT', d)).kernel;
+    expect(at('0')).toBe('/boot/vmlinuz-a');
+    expect(at('A')).toBe('/boot/vmlinuz-a');
+    expect(at('adv>id-b')).toBe('/boot/vmlinuz-b');
+    expect(at('1>0')).toBe('/boot/vmlinuz-b');
+    expect(() => at('1')).toThrow(/submenu/);
+    expect(() => at('7')).toThrow(/no entry/);
+    const a = grubDefaultEntry(cfg.replace('DEFAULT', '0'));
+    expect(a.initrd).toEqual(['/boot/ucode.img', '/boot/initrd.img-a']);
+    expect(a.args).toEqual(['root=/dev/vda', 'ro', 'x=a b', 'y"z']);
+    // grub-core/lib/cmdline.c: a blank → "…", and \ ' " get a backslash
+    expect(grubKernelCmdline(a)).toBe('BOOT_IMAGE=/boot/vmlinuz-a root=/dev/vda ro "x=a b" y\\"z');
+    expect(() => grubDefaultEntry(cfg.replace('"DEFAULT"', '"${saved_entry}"'))).toThrow(/grubenv/);
+  });
+
+  it("tells a reboot from a poweroff by the guest kernel's last words", () => {
+    expect(bootEnd('[  41.1] systemd-shutdown[1]: Rebooting.\n[  41.2] reboot: Restarting system\n')).toBe(
+      'reboot',
+    );
+    expect(bootEnd('[  30.0] reboot: Power down\n')).toBe('poweroff');
+    expect(bootEnd('[   9.9] Kernel panic - not syncing: VFS: Unable to mount root fs\n')).toBe('other');
+    expect(bootEnd('')).toBe('other');
   });
 });

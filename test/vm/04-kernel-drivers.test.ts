@@ -1,6 +1,8 @@
 /**
  * What the balancer's kernel side needs, on the real guest kernel: uio_pci_generic and vfio-pci
- * (vfio with the emulated intel-iommu), igb_uio built from Debian's dpdk-kmods source against the
+ * (vfio with q35's emulated VT-d: the guest's bootloader configuration has no intel_iommu=on, but
+ * Debian bookworm's 6.1 kernel turns the Intel IOMMU on by default, CONFIG_INTEL_IOMMU_DEFAULT_ON_INTGPU_OFF=y
+ * in its /boot/config; 10-kernel-cmdline has the tool add intel_iommu=on iommu=pt), igb_uio built from Debian's dpdk-kmods source against the
  * baked headers, and the REAL dpdk-devbind.py binding the e1000 and virtio test NICs and back.
  * These prove the tier can exercise the kmods and nic-binding tasks (05-balancer.test.ts).
  */

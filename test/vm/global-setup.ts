@@ -5,7 +5,7 @@
  */
 import { asRoot } from '../support/root.js';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { vmPaths } from './paths.js';
 import { down, up } from './vm.js';
@@ -25,9 +25,19 @@ export default async function setup(): Promise<() => Promise<void>> {
   const p = vmPaths();
   const log = (l: string): void => console.error(`[vm] ${l}`);
   rmSync(join(p.run, 'unavailable'), { force: true });
-  const missing = ['qemu-system-x86_64', 'qemu-img', 'debootstrap', 'mkfs.ext4', 'unshare', 'ssh'].filter(
-    (c) => !have(c),
-  );
+  // qemu-storage-daemon (qemu-system-common) and debugfs (e2fsprogs) read the guest's grub.cfg, kernel
+  // and initrd from its disk at every boot (diskboot.ts), through FUSE (/dev/fuse).
+  const missing = [
+    'qemu-system-x86_64',
+    'qemu-img',
+    'qemu-storage-daemon',
+    'debootstrap',
+    'mkfs.ext4',
+    'debugfs',
+    'unshare',
+    'ssh',
+  ].filter((c) => !have(c));
+  if (!existsSync('/dev/fuse')) missing.push('/dev/fuse');
   const reason =
     process.env.VM_NO_BOOT === '1'
       ? 'VM_NO_BOOT=1: guest not booted (launcher tests only)'

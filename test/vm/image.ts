@@ -1,22 +1,15 @@
 /**
  * `npm run vm -- build`: the image, cached by its inputs. The key is a sha256 of build.sh and
- * packages.txt; the image is rebuilt only when they change (or when --force is given).
+ * packages.txt (the cache directory is named by it, paths.ts); the image is rebuilt only when they
+ * change (or when --force is given).
  */
-import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import type { VmPaths } from './paths.js';
+import { imageInputsHash, type VmPaths } from './paths.js';
 
-export async function inputsHash(p: VmPaths): Promise<string> {
-  const h = createHash('sha256');
-  for (const f of [p.buildScript, p.packageList]) {
-    h.update(f.slice(p.root.length));
-    h.update('\0');
-    h.update(await readFile(f));
-    h.update('\0');
-  }
-  return h.digest('hex');
+export function inputsHash(p: VmPaths): Promise<string> {
+  return Promise.resolve(imageInputsHash(p.root, [p.buildScript, p.packageList]));
 }
 
 export async function imageIsCurrent(p: VmPaths): Promise<boolean> {

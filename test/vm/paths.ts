@@ -1,15 +1,17 @@
 /**
  * Where the VM tier keeps its files:
  *   the image cache (base.raw, vmlinuz, initrd.img, keys, inputs.sha256): $DPVS_DEPLOY_VM_IMAGE, else
- *     ~/.cache/dpvs-deploy/vm-image. It is keyed by its inputs (build.sh, packages.txt), so it is kept
- *     outside the checkout: every clone on the machine (CI's fresh clones too) reuses one build.
+ *     ~/.cache/dpvs-deploy/vm-image/<key>, key = the first 16 hex digits of the inputs' sha256 (build.sh,
+ *     packages.txt). It is kept outside the checkout: every clone on the machine (CI's fresh clones
+ *     too) reuses one build, and branches with different images keep one entry each.
  *   .vm/run/     the running guest (overlay, pid file, serial log, state.json, known_hosts, vm.yaml),
  *     in the repository (git-ignored).
  */
+import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 function repoRoot(): string {
   // Works from test/vm/*.ts (vitest) and from dist/test/vm/*.js (npm run vm).
@@ -19,6 +21,18 @@ function repoRoot(): string {
     d = dirname(d);
   }
   throw new Error('test/vm: cannot find the repository root');
+}
+
+/** sha256 over the image's inputs (their paths relative to the repository, and their bytes). */
+export function imageInputsHash(root: string, files: string[]): string {
+  const h = createHash('sha256');
+  for (const f of files) {
+    h.update(f.slice(root.length));
+    h.update('\0');
+    h.update(readFileSync(f));
+    h.update('\0');
+  }
+  return h.digest('hex');
 }
 
 export interface VmPaths {
@@ -44,6 +58,12 @@ export interface VmPaths {
   serialLog: string;
   qemuLog: string;
   monitor: string;
+  /** the supervisor's configuration, its record of boots (supervisor.ts) and its stop file */
+  supervisorConfig: string;
+  bootLog: string;
+  stopFile: string;
+  /** dist/test/vm/supervisor.js (npm run build) */
+  supervisorScript: string;
   state: string;
   knownHosts: string;
   /** the inventory written by `up` (it holds the per-run SSH port) */
@@ -53,13 +73,23 @@ export interface VmPaths {
 }
 
 export function vmPaths(root = repoRoot()): VmPaths {
-  const image = process.env.DPVS_DEPLOY_VM_IMAGE || join(homedir(), '.cache', 'dpvs-deploy', 'vm-image');
+  const buildScript = join(root, 'test', 'vm', 'build.sh');
+  const packageList = join(root, 'test', 'vm', 'packages.txt');
+  const image =
+    process.env.DPVS_DEPLOY_VM_IMAGE ||
+    join(
+      homedir(),
+      '.cache',
+      'dpvs-deploy',
+      'vm-image',
+      imageInputsHash(root, [buildScript, packageList]).slice(0, 16),
+    );
   const run = join(root, '.vm', 'run');
   return {
     root,
     source: join(root, 'test', 'vm'),
-    buildScript: join(root, 'test', 'vm', 'build.sh'),
-    packageList: join(root, 'test', 'vm', 'packages.txt'),
+    buildScript,
+    packageList,
     image,
     baseRaw: join(image, 'base.raw'),
     kernel: join(image, 'vmlinuz'),
@@ -75,6 +105,10 @@ export function vmPaths(root = repoRoot()): VmPaths {
     serialLog: join(run, 'serial.log'),
     qemuLog: join(run, 'qemu.out'),
     monitor: join(run, 'mon.sock'),
+    supervisorConfig: join(run, 'supervisor.json'),
+    bootLog: join(run, 'boots.jsonl'),
+    stopFile: join(run, 'stop'),
+    supervisorScript: join(root, 'dist', 'test', 'vm', 'supervisor.js'),
     state: join(run, 'state.json'),
     knownHosts: join(run, 'known_hosts'),
     inventory: join(run, 'vm.yaml'),

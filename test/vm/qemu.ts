@@ -13,11 +13,11 @@ export const MGMT_MAC = '52:54:00:12:34:56';
 export const E1000_MAC = '52:54:00:00:00:11';
 export const VIRTIO_MAC = '52:54:00:00:00:12';
 
-export const BOOT_MASKS = 'systemd.mask=dpdk.service systemd.mask=e2scrub_reap.service';
-
 export interface QemuOptions {
+  /** the kernel, initrd and command line the guest's own grub.cfg names (diskboot.ts) */
   kernel: string;
-  initrd: string;
+  initrd: string | null;
+  append: string;
   overlay: string;
   pidFile: string;
   serialLog: string;
@@ -36,12 +36,15 @@ export function qemuArgs(o: QemuOptions): string[] {
     ...['-object', 'memory-backend-ram,size=1G,id=m0', '-object', 'memory-backend-ram,size=1G,id=m1'],
     ...['-numa', 'node,nodeid=0,memdev=m0', '-numa', 'node,nodeid=1,memdev=m1'],
     ...['-numa', 'cpu,node-id=0,socket-id=0', '-numa', 'cpu,node-id=1,socket-id=1'],
-    ...['-nographic', '-vga', 'none', '-serial', `file:${o.serialLog}`],
+    // One serial log across the boots of a run (append): the supervisor reads each boot's end from it.
+    ...['-nographic', '-vga', 'none', '-chardev', `file,id=ser0,path=${o.serialLog},append=on`],
+    ...['-serial', 'chardev:ser0'],
     ...['-monitor', `unix:${o.monitor},server,nowait`, '-pidfile', o.pidFile],
-    ...['-kernel', o.kernel, '-initrd', o.initrd],
-    // Debian's dpdk.service (dpdk-init: hugepages and binding from /etc/dpdk) would compete with the
-    // tool under test, and e2scrub_reap only slows the boot: masked for this boot by systemd itself.
-    ...['-append', `root=/dev/vda rw console=ttyS0 panic=-1 intel_iommu=on ${BOOT_MASKS}`],
+    // A guest reboot ends this QEMU; the supervisor (supervisor.ts) starts the next one with what the
+    // guest's bootloader configuration then says, as firmware + GRUB would.
+    '-no-reboot',
+    ...['-kernel', o.kernel, ...(o.initrd ? ['-initrd', o.initrd] : [])],
+    ...['-append', o.append],
     ...['-drive', `file=${o.overlay},if=none,id=d0,format=qcow2,cache=unsafe`],
     ...['-device', 'virtio-blk-pci,drive=d0'],
     // management NIC: SSH forwarded on 127.0.0.1 only

@@ -1,10 +1,12 @@
 /**
- * The guest's life cycle: up (overlay, boot, wait for SSH, find the test NICs, write known_hosts and
- * the inventory), down (poweroff over SSH; kill only the qemu pid as a fallback), status, reboot.
- * One guest at a time: its state is .vm/run/state.json.
+ * The guest's life cycle: up (overlay, the supervisor that boots the guest from its own bootloader
+ * configuration and again after each reboot, wait for SSH, find the test NICs, write known_hosts and
+ * the inventory), down (poweroff over SSH; stop the supervisor and kill only the qemu pid as a
+ * fallback), status, reboot. One guest at a time: its state is .vm/run/state.json.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { buildImage } from './image.js';
@@ -18,14 +20,17 @@ import {
   writeFileAtomic,
 } from './inventory.js';
 import type { VmPaths } from './paths.js';
-import { E1000_MAC, VIRTIO_MAC, freePort, pidAlive, startQemu } from './qemu.js';
+import { E1000_MAC, VIRTIO_MAC, freePort, pidAlive } from './qemu.js';
 import { guestSsh, knownHostsLine, type GuestTarget } from './ssh.js';
+import { readBoots, type BootRecord, type SupervisorConfig } from './supervisor.js';
 
 const execFileP = promisify(execFile);
 
 export interface VmState {
-  /** the qemu-system-x86_64 pid (from -pidfile) */
+  /** the running qemu-system-x86_64's pid (its -pidfile; a reboot starts a new QEMU) */
   pid: number;
+  /** the supervisor's pid (supervisor.ts): it lives from `up` to the guest's poweroff */
+  supervisor: number;
   port: number;
   startedAt: string;
   kver: string;
@@ -49,14 +54,43 @@ export function isQemu(pid: number): boolean {
   }
 }
 
-export async function readState(p: VmPaths): Promise<VmState | null> {
-  if (!existsSync(p.state)) return null;
-  return JSON.parse(await readFile(p.state, 'utf8')) as VmState;
+/** True when `pid` is alive and is this tier's supervisor (node …/supervisor.js). */
+export function isSupervisor(pid: number): boolean {
+  if (!pidAlive(pid)) return false;
+  try {
+    return /supervisor\.js\0/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
+/** The running QEMU's pid (its pid file exists while it runs), or 0. */
+export function currentQemuPid(p: VmPaths): number {
+  try {
+    const n = Number(readFileSync(p.pidFile, 'utf8').trim());
+    return Number.isInteger(n) && n > 0 && isQemu(n) ? n : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The state, with `pid` the QEMU running now (a reboot starts another one). */
+export async function readState(p: VmPaths): Promise<VmState | null> {
+  if (!existsSync(p.state)) return null;
+  const s = JSON.parse(await readFile(p.state, 'utf8')) as VmState;
+  const now = currentQemuPid(p);
+  return now ? { ...s, pid: now } : s;
+}
+
+/** Running: the supervisor is alive (between two boots of a reboot no QEMU runs for a moment). */
 export async function status(p: VmPaths): Promise<{ running: boolean; state: VmState | null }> {
   const s = await readState(p);
-  return { running: s !== null && isQemu(s.pid), state: s };
+  return { running: s !== null && isSupervisor(s.supervisor), state: s };
+}
+
+/** The boots of the current run (the last one is running while the guest is up). */
+export function boots(p: VmPaths): BootRecord[] {
+  return readBoots(p.bootLog);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -80,17 +114,26 @@ function tail(file: string, n = 25): string {
   }
 }
 
-/** Polls `ssh true` once a second until it works; fails early if qemu exits. */
+function bootLogTail(p: VmPaths): string {
+  return boots(p)
+    .slice(-3)
+    .map((b) => JSON.stringify(b))
+    .join('\n');
+}
+
+/** Polls `ssh true` once a second until it works; fails early if the supervisor ends. */
 export async function waitForSsh(
   p: VmPaths,
   t: GuestTarget,
-  pid: number,
+  supervisor: number,
   opts: { maxTries?: number; since?: number } = {},
 ): Promise<void> {
   const tries = opts.maxTries ?? 240;
   for (let i = 0; i < tries; i++) {
-    if (!isQemu(pid))
-      throw new Error(`qemu (pid ${pid}) exited while booting:\n${tail(p.qemuLog)}\n${tail(p.serialLog)}`);
+    if (!isSupervisor(supervisor))
+      throw new Error(
+        `the guest stopped while booting:\n${bootLogTail(p)}\n${tail(p.qemuLog)}\n${tail(p.serialLog)}`,
+      );
     const r = await guestSsh(t, 'true', 15_000);
     if (r.code === 0) return;
     if (
@@ -170,31 +213,21 @@ export async function up(p: VmPaths, log: Log): Promise<UpResult> {
   await copyFile(p.imageIdentity, p.identity);
   await chmod(p.identity, 0o600);
   const t0 = Date.now();
-  startQemu(
-    {
-      kernel: p.kernel,
-      initrd: p.initrd,
-      overlay: p.overlay,
-      pidFile: p.pidFile,
-      serialLog: p.serialLog,
-      monitor: p.monitor,
-      sshPort: port,
-    },
-    p.qemuLog,
-  );
+  const supervisor = startSupervisor(p, port);
   let pid: number;
   try {
-    pid = await readPid(p.pidFile, Date.now() + 30_000);
+    pid = await readPid(p.pidFile, Date.now() + 60_000);
   } catch (e) {
-    throw new Error(`${(e as Error).message}:\n${tail(p.qemuLog)}`);
+    await stopAll(p, supervisor, log);
+    throw new Error(`${(e as Error).message}:\n${bootLogTail(p)}\n${tail(p.qemuLog)}`);
   }
   const t = { port, identity: p.identity, knownHosts: p.knownHosts };
-  const partial = { pid, port, startedAt: new Date().toISOString(), kver: img.kver, bootMs: 0 };
+  const partial = { pid, supervisor, port, startedAt: new Date().toISOString(), kver: img.kver, bootMs: 0 };
   await writeFile(p.state, JSON.stringify({ ...partial, nics: { e1000: '', virtio: '' } }, null, 2));
   try {
-    await waitForSsh(p, t, pid);
+    await waitForSsh(p, t, supervisor);
   } catch (e) {
-    await stopPid(pid, log);
+    await stopAll(p, supervisor, log);
     throw e;
   }
   const state = await finish(
@@ -228,6 +261,40 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
   return !isQemu(pid);
 }
 
+/**
+ * Starts the supervisor detached (its own session): it boots the guest from its disk's grub.cfg and
+ * again after every reboot, until the guest powers off (supervisor.ts).
+ */
+function startSupervisor(p: VmPaths, port: number): number {
+  if (!existsSync(p.supervisorScript))
+    throw new Error(`${p.supervisorScript} is missing: run npm run build first`);
+  const c: SupervisorConfig = {
+    run: p.run,
+    overlay: p.overlay,
+    pidFile: p.pidFile,
+    serialLog: p.serialLog,
+    qemuLog: p.qemuLog,
+    monitor: p.monitor,
+    sshPort: port,
+    bootLog: p.bootLog,
+    stopFile: p.stopFile,
+    timeoutS: 3600,
+  };
+  writeFileSync(p.supervisorConfig, JSON.stringify(c, null, 2));
+  const fd = openSync(join(p.run, 'supervisor.out'), 'a');
+  try {
+    const child = spawn(process.execPath, [p.supervisorScript, p.supervisorConfig], {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+    });
+    child.unref();
+    if (child.pid === undefined) throw new Error('could not start the VM supervisor');
+    return child.pid;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Kills only this qemu pid: SIGTERM, then SIGKILL. */
 async function stopPid(pid: number, log: Log): Promise<void> {
   if (!isQemu(pid)) return;
@@ -238,31 +305,53 @@ async function stopPid(pid: number, log: Log): Promise<void> {
   await waitGone(pid, 10_000);
 }
 
+/** No further boot (the stop file), the running QEMU killed, the supervisor ended: by pid only. */
+async function stopAll(p: VmPaths, supervisor: number, log: Log): Promise<void> {
+  writeFileSync(p.stopFile, 'stop\n');
+  const q = currentQemuPid(p);
+  if (q) await stopPid(q, log);
+  const deadline = Date.now() + 10_000;
+  while (isSupervisor(supervisor) && Date.now() < deadline) await sleep(200);
+  if (isSupervisor(supervisor)) {
+    log(`killing the VM supervisor pid ${supervisor}`);
+    process.kill(supervisor, 'SIGKILL');
+  }
+}
+
 export async function down(p: VmPaths, log: Log): Promise<{ wasRunning: boolean; clean: boolean }> {
   const s = await readState(p);
   let wasRunning = false;
   let clean = false;
-  if (s && isQemu(s.pid)) {
+  if (s && (isSupervisor(s.supervisor) || isQemu(s.pid))) {
     wasRunning = true;
     await guestSsh(target(p, s), 'systemctl poweroff', 20_000);
-    clean = await waitGone(s.pid, 60_000);
-    if (!clean) await stopPid(s.pid, log);
-    if (isQemu(s.pid)) throw new Error(`qemu pid ${s.pid} is still running`);
+    // The guest powers off, QEMU ends, the supervisor sees `reboot: Power down` and ends too.
+    const deadline = Date.now() + 90_000;
+    while (isSupervisor(s.supervisor) && Date.now() < deadline) await sleep(250);
+    clean = !isSupervisor(s.supervisor) && currentQemuPid(p) === 0;
+    if (!clean) await stopAll(p, s.supervisor, log);
+    const q = currentQemuPid(p);
+    if (q) throw new Error(`qemu pid ${q} is still running`);
   }
   // The overlay, state and inventory go; logs stay for a post-mortem.
-  for (const f of [p.overlay, p.state, p.inventory, p.knownHosts, p.pidFile, p.monitor])
+  for (const f of [p.overlay, p.state, p.inventory, p.knownHosts, p.pidFile, p.monitor, p.stopFile])
     await rm(f, { force: true });
+  await rm(join(p.run, 'boot'), { recursive: true, force: true });
   return { wasRunning, clean };
 }
 
-/** `systemctl reboot` in the guest (QEMU runs without -no-reboot), then waits for SSH again. */
+/**
+ * `systemctl reboot` in the guest, then waits for SSH with a new boot id: QEMU ends on the guest's
+ * reset (-no-reboot) and the supervisor boots it again from its disk, same overlay, same SSH port.
+ */
 export async function reboot(p: VmPaths, s: VmState): Promise<number> {
   const t = target(p, s);
   const before = (await guestSsh(t, 'cat /proc/sys/kernel/random/boot_id')).stdout.trim();
   const t0 = Date.now();
   await guestSsh(t, 'systemctl reboot', 20_000);
   for (let i = 0; i < 300; i++) {
-    if (!isQemu(s.pid)) throw new Error(`qemu exited during the reboot:\n${tail(p.serialLog)}`);
+    if (!isSupervisor(s.supervisor))
+      throw new Error(`the guest did not boot again:\n${bootLogTail(p)}\n${tail(p.serialLog)}`);
     const r = await guestSsh(t, 'cat /proc/sys/kernel/random/boot_id', 15_000);
     if (r.code === 0 && r.stdout.trim() && r.stdout.trim() !== before) return Date.now() - t0;
     await sleep(1000);
