@@ -81,7 +81,9 @@ export async function installHostBin(
   await Promise.all(
     PARTS.map((p) => cp(join(HOSTBIN_DIR, p), join(hostUsrLocalUpper, p), { recursive: true, force: true })),
   );
-  const launcher = await standinClient();
+  // DPVS_LAB_STANDINS=scripts: the stand-ins as their own Python processes, no daemon (the lab before
+  // the launcher; for comparisons, e.g. bench/labprobe.ts's lab-py and CI time before/after)
+  const launcher = process.env.DPVS_LAB_STANDINS === 'scripts' ? null : await standinClient();
   if (launcher !== null) {
     const py = join(hostUsrLocalUpper, 'lib', 'lab', 'py');
     await mkdir(py, { recursive: true });

@@ -23,7 +23,8 @@ import sys
 import traceback
 
 SOCK = "/run/lab/standins.sock"
-LIB = os.path.dirname(os.path.realpath(__file__))
+# test hook (hostbin.test.ts): every call's disposition, one line each: "in-process|exec NAME ARGS..."
+TRACE = os.environ.get("LAB_STANDINS_LOG")
 TIMEOUT_S = 60
 
 
@@ -101,9 +102,10 @@ def _code(script):
 
 
 def _lab_modules():
+    """The lab's own modules (fakelab, fakepkg, units ...: any .../lib/lab copy), re-imported by every call."""
     return [n for n, m in list(sys.modules.items())
             if n != "__main__" and getattr(m, "__file__", None)
-            and os.path.dirname(os.path.realpath(m.__file__)) == LIB]
+            and os.path.dirname(os.path.realpath(m.__file__)).endswith(os.sep + os.path.join("lib", "lab"))]
 
 
 def _recv_call(conn):
@@ -217,6 +219,12 @@ def run(fds, script, cwd, umask, args, env):
     return result
 
 
+def _trace(what, name, args):
+    if TRACE:
+        with open(TRACE, "a") as f:
+            f.write(" ".join([what, name] + args) + "\n")
+
+
 def serve(sock_path=SOCK):
     os.makedirs(os.path.dirname(sock_path), mode=0o700, exist_ok=True)
     try:
@@ -238,7 +246,9 @@ def serve(sock_path=SOCK):
             fds, name, script, cwd, umask, args, env = _recv_call(conn)
             uid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
             pred = IN_PROCESS.get(name)
-            if uid != 0 or len(fds) != 3 or pred is None or not pred(args) or not os.path.isfile(script):
+            served = uid == 0 and len(fds) == 3 and pred is not None and pred(args) and os.path.isfile(script)
+            _trace("in-process" if served else "exec", name, args)
+            if not served:
                 conn.sendall(b"E")
                 continue
             kind, value = run(fds, script, cwd, umask, args, env)
