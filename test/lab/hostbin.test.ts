@@ -61,6 +61,8 @@ function run(h: Host, tool: string, args: string[], extraEnv: NodeJS.ProcessEnv 
 const H = (name: string): Host => hosts.get(name) as Host;
 
 beforeAll(async () => {
+  // these tests are of the launcher and the daemon too: not DPVS_LAB_STANDINS=scripts here
+  delete process.env.DPVS_LAB_STANDINS;
   base = mkdtempSync('/dev/shm/hostbin-test-');
   mnt = join(base, 'mnt');
   labdSock = join(base, 'labd.sock');
