@@ -1,10 +1,14 @@
 /**
  * The lab's fake host tools, run outside any lab host through their test hooks: LAB_ROOT (a temp
  * root for /etc, /var, /run, /usr/lib/modules), LAB_PROFILE and FAKEKERNEL_ROOT (a host dir of a
- * fake kernel started here).
+ * fake kernel started here). Every tool is called as the lab installs it: the launcher
+ * (fakekernel/standin-client.c) with LAB_STANDINS_SOCK naming a stand-in daemon (hostbin/lib/lab/labd.py)
+ * started here, so read-only calls run in the daemon and the rest as their own Python process; the
+ * last block checks that both ways answer alike.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import {
+  chmodSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -17,6 +21,7 @@ import {
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installHostBin, startFakeKernel, writeHostTree, type FakeKernelHandle } from './fakekernel/index.js';
+import { HOSTBIN_DIR, standinClient } from './fakekernel/hostbin.js';
 import { isMounted } from './fakekernel/daemon.js';
 import { labProfiles } from './profiles.js';
 import { UNIT_GONE_EXIT, unitGoneCommand } from '../../src/tasks/cause.js';
@@ -32,6 +37,9 @@ const rs2 = byName('rs2'); // rocky9, no headers
 let base = '';
 let mnt = '';
 let fk: FakeKernelHandle | undefined;
+let labd: ChildProcess | undefined;
+let labdSock = '';
+let labdLog = '';
 
 interface Host {
   profile: LabHostProfile;
@@ -53,8 +61,12 @@ function run(h: Host, tool: string, args: string[], extraEnv: NodeJS.ProcessEnv 
 const H = (name: string): Host => hosts.get(name) as Host;
 
 beforeAll(async () => {
+  // these tests are of the launcher and the daemon too: not DPVS_LAB_STANDINS=scripts here
+  delete process.env.DPVS_LAB_STANDINS;
   base = mkdtempSync('/dev/shm/hostbin-test-');
   mnt = join(base, 'mnt');
+  labdSock = join(base, 'labd.sock');
+  labdLog = join(base, 'labd.log');
   for (const p of [lb1, lb2, rs1, rs2]) {
     const root = join(base, 'roots', p.name);
     const usrLocal = join(root, 'usr', 'local');
@@ -69,10 +81,17 @@ beforeAll(async () => {
         LAB_ROOT: root,
         LAB_PROFILE: join(usrLocal, 'share', 'lab', 'profile.json'),
         FAKEKERNEL_ROOT: join(mnt, p.name),
+        LAB_STANDINS_SOCK: labdSock,
       },
     });
   }
   fk = await startFakeKernel(join(base, 'state'), mnt);
+  labd = spawn('/usr/bin/python3', [join(HOSTBIN_DIR, 'lib', 'lab', 'labd.py'), labdSock], {
+    env: { PATH: process.env.PATH, LAB_STANDINS_LOG: labdLog },
+    stdio: 'ignore',
+  });
+  for (let i = 0; i < 200 && !existsSync(labdSock); i++) await new Promise((r) => setTimeout(r, 25));
+  if (!existsSync(labdSock)) throw new Error('the stand-in daemon did not start');
 });
 
 afterAll(async () => {
@@ -95,6 +114,7 @@ afterAll(async () => {
       }
     }
   }
+  labd?.kill('SIGKILL');
   await fk?.stop();
   if (base && !isMounted(mnt)) rmSync(base, { recursive: true, force: true });
 });
@@ -400,5 +420,75 @@ describe('systemctl stand-in', () => {
     writeFileSync(join(h.root, 'etc/modules-load.d/bad.conf'), 'igb_uio\n');
     expect(run(h, 'systemctl', ['restart', 'systemd-modules-load']).status).toBe(1);
     expect(run(h, 'systemctl', ['is-active', 'systemd-modules-load']).stdout).toBe('failed\n');
+  });
+});
+
+describe('the stand-in daemon', () => {
+  /** The stand-in's own script, run as its own Python process (what the launcher falls back to). */
+  function direct(h: Host, tool: string, args: string[]) {
+    const dir = existsSync(join(HOSTBIN_DIR, 'sbin', tool)) ? 'sbin' : 'bin';
+    const env = { ...h.env };
+    delete env.LAB_STANDINS_SOCK;
+    const r = spawnSync(join(h.usrLocal, 'lib', 'lab', 'py', dir, tool), args, { encoding: 'utf8', env });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  const calls: Array<[string, string, string[]]> = [
+    ['lb1', 'uname', []],
+    ['lb1', 'uname', ['-r', '-m']],
+    ['lb1', 'uname', ['-a']],
+    ['lb1', 'uname', ['--version']],
+    ['lb1', 'uname', ['-x']],
+    ['lb1', 'modinfo', ['-F', 'filename', 'uio', 'vfio-pci', 'igb_uio', 'nope']],
+    ['lb1', 'modinfo', ['uio_pci_generic']],
+    ['lb1', 'modinfo', []],
+    ['lb1', 'ethtool', ['-l', 'nosuchnic0']],
+    ['lb1', 'lsmod', []],
+    ['lb1', 'dpkg-query', ['-W', '-f=${Package}\\t${Version}\\n', 'gcc', 'kmod', 'nope']],
+    ['lb1', 'dpkg-query', ['-s', 'kmod']],
+    ['lb1', 'dpkg', ['-l', 'bash', 'nope']],
+    ['rs1', 'dpkg-query', ['-W', 'kmod']],
+    ['rs1', 'rpm', ['-q', 'kernel-devel', 'nope']],
+    ['rs1', 'rpm', ['-q', '--qf', '%{NAME} %{VERSION}\\n', 'bash']],
+    ['rs1', 'systemctl', ['is-active', 'dpvs', 'keepalived', 'nope']],
+    ['rs1', 'systemctl', ['is-enabled', 'dpvs', 'nope']],
+    ['rs1', 'systemctl', ['is-failed', 'broken']],
+    ['rs1', 'systemctl', ['show', '-p', 'ActiveState,LoadState,MainPID', 'dpvs', 'nope']],
+    ['rs1', 'systemctl', ['status', 'dpvs']],
+    ['rs1', 'systemctl', ['list-unit-files']],
+    ['rs1', 'journalctl', ['-u', 'dpvs', '--no-pager']],
+  ];
+
+  it('answers every read-only call in the daemon exactly as the stand-in running as its own process', () => {
+    expect(standinClient()).toBeDefined();
+    for (const [host, tool, args] of calls) {
+      const h = H(host);
+      const before = existsSync(labdLog) ? readFileSync(labdLog, 'utf8') : '';
+      const viaDaemon = run(h, tool, args);
+      const log = readFileSync(labdLog, 'utf8').slice(before.length);
+      // the launcher reached the daemon and the daemon ran it in its own interpreter
+      expect(log, `${tool} ${args.join(' ')}`).toBe(`in-process ${[tool, ...args].join(' ')}\n`);
+      expect(viaDaemon, `${host}: ${tool} ${args.join(' ')}`).toEqual(direct(h, tool, args));
+    }
+  });
+
+  it('runs calls that change the host as their own process, and serves nothing to a caller that is not root', () => {
+    const log = readFileSync(labdLog, 'utf8');
+    // earlier blocks' calls through the launcher: installs, loads and starts were handed back
+    expect(log).toMatch(/^exec systemctl start /m);
+    expect(log).toMatch(/^exec modprobe /m);
+    expect(log).toMatch(/^exec apt-get install /m);
+    expect(log).not.toMatch(/^in-process (systemctl (start|stop|enable|restart)|modprobe|apt-get|dnf) /m);
+    const h = H('lb1');
+    const before = log.length;
+    chmodSync(base, 0o711); // mkdtemp's 0700: the unprivileged caller must reach its tools
+    const nobody = spawnSync(
+      'setpriv',
+      ['--reuid', '65534', '--regid', '65534', '--clear-groups', join(h.usrLocal, 'bin', 'uname'), '-r'],
+      { encoding: 'utf8', env: h.env },
+    );
+    chmodSync(base, 0o700);
+    expect(nobody.stdout, nobody.stderr).toBe(`${lb1.kernel}\n`);
+    expect(readFileSync(labdLog, 'utf8').slice(before)).toBe('');
   });
 });
