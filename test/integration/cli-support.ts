@@ -28,6 +28,28 @@ export function runCli(args: string[], timeoutMs = 1_500_000): Promise<CliResult
   });
 }
 
+/** The lab's own CLI (dist/test/lab/cli.js: up, down, status, ...) as a child process. */
+export function labCli(args: string[], timeoutMs = 900_000): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [path.resolve('dist/test/lab/cli.js'), ...args],
+      { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) =>
+        resolve({
+          code: err ? (typeof err.code === 'number' ? err.code : 255) : 0,
+          stdout: String(stdout),
+          stderr: String(stderr),
+        }),
+    );
+  });
+}
+
+/** The part of a run report (--report-json) the suites read. */
+export interface ReportDoc {
+  hosts: Array<{ host: string; status: string; error?: string }>;
+}
+
 /** The lab's fixture tarball of a DPDK or DPVS version (.lab/fixtures/www/manifest.json) as a `source:`. */
 export function fixtureSource(
   kind: 'dpdk' | 'dpvs',

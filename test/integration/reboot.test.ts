@@ -11,7 +11,6 @@
  * Run under the lab lock:
  *   npm run build && flock /tmp/dd-lab.lock npx vitest run test/integration/reboot.test.ts
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,31 +19,11 @@ import { labSsh, stopLab } from '../lab/harness.js';
 import { labPaths } from '../lab/paths.js';
 import { asRoot } from '../support/root.js';
 import { parse, stringify } from 'yaml';
-import { newestTranscripts, runCli, type CliResult, type LabDoc } from './cli-support.js';
+import { labCli, newestTranscripts, runCli, type LabDoc, type ReportDoc } from './cli-support.js';
 
 const root = asRoot;
 let work: string;
 const LBS = ['lb1', 'lb2', 'lb3', 'lb4'];
-
-function labCli(args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [path.resolve('dist/test/lab/cli.js'), ...args],
-      { timeout: 900_000, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) =>
-        resolve({
-          code: err ? (typeof err.code === 'number' ? err.code : 255) : 0,
-          stdout: String(stdout),
-          stderr: String(stderr),
-        }),
-    );
-  });
-}
-
-interface Report {
-  hosts: Array<{ host: string; status: string; error?: string }>;
-}
 
 /** The lab's record of a host's boots: one line per reboot, "<unix time> <cmdline>". */
 function boots(host: string): Array<{ at: number; cmdline: string }> {
@@ -69,7 +48,7 @@ describe.skipIf(!root)('kernel boot arguments and rolling reboots over 4 balance
   const report = () => path.join(work, 'report.json');
   const statusOf = () =>
     Object.fromEntries(
-      (JSON.parse(readFileSync(report(), 'utf8')) as Report).hosts.map((h) => [h.host, h.status]),
+      (JSON.parse(readFileSync(report(), 'utf8')) as ReportDoc).hosts.map((h) => [h.host, h.status]),
     );
 
   beforeAll(async () => {
@@ -247,7 +226,7 @@ describe.skipIf(!root)('kernel boot arguments and rolling reboots over 4 balance
     );
     expect(r.code, r.stdout + r.stderr).toBe(1);
     expect(statusOf()).toEqual({ lb3: 'failed', lb4: 'skipped' });
-    const lb3 = (JSON.parse(readFileSync(report(), 'utf8')) as Report).hosts.find((h) => h.host === 'lb3');
+    const lb3 = (JSON.parse(readFileSync(report(), 'utf8')) as ReportDoc).hosts.find((h) => h.host === 'lb3');
     expect(lb3?.error).toMatch(/lb3: did not come back within 30 s after `systemctl reboot`/);
     expect(await bootId('lb4')).toBe(lb4);
     expect((await labSsh('lb4', 'grep -c nmi_watchdog /etc/default/grub')).stdout.trim()).toBe('0');

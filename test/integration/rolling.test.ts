@@ -5,11 +5,10 @@
  *   npm run build && flock /tmp/dd-lab.lock npx vitest run test/integration/rolling.test.ts
  */
 import { asRoot } from '../support/root.js';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runCli, writeLabInventory, type CliResult } from './cli-support.js';
+import { labCli, runCli, writeLabInventory, type CliResult, type ReportDoc } from './cli-support.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labSsh, stopLab } from '../lab/harness.js';
 import { FIXTURES_URL } from '../lab/lab.js';
@@ -20,26 +19,6 @@ const root = asRoot;
 let work: string;
 
 const cli = (args: string[], timeoutMs = 1_500_000): Promise<CliResult> => runCli(args, timeoutMs);
-
-function labCli(args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [path.resolve('dist/test/lab/cli.js'), ...args],
-      { timeout: 900_000, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) =>
-        resolve({
-          code: err ? (typeof err.code === 'number' ? err.code : 255) : 0,
-          stdout: String(stdout),
-          stderr: String(stderr),
-        }),
-    );
-  });
-}
-
-interface Report {
-  hosts: Array<{ host: string; status: string; error?: string }>;
-}
 
 describe.skipIf(!root)('rolling dpvs restarts over 4 balancers', () => {
   let generated: string;
@@ -83,7 +62,7 @@ describe.skipIf(!root)('rolling dpvs restarts over 4 balancers', () => {
       report,
     ]);
     expect(apply.code, apply.stdout + apply.stderr).toBe(1);
-    const r = JSON.parse(readFileSync(report, 'utf8')) as Report;
+    const r = JSON.parse(readFileSync(report, 'utf8')) as ReportDoc;
     const status = Object.fromEntries(r.hosts.map((h) => [h.host, h.status]));
     expect(status).toEqual({ lb1: 'changed', lb2: 'failed', lb3: 'skipped', lb4: 'skipped' });
     const lb2 = r.hosts.find((h) => h.host === 'lb2');
