@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { applyCommand, planCommand } from '../../src/cli/commands.js';
 import { NOFILE_PATH, renderLimits, DEFAULT_NOFILE } from '../../src/tasks/nofile.js';
 import { ensureLab, labSsh, stopLab, type LabInfo } from '../lab/harness.js';
+import { NAME_PREFIX } from '../lab/instance.js';
 import { labPaths } from '../lab/paths.js';
 import { captureIo, labInventory, recordResult } from './reliability-support.js';
 
@@ -202,7 +203,7 @@ describe('faults during apply', () => {
     let killed = 0;
     const applying = apply(inv);
     await waitForFile(started, 60_000);
-    killed = killSessionSshd('dd-h-lb2');
+    killed = killSessionSshd(`${NAME_PREFIX}h-lb2`);
     writeFileSync(go, '');
     const r = await applying;
     await unplant('lb2', 'mount');
@@ -235,7 +236,7 @@ describe('faults during apply', () => {
         if (!cut) return;
         clearInterval(timer);
         setTimeout(() => {
-          execFileSync('ip', ['-n', 'dd-h-lb2', 'link', 'set', 'eth0', 'up']);
+          execFileSync('ip', ['-n', `${NAME_PREFIX}h-lb2`, 'link', 'set', 'eth0', 'up']);
           resolve();
         }, 8000);
       }, 100);
@@ -243,7 +244,7 @@ describe('faults during apply', () => {
     const r = await apply(inv, {}, (l) => {
       if (!cut && /^lb2 \| hugepages: applying/.test(l)) {
         cut = true;
-        execFileSync('ip', ['-n', 'dd-h-lb2', 'link', 'set', 'eth0', 'down']);
+        execFileSync('ip', ['-n', `${NAME_PREFIX}h-lb2`, 'link', 'set', 'eth0', 'down']);
       }
     });
     await restore;

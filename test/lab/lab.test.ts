@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureLab, labSsh, stopLab, type LabInfo } from './harness.js';
 import { labNamespaces } from './net.js';
 import { mountsUnder } from './proc.js';
+import { SUBNET_OCTET } from './instance.js';
 import { labPaths } from './paths.js';
 import { LAB_UPLINK_ADDRESS } from './profiles.js';
 import type { LabHostProfile } from './profile-types.js';
@@ -131,7 +132,9 @@ describe('lab hosts over real SSH', () => {
 
   it('hosts reach each other and the fixtures server, but nothing outside the lab', async () => {
     expect(
-      (await ok('lb1', 'timeout 5 bash -c "exec 3<>/dev/tcp/10.241.1.2/22; head -c 7 <&3"')).trim(),
+      (
+        await ok('lb1', `timeout 5 bash -c "exec 3<>/dev/tcp/10.${SUBNET_OCTET}.1.2/22; head -c 7 <&3"`)
+      ).trim(),
     ).toBe('SSH-2.0');
     expect(await ok('rs1', `curl -s -o /dev/null -w '%{http_code}' ${lab.fixturesUrl}`)).toBe('200');
     const r = await labSsh('rs1', 'ip route get 192.0.2.1');
