@@ -16,7 +16,11 @@ export type MemoryFacts = Pick<Facts, 'memory' | 'numa' | 'hugepages' | 'mounts'
 const HP = '/sys/kernel/mm/hugepages';
 const NODE = '/sys/devices/system/node';
 
-const counter = z.object({ sizeKb: z.number().int(), total: z.number().int(), free: z.number().int() });
+const counter = z.object({
+  sizeKb: z.number().int().describe('hugepage size in kB'),
+  total: z.number().int().describe('pages reserved'),
+  free: z.number().int().describe('pages not in use'),
+});
 export const memorySchema = z.object({
   memory: z.object({
     totalKb: z.number().int(),

@@ -25,7 +25,7 @@ export const nicSchema = z.array(
     deviceId: z.string(),
     driver: z.string().nullable(),
     driverOverride: z.string().nullable(),
-    numaNode: z.number().int(),
+    numaNode: z.number().int().describe('-1 when the platform does not say'),
     ifname: z.string().nullable(),
     mac: z.string().nullable(),
     operstate: z.string().nullable(),

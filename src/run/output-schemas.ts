@@ -6,6 +6,10 @@
  * real output against them.
  */
 import { z } from 'zod';
+import { cpuSchema } from '../facts/cpu.js';
+import { memorySchema } from '../facts/memory.js';
+import { nicSchema } from '../facts/nics.js';
+import { systemSchema } from '../facts/system.js';
 import type { Facts } from '../facts/types.js';
 import { HostPlanSchema, planJsonSchema } from '../plan/plan-file.js';
 import {
@@ -18,128 +22,71 @@ import {
 import type { PlanTotals } from '../plan/totals.js';
 import { reportJsonSchema } from './report.js';
 
-const Counter = z
-  .object({
-    sizeKb: z.number().describe('hugepage size in kB'),
-    total: z.number().describe('pages reserved'),
-    free: z.number().describe('pages not in use'),
-  })
-  .strict();
+/**
+ * The same schema with every object strict (no other keys), through arrays, nullables and optionals:
+ * the fact modules' schemas check what their parsers build; a published document says no more exists.
+ */
+function strictDeep<T extends z.ZodType>(s: T): T {
+  const d: z.ZodType = s;
+  const described = (r: z.ZodType): T => (d.description ? r.describe(d.description) : r) as unknown as T;
+  if (d instanceof z.ZodObject)
+    return described(
+      z.strictObject(
+        Object.fromEntries(
+          Object.entries(d.shape as Record<string, z.ZodType>).map(([k, v]) => [k, strictDeep(v)]),
+        ),
+      ),
+    );
+  if (d instanceof z.ZodArray) return described(z.array(strictDeep(d.element as z.ZodType)));
+  if (d instanceof z.ZodRecord)
+    return described(z.record(d.keyType as z.ZodString, strictDeep(d.valueType as z.ZodType)));
+  if (d instanceof z.ZodNullable) return described(strictDeep(d.unwrap() as z.ZodType).nullable());
+  if (d instanceof z.ZodOptional) return described(strictDeep(d.unwrap() as z.ZodType).optional());
+  return s;
+}
 
-/** Facts (src/facts/types.ts); the type checks below keep the two the same. */
-export const FactsSchema = z
-  .object({
-    hostname: z.string(),
-    os: z
-      .object({
-        id: z.string(),
-        versionId: z.string(),
-        prettyName: z.string(),
-        family: z.enum(['debian', 'rhel', 'unknown']),
-        packageManager: z.enum(['apt', 'dnf', 'yum', 'unknown']),
-      })
-      .strict(),
-    kernel: z
-      .object({
-        release: z.string(),
-        machine: z.string(),
-        headersInstalled: z.boolean(),
-        cmdline: z.string(),
-        lockdown: z.enum(['none', 'integrity', 'confidentiality', 'unknown']),
-        secureBoot: z.boolean().nullable(),
-        ipv6: z.boolean(),
-        iommuGroups: z.number(),
-      })
-      .strict(),
-    cpu: z
-      .object({
-        model: z.string(),
-        online: z.array(z.number()),
-        flags: z.array(z.string()),
-        threadsPerCore: z.number(),
-        smtActive: z.boolean(),
-        sockets: z.number(),
-      })
-      .strict(),
-    memory: z
-      .object({
-        totalKb: z.number(),
-        freeKb: z.number(),
-        hugepagesTotal: z.number(),
-        hugepagesFree: z.number(),
-        hugepageSizeKb: z.number(),
-      })
-      .strict(),
-    numa: z.array(
-      z
-        .object({
-          id: z.number(),
-          cpus: z.array(z.number()),
-          memTotalKb: z.number(),
-          memFreeKb: z.number(),
-          hugepages: z.array(Counter),
-        })
-        .strict(),
-    ),
-    hugepages: z.array(Counter),
-    mounts: z.array(
-      z.object({ source: z.string(), target: z.string(), fstype: z.string(), options: z.string() }).strict(),
-    ),
-    nics: z.array(
-      z
-        .object({
-          pci: z.string(),
-          vendorId: z.string(),
-          deviceId: z.string(),
-          driver: z.string().nullable(),
-          driverOverride: z.string().nullable(),
-          numaNode: z.number().describe('-1 when the platform does not say'),
-          ifname: z.string().nullable(),
-          mac: z.string().nullable(),
-          operstate: z.string().nullable(),
-          carriesSsh: z.boolean(),
-          defaultRoute: z.boolean(),
-          active: z.boolean(),
-          maxRxQueues: z.number().nullable(),
-          maxTxQueues: z.number().nullable(),
-        })
-        .strict(),
-    ),
+/**
+ * Facts (src/facts/types.ts): the fixed sections are the fact modules' own schemas (system, cpu,
+ * memory, nics: what the probe's parsers are checked against), the requested reads are written here;
+ * the type checks below keep the whole the same as the type.
+ */
+export const FactsSchema = strictDeep(
+  z.object({
+    ...systemSchema.shape,
+    cpu: cpuSchema,
+    ...memorySchema.shape,
+    nics: nicSchema,
     modules: z.array(
-      z
-        .object({
-          name: z.string(),
-          builtin: z.boolean().optional(),
-          params: z.record(z.string(), z.string()),
-          refcount: z.number(),
-        })
-        .strict(),
+      z.object({
+        name: z.string(),
+        builtin: z.boolean().optional(),
+        params: z.record(z.string(), z.string()),
+        refcount: z.number(),
+      }),
     ),
     modulesAvailable: z.array(z.string()),
-    limits: z.object({ nofile: z.number() }).strict(),
+    limits: z.object({ nofile: z.number() }),
     commands: z.record(z.string(), z.string().nullable()),
     packages: z.record(z.string(), z.string().nullable()),
     files: z.record(
       z.string(),
-      z
-        .object({
-          exists: z.boolean(),
-          sha256: z.string().nullable(),
-          mode: z.string().nullable(),
-          content: z.string().nullable(),
-        })
-        .strict(),
+      z.object({
+        exists: z.boolean(),
+        sha256: z.string().nullable(),
+        mode: z.string().nullable(),
+        content: z.string().nullable(),
+      }),
     ),
     diskFreeMb: z.record(z.string(), z.number()),
     services: z.record(
       z.string(),
-      z.object({ active: z.boolean(), enabled: z.boolean(), unitExists: z.boolean() }).strict(),
+      z.object({ active: z.boolean(), enabled: z.boolean(), unitExists: z.boolean() }),
     ),
-    outputs: z.record(z.string(), z.object({ code: z.number(), stdout: z.string() }).strict()),
+    outputs: z.record(z.string(), z.object({ code: z.number(), stdout: z.string() })),
     processes: z.record(z.string(), z.array(z.number())),
     probeMs: z.number(),
-  })
-  .strict();
+  }),
+);
 
 // The schema and the type are the same both ways (a compile error here means one changed alone).
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
