@@ -120,11 +120,9 @@ function regenerateStep(b: Bootloader): Step {
 }
 
 function grubbyStep(add: readonly string[], remove: readonly string[]): Step {
-  const parts = ['grubby', '--update-kernel=ALL'];
   let cmd = sh`grubby --update-kernel=ALL`;
   if (add.length) cmd += ' ' + sh`${`--args=${add.join(' ')}`}`;
   if (remove.length) cmd += ' ' + sh`${`--remove-args=${remove.join(' ')}`}`;
-  void parts;
   return { kind: 'exec', command: cmd };
 }
 
