@@ -14,8 +14,9 @@
  *   npm run build && /work/lab-run.sh npx vitest run test/integration/dpdk-real.test.ts
  * Skipped loudly when the tarball cannot be fetched (no Debian archive reachable) or not root.
  */
+import { disabledDrivers, fetchDpdkSource } from '../support/dpdk-trim.js';
 import { asRoot } from '../support/root.js';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -35,39 +36,13 @@ const PREFIX = '/opt/dpvs-deploy/dpdk/20.11.10';
 const NET_KEPT = ['bonding', 'e1000', 'ring', 'virtio'];
 const CCACHE_DIR = path.join(homedir(), '.cache', 'dpvs-deploy', 'ccache', 'lab');
 
-/** The real tarball, fetched (or found in the cache) by the project's script; null with the reason. */
-function fetchReal(): { file: string; error?: string } {
-  const r = spawnSync('bash', [path.join(repoRoot(), 'scripts/fetch-dpdk-src.sh'), '20.11.10'], {
-    encoding: 'utf8',
-  });
-  const line = r.stdout.trim().split('\n').at(-1) ?? '';
-  const [file, top] = line.split(' ');
-  if (r.status !== 0 || !file || top !== 'dpdk-stable-20.11.10')
-    return { file: '', error: `scripts/fetch-dpdk-src.sh 20.11.10 failed (${r.status}): ${r.stderr.trim()}` };
-  return { file };
-}
-
-const real = root ? fetchReal() : { file: '', error: 'not root' };
+const real = root
+  ? fetchDpdkSource(repoRoot(), '20.11.10', (d) => d === 'dpdk-stable-20.11.10')
+  : { file: '', error: 'not root' };
 if (real.error)
   console.error(
     `\n!! dpdk-real: SKIPPED: ${real.error}\n!! (the real-DPDK suite needs Debian's source archive)\n`,
   );
-
-/** Every driver class but what the lab balancer and the fixture dpvs use: ~750 ninja steps, not ~2500. */
-function disabledDrivers(tarball: string): string {
-  const net = execFileSync('tar', ['-tf', tarball], { encoding: 'utf8', maxBuffer: 64 << 20 })
-    .split('\n')
-    .map((l) => /^[^/]+\/drivers\/net\/([^/]+)\/$/.exec(l)?.[1])
-    .filter((d): d is string => !!d && !NET_KEPT.includes(d))
-    .sort()
-    .map((d) => `net/${d}`);
-  const classes = ['baseband', 'common', 'compress', 'crypto', 'event', 'raw', 'regex', 'vdpa'].map(
-    (c) => `${c}/*`,
-  );
-  const bus = ['dpaa', 'fslmc', 'ifpga', 'vmbus'].map((b) => `bus/${b}`);
-  const mempool = ['bucket', 'dpaa', 'dpaa2', 'octeontx', 'octeontx2'].map((m) => `mempool/${m}`);
-  return [...classes, ...bus, ...mempool, ...net].join(',');
-}
 
 let work: string;
 let profiles: LabHostProfile[];
@@ -121,7 +96,7 @@ function inventory(
             version: '20.11.10',
             driver: 'uio_pci_generic',
             source: { file: real.file, sha256: DPDK_SHA },
-            meson_options: ['-Dtests=false', `-Ddisable_drivers=${disabledDrivers(real.file)}`],
+            meson_options: ['-Dtests=false', `-Ddisable_drivers=${disabledDrivers(real.file, NET_KEPT)}`],
           },
           dpvs: {
             version: '1.9.10',

@@ -4,12 +4,12 @@
  * up a real DPDK data plane before the simulated control plane), and the inventory that puts the guest
  * and the native-speed build host (builder.ts) in one run.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { HostEntry, Inventory } from '../../src/inventory/schema.js';
 import { buildFixtures } from '../lab/fixtures/build.js';
+import { disabledDrivers, fetchDpdkSource } from '../support/dpdk-trim.js';
 import type { Builder } from './builder.js';
 import { vmPaths } from './paths.js';
 
@@ -20,16 +20,7 @@ const NET_KEPT = ['e1000', 'virtio'];
 
 /** The real tarball, fetched (or found in the cache) by the project's script; or why not. */
 export function fetchRealDpdk(): { file: string; error?: string } {
-  const r = spawnSync('bash', [join(vmPaths().root, 'scripts/fetch-dpdk-src.sh'), REAL_DPDK_VERSION], {
-    encoding: 'utf8',
-  });
-  const [file, top] = (r.stdout.trim().split('\n').at(-1) ?? '').split(' ');
-  if (r.status !== 0 || !file || top !== `dpdk-stable-${REAL_DPDK_VERSION}`)
-    return {
-      file: '',
-      error: `scripts/fetch-dpdk-src.sh ${REAL_DPDK_VERSION} failed (${r.status}): ${r.stderr.trim()}`,
-    };
-  return { file };
+  return fetchDpdkSource(vmPaths().root, REAL_DPDK_VERSION, (d) => d === `dpdk-stable-${REAL_DPDK_VERSION}`);
 }
 
 /**
@@ -37,29 +28,12 @@ export function fetchRealDpdk(): { file: string; error?: string } {
  * as a reproducible tarball, cached beside the DPDK tarball; or why not.
  */
 export function fetchKmods(): { file: string; error?: string } {
-  const r = spawnSync('bash', [join(vmPaths().root, 'scripts/fetch-dpdk-src.sh'), 'kmods'], {
-    encoding: 'utf8',
-  });
-  const [file, top] = (r.stdout.trim().split('\n').at(-1) ?? '').split(' ');
-  if (r.status !== 0 || !file || !top?.startsWith('dpdk-kmods-'))
-    return { file: '', error: `scripts/fetch-dpdk-src.sh kmods failed (${r.status}): ${r.stderr.trim()}` };
-  return { file };
+  return fetchDpdkSource(vmPaths().root, 'kmods', (d) => d.startsWith('dpdk-kmods-'));
 }
 
 /** Every driver but what the guest uses (net/e1000, net/virtio on bus/pci): a few hundred ninja steps. */
 export function vmMesonOptions(tarball: string): string[] {
-  const net = execFileSync('tar', ['-tf', tarball], { encoding: 'utf8', maxBuffer: 64 << 20 })
-    .split('\n')
-    .map((l) => /^[^/]+\/drivers\/net\/([^/]+)\/$/.exec(l)?.[1])
-    .filter((d): d is string => !!d && !NET_KEPT.includes(d))
-    .sort()
-    .map((d) => `net/${d}`);
-  const classes = ['baseband', 'common', 'compress', 'crypto', 'event', 'raw', 'regex', 'vdpa'].map(
-    (c) => `${c}/*`,
-  );
-  const bus = ['dpaa', 'fslmc', 'ifpga', 'vmbus'].map((b) => `bus/${b}`);
-  const mempool = ['bucket', 'dpaa', 'dpaa2', 'octeontx', 'octeontx2', 'stack'].map((m) => `mempool/${m}`);
-  return ['-Dtests=false', `-Ddisable_drivers=${[...classes, ...bus, ...mempool, ...net].join(',')}`];
+  return ['-Dtests=false', `-Ddisable_drivers=${disabledDrivers(tarball, NET_KEPT, ['stack'])}`];
 }
 
 /** The lab's DPVS 1.9.10 fixture for the real DPDK tree (dpvs-1.9.10-realdpdk.tar.gz). */
