@@ -11,6 +11,9 @@
  * 2 MB pages on both nodes (the kernel's own "pre-allocated 128 pages" at boot, not the runtime unit's); vfio-pci then binds a NIC (no no-IOMMU mode: Debian's kernel has none);
  * a second apply changes nothing and does not reboot; rollback restores the command line (and reboots).
  *
+ * The same reboot is the persistence check of what earlier tests and this apply persisted (hugepages
+ * unit and mount, toa/uoa with parameters): it must all be back, and verify exits 0.
+ *
  * 2 MB pages, not 1 GB: each of the guest's two NUMA nodes has 1 GiB of memory, so a 1 GB page cannot
  * be reserved on a node and leave the kernel anything; the boot-time path (hugepagesz/hugepages on the
  * command line, the kernel spreading them over the nodes) is the same for both sizes.
@@ -18,16 +21,25 @@
 import { describe, expect, it } from 'vitest';
 import { HUGEPAGES_PER_NODE } from './inventory.js';
 import { dpvsDeploy, inventoryVariant, missingTasks, unavailable, vm, type Vm } from './harness.js';
+import { vmSources } from './fixtures.js';
 import { boots } from './vm.js';
 
 const off = unavailable();
 
-function kernelInventory(): Promise<string> {
+/**
+ * vm1 as a realserver with toa and uoa (03-toa's variant) and the kernel arguments. The toa/uoa and
+ * hugepages settings make the tool's reboot also the persistence check: what earlier tests (02, 03) and
+ * this apply persisted (the hugepages oneshot unit and fstab mount, toa/uoa in modules-load.d with uoa's
+ * parameters in modprobe.d) must come back through the real boot, and verify must find it all.
+ */
+async function kernelInventory(): Promise<string> {
+  const src = await vmSources();
   return inventoryVariant('kernel', (h) => {
     h.roles = ['realserver'];
-    h.realserver = { toa: false, uoa: false };
     delete h.nics;
     delete h.workers;
+    h.dpvs = { version: src.dpvs.version, source: { file: src.dpvs.file } };
+    h.realserver = { toa: true, uoa: true, uoa_params: { uoa_debug: 1, uoa_map_timeout: 120 } };
     h.kernel = { iommu: true, boot_hugepages: true, reboot_timeout_s: 900 };
   });
 }
@@ -115,6 +127,14 @@ describe.skipIf(off !== null)(`kernel boot arguments${off ? ` (SKIPPED: ${off})`
           ).trim(),
         ),
       ).toBe(HUGEPAGES_PER_NODE);
+    // what the tool persisted came back through the real boot: the hugepages oneshot unit ran in this
+    // boot, the hugetlbfs mount from fstab, toa and uoa from modules-load.d with uoa's parameter
+    expect((await g2.must('systemctl is-active dpvs-hugepages.service')).trim()).toBe('active');
+    expect(await g2.must('findmnt -n -t hugetlbfs -o TARGET')).toMatch(/^\/dev\/hugepages$/m);
+    const modules = await g2.must('cat /proc/modules');
+    expect(modules).toMatch(/^toa /m);
+    expect(modules).toMatch(/^uoa /m);
+    expect((await g2.must('cat /sys/module/uoa/parameters/uoa_map_timeout')).trim()).toBe('120');
 
     const verify = await dpvsDeploy(['verify', inv]);
     expect(verify.code, verify.all).toBe(0);

@@ -339,22 +339,3 @@ export async function down(p: VmPaths, log: Log): Promise<{ wasRunning: boolean;
   await rm(join(p.run, 'boot'), { recursive: true, force: true });
   return { wasRunning, clean };
 }
-
-/**
- * `systemctl reboot` in the guest, then waits for SSH with a new boot id: QEMU ends on the guest's
- * reset (-no-reboot) and the supervisor boots it again from its disk, same overlay, same SSH port.
- */
-export async function reboot(p: VmPaths, s: VmState): Promise<number> {
-  const t = target(p, s);
-  const before = (await guestSsh(t, 'cat /proc/sys/kernel/random/boot_id')).stdout.trim();
-  const t0 = Date.now();
-  await guestSsh(t, 'systemctl reboot', 20_000);
-  for (let i = 0; i < 300; i++) {
-    if (!isSupervisor(s.supervisor))
-      throw new Error(`the guest did not boot again:\n${bootLogTail(p)}\n${tail(p.serialLog)}`);
-    const r = await guestSsh(t, 'cat /proc/sys/kernel/random/boot_id', 15_000);
-    if (r.code === 0 && r.stdout.trim() && r.stdout.trim() !== before) return Date.now() - t0;
-    await sleep(1000);
-  }
-  throw new Error(`the guest did not come back after reboot:\n${tail(p.serialLog)}`);
-}
