@@ -87,47 +87,22 @@ export const UNIT_DIRS: readonly string[] = [
 ];
 
 /**
- * Where else systemd (its unit search path, systemd.unit(5): runtime, transient, generated, local units,
- * and masks as symlinks to /dev/null in any of them) or a SysV init script (/etc/init.d, which systemd's
- * sysv generator and `systemctl is-enabled` read) can make a unit known. A unit with no entry in any of
- * these has no unit file state: `systemctl is-enabled` prints nothing on stdout ("Failed to get unit file
- * state for X.service: No such file or directory" on stderr), so it is not asked at all.
- */
-export const UNIT_SEARCH_DIRS: readonly string[] = [
-  ...UNIT_DIRS,
-  '/run/systemd/transient',
-  '/run/systemd/system',
-  '/usr/local/lib/systemd/system',
-  '/run/systemd/generator',
-  '/run/systemd/generator.early',
-  '/run/systemd/generator.late',
-  '/etc/init.d',
-];
-
-/**
  * Services in two systemctl calls: `is-active a b c` for all, `is-enabled` for those with a unit file
  * (a unit without one is asked alone: systemctl stops at the first unit whose file state it cannot read,
- * and answers for a SysV-only service ahead of the others; a unit that nothing on systemd's unit search
- * path or in /etc/init.d names is not asked: is-enabled would print nothing for it). Each prints one line per unit, in order, and
+ * and answers for a SysV-only service ahead of the others). Each prints one line per unit, in order, and
  * exits non-zero when any is not active/enabled, so the lines are read, not the exit code. A batch whose
  * line count is not one per unit (an error on stderr instead of a line, no systemd) is not used: its
  * units are asked one by one, as before batching, unless it printed nothing at all (no systemd to
  * answer: each unit alone would print nothing either). Prints `svc NAME ACTIVE-STATE ENABLED-STATE UNITFILE`,
  * "-" for a state systemctl did not print.
  */
-export function servicesSnippet(
-  units: string[],
-  unitDirs: readonly string[] = UNIT_DIRS,
-  searchDirs: readonly string[] = UNIT_SEARCH_DIRS,
-): string {
+export function servicesSnippet(units: string[], unitDirs: readonly string[] = UNIT_DIRS): string {
   const w = words(units);
   const dirs = words([...unitDirs]);
-  const known = words([...searchDirs]);
   return `nl='
 '
 sd=; command -v systemctl >/dev/null 2>&1 && sd=1
 uf() { for d in ${dirs}; do [ -f "$d/$1.service" ] || [ -f "$d/$1" ] && return 0; done; return 1; }
-uk() { for d in ${known}; do [ -e "$d/$1.service" ] || [ -h "$d/$1.service" ] || [ -e "$d/$1" ] && return 0; done; return 1; }
 nlines() { c=0; r=$1; while [ -n "$r" ]; do c=$((c+1)); case $r in *"$nl"*) r=\${r#*"$nl"};; *) r=;; esac; done; [ "$c" -eq "$2" ]; }
 us=; set --
 for s in ${w}; do if uf "$s"; then us=\${us}1; set -- "$@" "$s"; else us=\${us}0; fi; done
@@ -142,7 +117,7 @@ for s in ${w}; do
   elif [ -n "$ba" ]; then a=\${A%%"$nl"*}; A=\${A#"$a"}; A=\${A#"$nl"}
   elif [ -n "$sd" ]; then a=$(systemctl is-active "$s" 2>/dev/null); a=\${a%%"$nl"*}; fi
   if [ -n "$be" ] && [ "$u" = 1 ]; then e=\${E%%"$nl"*}; E=\${E#"$e"}; E=\${E#"$nl"}
-  elif [ -n "$sd" ] && { [ "$u" = 1 ] || uk "$s"; }; then e=$(systemctl is-enabled "$s" 2>/dev/null); e=\${e%%"$nl"*}; fi
+  elif [ -n "$sd" ]; then e=$(systemctl is-enabled "$s" 2>/dev/null); e=\${e%%"$nl"*}; fi
   printf 'svc\\t%s %s %s %s\\n' "$s" "\${a:--}" "\${e:--}" "$u"
 done`;
 }

@@ -188,8 +188,6 @@ interface World {
   units?: string[];
   /** unit names with a unit file in the world's unit dir */
   unitFiles?: string[];
-  /** SysV init scripts (/etc/init.d/NAME) of the world: systemd knows the unit without a unit file */
-  initScripts?: string[];
   mode?: 'abort' | 'skip';
   tools?: Array<keyof typeof STUBS>;
 }
@@ -209,9 +207,6 @@ function run(world: World, script: string): { out: string; calls: string[] } {
   writeFileSync(path.join(dir, 'rpm-db'), (world.rpm ?? []).map((l) => `${l}\n`).join(''));
   writeFileSync(path.join(dir, 'units'), (world.units ?? []).map((l) => `${l}\n`).join(''));
   for (const u of world.unitFiles ?? []) writeFileSync(path.join(units, `${u}.service`), '[Service]\n');
-  const initd = path.join(dir, 'init.d');
-  mkdirSync(initd);
-  for (const u of world.initScripts ?? []) writeFileSync(path.join(initd, u), '#!/bin/sh\n');
   writeFileSync(path.join(dir, 'log'), '');
   // the stand-ins first; sh, sed, grep, cut from the system (not its dpkg-query, rpm or systemctl)
   const sys = path.join(dir, 'sys');
@@ -223,18 +218,14 @@ function run(world: World, script: string): { out: string; calls: string[] } {
     writeFileSync(path.join(sys, t), `#!/bin/sh\nexec ${real} "$@"\n`);
     chmodSync(path.join(sys, t), 0o755);
   }
-  const out = execFileSync(
-    '/bin/sh',
-    ['-c', script.replaceAll('@UNITS@', units).replaceAll('@INITD@', initd)],
-    {
-      env: {
-        PATH: `${bin}:${sys}`,
-        STUB_DIR: dir,
-        STUB_LOG: path.join(dir, 'log'),
-        STUB_MODE: world.mode ?? 'abort',
-      },
+  const out = execFileSync('/bin/sh', ['-c', script.replaceAll('@UNITS@', units)], {
+    env: {
+      PATH: `${bin}:${sys}`,
+      STUB_DIR: dir,
+      STUB_LOG: path.join(dir, 'log'),
+      STUB_MODE: world.mode ?? 'abort',
     },
-  ).toString();
+  }).toString();
   return { out, calls: readFileSync(path.join(dir, 'log'), 'utf8').split('\n').filter(Boolean) };
 }
 
@@ -244,10 +235,7 @@ const UNITS = ['dpvs', 'dpvs-deploy-bind', 'dpvs-hugepages', 'keepalived'];
 /** Batched and per-item facts of one world, and the batched run's tool calls. */
 function both(world: World, pkgs: string[], units: string[]) {
   // as in the probe: each part only when something is requested
-  const batched = [
-    pkgs.length ? packagesSnippet(pkgs) : '',
-    servicesSnippet(units, ['@UNITS@'], ['@UNITS@', '@INITD@']),
-  ];
+  const batched = [pkgs.length ? packagesSnippet(pkgs) : '', servicesSnippet(units, ['@UNITS@'])];
   const legacy = [pkgs.length ? legacyPackages(pkgs) : '', legacyServices(units, ['@UNITS@'])];
   const b = run(world, batched.join('\n'));
   const l = run(world, legacy.join('\n'));
@@ -309,7 +297,7 @@ describe('batched probe shell against stand-ins (same facts as the per-item chec
     expect(r.calls.length).toBe(3);
   });
 
-  it('a unit nothing names (no unit file, no init script) is not asked; the others in one call', () => {
+  it('a unit that does not exist: asked alone for is-enabled, the others still in one call', () => {
     for (const mode of ['abort', 'skip'] as const) {
       const r = both(
         {
@@ -331,30 +319,7 @@ describe('batched probe shell against stand-ins (same facts as the per-item chec
       expect(r.calls.filter((c) => c.startsWith('systemctl'))).toEqual([
         `systemctl is-active ${UNITS.join(' ')}`,
         'systemctl is-enabled dpvs dpvs-hugepages keepalived',
-      ]);
-      // the per-unit check asked it and got nothing: the same facts
-      expect(r.legacyCalls).toContain('systemctl is-enabled --quiet dpvs-deploy-bind');
-    }
-  });
-
-  it('a SysV-only service (an init script, no unit file) is still asked alone', () => {
-    for (const mode of ['abort', 'skip'] as const) {
-      const r = both(
-        {
-          units: ['dpvs active enabled', 'dpvs-hugepages active enabled', 'keepalived active enabled'],
-          unitFiles: ['dpvs', 'dpvs-hugepages'],
-          initScripts: ['keepalived'],
-          mode,
-        },
-        [],
-        UNITS,
-      );
-      expect(r.facts.services).toEqual(r.legacy.services);
-      expect(r.facts.services.keepalived).toEqual({ active: true, enabled: true, unitExists: false });
-      expect(r.calls.filter((c) => c.startsWith('systemctl'))).toEqual([
-        `systemctl is-active ${UNITS.join(' ')}`,
-        'systemctl is-enabled dpvs dpvs-hugepages',
-        'systemctl is-enabled keepalived',
+        'systemctl is-enabled dpvs-deploy-bind',
       ]);
     }
   });
