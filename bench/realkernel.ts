@@ -164,6 +164,9 @@ async function upHosts(
   );
   const inventory = join(work, 'inventory.yaml');
   const inv = labInventory(profiles, { inventoryFile: inventory, identity: key, knownHosts });
+  // N handshakes at once on this machine's cores: at 500 hosts most take longer than the default 10 s
+  const ssh = inv.defaults?.ssh;
+  if (ssh) ssh.connect_timeout_s = Number(arg('--connect-timeout', '300'));
   writeFileSync(inventory, stringify(inv, { lineWidth: 0 }));
   const sshConfig = join(work, 'ssh_config');
   writeFileSync(

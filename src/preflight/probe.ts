@@ -9,7 +9,7 @@ import { buildDir, OUT_KERNELS, OUT_PKG_CONFIG } from './checks/build.js';
 import { driverModule } from './checks/kmod.js';
 import { OUT_NR_OPEN } from './checks/sys.js';
 import { OUT_TCP_SYN_RECV, TCP_SYN_RECV_COMMAND, OPENSSL_HEADER } from './checks/toolchain.js';
-import { isBalancer, isRealserver, pidFile } from '../desired/settings.js';
+import { dpdkVersion, isBalancer, isRealserver, pidFile } from '../desired/settings.js';
 
 export function preflightProbe(host: ResolvedHost, _inventory: LoadedInventory): ProbeRequest {
   const req: Required<Pick<ProbeRequest, 'commands' | 'modules' | 'diskPaths' | 'processes' | 'files'>> & {
@@ -43,9 +43,9 @@ export function preflightProbe(host: ResolvedHost, _inventory: LoadedInventory):
     req.outputs[OUT_TCP_SYN_RECV] = TCP_SYN_RECV_COMMAND;
   }
   if (isBalancer(host)) {
-    // BUILD-003: pkg-config version (DPDK 20.11+)
+    // BUILD-003: pkg-config version, read only where the check looks at it (DPDK 20.11+)
     req.commands.push('pkg-config', 'gcc', 'make');
-    req.execs[OUT_PKG_CONFIG] = ['pkg-config', '--version'];
+    if (dpdkVersion(host).major >= 20) req.execs[OUT_PKG_CONFIG] = ['pkg-config', '--version'];
     // BUILD-006: the compiler and OpenSSL headers DPVS would build with
     req.execs[COMPILER_OUTPUT] = [...COMPILER_ARGV];
     req.files.push(OPENSSL_HEADER);

@@ -113,6 +113,12 @@ describe('preflightProbe', () => {
       'pkg-config-version',
     ]);
   });
+  it('pkg-config --version only where BUILD-003 reads it (DPDK 20.11 and later)', () => {
+    const old = r630Host({ dpdk: { version: '18.11.2', driver: 'vfio-pci' } });
+    const req = preflightProbe(old, inventoryOf([old]));
+    expect(req.commands).toContain('pkg-config');
+    expect(Object.keys(req.execs ?? {})).not.toContain('pkg-config-version');
+  });
   it('a realserver asks only for what its checks read', () => {
     const host = r630Host({ name: 'rs1', roles: ['realserver'], nics: [] });
     const req = preflightProbe(host, inventoryOf([host]));

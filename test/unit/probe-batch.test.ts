@@ -5,11 +5,17 @@
  * and run against the same stand-ins of dpkg-query, rpm and systemctl.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { packagesSnippet, requestedFacts, servicesSnippet } from '../../src/facts/requested.js';
+import {
+  packagesSnippet,
+  requestedFacts,
+  servicesSnippet,
+  UNIT_DIRS,
+  UNIT_LOAD_PATH,
+} from '../../src/facts/requested.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'probe-batch-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -188,6 +194,12 @@ interface World {
   units?: string[];
   /** unit names with a unit file in the world's unit dir */
   unitFiles?: string[];
+  /** unit names with a unit file in another directory of systemd's load path (like /run/systemd/system) */
+  otherUnitFiles?: string[];
+  /** unit names masked in the world's unit dir (a link to /dev/null: not a regular file) */
+  masked?: string[];
+  /** names with a SysV init script */
+  sysv?: string[];
   mode?: 'abort' | 'skip';
   tools?: Array<keyof typeof STUBS>;
 }
@@ -199,6 +211,13 @@ function run(world: World, script: string): { out: string; calls: string[] } {
   const units = path.join(dir, 'units.d');
   mkdirSync(bin, { recursive: true });
   mkdirSync(units);
+  const other = path.join(dir, 'run-units.d');
+  const sysv = path.join(dir, 'init.d');
+  mkdirSync(other);
+  mkdirSync(sysv);
+  for (const u of world.otherUnitFiles ?? []) writeFileSync(path.join(other, `${u}.service`), '[Service]\n');
+  for (const u of world.masked ?? []) symlinkSync('/dev/null', path.join(units, `${u}.service`));
+  for (const u of world.sysv ?? []) writeFileSync(path.join(sysv, u), '#!/bin/sh\n');
   for (const t of world.tools ?? ['dpkg-query', 'systemctl']) {
     writeFileSync(path.join(bin, t), STUBS[t] as string);
     chmodSync(path.join(bin, t), 0o755);
@@ -218,7 +237,11 @@ function run(world: World, script: string): { out: string; calls: string[] } {
     writeFileSync(path.join(sys, t), `#!/bin/sh\nexec ${real} "$@"\n`);
     chmodSync(path.join(sys, t), 0o755);
   }
-  const out = execFileSync('/bin/sh', ['-c', script.replaceAll('@UNITS@', units)], {
+  const script_ = script
+    .replaceAll('@UNITS@', units)
+    .replaceAll('@RUNUNITS@', other)
+    .replaceAll('@SYSV@', sysv);
+  const out = execFileSync('/bin/sh', ['-c', script_], {
     env: {
       PATH: `${bin}:${sys}`,
       STUB_DIR: dir,
@@ -235,7 +258,10 @@ const UNITS = ['dpvs', 'dpvs-deploy-bind', 'dpvs-hugepages', 'keepalived'];
 /** Batched and per-item facts of one world, and the batched run's tool calls. */
 function both(world: World, pkgs: string[], units: string[]) {
   // as in the probe: each part only when something is requested
-  const batched = [pkgs.length ? packagesSnippet(pkgs) : '', servicesSnippet(units, ['@UNITS@'])];
+  const batched = [
+    pkgs.length ? packagesSnippet(pkgs) : '',
+    servicesSnippet(units, ['@UNITS@'], ['@UNITS@', '@RUNUNITS@'], ['@SYSV@']),
+  ];
   const legacy = [pkgs.length ? legacyPackages(pkgs) : '', legacyServices(units, ['@UNITS@'])];
   const b = run(world, batched.join('\n'));
   const l = run(world, legacy.join('\n'));
@@ -297,7 +323,7 @@ describe('batched probe shell against stand-ins (same facts as the per-item chec
     expect(r.calls.length).toBe(3);
   });
 
-  it('a unit that does not exist: asked alone for is-enabled, the others still in one call', () => {
+  it('a unit systemd cannot find (no file on its load path, no SysV script): not asked, the others in one call', () => {
     for (const mode of ['abort', 'skip'] as const) {
       const r = both(
         {
@@ -319,9 +345,55 @@ describe('batched probe shell against stand-ins (same facts as the per-item chec
       expect(r.calls.filter((c) => c.startsWith('systemctl'))).toEqual([
         `systemctl is-active ${UNITS.join(' ')}`,
         'systemctl is-enabled dpvs dpvs-hugepages keepalived',
+      ]);
+      // the legacy check asked it, and systemctl printed nothing on stdout (its error on stderr)
+      expect(r.legacyCalls).toContain('systemctl is-enabled --quiet dpvs-deploy-bind');
+    }
+  });
+
+  it('a unit only another load-path directory, a mask or a SysV script knows: asked alone, as before', () => {
+    for (const mode of ['abort', 'skip'] as const) {
+      const r = both(
+        {
+          dpkg: [],
+          units: [
+            'dpvs active enabled',
+            'dpvs-deploy-bind inactive masked',
+            'dpvs-hugepages active enabled',
+            'keepalived inactive enabled',
+          ],
+          unitFiles: ['dpvs'],
+          masked: ['dpvs-deploy-bind'],
+          otherUnitFiles: ['dpvs-hugepages'],
+          sysv: ['keepalived'],
+          mode,
+        },
+        [],
+        UNITS,
+      );
+      expect(r.facts).toEqual(r.legacy);
+      expect(r.facts.services.keepalived).toEqual({ active: false, enabled: true, unitExists: false });
+      expect(r.facts.services['dpvs-hugepages']).toEqual({ active: true, enabled: true, unitExists: false });
+      expect(r.facts.services['dpvs-deploy-bind']?.enabled).toBe(false);
+      expect(r.calls.filter((c) => c.startsWith('systemctl'))).toEqual([
+        `systemctl is-active ${UNITS.join(' ')}`,
+        'systemctl is-enabled dpvs',
         'systemctl is-enabled dpvs-deploy-bind',
+        'systemctl is-enabled dpvs-hugepages',
+        'systemctl is-enabled keepalived',
       ]);
     }
+  });
+
+  it("the load path asked about is systemd's (upstream sample) and holds the unit directories", () => {
+    const sample = JSON.parse(
+      readFileSync(new URL('../fixtures/upstream/systemd/unit-paths.json', import.meta.url), 'utf8'),
+    ) as { unitPaths: string[]; isEnabledUnknownUnit: { stdout: string[]; exit: number } };
+    expect([...UNIT_LOAD_PATH]).toEqual(sample.unitPaths);
+    for (const d of UNIT_DIRS) expect(UNIT_LOAD_PATH).toContain(d);
+    // what a skipped call would have given: no state on stdout ("-"), a non-zero exit
+    expect(sample.isEnabledUnknownUnit.stdout).toEqual([]);
+    expect(sample.isEnabledUnknownUnit.exit).not.toBe(0);
   });
 
   it('a batch without one line per unit is not used: each unit is asked alone, same facts', () => {
