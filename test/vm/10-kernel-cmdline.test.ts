@@ -11,8 +11,9 @@
  * 2 MB pages on both nodes (the kernel's own "pre-allocated 128 pages" at boot, not the runtime unit's); vfio-pci then binds a NIC (no no-IOMMU mode: Debian's kernel has none);
  * a second apply changes nothing and does not reboot; rollback restores the command line (and reboots).
  *
- * The same reboot is the persistence check of what earlier tests and this apply persisted (hugepages
- * unit and mount, toa/uoa with parameters): it must all be back, and verify exits 0.
+ * The same reboot is the persistence check (it replaced 09-reboot's own reboot): an apply of 03-toa's
+ * inventory first sets up and persists hugepages (unit, mount) and toa/uoa with parameters; after the
+ * tool's reboot they must all be back, and verify exits 0.
  *
  * 2 MB pages, not 1 GB: each of the guest's two NUMA nodes has 1 GiB of memory, so a 1 GB page cannot
  * be reserved on a node and leave the kernel anything; the boot-time path (hugepagesz/hugepages on the
@@ -22,15 +23,14 @@ import { describe, expect, it } from 'vitest';
 import { HUGEPAGES_PER_NODE } from './inventory.js';
 import { dpvsDeploy, inventoryVariant, missingTasks, unavailable, vm, type Vm } from './harness.js';
 import { vmSources } from './fixtures.js';
+import { toaInventory } from './variants.js';
 import { boots } from './vm.js';
 
 const off = unavailable();
 
 /**
- * vm1 as a realserver with toa and uoa (03-toa's variant) and the kernel arguments. The toa/uoa and
- * hugepages settings make the tool's reboot also the persistence check: what earlier tests (02, 03) and
- * this apply persisted (the hugepages oneshot unit and fstab mount, toa/uoa in modules-load.d with uoa's
- * parameters in modprobe.d) must come back through the real boot, and verify must find it all.
+ * vm1 as a realserver with toa and uoa (03-toa's variant) and the kernel arguments, so that verify after
+ * the reboot checks the persisted hugepages and toa/uoa too.
  */
 async function kernelInventory(): Promise<string> {
   const src = await vmSources();
@@ -82,6 +82,11 @@ describe.skipIf(off !== null)(`kernel boot arguments${off ? ` (SKIPPED: ${off})`
     const missing = await missingTasks('kernel-cmdline');
     if (missing) return ctx.skip(missing);
     const g = await vm();
+    // first the same host without kernel arguments (03-toa's inventory): hugepages and toa/uoa set up and
+    // persisted BEFORE the reboot below, so that reboot is also the check that they come back through a
+    // real boot (the tasks after kernel-cmdline run after its reboot and would set them up again)
+    const pre = await dpvsDeploy(['apply', await toaInventory(), '--yes']);
+    expect(pre.code, pre.all).toBe(0);
     const inv = await kernelInventory();
     const before = await bootId(g);
     const grubBefore = await grubLine(g);
@@ -127,8 +132,9 @@ describe.skipIf(off !== null)(`kernel boot arguments${off ? ` (SKIPPED: ${off})`
           ).trim(),
         ),
       ).toBe(HUGEPAGES_PER_NODE);
-    // what the tool persisted came back through the real boot: the hugepages oneshot unit ran in this
-    // boot, the hugetlbfs mount from fstab, toa and uoa from modules-load.d with uoa's parameter
+    // what the tool persisted before the reboot came back through the real boot: the hugepages oneshot
+    // unit ran in this boot, the hugetlbfs mount from fstab, toa and uoa from modules-load.d with uoa's
+    // parameter from modprobe.d
     expect((await g2.must('systemctl is-active dpvs-hugepages.service')).trim()).toBe('active');
     expect(await g2.must('findmnt -n -t hugetlbfs -o TARGET')).toMatch(/^\/dev\/hugepages$/m);
     const modules = await g2.must('cat /proc/modules');
