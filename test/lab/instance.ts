@@ -95,7 +95,13 @@ export function allocateOctet(
   isUp: (name: string) => boolean = labIsUp,
 ): number {
   if (fixedOctet(name) !== null) throw new Error(`instance ${name} has a fixed octet`);
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+  } catch (e) {
+    throw new Error(
+      `DPVS_LAB_INSTANCE=${name}: cannot create the lab subnet record ${dir} (${(e as NodeJS.ErrnoException).code ?? String(e)}); the lab runs as root, or set DPVS_LAB_ALLOCATION_DIR to a directory every lab on this machine uses`,
+    );
+  }
   const order = poolOrder(name);
   const own = order.find((o) => readRecord(recordFile(dir, o)) === name);
   if (own !== undefined) {
