@@ -1,5 +1,6 @@
 /**
  * npm run build && flock /tmp/dpvs-lab.lock node dist/bench/realkernel.js [--hosts 10,50,100] [--reps 3]
+ *   [--tools plan,floor,role-play,raw] [--reps-max N] [--connect-timeout 300]
  *
  * The cost of a fleet check on hosts with a REAL kernel: N network namespaces (their own lab instance,
  * DPVS_LAB_INSTANCE=rk: namespaces ddrk-*, its own /16), each running its own sshd as PID 1 of its own

@@ -2,11 +2,14 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { Inventory } from '../../src/inventory/schema.js';
+import { DEFAULT_OCTET, LAB_INSTANCE, SUBNET_OCTET } from './instance.js';
 import { inventoryYaml, labInventory } from './inventory.js';
 import { labPaths } from './paths.js';
 import { dpdkNics, labProfiles } from './profiles.js';
 
-const paths = labPaths();
+// inventories/lab.yaml is the DEFAULT lab's, whatever DPVS_LAB_INSTANCE this run has: its paths and
+// its 10.241.0.0/16 (another instance's inventory is written by `up`, with its own addresses)
+const paths = labPaths(undefined, '');
 const invPaths = {
   inventoryFile: paths.defaultInventory,
   identity: paths.identity,
@@ -19,15 +22,35 @@ describe('lab inventory', () => {
     const doc: unknown = parse(readFileSync(paths.defaultInventory, 'utf8'));
     const r = Inventory.safeParse(doc);
     expect(r.success, r.success ? '' : JSON.stringify(r.error.issues)).toBe(true);
-    const profiles = labProfiles();
+    const profiles = labProfiles(undefined, DEFAULT_OCTET);
     expect(doc).toEqual(labInventory(profiles, invPaths));
     expect(Object.keys((doc as { hosts: object }).hosts)).toEqual(['lb1', 'lb2', 'rs1', 'rs2', 'client1']);
   });
 
   it('points SSH at the lab key and known_hosts relative to inventories/', () => {
-    const inv = labInventory(labProfiles(), invPaths);
+    const inv = labInventory(labProfiles(undefined, DEFAULT_OCTET), invPaths);
     expect(inv.defaults?.ssh?.identity_file).toBe('../.lab/ssh/id_ed25519');
     expect(inv.defaults?.ssh?.known_hosts).toBe('../.lab/ssh/known_hosts');
+  });
+
+  it("this run's instance: its own state directory and /16 (the default's when DPVS_LAB_INSTANCE is unset)", () => {
+    const own = labPaths();
+    const inv = labInventory(labProfiles(), {
+      inventoryFile: own.defaultInventory,
+      identity: own.identity,
+      knownHosts: own.knownHosts,
+      fixtures: own.www,
+    });
+    const hosts = Object.values(inv.hosts ?? {}) as Array<{ address?: string }>;
+    expect(hosts.map((h) => h.address)).toEqual([1, 2, 3, 4, 5].map((i) => `10.${SUBNET_OCTET}.1.${i}`));
+    if (LAB_INSTANCE) {
+      expect(SUBNET_OCTET).not.toBe(DEFAULT_OCTET);
+      expect(own.defaultInventory).toBe(own.instanceInventory);
+      expect(inv.defaults?.ssh?.identity_file).toBe('ssh/id_ed25519');
+    } else {
+      expect(SUBNET_OCTET).toBe(DEFAULT_OCTET);
+      expect(own.defaultInventory).toBe(paths.defaultInventory);
+    }
   });
 
   it('a 100-host lab inventory validates, with unique addresses and DPDK NICs never the management or Mellanox NIC', () => {

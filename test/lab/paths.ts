@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LAB_INSTANCE, STATE_DIR } from './instance.js';
+import { LAB_INSTANCE, stateDir } from './instance.js';
 
 /** The repository root: the nearest directory above this module holding package.json. */
 export function repoRoot(): string {
@@ -41,8 +41,9 @@ export interface LabPaths {
   instanceInventory: string;
 }
 
-export function labPaths(root: string = repoRoot()): LabPaths {
-  const lab = join(root, STATE_DIR);
+/** The paths of this process's instance, or of `instance` ('' for the default lab). */
+export function labPaths(root: string = repoRoot(), instance: string = LAB_INSTANCE): LabPaths {
+  const lab = join(root, stateDir(instance));
   const ssh = join(lab, 'ssh');
   const run = join(lab, 'run');
   return {
@@ -60,7 +61,7 @@ export function labPaths(root: string = repoRoot()): LabPaths {
     fakeMount: join(run, 'fk'),
     hostInit: resolve(root, 'test', 'lab', 'host-init.py'),
     // the default lab's is committed; another instance's is written by `up` (its own addresses)
-    defaultInventory: LAB_INSTANCE ? join(lab, 'inventory.yaml') : join(root, 'inventories', 'lab.yaml'),
+    defaultInventory: instance ? join(lab, 'inventory.yaml') : join(root, 'inventories', 'lab.yaml'),
     instanceInventory: join(lab, 'inventory.yaml'),
   };
 }

@@ -12,9 +12,9 @@ export const LAB_BRIDGE_ADDRESS = `10.${SUBNET_OCTET}.0.1`;
 export const LAB_UPLINK_ADDRESS = `10.${SUBNET_OCTET}.0.254`;
 export const LAB_PREFIX_LEN = 16;
 
-/** 10.241.1.1 for index 0, ... 10.241.1.254, then 10.241.2.1, ... (the instance's /16) */
-export function hostAddress(index: number): string {
-  return `10.${SUBNET_OCTET}.${1 + Math.floor(index / 254)}.${(index % 254) + 1}`;
+/** 10.241.1.1 for index 0, ... 10.241.1.254, then 10.241.2.1, ... (the instance's /16, or `octet`'s) */
+export function hostAddress(index: number, octet: number = SUBNET_OCTET): string {
+  return `10.${octet}.${1 + Math.floor(index / 254)}.${(index % 254) + 1}`;
 }
 
 interface OsInfo {
@@ -186,11 +186,12 @@ function makeProfile(
   role: LabHostProfile['roles'][number],
   index: number,
   v: Variant,
+  octet: number,
 ): LabHostProfile {
   return {
     name,
     roles: [role],
-    address: hostAddress(index),
+    address: hostAddress(index, octet),
     os: v.osInfo.os,
     kernel: v.osInfo.kernel,
     kernelHeaders: v.kernelHeaders,
@@ -284,16 +285,21 @@ function applyKernels(out: LabHostProfile[], shape: LabShape): void {
 
 export const DEFAULT_SHAPE: LabShape = { balancers: 2, realservers: 2 };
 
-/** Profiles for a lab of `balancers` lbN, `realservers` rsN and one client1, addressed in that order. */
-export function labProfiles(shape: LabShape = DEFAULT_SHAPE): LabHostProfile[] {
+/**
+ * Profiles for a lab of `balancers` lbN, `realservers` rsN and one client1, addressed in that order in
+ * this process's instance's /16 (or 10.`octet`.0.0/16: DEFAULT_OCTET for the default lab's).
+ */
+export function labProfiles(shape: LabShape = DEFAULT_SHAPE, octet: number = SUBNET_OCTET): LabHostProfile[] {
   const out: LabHostProfile[] = [];
   for (let b = 0; b < shape.balancers; b++) {
-    out.push(makeProfile(`lb${b + 1}`, 'balancer', out.length, BALANCER_VARIANTS[b % 2] as Variant));
+    out.push(makeProfile(`lb${b + 1}`, 'balancer', out.length, BALANCER_VARIANTS[b % 2] as Variant, octet));
   }
   for (let r = 0; r < shape.realservers; r++) {
-    out.push(makeProfile(`rs${r + 1}`, 'realserver', out.length, REALSERVER_VARIANTS[r % 2] as Variant));
+    out.push(
+      makeProfile(`rs${r + 1}`, 'realserver', out.length, REALSERVER_VARIANTS[r % 2] as Variant, octet),
+    );
   }
-  out.push(makeProfile('client1', 'client', out.length, CLIENT_VARIANT));
+  out.push(makeProfile('client1', 'client', out.length, CLIENT_VARIANT, octet));
   if (shape.realHugepages !== undefined) {
     const host = out.find((p) => p.name === shape.realHugepages);
     if (!host) throw new Error(`--real-hugepages: no host named ${shape.realHugepages} in this lab`);
