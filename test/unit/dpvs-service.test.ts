@@ -16,6 +16,7 @@ import { dpvsLayout } from '../../src/desired/layout.js';
 import type { PlanContext, Task } from '../../src/plan/task.js';
 import { inventoryOf, planContext, r630, r630Host, R630_PORTS } from '../support/facts-builder.js';
 import { UNIT_GONE_EXIT, unitGoneCommand, unitStartCommand } from '../../src/tasks/cause.js';
+import { fleetOf } from '../../src/plan/fleet.js';
 
 const SRC = { url: 'http://10.241.0.1:8080/dpvs-1.9.10.tar.gz', sha256: 'a'.repeat(64) };
 const host = r630Host({ dpvs: { version: '1.9.10', source: SRC } });
@@ -159,7 +160,12 @@ describe('dpvs-service task', () => {
     const inv = inventoryOf([host]);
     inv.doc.rollout = { serial: 1, rollback_on_health_failure: true };
     const h2: ResolvedHost = { ...host, dpvs: { ...host.dpvs, pktpool_size: 1048575 } };
-    const ctx: PlanContext = { host: h2, inventory: inv, facts: f, fleet: new Map([[h2.name, f]]) };
+    const ctx: PlanContext = {
+      host: h2,
+      inventory: inv,
+      facts: f,
+      fleet: fleetOf(inv, new Map([[h2.name, f]])),
+    };
     const restart = dpvsServiceTask.plan(ctx).changes.find((c) => c.id === 'dpvs-service/restart')!;
     const wait = restart.steps.find((s) => s.kind === 'wait');
     const onFailure = wait && wait.kind === 'wait' ? (wait.onFailure ?? '') : '';
