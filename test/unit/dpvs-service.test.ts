@@ -64,7 +64,12 @@ describe('dpvs-service task', () => {
     expect(wait && wait.kind === 'wait' && wait.onFailure).toContain('journalctl -u dpvs -n 50');
     expect(wait && wait.kind === 'wait' && wait.giveUpCode).toBe(UNIT_GONE_EXIT);
     expect(wait && wait.kind === 'wait' && wait.command).toContain(unitGoneCommand('dpvs'));
-    expect(execs(svc[0]!)).toEqual(['systemctl daemon-reload', 'systemctl enable dpvs']);
+    // the unit's directory first (a managed file: src/plan/ops/managed-file.ts), then reload and enable
+    expect(execs(svc[0]!)).toEqual([
+      'mkdir -p /etc/systemd/system',
+      'systemctl daemon-reload',
+      'systemctl enable dpvs',
+    ]);
   });
 
   it('the unit runs dpvs with -c -p -x and EAL -a in device order, LimitNOFILE from host.nofile', () => {
