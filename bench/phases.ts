@@ -21,6 +21,7 @@ import { renderHostPlan, renderPlanSummary } from '../src/cli/views/plan.js';
 import { connectHost } from '../src/transport/connect.js';
 import type { Transport } from '../src/transport/types.js';
 import { median } from './measure.js';
+import { fleetOf } from '../src/plan/fleet.js';
 
 export interface Phases {
   hosts: number;
@@ -103,6 +104,7 @@ async function main(): Promise<void> {
   for (const [h, out] of outputs) facts.set(h, parseProbeOutput(out));
   const tParsed = performance.now();
 
+  const fleet = fleetOf(inv, facts);
   const plans = inv.hosts
     .filter((h) => facts.has(h.name))
     .map((h) =>
@@ -110,7 +112,7 @@ async function main(): Promise<void> {
         host: h,
         inventory: inv,
         facts: facts.get(h.name) as Facts,
-        fleet: facts,
+        fleet,
         tasks: tasksForRoles(h.roles),
         preflight: runPreflight,
       }),

@@ -5,7 +5,7 @@
  * the tutorial's R630 balancer, all needing the same DPDK and DPVS build, so every host is in one
  * build-once group (the case where a per-host scan of the fleet costs most). No SSH, no lab.
  *
- * Each repetition is a fresh plan run (a new fleet Map, as the engine builds one per run); the table
+ * Each repetition is a fresh plan run (a new Fleet, as planFleet builds one per run); the table
  * gives the median of the repetitions: CPU time (user + system, process.cpuUsage) and wall time of the
  * whole plan per host, and the CPU time of the build-once decisions alone (DPDK build role and DPVS
  * provisioning of every host, the part that scanned the fleet per host). Prints a markdown table.
@@ -20,6 +20,7 @@ import { buildDecision } from '../src/tasks/dpdk/build-role.js';
 import { COMPILER_OUTPUT } from '../src/tasks/dpdk/stamp.js';
 import { provisionOf, releaseOf } from '../src/tasks/dpvs/release.js';
 import { inventoryOf, r630, r630Host } from '../test/support/facts-builder.js';
+import { fleetOf } from '../src/plan/fleet.js';
 
 const SHA = 'a'.repeat(64);
 
@@ -28,7 +29,7 @@ function arg(name: string, fallback: string): string {
   return i > 0 ? (process.argv[i + 1] ?? fallback) : fallback;
 }
 
-function fleetOf(n: number): { hosts: ResolvedHost[]; facts: Facts[] } {
+function syntheticFleet(n: number): { hosts: ResolvedHost[]; facts: Facts[] } {
   const hosts: ResolvedHost[] = [];
   const facts: Facts[] = [];
   const base = r630().output(COMPILER_OUTPUT, 'gcc (Debian 12.2.0-14) 12.2.0\n').build();
@@ -68,7 +69,8 @@ interface Run {
 
 function planRun(hosts: ResolvedHost[], facts: Facts[]): Run {
   const inventory = inventoryOf(hosts);
-  const fleet = new Map(hosts.map((h, i) => [h.name, facts[i] as Facts]));
+  const byName = new Map(hosts.map((h, i) => [h.name, facts[i] as Facts]));
+  const fleet = fleetOf(inventory, byName);
   const tasks = tasksForRoles(['balancer']);
   let changes = 0;
   const c0 = cpuMs();
@@ -77,7 +79,7 @@ function planRun(hosts: ResolvedHost[], facts: Facts[]): Run {
     const p = planHost({
       host: h,
       inventory,
-      facts: fleet.get(h.name) as Facts,
+      facts: byName.get(h.name) as Facts,
       fleet,
       tasks,
       preflight: runPreflight,
@@ -90,13 +92,14 @@ function planRun(hosts: ResolvedHost[], facts: Facts[]): Run {
 /** The build-once decisions of every host of one plan run, alone. */
 function decisionsRun(hosts: ResolvedHost[], facts: Facts[]): number {
   const inventory = inventoryOf(hosts);
-  const fleet = new Map(hosts.map((h, i) => [h.name, facts[i] as Facts]));
+  const byName = new Map(hosts.map((h, i) => [h.name, facts[i] as Facts]));
+  const fleet = fleetOf(inventory, byName);
   const releases = hosts.map((h) => releaseOf(h, inventory));
   const c0 = cpuMs();
   hosts.forEach((h, i) => {
-    const f = fleet.get(h.name) as Facts;
+    const f = byName.get(h.name) as Facts;
     buildDecision({ host: h, inventory, facts: f, fleet });
-    provisionOf(h, inventory, fleet, f, releases[i] as ReturnType<typeof releaseOf>);
+    provisionOf(h, fleet, f, releases[i] as ReturnType<typeof releaseOf>);
   });
   return cpuMs() - c0;
 }
@@ -109,11 +112,11 @@ function main(): void {
     '|---:|---:|---:|---:|---:|',
   ];
   // warm-up: JIT and module caches, so the first size is not charged for them
-  const warm = fleetOf(10);
+  const warm = syntheticFleet(10);
   planRun(warm.hosts, warm.facts);
   decisionsRun(warm.hosts, warm.facts);
   for (const n of sizes) {
-    const { hosts, facts } = fleetOf(n);
+    const { hosts, facts } = syntheticFleet(n);
     const runs: Run[] = [];
     const decisions: number[] = [];
     for (let r = 0; r < reps; r++) {

@@ -20,6 +20,7 @@ import { renderHostPlan, renderPlanSummary } from '../src/cli/views/plan.js';
 import { labPaths } from '../test/lab/paths.js';
 import { labProfiles } from '../test/lab/profiles.js';
 import { writeBenchInventory } from './targets.js';
+import { fleetOf } from '../src/plan/fleet.js';
 
 export interface PlanScale {
   hosts: number;
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
         if (f) fleet.set(h.name, f);
       }
       const t2 = performance.now();
+      const shared = fleetOf(loaded, fleet);
       const plans = loaded.hosts
         .filter((h) => fleet.has(h.name))
         .map((h) =>
@@ -62,7 +64,7 @@ async function main(): Promise<void> {
             host: h,
             inventory: loaded,
             facts: fleet.get(h.name) as Facts,
-            fleet,
+            fleet: shared,
             tasks: tasksForRoles(h.roles),
             preflight: runPreflight,
           }),

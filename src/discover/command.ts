@@ -13,6 +13,7 @@ import { loadInventoryBytes } from '../inventory/load.js';
 import type { SshSettings } from '../inventory/schema.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import type { CheckResult } from '../plan/change.js';
+import { fleetOf } from '../plan/fleet.js';
 import { formatCheck } from '../preflight/format.js';
 import { preflightProbe, runPreflight } from '../preflight/index.js';
 import { connectHost, parseHop } from '../transport/connect.js';
@@ -119,7 +120,7 @@ export function checkDiscovered(d: Discovered, facts: Facts): CheckResult[] {
   }
   const host = inv.hosts.find((h) => h.name === d.name);
   if (!host) throw new UserError(`the discovered inventory lacks host ${d.name}`);
-  return runPreflight({ host, inventory: inv, facts, fleet: new Map([[d.name, facts]]) });
+  return runPreflight({ host, inventory: inv, facts, fleet: fleetOf(inv, new Map([[d.name, facts]])) });
 }
 
 export async function discoverCommand(spec: string, o: DiscoverCliOptions, io: DiscoverIo): Promise<number> {

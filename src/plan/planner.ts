@@ -5,6 +5,7 @@
  */
 import type { Facts } from '../facts/types.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
+import type { Fleet } from './fleet.js';
 import type { Task, PlanContext, TaskPlan } from './task.js';
 import { blockingChecks, plannedStatus, type Change, type CheckResult, type HostPlan } from './change.js';
 import { factsFingerprint } from './fingerprint.js';
@@ -13,7 +14,8 @@ export interface PlanInputs {
   host: ResolvedHost;
   inventory: LoadedInventory;
   facts: Facts;
-  fleet: ReadonlyMap<string, Facts>;
+  /** the run's fleet (one for every host of a planning pass, so its derivations are computed once) */
+  fleet: Fleet;
   tasks: ReadonlyArray<Task>;
   preflight: (ctx: PlanContext) => CheckResult[];
 }

@@ -1,6 +1,7 @@
 import type { Facts, ProbeRequest } from '../facts/types.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import type { Change, CheckResult } from './change.js';
+import type { Fleet } from './fleet.js';
 
 /** Everything a planner may read. Pure data; planners do no I/O. */
 export interface PlanContext {
@@ -8,8 +9,8 @@ export interface PlanContext {
   inventory: LoadedInventory;
   /** Facts as they will be after the earlier tasks' changes of this run (projected). */
   facts: Facts;
-  /** Facts of every host in the run (for fleet-wide decisions such as build-once). */
-  fleet: ReadonlyMap<string, Facts>;
+  /** Every host of the run: its facts and the fleet-wide derivations over them (build-once groups). */
+  fleet: Fleet;
 }
 
 export interface TaskPlan {

@@ -9,6 +9,7 @@ import type { Facts } from '../facts/types.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import { blockingChecks, type Change, type HostPlan } from '../plan/change.js';
 import { verifyTask } from '../plan/planner.js';
+import { fleetOf } from '../plan/fleet.js';
 import type { Task } from '../plan/task.js';
 import type { Transport } from '../transport/types.js';
 import { planBatches } from './batches.js';
@@ -374,7 +375,9 @@ async function runChanges(
         const fresh = await x.reprobe(host, rebooted ? undefined : taskObj);
         rebooted = false;
         x.facts.set(host, fresh);
-        const ctx = { host: hostOf(x, host), inventory: x.inventory, facts: fresh, fleet: x.facts };
+        // verified against a fleet of the refreshed facts (its derivations recomputed, if asked for)
+        const fleet = fleetOf(x.inventory, x.facts);
+        const ctx = { host: hostOf(x, host), inventory: x.inventory, facts: fresh, fleet };
         const problems = !taskObj
           ? []
           : rollback

@@ -7,6 +7,7 @@ import type { Facts } from '../facts/types.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import { unplanned, type HostPlan } from '../plan/change.js';
 import { factsFingerprint } from '../plan/fingerprint.js';
+import { fleetOf } from '../plan/fleet.js';
 import { planHost } from '../plan/planner.js';
 import type { PlanContext, Task } from '../plan/task.js';
 import { runPreflight } from '../preflight/index.js';
@@ -47,13 +48,15 @@ function each(i: FleetInputs, plan: (h: ResolvedHost, facts: Facts) => HostPlan)
   return out;
 }
 
+/** One Fleet for the whole pass: the fleet-wide derivations (build-once groups) are computed once. */
 export function planFleet(i: FleetInputs): Map<string, HostPlan> {
+  const fleet = fleetOf(i.inventory, i.facts);
   return each(i, (host, facts) =>
     planHost({
       host,
       inventory: i.inventory,
       facts,
-      fleet: i.facts,
+      fleet,
       tasks: i.tasks.get(host.name) ?? [],
       preflight: runPreflight,
     }),
@@ -62,8 +65,9 @@ export function planFleet(i: FleetInputs): Map<string, HostPlan> {
 
 /** The inverse changes of every reversible task, in reverse playbook order. */
 export function planFleetRollback(i: FleetInputs): Map<string, HostPlan> {
+  const fleet = fleetOf(i.inventory, i.facts);
   return each(i, (host, facts) => {
-    const ctx: PlanContext = { host, inventory: i.inventory, facts, fleet: i.facts };
+    const ctx: PlanContext = { host, inventory: i.inventory, facts, fleet };
     const changes = [...(i.tasks.get(host.name) ?? [])]
       .reverse()
       .flatMap((t) => t.rollback?.(ctx).changes ?? []);

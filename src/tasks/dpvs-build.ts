@@ -87,7 +87,7 @@ export const dpvsBuildTask: Task = {
     const changes: Change[] = [];
 
     if (!releaseInstalled(r, facts)) {
-      const how = provisionOf(host, inventory, fleet, facts, r);
+      const how = provisionOf(host, fleet, facts, r);
       changes.push({
         id: `dpvs-build/release/${r.id}`,
         task: DPVS_BUILD_TASK,

@@ -5,7 +5,7 @@
  */
 import { parseDpvsConf, renderDpvsConf, unifiedDiff } from '../dpvsconf/index.js';
 import type { ResolvedHost } from '../inventory/types.js';
-import type { Change } from '../plan/change.js';
+import { managedFile } from '../plan/ops/managed-file.js';
 import { sh } from '../transport/quote.js';
 import { desiredConf, sha256 } from './dpvs/desired-conf.js';
 import { confBackupPath, restartSteps, rollbackNeeds } from './dpvs/rollback.js';
@@ -37,28 +37,27 @@ export const dpvsConfTask: Task = {
     const l = layoutOf(host);
     const want = desiredConf(host, facts);
     const cur = facts.files[l.confPath];
-    if (cur?.exists && cur.content === want.text) return { changes: [] };
     const before = cur?.exists ? (cur.content ?? '') : null;
     const note =
       before !== null && sameSettings(before, want.text) ? ' (formatting only, same settings)' : '';
-    const change: Change = {
-      id: 'dpvs-conf/file',
+    const change = managedFile({
       task: DPVS_CONF_TASK,
-      summary:
-        `${l.confPath}: ${before === null ? 'create' : 'update'} for DPVS ${host.dpvs?.version ?? ''}`.trimEnd() +
-        note,
-      action: before === null ? 'create' : 'update',
-      diff: unifiedDiff(before ?? '', want.text, {
-        oldLabel: before === null ? '/dev/null' : `a${l.confPath}`,
-        newLabel: `b${l.confPath}`,
-      }),
+      id: 'dpvs-conf/file',
+      path: l.confPath,
+      content: want.text,
+      mode: 0o644,
+      current: cur,
+      ...(before !== want.text
+        ? {
+            summary:
+              `${l.confPath}: ${before === null ? 'create' : 'update'} for DPVS ${host.dpvs?.version ?? ''}`.trimEnd() +
+              note,
+          }
+        : {}),
       reversible: before !== null,
       disruptive: dpvsActive(facts),
-      steps: [
-        { kind: 'exec', command: sh`mkdir -p ${l.confPath.slice(0, l.confPath.lastIndexOf('/')) || '/'}` },
-        { kind: 'write', path: l.confPath, content: want.text, mode: 0o644 },
-      ],
-    };
+    });
+    if (!change) return { changes: [] };
     const projected = structuredClone(facts);
     projected.files[l.confPath] = { exists: true, sha256: want.sha256, mode: '0644', content: want.text };
     if (before !== null)

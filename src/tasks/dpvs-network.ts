@@ -11,8 +11,7 @@ import { isBalancer } from '../inventory/roles.js';
 import type { ResolvedHost } from '../inventory/types.js';
 import type { LoadedInventory } from '../inventory/types.js';
 import type { Change } from '../plan/change.js';
-import { unifiedFileDiff } from '../plan/diff.js';
-import { sh } from '../transport/quote.js';
+import { managedFile } from '../plan/ops/managed-file.js';
 import { lbProbe, RESTORE_SCRIPT_PATH } from '../lb/current.js';
 import { keepalivedEnabled, keepalivedOwnsServices } from '../lb/desired.js';
 import { keepalivedSettings } from '../lb/keepalived.js';
@@ -50,23 +49,15 @@ export function restoreScriptFor(host: ResolvedHost, view: LbView): string {
 }
 
 function restoreChange(ctx: PlanContext, view: LbView): Change | null {
-  const script = restoreScriptFor(ctx.host, view);
-  const cur = ctx.facts.files?.[RESTORE_SCRIPT_PATH];
-  if (cur?.content === script) return null;
-  const before = cur?.exists ? (cur.content ?? null) : null;
-  const dir = RESTORE_SCRIPT_PATH.slice(0, RESTORE_SCRIPT_PATH.lastIndexOf('/'));
-  return {
-    id: 'lb/restore-script',
+  return managedFile({
     task: DPVS_NETWORK_TASK,
+    id: 'lb/restore-script',
+    path: RESTORE_SCRIPT_PATH,
+    content: restoreScriptFor(ctx.host, view),
+    mode: 0o755,
+    current: ctx.facts.files?.[RESTORE_SCRIPT_PATH],
     summary: `write ${RESTORE_SCRIPT_PATH} (re-adds LB state after dpvs restarts)`,
-    action: cur?.exists ? 'update' : 'create',
-    diff: unifiedFileDiff(RESTORE_SCRIPT_PATH, before, script),
-    reversible: true,
-    steps: [
-      { kind: 'exec', command: sh`mkdir -p ${dir}` },
-      { kind: 'write', path: RESTORE_SCRIPT_PATH, content: script, mode: 0o755 },
-    ],
-  };
+  });
 }
 
 export function createDpvsNetworkTask(base: LbTaskOptions = {}): Task {

@@ -14,7 +14,7 @@ import { RESTORE_SCRIPT_PATH } from '../lb/current.js';
 import { keepalivedEnabled } from '../lb/desired.js';
 import { KEEPALIVED_CONF_PATH } from '../lb/keepalived.js';
 import type { Change } from '../plan/change.js';
-import { unifiedFileDiff } from '../plan/diff.js';
+import { fileIsCurrent, managedFile } from '../plan/ops/managed-file.js';
 import { sh } from '../transport/quote.js';
 import { desiredConf, sha256 } from './dpvs/desired-conf.js';
 import { onFailureCommand } from './dpvs/health.js';
@@ -89,6 +89,7 @@ export function restartReasons(running: RunningState | null, wanted: RunningStat
   return out;
 }
 
+/** A unit file (daemon-reload after writing it); `extra` steps (enable) run even when it is current. */
 function unitChange(
   id: string,
   path: string,
@@ -98,23 +99,20 @@ function unitChange(
   disruptive: boolean,
 ): Change | null {
   const cur = facts.files[path];
-  if (cur?.exists && cur.content === content && extra.length === 0) return null;
-  const write = !(cur?.exists && cur.content === content);
-  return {
-    id,
+  const current = fileIsCurrent({ content, mode: 0o644, current: cur });
+  return managedFile({
     task: DPVS_SERVICE_TASK,
-    summary: write
-      ? `${path}: ${cur?.exists ? 'update' : 'create'}`
-      : `enable ${path.split('/').pop() ?? path}`,
-    action: cur?.exists ? 'update' : 'create',
-    ...(write ? { diff: unifiedFileDiff(path, cur?.exists ? cur.content : null, content) } : {}),
+    id,
+    path,
+    content,
+    mode: 0o644,
+    current: cur,
+    ...(current ? { summary: `enable ${path.split('/').pop() ?? path}` } : {}),
+    then: [{ kind: 'exec', command: 'systemctl daemon-reload' }, ...extra],
+    force: extra.length > 0,
     disruptive,
-    steps: [
-      ...(write ? [{ kind: 'write' as const, path, content, mode: 0o644 }] : []),
-      { kind: 'exec', command: 'systemctl daemon-reload' },
-      ...extra,
-    ],
-  };
+    reversible: false,
+  });
 }
 
 export const dpvsServiceTask: Task = {

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { atomicWriteFile } from './atomic-write.js';
-import type { TranscriptEvent } from './transcript.js';
+import { putEvent, putLabel, type TranscriptEvent } from './transcript.js';
 import {
   type ExecOptions,
   type ExecResult,
@@ -67,12 +67,7 @@ export class LocalTransport implements Transport {
     const durationMs = Date.now() - start;
     const stdout = String(r.stdout ?? '');
     const stderr = String(r.stderr ?? '');
-    if (timedOut) {
-      const e = new TransportError(
-        this.name,
-        'timeout',
-        `command timed out after ${((timeoutMs ?? 0) / 1000).toFixed(1)} s and was stopped: ${command}`,
-      );
+    const record = (e: Partial<TranscriptEvent>): void =>
       this.o.onTranscript?.({
         host: this.name,
         kind: 'exec',
@@ -82,8 +77,15 @@ export class LocalTransport implements Transport {
         stderr,
         code: null,
         durationMs,
-        error: e.message,
+        ...e,
       });
+    if (timedOut) {
+      const e = new TransportError(
+        this.name,
+        'timeout',
+        `command timed out after ${((timeoutMs ?? 0) / 1000).toFixed(1)} s and was stopped: ${command}`,
+      );
+      record({ error: e.message });
       throw e;
     }
     if (r.exitCode === undefined && r.signal === undefined) {
@@ -92,24 +94,14 @@ export class LocalTransport implements Transport {
     const code = r.exitCode ?? null;
     const result: ExecResult = { stdout, stderr, code, durationMs };
     if (r.signal) result.signal = r.signal;
-    this.o.onTranscript?.({
-      host: this.name,
-      kind: 'exec',
-      command,
-      sudo: false,
-      stdout,
-      stderr,
-      code,
-      durationMs,
-      ...(r.signal ? { signal: r.signal } : {}),
-    });
+    record({ code, ...(r.signal ? { signal: r.signal } : {}) });
     return result;
   }
 
   async put(path: string, content: string | Buffer, options: PutOptions): Promise<void> {
     this.counters.uploads++;
     const start = Date.now();
-    const label = `put ${path} (${Buffer.byteLength(content)} bytes, mode ${options.mode.toString(8).padStart(4, '0')})`;
+    const label = putLabel(path, Buffer.byteLength(content), options.mode, options.owner);
     try {
       await atomicWriteFile(path, content, {
         mode: options.mode,
@@ -124,28 +116,10 @@ export class LocalTransport implements Transport {
       });
     } catch (e) {
       const msg = `${label} failed: ${(e as Error).message}`;
-      this.o.onTranscript?.({
-        host: this.name,
-        kind: 'put',
-        command: label,
-        sudo: false,
-        stdout: '',
-        stderr: msg,
-        code: 1,
-        durationMs: Date.now() - start,
-      });
+      this.o.onTranscript?.({ host: this.name, ...putEvent(label, start, msg) });
       throw new TransportError(this.name, 'sftp', msg);
     }
-    this.o.onTranscript?.({
-      host: this.name,
-      kind: 'put',
-      command: label,
-      sudo: false,
-      stdout: '',
-      stderr: '',
-      code: 0,
-      durationMs: Date.now() - start,
-    });
+    this.o.onTranscript?.({ host: this.name, ...putEvent(label, start) });
   }
 
   async get(path: string): Promise<Buffer> {

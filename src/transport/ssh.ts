@@ -14,9 +14,9 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Client, ClientChannel, SFTPWrapper } from 'ssh2';
 import { quote } from './quote.js';
 import { destroyClient } from './ssh-client.js';
-import { BACKUP_SUFFIX, octalMode, remotePutScript, remoteTempName } from './remote-put.js';
+import { BACKUP_SUFFIX, remotePutScript, remoteTempName } from './remote-put.js';
 import { SUDO_PROBE, type SudoMode, sudoFailure, stdinFor, timeboxCommand, wrapCommand } from './sudo.js';
-import type { TranscriptEvent } from './transcript.js';
+import { putEvent, putLabel, type TranscriptEvent } from './transcript.js';
 import { commandHead } from '../errors.js';
 import {
   type ExecOptions,
@@ -441,7 +441,7 @@ export class SshTransport implements Transport {
     const data = typeof content === 'string' ? Buffer.from(content) : content;
     const keepPrevious = options.keepPrevious !== false;
     const temp = remoteTempName(remotePath, randomBytes(6).toString('hex'));
-    const label = `put ${remotePath} (${data.length} bytes, mode ${octalMode(options.mode)}${options.owner ? `, owner ${options.owner}` : ''})`;
+    const label = putLabel(remotePath, data.length, options.mode, options.owner);
     const mode = await this.resolveSudoMode();
     if (mode !== 'none') {
       const script = remotePutScript({
@@ -487,27 +487,11 @@ export class SshTransport implements Transport {
       } catch (e) {
         await sftpUnlink(sftp, temp).catch(() => undefined);
         const msg = `${label} failed: ${sftpMessage(e, remotePath)}`;
-        this.emit({
-          kind: 'put',
-          command: label,
-          sudo: false,
-          stdout: '',
-          stderr: msg,
-          code: 1,
-          durationMs: Date.now() - start,
-        });
+        this.emit(putEvent(label, start, msg));
         throw e instanceof TransportError ? e : new TransportError(this.name, 'sftp', msg);
       }
     });
-    this.emit({
-      kind: 'put',
-      command: label,
-      sudo: false,
-      stdout: '',
-      stderr: '',
-      code: 0,
-      durationMs: Date.now() - start,
-    });
+    this.emit(putEvent(label, start));
   }
 
   async get(remotePath: string): Promise<Buffer> {

@@ -1,4 +1,6 @@
 /** What the transport reports about each command it runs; the engine writes transcripts from it. */
+import { octalMode } from './remote-put.js';
+
 export interface TranscriptEvent {
   /** Inventory name of the host. */
   host: string;
@@ -17,4 +19,22 @@ export interface TranscriptEvent {
   durationMs: number;
   /** Set when the command did not finish (timeout). */
   error?: string;
+}
+
+/** What a put's transcript shows instead of the content (never the content itself). */
+export function putLabel(path: string, bytes: number, mode: number, owner?: string): string {
+  return `put ${path} (${bytes} bytes, mode ${octalMode(mode)}${owner ? `, owner ${owner}` : ''})`;
+}
+
+/** The transcript record of a put that finished (`failure`: its message, on stderr, code 1). */
+export function putEvent(label: string, start: number, failure?: string): Omit<TranscriptEvent, 'host'> {
+  return {
+    kind: 'put',
+    command: label,
+    sudo: false,
+    stdout: '',
+    stderr: failure ?? '',
+    code: failure === undefined ? 0 : 1,
+    durationMs: Date.now() - start,
+  };
 }

@@ -13,6 +13,7 @@ import { liveControl } from './control.js';
 import type { Facts, FileFacts, ModuleFacts, NicFacts, OsFacts } from '../../src/facts/types.js';
 import type { LoadedInventory, ResolvedHost } from '../../src/inventory/types.js';
 import type { PlanContext } from '../../src/plan/task.js';
+import { fleetOf } from '../../src/plan/fleet.js';
 
 export type OsName = 'debian12' | 'ubuntu22' | 'rocky9' | 'centos7' | 'alma8';
 
@@ -444,5 +445,6 @@ export function inventoryOf(hosts: ResolvedHost[]): LoadedInventory {
 
 /** The context a planner or check sees for one host. */
 export function planContext(host: ResolvedHost, facts: Facts): PlanContext {
-  return { host, inventory: inventoryOf([host]), facts, fleet: new Map([[host.name, facts]]) };
+  const inventory = inventoryOf([host]);
+  return { host, inventory, facts, fleet: fleetOf(inventory, new Map([[host.name, facts]])) };
 }

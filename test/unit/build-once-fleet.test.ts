@@ -1,13 +1,14 @@
 /**
- * Build-once decisions on a large fleet: the fleet is grouped once per plan run (src/tasks/fleet-memo.ts)
- * instead of being scanned for every host. Every host's decision must equal the one the per-host fleet
+ * Build-once decisions on a large fleet: the fleet is grouped once per planning pass (fleet derivations,
+ * src/plan/fleet.ts) instead of being scanned for every host. Every host's decision must equal the one the per-host fleet
  * scan made; the scans are kept here verbatim as the reference.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Facts } from '../../src/facts/types.js';
 import type { LoadedInventory, ResolvedHost } from '../../src/inventory/types.js';
 import {
   buildDecision,
+  dpdkBuildGroups,
   needsBuild as dpdkNeedsBuild,
   type BuildRole,
 } from '../../src/tasks/dpdk/build-role.js';
@@ -35,6 +36,7 @@ import {
   type KmodName,
   type KmodSpec,
 } from '../../src/tasks/toa/spec.js';
+import { fleetOf, type Fleet as PlanFleet } from '../../src/plan/fleet.js';
 import type { PlanContext } from '../../src/plan/task.js';
 import { factsBuilder, inventoryOf, r630, r630Host } from '../support/facts-builder.js';
 
@@ -51,7 +53,7 @@ function refDpdkRole(ctx: PlanContext): BuildRole | null {
       group.push(h.name);
       continue;
     }
-    const f = ctx.fleet.get(h.name);
+    const f = ctx.fleet.facts.get(h.name);
     if (!f) continue;
     const s = dpdkSpec(h, ctx.inventory);
     if (!s) continue;
@@ -99,7 +101,7 @@ function refKmodRole(ctx: PlanContext, spec: KmodSpec, m: KmodName): KmodRole {
   const holders: string[] = [];
   for (const h of ctx.inventory.hosts) {
     if (h.name === ctx.host.name) continue;
-    const f = ctx.fleet.get(h.name);
+    const f = ctx.fleet.facts.get(h.name);
     const s = f ? kmodSpec(h, ctx.inventory) : null;
     if (!f || !s || !s.modules.includes(m) || refusal(h.name, s, f, m)) continue;
     if (kmodStamp(s, f, m) !== stamp) continue;
@@ -240,18 +242,22 @@ function realserverFleet(seed: number): Fleet {
   return { hosts, inventory, fleet, own };
 }
 
-const ctxOf = (w: Fleet, h: ResolvedHost): PlanContext => ({
+/** One planning pass's fleet (as planFleet builds one per run). */
+const pass = (w: Fleet): PlanFleet => fleetOf(w.inventory, w.fleet);
+
+const ctxOf = (w: Fleet, view: PlanFleet, h: ResolvedHost): PlanContext => ({
   host: h,
   inventory: w.inventory,
   facts: w.own.get(h.name) as Facts,
-  fleet: w.fleet,
+  fleet: view,
 });
 
 describe(`build once on a ${N}-host fleet (grouped once per run)`, () => {
   it('DPDK: every host gets the builder the per-host fleet scan chose', () => {
     const w = balancerFleet(7);
-    const roles = w.hosts.map((h) => buildDecision(ctxOf(w, h))?.role ?? null);
-    const ref = w.hosts.map((h) => refDpdkRole(ctxOf(w, h)));
+    const view = pass(w);
+    const roles = w.hosts.map((h) => buildDecision(ctxOf(w, view, h))?.role ?? null);
+    const ref = w.hosts.map((h) => refDpdkRole(ctxOf(w, view, h)));
     expect(roles).toEqual(ref);
     // not a vacuous fleet: several groups, each with one builder and receivers
     const builders = roles.filter((r) => r?.kind === 'build');
@@ -262,8 +268,9 @@ describe(`build once on a ${N}-host fleet (grouped once per run)`, () => {
 
   it('DPVS: every balancer builds or copies from the host the per-host fleet scan chose', () => {
     const w = balancerFleet(11);
+    const view = pass(w);
     const got = w.hosts.map((h) =>
-      provisionOf(h, w.inventory, w.fleet, w.own.get(h.name) as Facts, releaseOf(h, w.inventory)),
+      provisionOf(h, view, w.own.get(h.name) as Facts, releaseOf(h, w.inventory)),
     );
     const ref = w.hosts.map((h) =>
       refProvision(h, w.inventory, w.fleet, w.own.get(h.name) as Facts, releaseOf(h, w.inventory)),
@@ -275,18 +282,36 @@ describe(`build once on a ${N}-host fleet (grouped once per run)`, () => {
 
   it('toa/uoa: every real server gets the builder or holder the per-host fleet scan chose', () => {
     const w = realserverFleet(3);
+    const view = pass(w);
     for (const m of ['toa', 'uoa'] as const) {
       const wanting = w.hosts.filter((h) => kmodSpec(h, w.inventory)?.modules.includes(m));
-      const got = wanting.map((h) => kmodRole(ctxOf(w, h), kmodSpec(h, w.inventory)!, m));
-      const ref = wanting.map((h) => refKmodRole(ctxOf(w, h), kmodSpec(h, w.inventory)!, m));
+      const got = wanting.map((h) => kmodRole(ctxOf(w, view, h), kmodSpec(h, w.inventory)!, m));
+      const ref = wanting.map((h) => refKmodRole(ctxOf(w, view, h), kmodSpec(h, w.inventory)!, m));
       expect(got).toEqual(ref);
       expect(got.some((r) => r.kind === 'receive')).toBe(true);
     }
   });
 
-  it('follows the fleet map when the engine refreshes a host after applying it (no stale grouping)', () => {
+  it('groups once per pass: every host of a pass shares one derivation, a new pass derives again', () => {
+    const w = balancerFleet(13);
+    const derive = vi.spyOn(dpdkBuildGroups, 'derive');
+    try {
+      const view = pass(w);
+      const roles = w.hosts.map((h) => buildDecision(ctxOf(w, view, h))?.role ?? null);
+      expect(roles.filter((r) => r?.kind === 'receive').length).toBeGreaterThan(N / 2);
+      expect(derive).toHaveBeenCalledTimes(1);
+      const again = pass(w);
+      expect(w.hosts.map((h) => buildDecision(ctxOf(w, again, h))?.role ?? null)).toEqual(roles);
+      expect(derive).toHaveBeenCalledTimes(2);
+    } finally {
+      derive.mockRestore();
+    }
+  });
+
+  it('a pass over the refreshed facts (apply verifying a host) sees the refresh (no stale grouping)', () => {
     const w = balancerFleet(5);
-    const first = w.hosts.map((h) => buildDecision(ctxOf(w, h))?.role ?? null);
+    const before = pass(w);
+    const first = w.hosts.map((h) => buildDecision(ctxOf(w, before, h))?.role ?? null);
     // the builder of the first group is applied: its fresh facts hold the build
     const i = first.findIndex((r) => r?.kind === 'build' && r.receivers.length > 0);
     const b = w.hosts[i] as ResolvedHost;
@@ -300,19 +325,29 @@ describe(`build once on a ${N}-host fleet (grouped once per run)`, () => {
     };
     w.fleet.set(b.name, fresh);
     w.own.set(b.name, fresh);
-    const after = w.hosts.map((h) => buildDecision(ctxOf(w, h))?.role ?? null);
-    expect(after).toEqual(w.hosts.map((h) => refDpdkRole(ctxOf(w, h))));
+    // the old pass copied the facts it was made from: it still answers for that snapshot
+    const j = first.findIndex((r) => r?.kind === 'receive' && r.builder === b.name);
+    const receiver = w.hosts[j] as ResolvedHost;
+    expect(buildDecision(ctxOf(w, before, receiver))?.role).toEqual(first[j]);
+    const view = pass(w);
+    const after = w.hosts.map((h) => buildDecision(ctxOf(w, view, h))?.role ?? null);
+    expect(after).toEqual(w.hosts.map((h) => refDpdkRole(ctxOf(w, view, h))));
     expect(after[i]).toEqual({ kind: 'current' });
+    expect(after[j]).not.toEqual(first[j]);
     expect(after).not.toEqual(first);
   });
 
   it('is deterministic: the same inputs in a fresh fleet map give the same decisions', () => {
     const a = balancerFleet(9);
     const b = balancerFleet(9);
-    const roles = (w: Fleet) => w.hosts.map((h) => buildDecision(ctxOf(w, h))?.role ?? null);
+    const roles = (w: Fleet) => {
+      const view = pass(w);
+      return w.hosts.map((h) => buildDecision(ctxOf(w, view, h))?.role ?? null);
+    };
     expect(roles(a)).toEqual(roles(b));
     // planning the hosts in another order changes nothing either
-    const reversed = [...b.hosts].reverse().map((h) => buildDecision(ctxOf(b, h))?.role ?? null);
+    const view = pass(b);
+    const reversed = [...b.hosts].reverse().map((h) => buildDecision(ctxOf(b, view, h))?.role ?? null);
     expect(reversed.reverse()).toEqual(roles(a));
   });
 });

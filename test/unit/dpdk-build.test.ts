@@ -16,6 +16,7 @@ import { dpdkSpec } from '../../src/tasks/dpdk/spec.js';
 import { COMPILER_COMMAND, COMPILER_OUTPUT, expectedStamp, stampHead } from '../../src/tasks/dpdk/stamp.js';
 import type { PlanContext } from '../../src/plan/task.js';
 import { factsBuilder, inventoryOf, r630, r630Host } from '../support/facts-builder.js';
+import { fleetOf } from '../../src/plan/fleet.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'dpdk-build-test-'));
 const ctl = onControl(tmp);
@@ -45,7 +46,12 @@ function facts(): Facts {
 function fleetCtx(hosts: Array<[ResolvedHost, Facts]>, self: string): PlanContext {
   const inv = inventoryOf(hosts.map(([h]) => h));
   const me = hosts.find(([h]) => h.name === self) as [ResolvedHost, Facts];
-  return { host: me[0], inventory: inv, facts: me[1], fleet: new Map(hosts.map(([h, f]) => [h.name, f])) };
+  return {
+    host: me[0],
+    inventory: inv,
+    facts: me[1],
+    fleet: fleetOf(inv, new Map(hosts.map(([h, f]) => [h.name, f]))),
+  };
 }
 
 const commands = (cs: Change[]): string =>

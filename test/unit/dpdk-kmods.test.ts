@@ -30,6 +30,7 @@ import {
 } from '../../src/tasks/kmods.js';
 import { onControl } from '../support/control.js';
 import { inventoryOf, r630, r630Host } from '../support/facts-builder.js';
+import { fleetOf } from '../../src/plan/fleet.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'dpdk-kmods-test-'));
 const ctl = onControl(tmp);
@@ -99,7 +100,8 @@ const on = (release: string): Facts =>
   r630().kernel({ release }).output(COMPILER_OUTPUT, 'gcc (Debian 12.2.0-14) 12.2.0\n').build();
 
 function ctx(h: ResolvedHost, f: Facts): PlanContext {
-  return { host: h, inventory: inventoryOf([h]), facts: f, fleet: new Map([[h.name, f]]) };
+  const inventory = inventoryOf([h]);
+  return { host: h, inventory, facts: f, fleet: fleetOf(inventory, new Map([[h.name, f]])) };
 }
 const commands = (cs: Change[]): string =>
   cs.flatMap((c) => c.steps.map((s) => (s.kind === 'exec' ? s.command : s.kind))).join('\n');

@@ -25,6 +25,7 @@ import { COMPILER_COMMAND, COMPILER_OUTPUT, expectedStamp, stampHead } from '../
 import type { PlanContext } from '../../src/plan/task.js';
 import { buildTargetKey, provisionOf } from '../../src/tasks/dpvs/release.js';
 import { inventoryOf, r630, r630Host } from '../support/facts-builder.js';
+import { fleetOf } from '../../src/plan/fleet.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'dpdk-stamp-test-'));
 const ctl = onControl(tmp);
@@ -65,7 +66,8 @@ function facts(): Facts {
 }
 
 function ctx(h: ResolvedHost, f: Facts): PlanContext {
-  return { host: h, inventory: inventoryOf([h]), facts: f, fleet: new Map([[h.name, f]]) };
+  const inventory = inventoryOf([h]);
+  return { host: h, inventory, facts: f, fleet: fleetOf(inventory, new Map([[h.name, f]])) };
 }
 
 /** Facts of a host that recorded the stamp the planner expects for `h`. */
@@ -226,15 +228,16 @@ describe('DPDK build stamp: the running kernel only where kernel modules are bui
     // a builder on another kernel: this host receives the build instead of building it
     const h1 = host(v1, { march: 'default' });
     const h0 = { ...host(v1, { march: 'default' }), name: 'builder' } as ResolvedHost;
-    const fleet = new Map([
+    const facts = new Map([
       ['builder', on('6.18.44-custom')],
       ['lb1', on('6.1.0-18-amd64')],
     ]);
+    const inventory = inventoryOf([h0, h1]);
     const cs = dpdkBuildTask.plan({
       host: h1,
-      inventory: inventoryOf([h0, h1]),
-      facts: fleet.get('lb1')!,
-      fleet,
+      inventory,
+      facts: facts.get('lb1')!,
+      fleet: fleetOf(inventory, facts),
     }).changes;
     expect(commands(cs)).not.toContain('meson setup');
     expect(
@@ -452,7 +455,7 @@ describe('DPVS build once: the CPU target is the -march named, the flags only fo
       expect(buildTargetKey(fleet.get('lb1')!, march) === buildTargetKey(fleet.get('builder')!, march)).toBe(
         march !== 'native',
       );
-      expect(provisionOf(lb, inv, fleet, fleet.get('lb1')!, releaseOf(lb, inv))).toEqual(expected);
+      expect(provisionOf(lb, fleetOf(inv, fleet), fleet.get('lb1')!, releaseOf(lb, inv))).toEqual(expected);
     }
   });
 });
@@ -477,7 +480,13 @@ describe('rte_kni for a named kernel (-Dkernel_dir): a build host builds the fle
       ['builder', fb],
       ['lb1', fl],
     ]);
-    const cs = dpdkBuildTask.plan({ host: lb, inventory: inventoryOf([b, lb]), facts: fl, fleet }).changes;
+    const inv = inventoryOf([b, lb]);
+    const cs = dpdkBuildTask.plan({
+      host: lb,
+      inventory: inv,
+      facts: fl,
+      fleet: fleetOf(inv, fleet),
+    }).changes;
     expect(
       cs.flatMap((c) => c.steps).some((x) => x.kind === 'copy-from-host' && x.sourceHost === 'builder'),
     ).toBe(true);
@@ -488,7 +497,13 @@ describe('rte_kni for a named kernel (-Dkernel_dir): a build host builds the fle
     );
     // the builder lacks those headers: the plan says which tree, before building
     fb.outputs[KBUILD_OUTPUT] = { code: 0, stdout: 'fail make: *** No such file or directory.  Stop.\n' };
-    const bad = dpdkBuildTask.plan({ host: b, inventory: inventoryOf([b, lb]), facts: fb, fleet }).changes;
+    // a new planning pass: the fleet is grouped again on the changed facts
+    const bad = dpdkBuildTask.plan({
+      host: b,
+      inventory: inv,
+      facts: fb,
+      fleet: fleetOf(inv, fleet),
+    }).changes;
     expect(bad.map((c) => c.summary).join('\n')).toContain(
       'rte_kni cannot be built: /lib/modules/6.1.0-18-amd64/build is not a usable kernel build tree',
     );

@@ -9,6 +9,7 @@ import { RELEASE_STATE } from '../../src/tasks/dpvs/state.js';
 import type { PlanContext } from '../../src/plan/task.js';
 import { inventoryOf, planContext, r630, r630Host } from '../support/facts-builder.js';
 import { unitStartCommand } from '../../src/tasks/cause.js';
+import { fleetOf } from '../../src/plan/fleet.js';
 
 const SHA = 'a'.repeat(64);
 const SRC = { url: 'http://10.241.0.1:8080/dpvs-1.9.10.tar.gz', sha256: SHA };
@@ -31,7 +32,12 @@ function installed(f: Facts, h: ResolvedHost, opts: { current?: boolean; active?
 function fleetCtx(hosts: ResolvedHost[], facts: Facts[], i: number): PlanContext {
   const inventory = inventoryOf(hosts);
   const fleet = new Map(hosts.map((h, j) => [h.name, facts[j] as Facts]));
-  return { host: hosts[i] as ResolvedHost, inventory, facts: facts[i] as Facts, fleet };
+  return {
+    host: hosts[i] as ResolvedHost,
+    inventory,
+    facts: facts[i] as Facts,
+    fleet: fleetOf(inventory, fleet),
+  };
 }
 
 describe('dpvs-build task', () => {

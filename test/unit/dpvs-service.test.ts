@@ -16,6 +16,7 @@ import { dpvsLayout } from '../../src/desired/layout.js';
 import type { PlanContext, Task } from '../../src/plan/task.js';
 import { inventoryOf, planContext, r630, r630Host, R630_PORTS } from '../support/facts-builder.js';
 import { UNIT_GONE_EXIT, unitGoneCommand, unitStartCommand } from '../../src/tasks/cause.js';
+import { fleetOf } from '../../src/plan/fleet.js';
 
 const SRC = { url: 'http://10.241.0.1:8080/dpvs-1.9.10.tar.gz', sha256: 'a'.repeat(64) };
 const host = r630Host({ dpvs: { version: '1.9.10', source: SRC } });
@@ -63,7 +64,12 @@ describe('dpvs-service task', () => {
     expect(wait && wait.kind === 'wait' && wait.onFailure).toContain('journalctl -u dpvs -n 50');
     expect(wait && wait.kind === 'wait' && wait.giveUpCode).toBe(UNIT_GONE_EXIT);
     expect(wait && wait.kind === 'wait' && wait.command).toContain(unitGoneCommand('dpvs'));
-    expect(execs(svc[0]!)).toEqual(['systemctl daemon-reload', 'systemctl enable dpvs']);
+    // the unit's directory first (a managed file: src/plan/ops/managed-file.ts), then reload and enable
+    expect(execs(svc[0]!)).toEqual([
+      'mkdir -p /etc/systemd/system',
+      'systemctl daemon-reload',
+      'systemctl enable dpvs',
+    ]);
   });
 
   it('the unit runs dpvs with -c -p -x and EAL -a in device order, LimitNOFILE from host.nofile', () => {
@@ -159,7 +165,12 @@ describe('dpvs-service task', () => {
     const inv = inventoryOf([host]);
     inv.doc.rollout = { serial: 1, rollback_on_health_failure: true };
     const h2: ResolvedHost = { ...host, dpvs: { ...host.dpvs, pktpool_size: 1048575 } };
-    const ctx: PlanContext = { host: h2, inventory: inv, facts: f, fleet: new Map([[h2.name, f]]) };
+    const ctx: PlanContext = {
+      host: h2,
+      inventory: inv,
+      facts: f,
+      fleet: fleetOf(inv, new Map([[h2.name, f]])),
+    };
     const restart = dpvsServiceTask.plan(ctx).changes.find((c) => c.id === 'dpvs-service/restart')!;
     const wait = restart.steps.find((s) => s.kind === 'wait');
     const onFailure = wait && wait.kind === 'wait' ? (wait.onFailure ?? '') : '';

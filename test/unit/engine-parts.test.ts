@@ -9,6 +9,7 @@ import type { ResolvedHost } from '../../src/inventory/types.js';
 import type { Task } from '../../src/plan/task.js';
 import { factsBuilder, inventoryOf, r630Host } from '../support/facts-builder.js';
 import { execFileSync } from 'node:child_process';
+import { fleetOf } from '../../src/plan/fleet.js';
 
 const h = (name: string, extra: Partial<ResolvedHost> = {}): ResolvedHost => ({
   name,
@@ -108,7 +109,7 @@ describe('planner', () => {
       host,
       inventory: inventoryOf([host]),
       facts,
-      fleet: new Map([[host.name, facts]]),
+      fleet: fleetOf(inventoryOf([host]), new Map([[host.name, facts]])),
       tasks: [first, second],
       preflight: () => [
         { id: 'T-001', severity: 'warning', title: 't', found: 'f', expected: 'e', fix: 'x' },

@@ -28,6 +28,7 @@ import { planHost } from '../../src/plan/planner.js';
 import { GRUB_ORIGINAL, kernelCmdlineTask, projectCfg } from '../../src/tasks/kernel-cmdline.js';
 import { hugepagesTask } from '../../src/tasks/hugepages.js';
 import { factsBuilder, inventoryOf, planContext, r630, r630Host } from '../support/facts-builder.js';
+import { fleetOf } from '../../src/plan/fleet.js';
 
 /** The upstream sample: GRUB on Debian 12 (test/fixtures/upstream/boot/grub-debian12.json). */
 const SAMPLE = JSON.parse(
@@ -364,7 +365,7 @@ describe('kernel-cmdline task', () => {
       host: hh,
       inventory: inventoryOf([hh]),
       facts,
-      fleet: new Map([['lb1', facts]]),
+      fleet: fleetOf(inventoryOf([hh]), new Map([['lb1', facts]])),
       tasks: [kernelCmdlineTask, hugepagesTask],
       preflight: () => [],
     });

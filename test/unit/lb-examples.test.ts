@@ -9,6 +9,7 @@ import { createKeepalivedTask } from '../../src/tasks/keepalived.js';
 import { lbServicesTask } from '../../src/tasks/lb-services.js';
 import type { PlanContext } from '../../src/plan/task.js';
 import { dpvsDownOutputs, emptyFacts, short } from './lb-support.js';
+import { fleetOf } from '../../src/plan/fleet.js';
 
 const examples = ['fullnat-two-arm', 'ha-pair', 'dr', 'snat'];
 const fileOf = (name: string): string =>
@@ -18,7 +19,7 @@ function ctxFor(inv: LoadedInventory, hostName: string): PlanContext {
   const host = inv.hosts.find((h) => h.name === hostName);
   if (!host) throw new Error(`no host ${hostName}`);
   const facts = emptyFacts({ outputs: dpvsDownOutputs() });
-  return { host, inventory: inv, facts, fleet: new Map([[hostName, facts]]) };
+  return { host, inventory: inv, facts, fleet: fleetOf(inv, new Map([[hostName, facts]])) };
 }
 
 function lbCommands(ctx: PlanContext): string[] {

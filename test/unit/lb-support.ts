@@ -4,6 +4,7 @@ import type { Facts } from '../../src/facts/types.js';
 import type { ServiceEntry } from '../../src/inventory/schema.js';
 import type { LoadedInventory, ResolvedHost } from '../../src/inventory/types.js';
 import type { PlanContext } from '../../src/plan/task.js';
+import { fleetOf } from '../../src/plan/fleet.js';
 
 export const fixture = (name: string): string =>
   readFileSync(new URL(`../fixtures/lb/${name}`, import.meta.url), 'utf8');
@@ -123,5 +124,6 @@ export function inventoryOf(hosts: ResolvedHost[], services: ServiceEntry[]): Lo
 }
 
 export function ctxOf(host: ResolvedHost, services: ServiceEntry[], facts: Facts): PlanContext {
-  return { host, inventory: inventoryOf([host], services), facts, fleet: new Map([[host.name, facts]]) };
+  const inventory = inventoryOf([host], services);
+  return { host, inventory, facts, fleet: fleetOf(inventory, new Map([[host.name, facts]])) };
 }

@@ -11,6 +11,7 @@ import { failStep } from '../../src/tasks/dpdk/fail.js';
 import { DPVS_CONF_TASK } from '../../src/tasks/dpvs-conf.js';
 import type { Task } from '../../src/plan/task.js';
 import { factsBuilder, inventoryOf, planContext, r630, r630Host } from '../support/facts-builder.js';
+import { fleetOf } from '../../src/plan/fleet.js';
 
 const plainStyle = makeStyle(false);
 
@@ -64,7 +65,7 @@ describe('a task that cannot plan on a host preflight blocks', () => {
       host,
       inventory: inventoryOf([host]),
       facts,
-      fleet: new Map([[host.name, facts]]),
+      fleet: fleetOf(inventoryOf([host]), new Map([[host.name, facts]])),
       tasks,
       preflight: runPreflight,
     });

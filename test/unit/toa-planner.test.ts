@@ -9,6 +9,7 @@ import { OBSERVED_OUTPUT } from '../../src/tasks/toa/observed.js';
 import { expectedStamp, kmodPaths, kmodSpec, loadConf, optionsConf } from '../../src/tasks/toa/spec.js';
 import type { PlanContext } from '../../src/plan/task.js';
 import { factsBuilder, inventoryOf } from '../support/facts-builder.js';
+import { fleetOf } from '../../src/plan/fleet.js';
 
 const SHA = 'a'.repeat(64);
 const ROCKY = '5.14.0-362.8.1.el9_3.x86_64';
@@ -99,7 +100,7 @@ function fleetCtx(entries: Array<[ResolvedHost, Facts]>, who: string): PlanConte
   const inv = inventoryOf(entries.map(([h]) => h));
   const fleet = new Map(entries.map(([h, f]) => [h.name, f]));
   const [host, facts] = entries.find(([h]) => h.name === who) as [ResolvedHost, Facts];
-  return { host, inventory: inv, facts, fleet };
+  return { host, inventory: inv, facts, fleet: fleetOf(inv, fleet) };
 }
 
 /** Runs a change's one failing step with sh: what the operator reads. */

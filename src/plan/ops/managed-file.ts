@@ -28,6 +28,8 @@ export interface ManagedFile {
   /** Run the change even when the file is as wanted (e.g. the unit it installs is not enabled). */
   force?: boolean;
   disruptive?: boolean;
+  /** Whether `rollback` can restore the kept copy; default true. */
+  reversible?: boolean;
   /** What the plan shows of a content (e.g. a secret masked); default the content itself. */
   display?: (content: string) => string;
 }
@@ -62,8 +64,8 @@ export function managedFile(f: ManagedFile): Change | null {
     ...(contentChanges
       ? { diff: unifiedFileDiff(f.path, before === null ? null : show(before), show(f.content)) }
       : {}),
-    ...(f.disruptive ? { disruptive: true } : {}),
-    reversible: true,
+    ...(f.disruptive !== undefined ? { disruptive: f.disruptive } : {}),
+    reversible: f.reversible ?? true,
     steps: [
       ...(current
         ? []

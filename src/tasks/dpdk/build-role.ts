@@ -3,11 +3,12 @@
  * kernel, CPU target, compiler and inputs) build identical artifacts; among those that need the build,
  * the first by name builds it and packs it, the others receive the pack (copy-from-host). Every host
  * computes the same answer from ctx.fleet, so the decision needs no coordination. The fleet is grouped by
- * stamp once per run (fleet-memo.ts), not scanned again for every host.
+ * stamp once per planning pass (the fleet derivation `dpdkBuildGroups`), not scanned again for every host.
  */
 import type { Facts } from '../../facts/types.js';
 import type { LoadedInventory } from '../../inventory/types.js';
-import { fleetDerived, firstOther, minName, throwFirstOther, type HostError } from '../fleet-memo.js';
+import { firstOther, minName, throwFirstOther, type HostError } from '../build-once.js';
+import type { FleetDerivation } from '../../plan/fleet.js';
 import type { PlanContext } from '../../plan/task.js';
 import { expectedStamp, stampId } from './stamp.js';
 import { dpdkSpec, type DpdkSpec } from './spec.js';
@@ -35,8 +36,8 @@ interface DpdkGroups {
   errors: HostError[];
 }
 
-/** The fleet's hosts grouped by the build they need, once per run (fleet-memo.ts). */
-function dpdkGroups(fleet: ReadonlyMap<string, Facts>, inventory: LoadedInventory): DpdkGroups {
+/** The fleet's hosts grouped by the build they need. */
+function dpdkGroups(inventory: LoadedInventory, fleet: ReadonlyMap<string, Facts>): DpdkGroups {
   const needing = new Map<string, Array<{ name: string }>>();
   const errors: HostError[] = [];
   for (const h of inventory.hosts) {
@@ -58,6 +59,8 @@ function dpdkGroups(fleet: ReadonlyMap<string, Facts>, inventory: LoadedInventor
   return { needing, errors };
 }
 
+export const dpdkBuildGroups: FleetDerivation<DpdkGroups> = { name: 'dpdk-build-groups', derive: dpdkGroups };
+
 export function buildDecision(ctx: PlanContext): BuildDecision | null {
   const spec = dpdkSpec(ctx.host, ctx.inventory);
   if (!spec) return null;
@@ -66,7 +69,7 @@ export function buildDecision(ctx: PlanContext): BuildDecision | null {
   if (!needsBuild(spec, ctx.facts, stamp)) return { spec, stamp, role: { kind: 'current' }, artifact };
   // the group: this host (on its projected facts) and the other hosts of the run that need this build
   const me = ctx.host.name;
-  const groups = fleetDerived(ctx.fleet, ctx.inventory, 'dpdk-build-role', dpdkGroups);
+  const groups = ctx.fleet.derived(dpdkBuildGroups);
   throwFirstOther(groups.errors, me);
   const others = groups.needing.get(stamp) ?? [];
   const builder = minName(me, firstOther(others, me)?.name) as string;

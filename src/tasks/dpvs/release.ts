@@ -16,7 +16,8 @@ import { quote, sh } from '../../transport/quote.js';
 import { parseDpvsVersion } from '../../versions.js';
 import { dpdkLayout, pkgConfigPath } from '../../desired/layout.js';
 import { dpvsVersionOf, isBalancer, layoutOf, pairingOf } from './settings.js';
-import { fleetDerived, firstOther, minName, throwFirstOther, type HostError } from '../fleet-memo.js';
+import { firstOther, minName, throwFirstOther, type HostError } from '../build-once.js';
+import type { Fleet, FleetDerivation } from '../../plan/fleet.js';
 import { dpdkInputsId } from '../dpdk/stamp.js';
 import { loggedBuild } from '../cause.js';
 import { removeOnFailure } from '../dpdk/scripts.js';
@@ -136,8 +137,8 @@ function byName(a: ReleasePeer, b: ReleasePeer): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
-/** The fleet's balancers grouped by build target and release, once per run (fleet-memo.ts). */
-function releaseGroups(fleet: ReadonlyMap<string, Facts>, inventory: LoadedInventory): ReleaseGroups {
+/** The fleet's balancers grouped by build target and release. */
+function groupReleases(inventory: LoadedInventory, fleet: ReadonlyMap<string, Facts>): ReleaseGroups {
   const g: ReleaseGroups = { peers: new Map(), holders: new Map(), releases: new Map(), errors: [] };
   const add = (m: Map<string, ReleasePeer[]>, key: string, peer: ReleasePeer): void => {
     const list = m.get(key);
@@ -172,22 +173,22 @@ function releaseGroups(fleet: ReadonlyMap<string, Facts>, inventory: LoadedInven
   return g;
 }
 
+export const releaseGroups: FleetDerivation<ReleaseGroups> = {
+  name: 'dpvs-release-groups',
+  derive: groupReleases,
+};
+
 /**
  * Build once per identical target: among the balancers of this run that want the same release on the
  * same target, the first (by name) that already has it is the source, else the first one builds. This
  * host builds when it is that host, and copies from it otherwise. This host is judged on `facts` (its
- * projected facts), the others on the fleet's; the fleet is grouped once per run, not scanned per host.
+ * projected facts), the others on the fleet's; the fleet is grouped once per planning pass, not scanned
+ * per host.
  */
-export function provisionOf(
-  host: ResolvedHost,
-  inventory: LoadedInventory,
-  fleet: ReadonlyMap<string, Facts>,
-  facts: Facts,
-  release: ReleasePlan,
-): Provision {
+export function provisionOf(host: ResolvedHost, fleet: Fleet, facts: Facts, release: ReleasePlan): Provision {
   const me = host.name;
   const key = groupKey(buildTargetKey(facts, marchOf(host)), release);
-  const g = fleetDerived(fleet, inventory, 'dpvs-release', releaseGroups);
+  const g = fleet.derived(releaseGroups);
   throwFirstOther(g.errors, me);
   // this host is a peer when its inventory entry is a balancer wanting this very release
   const mine = g.releases.get(me);

@@ -4,11 +4,13 @@
  * build, the first by name compiles it; the others copy it from that host (copy-from-host: the engine
  * starts the builder first and waits). When a host of the run already holds that build, the others
  * copy it from the first such host by name and nothing is compiled. Every host computes the same
- * answer from ctx.fleet, grouped once per run (fleet-memo.ts) rather than scanned again for every host.
+ * answer from ctx.fleet, grouped once per planning pass (the fleet derivations `kmodGroups`) rather than
+ * scanned again for every host.
  */
 import type { Facts } from '../../facts/types.js';
 import type { LoadedInventory } from '../../inventory/types.js';
-import { fleetDerived, firstOther, minName, throwFirstOther, type HostError } from '../fleet-memo.js';
+import { firstOther, minName, throwFirstOther, type HostError } from '../build-once.js';
+import type { FleetDerivation } from '../../plan/fleet.js';
 import type { PlanContext } from '../../plan/task.js';
 import { observe } from './observed.js';
 import { expectedStamp, kmodSpec, type KmodName, type KmodSpec } from './spec.js';
@@ -46,9 +48,9 @@ interface KmodGroups {
   errors: HostError[];
 }
 
-/** The fleet's hosts that can load module m, grouped by build stamp, once per run (fleet-memo.ts). */
-function kmodGroups(m: KmodName) {
-  return (fleet: ReadonlyMap<string, Facts>, inventory: LoadedInventory): KmodGroups => {
+/** The fleet's hosts that can load module m, grouped by build stamp. */
+function groupsOf(m: KmodName) {
+  return (inventory: LoadedInventory, fleet: ReadonlyMap<string, Facts>): KmodGroups => {
     const g: KmodGroups = { needing: new Map(), holding: new Map(), errors: [] };
     for (const h of inventory.hosts) {
       const f = fleet.get(h.name);
@@ -72,16 +74,16 @@ function kmodGroups(m: KmodName) {
   };
 }
 
-const GROUPERS: Record<KmodName, ReturnType<typeof kmodGroups>> = {
-  toa: kmodGroups('toa'),
-  uoa: kmodGroups('uoa'),
+export const kmodGroups: Record<KmodName, FleetDerivation<KmodGroups>> = {
+  toa: { name: 'kmod-build-groups/toa', derive: groupsOf('toa') },
+  uoa: { name: 'kmod-build-groups/uoa', derive: groupsOf('uoa') },
 };
 
 export function kmodRole(ctx: PlanContext, spec: KmodSpec, m: KmodName): KmodRole {
   const stamp = expectedStamp(spec, ctx.facts, m);
   if (!needsBuild(spec, ctx.facts, m)) return { kind: 'current' };
   const me = ctx.host.name;
-  const g = fleetDerived(ctx.fleet, ctx.inventory, `toa-kmod-role/${m}`, GROUPERS[m]);
+  const g = ctx.fleet.derived(kmodGroups[m]);
   throwFirstOther(g.errors, me);
   // a host of the run already has this build: copy it from there, build nothing
   const holder = firstOther(g.holding.get(stamp) ?? [], me);
