@@ -337,6 +337,22 @@ describe(`build once on a ${N}-host fleet (grouped once per run)`, () => {
     expect(after).not.toEqual(first);
   });
 
+  it('a Fleet copies the facts at its first read (apply makes one per verified task; most never read it)', () => {
+    const w = balancerFleet(3);
+    const view = pass(w);
+    const [a, b] = w.hosts as [ResolvedHost, ResolvedHost];
+    const fresh = structuredClone(w.fleet.get(a.name) as Facts);
+    w.fleet.set(a.name, fresh);
+    // not read yet: the first read sees the map as it is then
+    expect(view.facts.get(a.name)).toBe(fresh);
+    // read: later changes to the map no longer reach it
+    const n = w.fleet.size;
+    w.fleet.delete(b.name);
+    expect(view.facts.has(b.name)).toBe(true);
+    expect(view.facts.size).toBe(n);
+    expect(w.fleet.size).toBe(n - 1);
+  });
+
   it('is deterministic: the same inputs in a fresh fleet map give the same decisions', () => {
     const a = balancerFleet(9);
     const b = balancerFleet(9);
