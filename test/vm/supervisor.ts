@@ -17,23 +17,18 @@ import { appendFileSync, closeSync, existsSync, openSync, readFileSync, statSync
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bootFromDisk } from './diskboot.js';
+import type { VmPaths } from './paths.js';
 import { qemuArgs, wrapperArgv } from './qemu.js';
 
-export interface SupervisorConfig {
-  run: string;
-  overlay: string;
-  pidFile: string;
-  serialLog: string;
-  qemuLog: string;
-  monitor: string;
+/** The run's files it works with (as VmPaths names and documents them), the SSH port and its time limit. */
+export type SupervisorConfig = Pick<
+  VmPaths,
+  'run' | 'overlay' | 'pidFile' | 'serialLog' | 'qemuLog' | 'monitor' | 'bootLog' | 'stopFile'
+> & {
   sshPort: number;
-  /** one JSON line per boot */
-  bootLog: string;
-  /** when this file exists, no further boot is started */
-  stopFile: string;
   /** the whole run's time limit (seconds) */
   timeoutS: number;
-}
+};
 
 export type BootEnd = 'reboot' | 'poweroff' | 'other';
 
