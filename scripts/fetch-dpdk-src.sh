@@ -69,13 +69,21 @@ for w in "${want[@]}"; do if [ "$w" = kmods ]; then kmods=1; else rest+=("$w"); 
 want=("${rest[@]+"${rest[@]}"}")
 [ ${#arch[@]} -gt 0 ] || die "no Debian archive entry for '$codename' (main) in /etc/apt/sources.list or /etc/apt/sources.list.d/: cannot derive deb-src entries"
 
+# A private apt under directory $1 (its source list, state and cache; the machine's are untouched): makes
+# its directories and sets the array named $2 to the apt-get/apt-cache options that select it.
+private_apt() {
+  local d=$1
+  mkdir -p "$d/etc/sources.list.d" "$d/etc/preferences.d" "$d/state/lists/partial" "$d/cache/archives/partial"
+  local -n opts=$2
+  opts=(-o "Dir::Etc::SourceList=$d/etc/sources.list" -o "Dir::Etc::SourceParts=$d/etc/sources.list.d"
+        -o "Dir::Etc::Preferences=$d/etc/preferences" -o "Dir::Etc::PreferencesParts=$d/etc/preferences.d"
+        -o "Dir::State=$d/state" -o "Dir::State::status=/dev/null" -o "Dir::Cache=$d/cache"
+        -o "APT::Sandbox::User=root" -o "Acquire::Languages=none" -q)
+}
+
 apt_dir=$CACHE/apt
-mkdir -p "$apt_dir/etc/sources.list.d" "$apt_dir/etc/preferences.d" "$apt_dir/state/lists/partial" \
-  "$apt_dir/cache/archives/partial"
-APT=(-o "Dir::Etc::SourceList=$apt_dir/etc/sources.list" -o "Dir::Etc::SourceParts=$apt_dir/etc/sources.list.d"
-     -o "Dir::Etc::Preferences=$apt_dir/etc/preferences" -o "Dir::Etc::PreferencesParts=$apt_dir/etc/preferences.d"
-     -o "Dir::State=$apt_dir/state" -o "Dir::State::status=/dev/null" -o "Dir::Cache=$apt_dir/cache"
-     -o "APT::Sandbox::User=root" -o "Acquire::Languages=none" -q)
+APT=()
+private_apt "$apt_dir" APT
 
 sha_of() { sha256sum < "$1" | cut -d' ' -f1; }
 topdir_of() { tar -tf "$1" | awk -F/ 'NR == 1 { print $1 }'; }
@@ -147,12 +155,8 @@ if [ "$kmods" = 1 ]; then
   out=$CACHE/dpdk-kmods-dkms_${kver}.src.tar.gz
   if ! { [ -f "$CACHE/$kdeb" ] && [ "$(sha_of "$CACHE/$kdeb")" = "$ksha" ]; }; then
     deb_dir=$CACHE/apt-deb
-    mkdir -p "$deb_dir/etc/sources.list.d" "$deb_dir/etc/preferences.d" "$deb_dir/state/lists/partial" \
-      "$deb_dir/cache/archives/partial"
-    DEB_APT=(-o "Dir::Etc::SourceList=$deb_dir/etc/sources.list" -o "Dir::Etc::SourceParts=$deb_dir/etc/sources.list.d"
-             -o "Dir::Etc::Preferences=$deb_dir/etc/preferences" -o "Dir::Etc::PreferencesParts=$deb_dir/etc/preferences.d"
-             -o "Dir::State=$deb_dir/state" -o "Dir::State::status=/dev/null" -o "Dir::Cache=$deb_dir/cache"
-             -o "APT::Sandbox::User=root" -o "Acquire::Languages=none" -q)
+    DEB_APT=()
+    private_apt "$deb_dir" DEB_APT
     for a in "${arch[@]}"; do
       uri=${a%%|*}; signed=${a#*|}
       if [ -n "$signed" ]; then printf 'deb [signed-by=%s] %s %s main\n' "$signed" "$uri" "$ksuite"
