@@ -10,9 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InventoryError } from '../../src/errors.js';
 import type { Facts } from '../../src/facts/types.js';
-import { loadInventoryBytes } from '../../src/inventory/load.js';
 import type { ResolvedHost } from '../../src/inventory/types.js';
 import type { Change } from '../../src/plan/change.js';
 import type { PlanContext } from '../../src/plan/task.js';
@@ -30,6 +28,7 @@ import {
 } from '../../src/tasks/kmods.js';
 import { onControl } from '../support/control.js';
 import { inventoryOf, r630, r630Host } from '../support/facts-builder.js';
+import { inventoryErrors } from '../support/inventory-errors.js';
 import { fleetOf } from '../../src/plan/fleet.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'dpdk-kmods-test-'));
@@ -266,15 +265,7 @@ hosts:
     dpdk:
 ${dpdk}
 `;
-  function errors(text: string): string {
-    try {
-      loadInventoryBytes(Buffer.from(text), 'inv.yaml');
-    } catch (e) {
-      if (e instanceof InventoryError) return e.message;
-      throw e;
-    }
-    return '';
-  }
+  const errors = inventoryErrors;
 
   it('accepts {file}, {url, sha256} and the igb_uio parameters', () => {
     expect(

@@ -9,9 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InventoryError } from '../../src/errors.js';
 import type { Facts } from '../../src/facts/types.js';
-import { loadInventoryBytes } from '../../src/inventory/load.js';
 import type { ResolvedHost } from '../../src/inventory/types.js';
 import type { Change } from '../../src/plan/change.js';
 import { dpdkBuildTask, KBUILD_COMMAND, KBUILD_OUTPUT } from '../../src/tasks/dpdk-build.js';
@@ -25,6 +23,7 @@ import { COMPILER_COMMAND, COMPILER_OUTPUT, expectedStamp, stampHead } from '../
 import type { PlanContext } from '../../src/plan/task.js';
 import { buildTargetKey, provisionOf } from '../../src/tasks/dpvs/release.js';
 import { inventoryOf, r630, r630Host } from '../support/facts-builder.js';
+import { inventoryErrorLines, inventoryErrors } from '../support/inventory-errors.js';
 import { fleetOf } from '../../src/plan/fleet.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'dpdk-stamp-test-'));
@@ -339,15 +338,7 @@ hosts:
     dpdk:
       meson_options: ${opts}
 `;
-  function errors(text: string): string[] {
-    try {
-      loadInventoryBytes(Buffer.from(text), 'inv.yaml');
-    } catch (e) {
-      if (e instanceof InventoryError) return e.message.split('\n');
-      throw e;
-    }
-    return [];
-  }
+  const errors = inventoryErrorLines;
 
   it('accepts -Dkey=value entries', () => {
     expect(errors(inv(`['-Ddisable_drivers=net/ice,crypto/*', -Dmax_lcores=64, -Dtests=false]`))).toEqual([]);
@@ -378,15 +369,7 @@ hosts:
     dpvs:
       build_env: ${env}
 `;
-  function errors(text: string): string {
-    try {
-      loadInventoryBytes(Buffer.from(text), 'inv.yaml');
-    } catch (e) {
-      if (e instanceof InventoryError) return e.message;
-      throw e;
-    }
-    return '';
-  }
+  const errors = inventoryErrors;
 
   it('accepts variables, refuses bad names, multi-line values and what dpvs-deploy sets', () => {
     expect(errors(inv(`{ CFLAGS: '-Wno-error=array-bounds -Wno-error=deprecated-declarations' }`))).toBe('');

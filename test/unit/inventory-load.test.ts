@@ -1,18 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { InventoryError } from '../../src/errors.js';
 import { loadInventoryBytes } from '../../src/inventory/load.js';
 import { lookupPairing } from '../../src/versions.js';
+import { inventoryErrorLines } from '../support/inventory-errors.js';
 
 const load = (text: string) => loadInventoryBytes(Buffer.from(text), 'inv.yaml');
-function errors(text: string): string[] {
-  try {
-    load(text);
-  } catch (e) {
-    if (e instanceof InventoryError) return e.message.split('\n');
-    throw e;
-  }
-  return [];
-}
+const errors = inventoryErrorLines;
 
 const merged = `version: 1
 defaults:
