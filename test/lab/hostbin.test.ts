@@ -290,6 +290,17 @@ describe('systemctl stand-in', () => {
     writeFileSync(join(unitDir(h), 'broken.service'), '[Service]\nType=oneshot\nExecStart=/bin/false\n');
   });
 
+  it("is-enabled of a unit nothing names answers as systemd 252 does (upstream sample)", () => {
+    const sample = JSON.parse(
+      readFileSync(new URL('../fixtures/upstream/systemd/unit-paths.json', import.meta.url), 'utf8'),
+    ) as { isEnabledUnknownUnit: { run: string[]; stdout: string[]; stderr: string[]; exit: number } };
+    const want = sample.isEnabledUnknownUnit;
+    const r = run(H('rs1'), 'systemctl', want.run.slice(1));
+    expect(r.status).toBe(want.exit);
+    expect(r.stdout).toBe(want.stdout.map((l) => `${l}\n`).join(''));
+    expect(r.stderr).toBe(want.stderr.map((l) => `${l}\n`).join(''));
+  });
+
   it('starts, enables, restarts with PartOf propagation, and stops services', async () => {
     const h = H('rs1');
     expect(run(h, 'systemctl', ['is-enabled', 'dpvs']).stdout).toBe('disabled\n');
