@@ -290,7 +290,7 @@ describe('systemctl stand-in', () => {
     writeFileSync(join(unitDir(h), 'broken.service'), '[Service]\nType=oneshot\nExecStart=/bin/false\n');
   });
 
-  it("is-enabled of a unit nothing names answers as systemd 252 does (upstream sample)", () => {
+  it('is-enabled of a unit nothing names answers as systemd 252 does (upstream sample)', () => {
     const sample = JSON.parse(
       readFileSync(new URL('../fixtures/upstream/systemd/unit-paths.json', import.meta.url), 'utf8'),
     ) as { isEnabledUnknownUnit: { run: string[]; stdout: string[]; stderr: string[]; exit: number } };
