@@ -1,6 +1,6 @@
 /**
  * docs/reliability.md from the reliability suites' own output (.dpvs-deploy/reliability-results.json,
- * written by test/integration/{faults,hostile,ssh-security}.test.ts and test/unit/inventory-*.test.ts
+ * written by test/integration/{faults,hostile,ssh-security}.test.ts and test/unit/inventory/*.test.ts
  * through recordResult). Run the suites, then `npm run gen:reliability`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -4,7 +4,7 @@ import { allChecks } from './registry.js';
 
 /**
  * Checks test/integration/preflight.test.ts trips on the lab over real SSH with the real CLI (that test
- * asserts this list equals what it trips). Every check also has unit tests (test/unit/preflight-*.test.ts).
+ * asserts this list equals what it trips). Every check also has unit tests (test/unit/preflight/*.test.ts).
  */
 export const LAB_COVERED: readonly string[] = [
   'SYS-001',
@@ -93,7 +93,7 @@ export function renderPreflightDocs(checks: readonly PreflightCheck[] = allCheck
     '',
     '## Test coverage',
     '',
-    'Every check has unit tests on built facts (`test/unit/preflight-*.test.ts`). The checks marked *lab*',
+    'Every check has unit tests on built facts (`test/unit/preflight/*.test.ts`). The checks marked *lab*',
     'are also tripped on the lab over real SSH with the real CLI (`test/integration/preflight.test.ts`):',
     '`plan` exits 1 (for warnings: reports the check), names the check id, the host, found, expected and',
     'the fix, and leaves the host unchanged; a healthy host passes every check and a waived check is',

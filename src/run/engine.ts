@@ -2,7 +2,7 @@
  * The engine ties a run together for the CLI: gather (one connection and one probe exec per host),
  * plan (pure, src/run/plan-fleet.ts) and apply exactly the plan (src/run/apply.ts). It owns the run's
  * connections and the facts it keeps current; each stage is its own unit and is tested on its own
- * (test/unit/engine-*.test.ts, with an in-memory transport).
+ * (test/unit/run/*.test.ts, with an in-memory transport).
  */
 import { probeHost, mergeRequests, overlayFacts } from '../facts/probe.js';
 import type { Facts, ProbeRequest } from '../facts/types.js';

@@ -2,7 +2,7 @@
  * The JSON Schema of every document the CLI prints or writes for machines, generated from zod:
  * `--json` of facts, plan, verify and validate (each with `format` and `format_version`), the run report
  * (`--report-json`) and the saved plan (`plan --out`). Published as schemas/<name>.schema.json and
- * printed by `dpvs-deploy schema --output NAME`; test/unit/json-output.test.ts validates the commands'
+ * printed by `dpvs-deploy schema --output NAME`; test/unit/cli/json-output.test.ts validates the commands'
  * real output against them.
  */
 import { z } from 'zod';

@@ -25,7 +25,7 @@ import {
   type CorpusEntry,
   type Fill,
 } from '../support/upstream-corpus.js';
-import { tutorialHost, tutorialService } from './lb-support.js';
+import { tutorialHost, tutorialService } from './lb/support.js';
 
 const corpus = loadCorpus();
 const byId = (id: string): CorpusEntry => {
