@@ -154,3 +154,33 @@ describe('src/ layering', () => {
     expect(importsOf(text, true)).toEqual(['../run/engine.js', './v.js', './z.js']);
   });
 });
+
+describe('test/unit mirrors src/', () => {
+  const UNIT = resolve(SRC, '..', 'test', 'unit');
+  const dirsUnder = (root: string, rel = ''): string[] =>
+    readdirSync(join(root, rel), { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .flatMap((e) => {
+        const r = rel ? `${rel}/${e.name}` : e.name;
+        return [r, ...dirsUnder(root, r)];
+      });
+
+  it('every folder of test/unit/ is a folder of src/', () => {
+    const src = new Set(dirsUnder(SRC));
+    const strays = dirsUnder(UNIT).filter((d) => !src.has(d));
+    expect(strays).toEqual([]);
+  });
+
+  it('a unit test of a src/ folder sits in that folder, not at the top', () => {
+    // The top holds only the tests of the whole tree (docs/testing.md, "Where the unit tests are").
+    const top = readdirSync(UNIT).filter((f) => f.endsWith('.ts'));
+    expect(top.sort()).toEqual([
+      'architecture.test.ts',
+      'escaping.test.ts',
+      'lab-instance.test.ts',
+      'package.test.ts',
+      'remote-commands.test.ts',
+      'upstream-corpus.test.ts',
+    ]);
+  });
+});
