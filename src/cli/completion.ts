@@ -2,7 +2,7 @@
  * Shell completion scripts for bash and zsh, derived from the commander program itself (its visible
  * commands, options and arguments), so the scripts cannot drift from the CLI.
  */
-import type { Argument, Command, Option } from 'commander';
+import type { Argument, CommandUnknownOpts as Command, Option } from '@commander-js/extra-typings';
 
 export type CompletionShell = 'bash' | 'zsh';
 export const COMPLETION_SHELLS: readonly CompletionShell[] = ['bash', 'zsh'];

@@ -2,7 +2,14 @@
  * dpvs-deploy's command line. Every user error ends as a message and an exit code, never a stack trace
  * (unless --debug).
  */
-import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import {
+  Argument,
+  Command,
+  CommanderError,
+  InvalidArgumentError,
+  Option,
+  type OptionValues,
+} from '@commander-js/extra-typings';
 import { UserError } from '../errors.js';
 import { TransportError } from '../transport/types.js';
 import {
@@ -13,8 +20,8 @@ import {
   showCommand,
   verifyCommand,
 } from './commands.js';
-import { type DiscoverCliOptions, discoverCommand } from '../discover/command.js';
-import { COMPLETION_SHELLS, completionScript, type CompletionShell } from './completion.js';
+import { discoverCommand } from '../discover/command.js';
+import { COMPLETION_SHELLS, completionScript } from './completion.js';
 import { processIo, type Io } from './io.js';
 import { run as schemaRun } from './schema.js';
 import { type CliStreams, run as validateRun } from './validate.js';
@@ -47,7 +54,12 @@ const EXAMPLES = {
   schema: `\nExamples:\n  dpvs-deploy schema > inventory.schema.json\n  dpvs-deploy schema --output plan > plan-output.schema.json   # what plan --json prints\n\nOutputs: facts, plan, verify, validate (--json of each command), report (--report-json), saved-plan (plan --out).`,
 };
 
-function common(cmd: Command): Command {
+/**
+ * The options facts, plan, apply, verify and rollback share. Typed through commander's extra-typings:
+ * each command's action receives exactly the options declared on it, and the compiler checks them
+ * against the command's options interface (CommonOptions and its extensions in commands.ts).
+ */
+function common<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>) {
   return cmd
     .option(
       '--limit <pattern>',
@@ -86,7 +98,7 @@ export function buildProgram(io: Io, setCode: (n: number) => void): Command {
       'one machine-readable document on stdout (schema: dpvs-deploy schema --output validate)',
     )
     .addHelpText('after', EXAMPLES.validate)
-    .action(async (file: string, o: { json?: boolean }) =>
+    .action(async (file, o) =>
       setCode(await validateRun({ inventory: file, ...(o.json ? { json: true } : {}) }, streams(io))),
     );
 
@@ -101,7 +113,7 @@ export function buildProgram(io: Io, setCode: (n: number) => void): Command {
       ),
     )
     .addHelpText('after', EXAMPLES.schema)
-    .action(async (o: { output?: string }) =>
+    .action(async (o) =>
       setCode(await schemaRun(o.output !== undefined ? { output: o.output } : {}, streams(io))),
     );
 
@@ -113,7 +125,7 @@ export function buildProgram(io: Io, setCode: (n: number) => void): Command {
   )
     .option('--json', 'machine-readable output')
     .addHelpText('after', EXAMPLES.facts)
-    .action(async (file: string, o: Record<string, unknown>) => setCode(await factsCommand(file, o, io)));
+    .action(async (file, o) => setCode(await factsCommand(file, o, io)));
 
   common(
     program
@@ -126,7 +138,7 @@ export function buildProgram(io: Io, setCode: (n: number) => void): Command {
     .option('--no-diff', 'summaries only, no file diffs or commands')
     .option('--out <file>', 'save the plan (JSON) for a later `apply FILE` that applies exactly it')
     .addHelpText('after', EXAMPLES.plan)
-    .action(async (file: string, o: Record<string, unknown>) => setCode(await planCommand(file, o, io)));
+    .action(async (file, o) => setCode(await planCommand(file, o, io)));
 
   common(
     program
@@ -154,7 +166,7 @@ export function buildProgram(io: Io, setCode: (n: number) => void): Command {
     .option('--report-json <file>', 'write the run report as JSON (schemas/report.schema.json)')
     .option('--junit <file>', 'write JUnit XML: one test case per host and task')
     .addHelpText('after', EXAMPLES.apply)
-    .action(async (file: string, o: Record<string, unknown>) => setCode(await applyCommand(file, o, io)));
+    .action(async (file, o) => setCode(await applyCommand(file, o, io)));
 
   common(
     program
@@ -165,7 +177,7 @@ export function buildProgram(io: Io, setCode: (n: number) => void): Command {
     .option('--json', 'machine-readable output')
     .option('--no-diff', 'summaries only')
     .addHelpText('after', EXAMPLES.verify)
-    .action(async (file: string, o: Record<string, unknown>) => setCode(await verifyCommand(file, o, io)));
+    .action(async (file, o) => setCode(await verifyCommand(file, o, io)));
 
   common(
     program
@@ -184,7 +196,7 @@ export function buildProgram(io: Io, setCode: (n: number) => void): Command {
       'after',
       `\nExamples:\n  dpvs-deploy rollback prod.yaml --limit lb2\n  dpvs-deploy rollback inventories/lab.yaml --yes`,
     )
-    .action(async (file: string, o: Record<string, unknown>) => setCode(await rollbackCommand(file, o, io)));
+    .action(async (file, o) => setCode(await rollbackCommand(file, o, io)));
 
   program
     .command('show')
@@ -196,7 +208,7 @@ export function buildProgram(io: Io, setCode: (n: number) => void): Command {
       'after',
       `\nExit codes: 0 the plan has no changes, 2 it has changes, 1 error.\n\nExamples:\n  dpvs-deploy plan prod.yaml --out plan.json && dpvs-deploy show plan.json\n  dpvs-deploy show plan.json --json | jq '.hosts[].host'`,
     )
-    .action(async (file: string, o: Record<string, unknown>) => setCode(await showCommand(file, o, io)));
+    .action(async (file, o) => setCode(await showCommand(file, o, io)));
 
   program
     .command('init')
@@ -223,9 +235,7 @@ export function buildProgram(io: Io, setCode: (n: number) => void): Command {
       'after',
       `\nExit codes: 0 inventory written, 1 error.\n\nExamples:\n  dpvs-deploy init --discover root@10.0.0.11 > inventory.yaml\n  dpvs-deploy init --discover deploy@rs1 --role realserver --ssh-config ~/.ssh/lab_config > rs1.yaml`,
     )
-    .action(async (o: DiscoverCliOptions & { discover: string }) =>
-      setCode(await discoverCommand(o.discover, o, io)),
-    );
+    .action(async (o) => setCode(await discoverCommand(o.discover, o, io)));
 
   program
     .command('completion')
@@ -235,7 +245,7 @@ export function buildProgram(io: Io, setCode: (n: number) => void): Command {
       'after',
       `\nExamples:\n  source <(dpvs-deploy completion bash)      # in ~/.bashrc\n  dpvs-deploy completion zsh > "\${fpath[1]}/_dpvs-deploy"`,
     )
-    .action((shell: CompletionShell) => {
+    .action((shell) => {
       io.raw('out', completionScript(program, shell));
       setCode(0);
     });
