@@ -22,6 +22,9 @@ import { join } from 'node:path';
 
 export const SSHD_BIN = '/usr/sbin/sshd';
 
+/** The one check for suites that start their own sshd: root (sshd's privilege separation) and the binary. */
+export const canStartSshd: boolean = process.getuid?.() === 0 && existsSync(SSHD_BIN);
+
 export interface KeyFiles {
   /** Private key file (OpenSSH format, no passphrase). */
   privatePath: string;

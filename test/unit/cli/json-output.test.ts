@@ -5,7 +5,7 @@
  * refuses connections. `schema` alone is still the inventory's schema.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -15,7 +15,7 @@ import { main } from '../../../src/cli/main.js';
 import { inventorySchemaText } from '../../../src/cli/schema.js';
 import { makeStyle } from '../../../src/cli/views/style.js';
 import { OUTPUT_SCHEMAS } from '../../../src/run/output-schemas.js';
-import { type Sshd, SSHD_BIN, startSshd } from '../../support/sshd.js';
+import { canStartSshd, type Sshd, startSshd } from '../../support/sshd.js';
 
 const root = path.resolve(import.meta.dirname, '../../..');
 
@@ -118,9 +118,7 @@ describe('validate --json', () => {
   });
 });
 
-const canSshd = process.getuid?.() === 0 && existsSync(SSHD_BIN);
-
-describe.skipIf(!canSshd)('facts, plan and verify --json against a real sshd (needs root)', () => {
+describe.skipIf(!canStartSshd)('facts, plan and verify --json against a real sshd (needs root)', () => {
   let sshd: Sshd;
   let dir = '';
   let inv = '';

@@ -12,13 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Io } from '../../../src/cli/io.js';
 import { fancyProgress, gatherProgress } from '../../../src/cli/progress.js';
 import { makeStyle } from '../../../src/cli/views/style.js';
-import { type Sshd, SSHD_BIN, startSshd } from '../../support/sshd.js';
+import { canStartSshd, type Sshd, startSshd } from '../../support/sshd.js';
 
 const root = path.resolve(import.meta.dirname, '../../..');
 const bin = path.join(root, 'bin', 'dpvs-deploy.js');
 const built = existsSync(path.join(root, 'dist', 'src', 'cli', 'main.js'));
 const haveScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
-const canSshd = process.getuid?.() === 0 && existsSync(SSHD_BIN);
 
 function io(isTTY: boolean, lines: { out: string[]; err: string[] }): Io {
   return {
@@ -62,65 +61,68 @@ describe('gatherProgress without a terminal', () => {
   });
 });
 
-describe.skipIf(!built || !haveScript || !canSshd)('plan on a pseudo-terminal and through a pipe', () => {
-  let sshd: Sshd;
-  let dir = '';
-  let inv = '';
+describe.skipIf(!built || !haveScript || !canStartSshd)(
+  'plan on a pseudo-terminal and through a pipe',
+  () => {
+    let sshd: Sshd;
+    let dir = '';
+    let inv = '';
 
-  beforeAll(async () => {
-    sshd = await startSshd();
-    dir = mkdtempSync(path.join(tmpdir(), 'dd-progress-'));
-    writeFileSync(path.join(dir, 'known_hosts'), `${sshd.knownHostsLine}\n`);
-    inv = path.join(dir, 'inv.yaml');
-    writeFileSync(
-      inv,
-      `version: 1
+    beforeAll(async () => {
+      sshd = await startSshd();
+      dir = mkdtempSync(path.join(tmpdir(), 'dd-progress-'));
+      writeFileSync(path.join(dir, 'known_hosts'), `${sshd.knownHostsLine}\n`);
+      inv = path.join(dir, 'inv.yaml');
+      writeFileSync(
+        inv,
+        `version: 1
 defaults:
   ssh: { user: root, use_ssh_config: false, known_hosts: ${dir}/known_hosts, identity_file: ${sshd.clientKey.privatePath}, connect_timeout_s: 5 }
 hosts:
   here: { address: 127.0.0.1, roles: [realserver], ssh: { port: ${sshd.port} } }
   gone: { address: 127.0.0.1, roles: [realserver], ssh: { port: 1 } }
 `,
-    );
-  });
-
-  afterAll(async () => {
-    await sshd?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
-
-  const env = (): NodeJS.ProcessEnv => {
-    const e: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm-256color', COLUMNS: '120' };
-    delete e.CI;
-    delete e.NO_COLOR;
-    return e;
-  };
-  const argv = () => [bin, 'plan', inv, '--run-dir', path.join(dir, 'runs')];
-
-  it('a terminal: one live line per host (connecting → facts read / unreachable), then the plan', () => {
-    // a terminal of 120 columns (a pty made outside a terminal has none)
-    const cmd = `stty cols 120 rows 40; ${[process.execPath, ...argv()].map((a) => `'${a}'`).join(' ')}`;
-    const r = spawnSync('script', ['-q', '-e', '-c', cmd, '/dev/null'], {
-      encoding: 'utf8',
-      env: env(),
-      timeout: 120_000,
+      );
     });
-    const screen = r.stdout;
-    expect(r.status, screen).toBe(1); // one host unreachable
-    expect(screen).toMatch(/here: facts read in \d+\.\d s/);
-    expect(screen).toContain('gone: unreachable (below)');
-    expect(screen).toContain('\u001b[2K'); // drawn (lines erased and redrawn), not plain lines
-    expect(screen).not.toContain('here | facts read');
-    // the lines are done before the plan is printed
-    expect(screen.lastIndexOf('here: facts read')).toBeLessThan(screen.indexOf('Plan incomplete'));
-  });
 
-  it('a pipe: plain lines on stderr, stdout only the plan', () => {
-    const r = spawnSync(process.execPath, argv(), { encoding: 'utf8', env: env(), timeout: 120_000 });
-    expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^here \| facts read \([12]\/2\)$/m);
-    expect(r.stderr).not.toContain('\u001b[');
-    expect(r.stdout).not.toContain('facts read');
-    expect(r.stdout).toContain('Plan incomplete');
-  });
-});
+    afterAll(async () => {
+      await sshd?.stop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    const env = (): NodeJS.ProcessEnv => {
+      const e: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm-256color', COLUMNS: '120' };
+      delete e.CI;
+      delete e.NO_COLOR;
+      return e;
+    };
+    const argv = () => [bin, 'plan', inv, '--run-dir', path.join(dir, 'runs')];
+
+    it('a terminal: one live line per host (connecting → facts read / unreachable), then the plan', () => {
+      // a terminal of 120 columns (a pty made outside a terminal has none)
+      const cmd = `stty cols 120 rows 40; ${[process.execPath, ...argv()].map((a) => `'${a}'`).join(' ')}`;
+      const r = spawnSync('script', ['-q', '-e', '-c', cmd, '/dev/null'], {
+        encoding: 'utf8',
+        env: env(),
+        timeout: 120_000,
+      });
+      const screen = r.stdout;
+      expect(r.status, screen).toBe(1); // one host unreachable
+      expect(screen).toMatch(/here: facts read in \d+\.\d s/);
+      expect(screen).toContain('gone: unreachable (below)');
+      expect(screen).toContain('\u001b[2K'); // drawn (lines erased and redrawn), not plain lines
+      expect(screen).not.toContain('here | facts read');
+      // the lines are done before the plan is printed
+      expect(screen.lastIndexOf('here: facts read')).toBeLessThan(screen.indexOf('Plan incomplete'));
+    });
+
+    it('a pipe: plain lines on stderr, stdout only the plan', () => {
+      const r = spawnSync(process.execPath, argv(), { encoding: 'utf8', env: env(), timeout: 120_000 });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/^here \| facts read \([12]\/2\)$/m);
+      expect(r.stderr).not.toContain('\u001b[');
+      expect(r.stdout).not.toContain('facts read');
+      expect(r.stdout).toContain('Plan incomplete');
+    });
+  },
+);
