@@ -21,6 +21,7 @@ import { stringify } from 'yaml';
 import { buildFixtures, type FixtureManifest } from '../lab/fixtures/build.js';
 import { labSsh, stopLab } from '../lab/harness.js';
 import { up } from '../lab/lab.js';
+import { labSshDefaults } from '../lab/inventory.js';
 import { labPaths, repoRoot } from '../lab/paths.js';
 import { MODULES_COMMON } from '../lab/profiles.js';
 import type { LabHostProfile } from '../lab/profile-types.js';
@@ -104,13 +105,7 @@ function inventory(name: string, edit: HostEdit = () => undefined): string {
     stringify({
       version: 1,
       defaults: {
-        ssh: {
-          user: 'root',
-          identity_file: p.identity,
-          known_hosts: p.knownHosts,
-          host_key_policy: 'strict',
-          use_ssh_config: false,
-        },
+        ssh: labSshDefaults(p),
         hugepages: { size: '2M', per_node: 512 },
         workers: 'auto',
       },

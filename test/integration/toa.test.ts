@@ -18,6 +18,7 @@ import { execa } from 'execa';
 import { buildFixtures } from '../lab/fixtures/build.js';
 import { labSsh, stopLab } from '../lab/harness.js';
 import { FIXTURES_URL, up } from '../lab/lab.js';
+import { labSshDefaults } from '../lab/inventory.js';
 import { labPaths, repoRoot } from '../lab/paths.js';
 import { newestTranscripts } from './cli-support.js';
 import type { LabHostProfile } from '../lab/profile-types.js';
@@ -77,13 +78,7 @@ describe.skipIf(!canRun)('toa.ko / uoa.ko on lab real servers', () => {
       stringify({
         version: 1,
         defaults: {
-          ssh: {
-            user: 'root',
-            identity_file: paths.identity,
-            known_hosts: paths.knownHosts,
-            host_key_policy: 'strict',
-            use_ssh_config: false,
-          },
+          ssh: labSshDefaults(paths),
           // the packages task is kept out of the way (and BUILD-001, which expects it to install the
           // headers, waived): toa installs the headers itself and says which package was missing;
           // gcc and make are the machine's own in the lab

@@ -26,6 +26,24 @@ export interface InventoryPaths {
 export const LAB_DPDK = { version: '20.11.10', tarball: 'dpdk-20.11.10.tar.xz' };
 export const LAB_DPVS = { version: '1.9.10', tarball: 'dpvs-1.9.10.tar.gz' };
 
+/**
+ * The lab's SSH settings for an inventory: root through the lab's key and known_hosts, host keys
+ * checked strictly, no ssh_config. `dir`: the inventory's directory, for paths relative to it
+ * (absolute paths without it).
+ */
+export function labSshDefaults(
+  paths: Pick<InventoryPaths, 'identity' | 'knownHosts'>,
+  dir?: string,
+): NonNullable<NonNullable<Inventory['defaults']>['ssh']> {
+  return {
+    user: 'root',
+    identity_file: dir === undefined ? paths.identity : rel(dir, paths.identity),
+    known_hosts: dir === undefined ? paths.knownHosts : rel(dir, paths.knownHosts),
+    host_key_policy: 'strict',
+    use_ssh_config: false,
+  };
+}
+
 function rel(from: string, to: string): string {
   const r = relative(from, to);
   return r === '' ? '.' : r;
@@ -95,13 +113,7 @@ export function labInventory(profiles: LabHostProfile[], paths: InventoryPaths):
   return {
     version: 1,
     defaults: {
-      ssh: {
-        user: 'root',
-        identity_file: rel(dir, paths.identity),
-        known_hosts: rel(dir, paths.knownHosts),
-        host_key_policy: 'strict',
-        use_ssh_config: false,
-      },
+      ssh: labSshDefaults(paths, dir),
     },
     groups: {
       balancers: {
