@@ -55,11 +55,12 @@ describe('dpvs-build task', () => {
       `curl -fsSL --retry 3 -o /var/cache/dpvs-deploy/src/${SHA}.tar.gz.part -- ${SRC.url}`,
     );
     expect(build[0]).toContain(`= ${SHA}`);
-    expect(
-      build.some((c) =>
-        c.includes(`tar -xf /var/cache/dpvs-deploy/src/${SHA}.tar.gz -C ${r.tree} --strip-components=1`),
-      ),
-    ).toBe(true);
+    // unpacked beside the tree, then renamed over it (src/plan/ops/fetch-source.ts)
+    const unpack = build.find((c) => c.includes('tar -xf')) ?? '';
+    expect(unpack).toContain(
+      `tar -xf /var/cache/dpvs-deploy/src/${SHA}.tar.gz -C ${r.tree}.unpack --strip-components=1`,
+    );
+    expect(unpack).toContain(`rm -rf ${r.tree} && mv ${r.tree}.unpack ${r.tree}`);
     const make = build.find((c) => c.includes('make install'));
     expect(make).toMatch(
       new RegExp(
