@@ -118,7 +118,13 @@ describe('dpvs-build task', () => {
     const { changes } = dpvsBuildTask.plan(planContext(host, f));
     expect(changes.map((c) => c.id)).toEqual(['dpvs-build/current']);
     expect(changes[0]!.disruptive).toBe(true);
-    expect(cmds(changes[0])[0]).toContain('"previous":"1.9.9-000000000000"');
+    // the state record first, written atomically (a managed file's write step), then the switch
+    const rec = changes[0]!.steps.find((s) => s.kind === 'write');
+    expect(rec).toMatchObject({ kind: 'write', path: RELEASE_STATE, mode: 0o644 });
+    expect(rec?.kind === 'write' && JSON.parse(rec.content)).toEqual({
+      current: releaseOf(host, inv).id,
+      previous: '1.9.9-000000000000',
+    });
   });
 
   it('a release change (new version) means a new release id and a rebuild', () => {
