@@ -7,7 +7,9 @@
  * | format            | rule                                    | where                           |
  * |-------------------|-----------------------------------------|---------------------------------|
  * | shell command     | `quote` / the `sh` tag: single quotes   | src/transport/quote.ts          |
- * | systemd unit word | `systemdWord`: bare or "…", %% and $$   | src/dpvsconf/unit.ts            |
+ * | systemd Exec= word | `systemdWord`: bare or "…", %% and $$  | here (systemd.service(7))       |
+ * | systemd setting   | `systemdValue`: %%, refuse line breaks  | here (systemd.syntax(7))        |
+ * | systemd Environment= | `systemdAssignment`: bare or "…", %% | here (systemd.exec(7))          |
  * | /etc/fstab field  | `fstabField`: octal \040 \011 \012 \134 | here (fstab(5), getmntent(3))   |
  * | dpvs.conf token   | `dpvsConfToken`: refuse                 | here (applied in printNodes)    |
  * | keepalived token  | `keepalivedToken`: refuse               | here (applied in keepalived.ts) |
@@ -82,4 +84,59 @@ export function keepalivedToken(value: string, what = 'a value'): string {
 /** Whether keepalivedToken accepts a value (the schema refuses the rest with a position). */
 export function isKeepalivedToken(value: string): boolean {
   return /^[\x21-\x7e]+$/.test(value) && !/[{}"'\\!#$]/.test(value);
+}
+
+// ---------- systemd unit files (rendered by src/plan/ops/systemd-unit.ts) ----------
+
+function noLineBreak(what: string, value: string): void {
+  if (/[\n\r\0]/.test(value))
+    throw new UnsafeValueError('a systemd unit', what, value, 'a line break (or NUL) would end the setting');
+}
+
+/**
+ * One word of an Exec*= command line (systemd.service(7), "Command lines"): bare when it holds only
+ * safe characters, else double-quoted with `\` and `"` escaped (systemd.syntax(7), "Quoting"); `%` is
+ * doubled (specifiers) and `$` doubled (environment variable substitution) in both forms.
+ */
+export function systemdWord(value: string): string {
+  if (/[\n\r\0]/.test(value))
+    throw new UnsafeValueError(
+      'a systemd unit',
+      'a systemd argument',
+      value,
+      'a systemd argument cannot contain a line break',
+    );
+  const escaped = value.replace(/%/g, '%%').replace(/\$/g, '$$$$');
+  if (escaped !== '' && /^[A-Za-z0-9_@%+=:,./$-]+$/.test(escaped)) return escaped;
+  return `"${escaped.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/** A whole Exec*= command line: each argument one systemdWord. */
+export const systemdCommand = (argv: readonly string[]): string => argv.map(systemdWord).join(' ');
+
+/**
+ * The value of an ordinary setting (Description=, After=, LimitNOFILE=): the rest of the line, taken
+ * as it is except for `%` specifiers (doubled here). Refused: a line break (it would end the setting),
+ * a trailing backslash (a line continuation) and white space at either end (systemd strips it).
+ */
+export function systemdValue(value: string, what = 'a setting'): string {
+  noLineBreak(what, value);
+  if (/\\$/.test(value))
+    throw new UnsafeValueError('a systemd unit', what, value, 'a trailing backslash continues the line');
+  if (value !== value.trim())
+    throw new UnsafeValueError('a systemd unit', what, value, 'systemd strips white space at either end');
+  return value.replace(/%/g, '%%');
+}
+
+/**
+ * One Environment= assignment NAME=value (systemd.exec(7)): quoted as one word per systemd.syntax(7)
+ * (bare when safe, else "…" with `\` and `"` escaped), `%` doubled; `$` has no meaning there and stays.
+ */
+export function systemdAssignment(name: string, value: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+    throw new UnsafeValueError('a systemd unit', 'an environment variable name', name, 'not a variable name');
+  noLineBreak(`${name}`, value);
+  const escaped = `${name}=${value}`.replace(/%/g, '%%');
+  if (/^[A-Za-z0-9_@%+=:,./$-]+$/.test(escaped)) return escaped;
+  return `"${escaped.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }

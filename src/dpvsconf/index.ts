@@ -1,4 +1,4 @@
-/** dpvs.conf model, renderer, parser, worker layout, validation, diff and systemd units. */
+/** dpvs.conf model, renderer, parser, worker layout, validation, diff and EAL arguments. */
 export * from './model.js';
 export {
   buildDpvsConf,
@@ -13,4 +13,4 @@ export { parseDpvsConf, DpvsConfSyntaxError, type ParseOptions } from './parse.j
 export { unifiedDiff, type DiffLabels } from './diff.js';
 export * from './layout.js';
 export * from './validate.js';
-export * from './unit.js';
+export * from './eal.js';

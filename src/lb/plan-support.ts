@@ -6,6 +6,7 @@
 import type { Facts } from '../facts/types.js';
 import type { ResolvedHost } from '../inventory/types.js';
 import type { Change } from '../plan/change.js';
+import { fileWriteSteps } from '../plan/ops/managed-file.js';
 import { sh } from '../transport/quote.js';
 import { lbBins, type LbBins } from './commands.js';
 import { currentState, RECORD_PATH, type Current } from './current.js';
@@ -115,17 +116,13 @@ export function recordChange(
     ...facts,
     files: { ...facts.files, [RECORD_PATH]: { exists: true, sha256: null, mode: '0644', content } },
   };
-  const dir = RECORD_PATH.slice(0, RECORD_PATH.lastIndexOf('/'));
   return {
     change: {
       id: `lb/record/${task}`,
       task,
       summary: `record the LB objects dpvs-deploy manages (${RECORD_PATH})`,
       action: current === null ? 'create' : 'update',
-      steps: [
-        { kind: 'exec', command: sh`mkdir -p ${dir}` },
-        { kind: 'write', path: RECORD_PATH, content, mode: 0o644 },
-      ],
+      steps: fileWriteSteps([{ path: RECORD_PATH, content, mode: 0o644, current: undefined }]),
     },
     projected,
   };

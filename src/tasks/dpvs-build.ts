@@ -9,8 +9,7 @@
 import type { Facts } from '../facts/types.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import type { Change } from '../plan/change.js';
-import { sh } from '../transport/quote.js';
-import { STATE_DIR } from '../desired/layout.js';
+import { fileWriteSteps } from '../plan/ops/managed-file.js';
 import {
   buildSteps,
   copySteps,
@@ -115,7 +114,9 @@ export const dpvsBuildTask: Task = {
         reversible: previous !== null,
         disruptive: dpvsActive(facts),
         steps: [
-          { kind: 'exec', command: sh`mkdir -p ${STATE_DIR} && printf '%s\n' ${state} > ${RELEASE_STATE}` },
+          ...fileWriteSteps([
+            { path: RELEASE_STATE, content: `${state}\n`, mode: 0o644, current: facts.files[RELEASE_STATE] },
+          ]),
           { kind: 'exec', command: switchCurrentCommand(l.prefix, l.current, r.dir) },
         ],
       });
@@ -144,7 +145,14 @@ export const dpvsBuildTask: Task = {
           disruptive: dpvsActive(facts),
           steps: [
             { kind: 'exec', command: switchCurrentCommand(l.prefix, l.current, prevDir) },
-            { kind: 'exec', command: sh`printf '%s\n' ${state} > ${RELEASE_STATE}` },
+            ...fileWriteSteps([
+              {
+                path: RELEASE_STATE,
+                content: `${state}\n`,
+                mode: 0o644,
+                current: facts.files[RELEASE_STATE],
+              },
+            ]),
             ...(dpvsActive(facts) ? restartSteps(ctx) : []),
           ],
         },

@@ -3,10 +3,9 @@
  * compared with the file on the host; the plan shows a unified diff. Written atomically, the previous
  * copy kept (put's .dpvs-deploy.bak) for rollback. dpvs reads it at start: the restart is dpvs-service's.
  */
-import { parseDpvsConf, renderDpvsConf, unifiedDiff } from '../dpvsconf/index.js';
+import { parseDpvsConf, renderDpvsConf } from '../dpvsconf/index.js';
 import type { ResolvedHost } from '../inventory/types.js';
-import { managedFile } from '../plan/ops/managed-file.js';
-import { sh } from '../transport/quote.js';
+import { managedFile, restoreKeptCopy } from '../plan/ops/managed-file.js';
 import { desiredConf, sha256 } from './dpvs/desired-conf.js';
 import { confBackupPath, restartSteps, rollbackNeeds } from './dpvs/rollback.js';
 import { DPVS_UNIT, dpvsActive, isBalancer, layoutOf } from './dpvs/settings.js';
@@ -76,27 +75,18 @@ export const dpvsConfTask: Task = {
     const l = layoutOf(host);
     const needs = rollbackNeeds(ctx);
     if (!needs.conf) return { changes: [] };
-    const bak = confBackupPath(l.confPath);
     // dpvs-build's rollback (after this one) restarts dpvs when it switches the release too
     const restart = dpvsActive(facts) && !needs.release;
-    return {
-      changes: [
-        {
-          id: 'dpvs-conf/rollback',
-          task: DPVS_CONF_TASK,
-          summary: `${l.confPath}: restore the previous copy (${bak})${restart ? ', restart dpvs' : ''}`,
-          action: 'update',
-          diff: unifiedDiff(facts.files[l.confPath]?.content ?? '', facts.files[bak]?.content ?? '', {
-            oldLabel: `a${l.confPath}`,
-            newLabel: `b${l.confPath}`,
-          }),
-          disruptive: dpvsActive(facts),
-          steps: [
-            { kind: 'exec', command: sh`cp -p ${bak} ${l.confPath}` },
-            ...(restart ? restartSteps(ctx) : []),
-          ],
-        },
-      ],
-    };
+    const change = restoreKeptCopy({
+      task: DPVS_CONF_TASK,
+      id: 'dpvs-conf/rollback',
+      path: l.confPath,
+      current: facts.files[l.confPath],
+      kept: facts.files[confBackupPath(l.confPath)],
+      summary: `${l.confPath}: restore the previous copy (${confBackupPath(l.confPath)})${restart ? ', restart dpvs' : ''}`,
+      then: restart ? restartSteps(ctx) : [],
+      disruptive: dpvsActive(facts),
+    });
+    return { changes: change ? [change] : [] };
   },
 };

@@ -1,5 +1,5 @@
 /**
- * dpvs-service: the dpvs systemd unit (src/dpvsconf/unit.ts: dpvs in the foreground with -c/-p/-x and EAL
+ * dpvs-service: the dpvs systemd unit (src/tasks/dpvs/unit.ts: dpvs in the foreground with -c/-p/-x and EAL
  * args whose -a order is the device blocks' order, LimitNOFILE, restart policy, ExecStartPost the restore
  * script), the keepalived unit bound to it (After/Requires/PartOf: restarted whenever dpvs restarts),
  * daemon-reload, enable, and a (re)start only when the release, dpvs.conf or the unit differ from what
@@ -7,19 +7,20 @@
  * gate; on failure the gate prints the dpvs log and, with rollout.rollback_on_health_failure, puts the
  * host back on its previous release and config.
  */
-import { ealArgs, renderDpvsUnit, renderKeepalivedUnit } from '../dpvsconf/index.js';
+import { ealArgs } from '../dpvsconf/index.js';
 import type { Facts } from '../facts/types.js';
 import type { ResolvedHost } from '../inventory/types.js';
 import { RESTORE_SCRIPT_PATH } from '../lb/current.js';
 import { keepalivedEnabled } from '../lb/desired.js';
 import { KEEPALIVED_CONF_PATH } from '../lb/keepalived.js';
 import type { Change } from '../plan/change.js';
-import { fileIsCurrent, managedFile } from '../plan/ops/managed-file.js';
-import { sh } from '../transport/quote.js';
+import { managedFile, projectedFile } from '../plan/ops/managed-file.js';
+import { systemdUnit } from '../plan/ops/systemd-unit.js';
 import { desiredConf, sha256 } from './dpvs/desired-conf.js';
 import { onFailureCommand } from './dpvs/health.js';
 import { releaseOf } from './dpvs/release.js';
 import { restartSteps } from './dpvs/restart.js';
+import { renderDpvsUnit, renderKeepalivedUnit } from './dpvs/unit.js';
 import {
   DPVS_UNIT,
   DPVS_UNIT_PATH,
@@ -36,6 +37,7 @@ import { DEFAULT_NOFILE } from './nofile.js';
 import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 export const DPVS_SERVICE_TASK = 'dpvs-service';
+const KEEPALIVED_UNIT_NAME = 'keepalived';
 
 /** Installed until dpvs-network writes the real one, so ExecStartPost has a script to run. */
 export const RESTORE_PLACEHOLDER =
@@ -89,27 +91,24 @@ export function restartReasons(running: RunningState | null, wanted: RunningStat
   return out;
 }
 
-/** A unit file (daemon-reload after writing it); `extra` steps (enable) run even when it is current. */
+/** A unit file: written when it differs, then daemon-reload (and enable, for dpvs when it is not). */
 function unitChange(
   id: string,
+  name: string,
   path: string,
   content: string,
   facts: Facts,
-  extra: Change['steps'],
+  enable: boolean,
   disruptive: boolean,
 ): Change | null {
-  const cur = facts.files[path];
-  const current = fileIsCurrent({ content, mode: 0o644, current: cur });
-  return managedFile({
+  return systemdUnit({
     task: DPVS_SERVICE_TASK,
     id,
+    name,
     path,
-    content,
-    mode: 0o644,
-    current: cur,
-    ...(current ? { summary: `enable ${path.split('/').pop() ?? path}` } : {}),
-    then: [{ kind: 'exec', command: 'systemctl daemon-reload' }, ...extra],
-    force: extra.length > 0,
+    unit: content,
+    facts,
+    enable,
     disruptive,
     reversible: false,
   });
@@ -135,44 +134,34 @@ export const dpvsServiceTask: Task = {
     const changes: Change[] = [];
     const projected = structuredClone(facts);
 
-    const enabled = facts.services[DPVS_UNIT]?.enabled === true;
-    const unit = unitChange(
-      'dpvs-service/unit',
-      DPVS_UNIT_PATH,
-      units.dpvs,
-      facts,
-      enabled ? [] : [{ kind: 'exec', command: sh`systemctl enable ${DPVS_UNIT}` }],
-      active,
-    );
+    const unit = unitChange('dpvs-service/unit', DPVS_UNIT, DPVS_UNIT_PATH, units.dpvs, facts, true, active);
     if (unit) changes.push(unit);
     if (units.keepalived !== null) {
       const k = unitChange(
         'dpvs-service/keepalived-unit',
+        KEEPALIVED_UNIT_NAME,
         KEEPALIVED_UNIT_PATH,
         units.keepalived,
         facts,
-        [],
+        false,
         active,
       );
       if (k) changes.push(k);
     }
     if (!facts.files[RESTORE_SCRIPT_PATH]?.exists) {
-      const dir = RESTORE_SCRIPT_PATH.slice(0, RESTORE_SCRIPT_PATH.lastIndexOf('/'));
-      changes.push({
-        id: 'dpvs-service/restore-placeholder',
+      const placeholder = { path: RESTORE_SCRIPT_PATH, content: RESTORE_PLACEHOLDER, mode: 0o755 };
+      const c = managedFile({
         task: DPVS_SERVICE_TASK,
+        id: 'dpvs-service/restore-placeholder',
+        ...placeholder,
+        current: facts.files[RESTORE_SCRIPT_PATH],
         summary: `${RESTORE_SCRIPT_PATH}: placeholder until dpvs-network writes it (ExecStartPost runs it)`,
-        action: 'create',
-        steps: [
-          { kind: 'exec', command: sh`mkdir -p ${dir}` },
-          { kind: 'write', path: RESTORE_SCRIPT_PATH, content: RESTORE_PLACEHOLDER, mode: 0o755 },
-        ],
+        reversible: false,
       });
+      if (c) changes.push(c);
       projected.files[RESTORE_SCRIPT_PATH] = {
-        exists: true,
+        ...projectedFile(placeholder),
         sha256: sha256(RESTORE_PLACEHOLDER),
-        mode: '0755',
-        content: RESTORE_PLACEHOLDER,
       };
     }
 

@@ -6,7 +6,8 @@
  * Verify: the kernel may give fewer pages than asked (fragmented or short memory on a node); the
  * postcondition compares what each node really has with the request and fails with the numbers.
  */
-import { managedFile } from '../plan/ops/managed-file.js';
+import { fileWriteSteps, managedFile } from '../plan/ops/managed-file.js';
+import { renderUnit, systemdUnit, type UnitEntry, type UnitFile } from '../plan/ops/systemd-unit.js';
 import type { Facts, NumaNodeFacts } from '../facts/types.js';
 import type { ResolvedHost } from '../inventory/types.js';
 import type { Change } from '../plan/change.js';
@@ -71,30 +72,33 @@ function nodeCount(facts: Facts, node: number, sizeKb: number): { total: number;
   return c ? { total: c.total, free: c.free } : null;
 }
 
-export function renderHugepagesUnit(t: HugepageTarget): string {
-  const lines = [...t.perNode.entries()]
+export function hugepagesUnit(t: HugepageTarget): UnitFile {
+  const writes = [...t.perNode.entries()]
     .sort(([a], [b]) => a - b)
-    .map(
-      ([node, count]) =>
-        `ExecStart=/bin/sh -c ${sh`${`echo ${count} > ${nodeHugepagesPath(node, t.sizeKb)}`}`}`,
-    );
-  return [
-    '# managed by dpvs-deploy: per-NUMA-node hugepages for dpvs',
-    '[Unit]',
-    'Description=Per-NUMA-node hugepages for DPVS (dpvs-deploy)',
-    'DefaultDependencies=no',
-    'After=local-fs.target',
-    'Before=dpvs.service',
-    '',
-    '[Service]',
-    'Type=oneshot',
-    'RemainAfterExit=yes',
-    ...lines,
-    '',
-    '[Install]',
-    'WantedBy=multi-user.target',
-    '',
-  ].join('\n');
+    .map(([node, count]): UnitEntry => [
+      'ExecStart',
+      { exec: ['/bin/sh', '-c', sh`echo ${count} > ${nodeHugepagesPath(node, t.sizeKb)}`] },
+    ]);
+  return {
+    comments: ['managed by dpvs-deploy: per-NUMA-node hugepages for dpvs'],
+    sections: [
+      [
+        'Unit',
+        [
+          ['Description', 'Per-NUMA-node hugepages for DPVS (dpvs-deploy)'],
+          ['DefaultDependencies', 'no'],
+          ['After', ['local-fs.target']],
+          ['Before', ['dpvs.service']],
+        ],
+      ],
+      ['Service', [['Type', 'oneshot'], ['RemainAfterExit', 'yes'], ...writes]],
+      ['Install', [['WantedBy', ['multi-user.target']]]],
+    ],
+  };
+}
+
+export function renderHugepagesUnit(t: HugepageTarget): string {
+  return renderUnit(hugepagesUnit(t));
 }
 
 function mountOptions(t: HugepageTarget): string {
@@ -149,16 +153,14 @@ export const hugepagesTask: Task = {
     }
 
     if (t.persist) {
-      const persist = managedFile({
+      const persist = systemdUnit({
         task: 'hugepages',
         id: 'hugepages/persist',
+        name: HUGEPAGES_UNIT,
         path: HUGEPAGES_UNIT_PATH,
-        content: renderHugepagesUnit(t),
-        mode: 0o644,
-        current: facts.files[HUGEPAGES_UNIT_PATH],
+        unit: hugepagesUnit(t),
+        facts,
         summary: `persist hugepages across reboot: ${HUGEPAGES_UNIT_PATH} (enabled)`,
-        then: [{ kind: 'exec', command: sh`systemctl daemon-reload && systemctl enable ${HUGEPAGES_UNIT}` }],
-        force: !facts.services[HUGEPAGES_UNIT]?.enabled,
       });
       if (persist) changes.push(persist);
     }
@@ -217,10 +219,16 @@ export const hugepagesTask: Task = {
         mount: t.mount,
       };
       const first = changes[0] as Change;
-      first.steps.unshift({
-        kind: 'exec',
-        command: sh`mkdir -p /var/lib/dpvs-deploy/state && { [ -e ${HUGEPAGES_STATE} ] || printf '%s\n' ${JSON.stringify(prev)} > ${HUGEPAGES_STATE}; }`,
-      });
+      first.steps.unshift(
+        ...fileWriteSteps([
+          {
+            path: HUGEPAGES_STATE,
+            content: `${JSON.stringify(prev)}\n`,
+            mode: 0o644,
+            current: facts.files[HUGEPAGES_STATE],
+          },
+        ]),
+      );
     }
     return { changes, projected };
   },
@@ -244,7 +252,11 @@ export const hugepagesTask: Task = {
       what.push(`remove ${HUGEPAGES_UNIT_PATH}`);
     }
     if (prev.fstab !== null && ctx.facts.files[FSTAB]?.content !== prev.fstab) {
-      steps.push({ kind: 'write', path: FSTAB, content: prev.fstab, mode: 0o644 });
+      steps.push(
+        ...fileWriteSteps([
+          { path: FSTAB, content: prev.fstab, mode: 0o644, current: ctx.facts.files[FSTAB] },
+        ]),
+      );
       what.push(`restore ${FSTAB}`);
     }
     if (

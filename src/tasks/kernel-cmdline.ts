@@ -49,7 +49,7 @@ import type { Facts } from '../facts/types.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import { keepalivedEnabled } from '../inventory/roles.js';
 import type { Change, Step } from '../plan/change.js';
-import { managedFile, projectedFile } from '../plan/ops/managed-file.js';
+import { fileWriteSteps, managedFile, projectedFile } from '../plan/ops/managed-file.js';
 import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 import { sh } from '../transport/quote.js';
 import { desiredConf } from './dpvs/desired-conf.js';
@@ -346,10 +346,7 @@ function bootloaderChanges(ctx: PlanContext, s: Situation): { changes: Change[];
   const keep: Step[] =
     original?.exists === true
       ? []
-      : [
-          { kind: 'exec', command: sh`mkdir -p ${'/var/lib/dpvs-deploy/state'}` },
-          { kind: 'write', path: GRUB_ORIGINAL, content: gd.content ?? '', mode: 0o644 },
-        ];
+      : fileWriteSteps([{ path: GRUB_ORIGINAL, content: gd.content ?? '', mode: 0o644, current: original }]);
   if (fileChange) {
     changes.push({ ...fileChange, steps: [...keep, ...fileChange.steps] });
     return { changes, configured: false };

@@ -15,6 +15,7 @@
  */
 import type { Facts } from '../facts/types.js';
 import type { Change } from '../plan/change.js';
+import { managedFiles, projectedFile } from '../plan/ops/managed-file.js';
 import { sh } from '../transport/quote.js';
 import { failStep } from './dpdk/fail.js';
 import { dpdkSpec, kernelDirRelease, kmodKernelDir, type DpdkSpec } from './dpdk/spec.js';
@@ -243,30 +244,24 @@ export const kmodsTask: Task = {
 
     const load = renderModulesLoad(c.mods);
     const opts = renderModprobeConf(c.mods);
-    const persistSteps: Change['steps'] = [];
-    const what: string[] = [];
-    if (facts.files[MODULES_LOAD_CONF]?.content !== load) {
-      persistSteps.push({ kind: 'write', path: MODULES_LOAD_CONF, content: load, mode: 0o644 });
-      what.push(MODULES_LOAD_CONF);
+    const persist = managedFiles({
+      task: TASK,
+      id: `${TASK}/persist`,
+      files: [
+        { path: MODULES_LOAD_CONF, content: load, mode: 0o644, current: facts.files[MODULES_LOAD_CONF] },
+        ...(opts !== null
+          ? [{ path: MODPROBE_CONF, content: opts, mode: 0o644, current: facts.files[MODPROBE_CONF] }]
+          : []),
+      ],
+      remove: opts === null ? [{ path: MODPROBE_CONF, current: facts.files[MODPROBE_CONF] }] : [],
+    });
+    if (persist) {
+      persist.summary = `load ${c.mods.map((m) => m.name).join(', ')} at boot: ${persist.summary}`;
+      changes.push(persist);
+      projected.files[MODULES_LOAD_CONF] = projectedFile({ content: load, mode: 0o644 });
+      if (opts !== null) projected.files[MODPROBE_CONF] = projectedFile({ content: opts, mode: 0o644 });
+      else projected.files[MODPROBE_CONF] = { exists: false, sha256: null, mode: null, content: null };
     }
-    if (opts !== null && facts.files[MODPROBE_CONF]?.content !== opts) {
-      persistSteps.push({ kind: 'write', path: MODPROBE_CONF, content: opts, mode: 0o644 });
-      what.push(MODPROBE_CONF);
-    } else if (opts === null && facts.files[MODPROBE_CONF]?.exists) {
-      persistSteps.push({ kind: 'exec', command: sh`rm -f ${MODPROBE_CONF}` });
-      what.push(`remove ${MODPROBE_CONF}`);
-    }
-    if (persistSteps.length)
-      changes.push({
-        id: `${TASK}/persist`,
-        task: TASK,
-        summary: `load ${c.mods.map((m) => m.name).join(', ')} at boot: ${what.join(', ')}`,
-        action: facts.files[MODULES_LOAD_CONF]?.exists ? 'update' : 'create',
-        before: facts.files[MODULES_LOAD_CONF]?.content ?? undefined,
-        after: opts ? `${load}\n${opts}` : load,
-        reversible: true,
-        steps: persistSteps,
-      });
 
     for (const m of c.mods) {
       if (m.unavailable) continue;

@@ -14,6 +14,8 @@
 import type { Facts, NicFacts } from '../facts/types.js';
 import type { NicSettings } from '../inventory/schema.js';
 import type { Change, Step } from '../plan/change.js';
+import { fileWriteSteps, projectedFile } from '../plan/ops/managed-file.js';
+import { renderUnit, systemdUnit, type UnitFile } from '../plan/ops/systemd-unit.js';
 import { describeNic, matchNic, resolved } from '../desired/nic-match.js';
 import { sh } from '../transport/quote.js';
 import { failStep } from './dpdk/fail.js';
@@ -146,25 +148,35 @@ export function renderBindScript(spec: DpdkSpec, pcis: string[]): string {
   ].join('\n');
 }
 
+export function bindUnit(): UnitFile {
+  return {
+    comments: ['managed by dpvs-deploy'],
+    sections: [
+      [
+        'Unit',
+        [
+          ['Description', 'Bind DPDK NICs to their userspace driver (dpvs-deploy)'],
+          ['DefaultDependencies', 'no'],
+          ['After', ['local-fs.target', 'systemd-modules-load.service']],
+          ['Before', ['network-pre.target', 'dpvs.service']],
+          ['Wants', ['network-pre.target']],
+        ],
+      ],
+      [
+        'Service',
+        [
+          ['Type', 'oneshot'],
+          ['RemainAfterExit', 'yes'],
+          ['ExecStart', { exec: [BIND_SCRIPT] }],
+        ],
+      ],
+      ['Install', [['WantedBy', ['multi-user.target']]]],
+    ],
+  };
+}
+
 export function renderBindUnit(): string {
-  return [
-    '# managed by dpvs-deploy',
-    '[Unit]',
-    'Description=Bind DPDK NICs to their userspace driver (dpvs-deploy)',
-    'DefaultDependencies=no',
-    'After=local-fs.target systemd-modules-load.service',
-    'Before=network-pre.target dpvs.service',
-    'Wants=network-pre.target',
-    '',
-    '[Service]',
-    'Type=oneshot',
-    'RemainAfterExit=yes',
-    `ExecStart=${BIND_SCRIPT}`,
-    '',
-    '[Install]',
-    'WantedBy=multi-user.target',
-    '',
-  ].join('\n');
+  return renderUnit(bindUnit());
 }
 
 /** pci -> driver, from `driverctl list-overrides`. */
@@ -245,11 +257,9 @@ export const nicBindingTask: Task = {
     if (stateChanged) {
       const content = JSON.stringify(state, null, 2) + '\n';
       const first = changes.find((c) => c.disruptive);
-      first?.steps.unshift(
-        { kind: 'exec', command: sh`mkdir -p ${STATE_DIR}` },
-        { kind: 'write', path: NIC_STATE, content, mode: 0o644 },
-      );
-      projected.files[NIC_STATE] = { exists: true, sha256: null, mode: '0644', content };
+      const file = { path: NIC_STATE, content, mode: 0o644, current: facts.files[NIC_STATE] };
+      first?.steps.unshift(...fileWriteSteps([file]));
+      projected.files[NIC_STATE] = projectedFile(file);
     }
 
     // persistence: every NIC we manage, bound now or already
@@ -360,31 +370,17 @@ function persistChanges(spec: DpdkSpec, facts: Facts, pcis: string[]): Change[] 
     ];
   }
   const script = renderBindScript(spec, pcis);
-  const unit = renderBindUnit();
-  const svc = facts.services[BIND_UNIT];
-  if (
-    facts.files[BIND_SCRIPT]?.content === script &&
-    facts.files[BIND_UNIT_PATH]?.content === unit &&
-    svc?.enabled
-  )
-    return [];
-  return [
-    {
-      id: `${TASK}/persist`,
-      task: TASK,
-      summary: `persist across reboot: ${BIND_UNIT}.service runs ${BIND_SCRIPT} before network-pre.target (${pcis.join(', ')} → ${spec.driver})`,
-      action: facts.files[BIND_SCRIPT]?.exists ? 'update' : 'create',
-      before: facts.files[BIND_SCRIPT]?.content ?? undefined,
-      after: script,
-      reversible: true,
-      steps: [
-        { kind: 'exec', command: sh`mkdir -p ${ETC_DIR}` },
-        { kind: 'write', path: BIND_SCRIPT, content: script, mode: 0o755 },
-        { kind: 'write', path: BIND_UNIT_PATH, content: unit, mode: 0o644 },
-        { kind: 'exec', command: sh`systemctl daemon-reload && systemctl enable ${BIND_UNIT}` },
-      ],
-    },
-  ];
+  const persist = systemdUnit({
+    task: TASK,
+    id: `${TASK}/persist`,
+    name: BIND_UNIT,
+    path: BIND_UNIT_PATH,
+    unit: bindUnit(),
+    facts,
+    with: [{ path: BIND_SCRIPT, content: script, mode: 0o755, current: facts.files[BIND_SCRIPT] }],
+    summary: `persist across reboot: ${BIND_UNIT}.service runs ${BIND_SCRIPT} before network-pre.target (${pcis.join(', ')} → ${spec.driver})`,
+  });
+  return persist ? [persist] : [];
 }
 
 function restoreScript(pci: string, rec: RecordedNic): string {

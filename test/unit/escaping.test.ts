@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { recordResult } from '../integration/reliability-support.js';
 import { parseNodes, printNodes } from '../../src/dpvsconf/syntax.js';
-import { renderDpvsUnit, systemdWord } from '../../src/dpvsconf/unit.js';
+import { systemdWord } from '../../src/escape.js';
+import { renderDpvsUnit } from '../../src/tasks/dpvs/unit.js';
 import { InventoryError } from '../../src/errors.js';
 import {
   dpvsConfToken,

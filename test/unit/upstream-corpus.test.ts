@@ -12,7 +12,7 @@ import { renderKeepalivedConf } from '../../src/lb/keepalived.js';
 import { emptyState, serviceKey, type LbService, type LbState } from '../../src/lb/model.js';
 import { parseDpipAddrShow, parseDpipLinkShow, parseDpipRouteShow } from '../../src/lb/parse-dpip.js';
 import { parseIpvsadmLaddrs, parseIpvsadmList } from '../../src/lb/parse-ipvsadm.js';
-import { renderDpvsUnit } from '../../src/dpvsconf/unit.js';
+import { renderDpvsUnit } from '../../src/tasks/dpvs/unit.js';
 import { dpvsLayout } from '../../src/desired/layout.js';
 import { dpvsBehaviour } from '../../src/versions.js';
 import {

@@ -1,5 +1,7 @@
 /**
- * Fetch + verify + cache + unpack a source tarball: the shared planner for DPDK and DPVS sources.
+ * Fetch + verify + cache + unpack a source tarball from the inventory's `source` (url or control-side
+ * file): the planner over the shared block src/plan/ops/fetch-source.ts, for the DPDK, DPVS (patch
+ * series), dpdk-kmods and TOA sources.
  *
  *   const f = planFetch({ source: host.dpdk.source, name: 'dpdk-20.11.10.tar.xz', label: 'DPDK 20.11.10',
  *                         inv: ctx.inventory.dir, facts: ctx.facts,
@@ -14,7 +16,18 @@
  */
 import type { Facts } from '../../facts/types.js';
 import type { Step } from '../../plan/change.js';
-import { sh } from '../../transport/quote.js';
+import {
+  fetchSummary,
+  fetchTarballSteps,
+  tarballCachePath,
+  tarballCached,
+  tarballExt,
+  unpackTarballSteps,
+  unpacked,
+  UNPACK_MARKER,
+  type Tarball,
+  type TarballOrigin,
+} from '../../plan/ops/fetch-source.js';
 import { CACHE_DIR } from '../../desired/layout.js';
 import { failStep } from './fail.js';
 import { localFile, type ControlSide } from '../../inventory/control.js';
@@ -53,16 +66,10 @@ export interface FetchPlan {
   error?: string;
 }
 
-/** Marker written into an unpacked tree: the sha256 of the tarball it came from. */
-export const UNPACK_MARKER = '.dpvs-deploy-source.sha256';
-
-export function tarballExt(name: string): string {
-  const m = /\.(tar\.gz|tar\.xz|tar\.bz2|tgz|txz|tar)$/.exec(name);
-  return m ? (m[1] as string) : 'tar';
-}
+export { UNPACK_MARKER, tarballExt };
 
 export function cachePathFor(sha256: string, name: string): string {
-  return `${CACHE_DIR}/${sha256}.${tarballExt(name)}`;
+  return tarballCachePath(CACHE_DIR, sha256, name);
 }
 
 /** The checksum a source has: the inventory's, or the local file's. */
@@ -87,11 +94,6 @@ export function fetchProbeFiles(
   return out;
 }
 
-/** Host-side check of a file against a checksum; removes the file and fails with both sums on mismatch. */
-function verifyCommand(file: string, sha256: string, what: string): string {
-  return sh`got=$(sha256sum < ${file} | cut -d' ' -f1); if [ "$got" != ${sha256} ]; then rm -f ${file}; printf '%s\n' ${`sha256 mismatch for ${what}: `}"got $got, expected "${sha256} >&2; exit 1; fi`;
-}
-
 export function planFetch(r: FetchRequest): FetchPlan {
   const sha = sourceSha256(r.source, r.inv);
   const fail = (error: string): FetchPlan => ({
@@ -104,7 +106,7 @@ export function planFetch(r: FetchRequest): FetchPlan {
     summary: `${r.label}: ${error}`,
     error,
   });
-  let local: { path: string; sha256: string } | null = null;
+  let origin: TarballOrigin;
   if ('file' in r.source) {
     const f = localFile(r.inv, r.source.file);
     if (!f.ok) return fail(`${r.label}: ${f.path}: ${f.reason} (on the control machine)`);
@@ -112,61 +114,21 @@ export function planFetch(r: FetchRequest): FetchPlan {
       return fail(
         `sha256 mismatch for ${r.label} ${f.path}: got ${f.sha256}, expected ${r.source.sha256} (inventory)`,
       );
-    local = { path: f.path, sha256: f.sha256 };
-  }
+    origin = { localPath: f.path };
+  } else origin = { url: r.source.url };
   if (!sha) return fail(`${r.label}: no checksum`);
-  const cache = cachePathFor(sha, r.name);
-  const part = `${cache}.part`;
-  const cached = r.facts.files[cache];
-  const needsFetch = !(cached?.exists && cached.sha256 === sha);
+  const t: Tarball = { origin, sha256: sha, cachePath: cachePathFor(sha, r.name), label: r.label };
+  const needsFetch = !tarballCached(t, r.facts.files);
+  const fetchSteps = needsFetch ? fetchTarballSteps(t, CACHE_DIR) : [];
+  const summary = needsFetch ? fetchSummary(t) : `${r.label}: ${r.name} cached as ${t.cachePath}`;
 
-  const fetchSteps: Step[] = [];
-  let summary = `${r.label}: ${r.name} cached as ${cache}`;
-  if (needsFetch) {
-    if ('url' in r.source) {
-      const url = r.source.url;
-      fetchSteps.push({
-        kind: 'exec',
-        timeoutMs: 30 * 60_000,
-        command:
-          sh`mkdir -p ${CACHE_DIR} && rm -f ${part} && ` +
-          sh`if command -v curl >/dev/null 2>&1; then curl -fsSL --retry 3 -o ${part} -- ${url}; ` +
-          sh`elif command -v wget >/dev/null 2>&1; then wget -q -O ${part} -- ${url}; ` +
-          sh`else printf '%s\n' ${`neither curl nor wget on this host to download ${url}`} >&2; exit 1; fi || ` +
-          sh`{ rc=$?; rm -f ${part}; printf '%s\n' ${`download of ${r.label} from ${url} failed`}" (exit $rc)" >&2; exit 1; }`,
-      });
-      summary = `download ${r.label} from ${url} on the host, verify sha256 ${sha.slice(0, 12)}…, cache as ${cache}`;
-      fetchSteps.push({
-        kind: 'exec',
-        command: `${verifyCommand(part, sha, `${r.label} (${url})`)} && ${sh`mv -f ${part} ${cache}`}`,
-      });
-    } else {
-      const l = local as { path: string; sha256: string };
-      fetchSteps.push({ kind: 'exec', command: sh`mkdir -p ${CACHE_DIR}` });
-      fetchSteps.push({ kind: 'upload', localPath: l.path, path: part, sha256: l.sha256, mode: 0o644 });
-      fetchSteps.push({
-        kind: 'exec',
-        command: `${verifyCommand(part, sha, `${r.label} (${l.path})`)} && ${sh`mv -f ${part} ${cache}`}`,
-      });
-      summary = `push ${r.label} from ${l.path}, verify sha256 ${sha.slice(0, 12)}…, cache as ${cache}`;
-    }
-  }
-
-  const unpackSteps: Step[] = [];
+  let unpackSteps: Step[] = [];
   let needsUnpack = false;
   if (r.unpackTo) {
     const top = r.topDir ?? '';
-    const tree = `${r.unpackTo}/${top}`;
-    const marker = `${tree}/${UNPACK_MARKER}`;
-    needsUnpack = needsFetch || r.facts.files[marker]?.content?.trim() !== sha;
-    if (needsUnpack)
-      unpackSteps.push({
-        kind: 'exec',
-        command:
-          sh`rm -rf ${tree} && mkdir -p ${r.unpackTo} && tar -xf ${cache} -C ${r.unpackTo} && ` +
-          sh`{ [ -d ${tree} ] || { printf '%s\n' ${`${r.name} did not unpack to ${top}/`} >&2; exit 1; }; } && ` +
-          sh`printf '%s\n' ${sha} > ${marker}`,
-      });
+    const dir = `${r.unpackTo}/${top}`;
+    needsUnpack = needsFetch || !unpacked(dir, sha, r.facts.files);
+    if (needsUnpack) unpackSteps = unpackTarballSteps({ tarball: t.cachePath, sha256: sha, dir, top });
   }
-  return { sha256: sha, cachePath: cache, needsFetch, needsUnpack, fetchSteps, unpackSteps, summary };
+  return { sha256: sha, cachePath: t.cachePath, needsFetch, needsUnpack, fetchSteps, unpackSteps, summary };
 }

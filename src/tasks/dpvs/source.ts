@@ -7,13 +7,15 @@
  * - `{git, ref}`: shallow clone of the ref on the host.
  * - none: upstream git, tag v<version>.
  *
- * The DPDK tasks' shared fetch planner can replace `fetchAndUnpackSteps` once it lands; the contract is
- * "steps that leave the source tree, top directory stripped, in `tree`".
+ * Tarballs go through the shared block src/plan/ops/fetch-source.ts (cache by checksum, verify on the
+ * host, unpack beside the tree and rename); the contract of `fetchAndUnpackSteps` is "steps that leave
+ * the source tree, top directory stripped, in `tree`".
  */
 import { localFile, localPath as localPathOf, type ControlSide } from '../../inventory/control.js';
 import type { SourceSpec } from '../../inventory/schema.js';
 import type { Step } from '../../plan/change.js';
-import { raw, sh } from '../../transport/quote.js';
+import { sh } from '../../transport/quote.js';
+import { fetchTarballSteps, tarballCachePath, unpackTarballSteps } from '../../plan/ops/fetch-source.js';
 import { CACHE_DIR } from '../../desired/layout.js';
 import { DpvsPlanError } from './settings.js';
 import type { z } from 'zod';
@@ -33,11 +35,6 @@ export function localFileSha256(inv: ControlSide, rel: string): { localPath: str
   return { localPath: f.path, sha256: f.sha256 };
 }
 
-function archiveExt(name: string): string {
-  const m = /\.(tar\.gz|tgz|tar\.xz|txz|tar\.bz2|tbz2|tar)$/.exec(name);
-  return m ? `.${m[1] as string}` : '.tar.gz';
-}
-
 export function resolveSource(
   spec: DpvsSource | undefined,
   version: string,
@@ -49,13 +46,18 @@ export function resolveSource(
       kind: 'url',
       url: spec.url,
       sha256: spec.sha256,
-      cachePath: `${CACHE_DIR}/${spec.sha256}${archiveExt(spec.url.split('?')[0] ?? '')}`,
+      cachePath: tarballCachePath(CACHE_DIR, spec.sha256, spec.url.split('?')[0] ?? '', 'tar.gz'),
     };
   }
   if ('file' in spec) {
     const localPath = localPathOf(inv, spec.file);
     const sha256 = spec.sha256 ?? localFileSha256(inv, spec.file).sha256;
-    return { kind: 'file', localPath, sha256, cachePath: `${CACHE_DIR}/${sha256}${archiveExt(spec.file)}` };
+    return {
+      kind: 'file',
+      localPath,
+      sha256,
+      cachePath: tarballCachePath(CACHE_DIR, sha256, spec.file, 'tar.gz'),
+    };
   }
   return { kind: 'git', url: spec.git, ref: spec.ref };
 }
@@ -65,40 +67,26 @@ export function sourceIdentity(s: ResolvedSource): string {
   return s.kind === 'git' ? `git:${s.url}#${s.ref}` : `sha256:${s.sha256}`;
 }
 
-function verifyCached(file: string, sha256: string): string {
-  return sh`[ -f ${file} ] && [ "$(sha256sum < ${file} | cut -d' ' -f1)" = ${sha256} ]`;
-}
-
 /** Steps that leave the source tree (top directory stripped) in `tree`. */
 export function fetchAndUnpackSteps(s: ResolvedSource, tree: string): Step[] {
-  const fresh = sh`rm -rf ${tree} && mkdir -p ${tree}`;
   if (s.kind === 'git') {
     return [
       {
         kind: 'exec',
-        command: `${fresh} && ${sh`git clone -q --depth 1 --branch ${s.ref} -- ${s.url} ${tree}`}`,
+        command: `${sh`rm -rf ${tree} && mkdir -p ${tree}`} && ${sh`git clone -q --depth 1 --branch ${s.ref} -- ${s.url} ${tree}`}`,
         timeoutMs: 1_800_000,
       },
     ];
   }
-  const unpack: Step = {
-    kind: 'exec',
-    command: `${fresh} && ${sh`tar -xf ${s.cachePath} -C ${tree} --strip-components=1`}`,
+  const t = {
+    origin: s.kind === 'url' ? { url: s.url } : { localPath: s.localPath },
+    sha256: s.sha256,
+    cachePath: s.cachePath,
+    label: 'the DPVS source',
   };
-  if (s.kind === 'file') {
-    return [
-      { kind: 'exec', command: sh`mkdir -p ${CACHE_DIR}` },
-      { kind: 'upload', localPath: s.localPath, path: s.cachePath, sha256: s.sha256, mode: 0o644 },
-      unpack,
-    ];
-  }
-  const part = `${s.cachePath}.part`;
-  const download =
-    sh`mkdir -p ${CACHE_DIR} && if ! { ${raw(verifyCached(s.cachePath, s.sha256))}; }; then ` +
-    sh`if command -v curl >/dev/null 2>&1; then curl -fsSL --retry 3 -o ${part} -- ${s.url}; ` +
-    sh`else wget -q -O ${part} -- ${s.url}; fi || { rm -f ${part}; exit 1; }; ` +
-    sh`got=$(sha256sum < ${part} | cut -d' ' -f1); if [ "$got" != ${s.sha256} ]; then ` +
-    sh`echo ${`${s.url}: sha256 `}"$got"${`, the inventory says ${s.sha256}`} >&2; rm -f ${part}; exit 1; fi; ` +
-    sh`mv -f ${part} ${s.cachePath}; fi`;
-  return [{ kind: 'exec', command: download, timeoutMs: 1_800_000 }, unpack];
+  // dpvs-build does not probe the cache: the host checks it when the steps run
+  return [
+    ...fetchTarballSteps(t, CACHE_DIR, { ifCached: 'skip' }),
+    ...unpackTarballSteps({ tarball: s.cachePath, sha256: s.sha256, dir: tree }),
+  ];
 }

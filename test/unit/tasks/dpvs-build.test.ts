@@ -55,11 +55,12 @@ describe('dpvs-build task', () => {
       `curl -fsSL --retry 3 -o /var/cache/dpvs-deploy/src/${SHA}.tar.gz.part -- ${SRC.url}`,
     );
     expect(build[0]).toContain(`= ${SHA}`);
-    expect(
-      build.some((c) =>
-        c.includes(`tar -xf /var/cache/dpvs-deploy/src/${SHA}.tar.gz -C ${r.tree} --strip-components=1`),
-      ),
-    ).toBe(true);
+    // unpacked beside the tree, then renamed over it (src/plan/ops/fetch-source.ts)
+    const unpack = build.find((c) => c.includes('tar -xf')) ?? '';
+    expect(unpack).toContain(
+      `tar -xf /var/cache/dpvs-deploy/src/${SHA}.tar.gz -C ${r.tree}.unpack --strip-components=1`,
+    );
+    expect(unpack).toContain(`rm -rf ${r.tree} && mv ${r.tree}.unpack ${r.tree}`);
     const make = build.find((c) => c.includes('make install'));
     expect(make).toMatch(
       new RegExp(
@@ -117,7 +118,13 @@ describe('dpvs-build task', () => {
     const { changes } = dpvsBuildTask.plan(planContext(host, f));
     expect(changes.map((c) => c.id)).toEqual(['dpvs-build/current']);
     expect(changes[0]!.disruptive).toBe(true);
-    expect(cmds(changes[0])[0]).toContain('"previous":"1.9.9-000000000000"');
+    // the state record first, written atomically (a managed file's write step), then the switch
+    const rec = changes[0]!.steps.find((s) => s.kind === 'write');
+    expect(rec).toMatchObject({ kind: 'write', path: RELEASE_STATE, mode: 0o644 });
+    expect(rec?.kind === 'write' && JSON.parse(rec.content)).toEqual({
+      current: releaseOf(host, inv).id,
+      previous: '1.9.9-000000000000',
+    });
   });
 
   it('a release change (new version) means a new release id and a rebuild', () => {

@@ -103,7 +103,12 @@ describe('dpvs-conf task', () => {
     const { changes } = dpvsConfTask.rollback!(planContext(host, f));
     expect(changes).toHaveLength(1);
     const steps = changes[0]!.steps;
-    expect(steps[0]).toEqual({ kind: 'exec', command: `cp -p ${BAK} ${CONF}` });
+    // the kept copy goes back through a temp file and a rename (src/plan/ops/managed-file.ts: restoreKeptCopy)
+    expect(steps[0]).toEqual({
+      kind: 'exec',
+      command: `cp -p ${BAK} /etc/.dpvs.conf.dpvs-deploy.restore && mv -f /etc/.dpvs.conf.dpvs-deploy.restore ${CONF}`,
+    });
+    expect(changes[0]!.diff).toContain(`--- a${CONF}`);
     expect(
       steps.some(
         (s) =>

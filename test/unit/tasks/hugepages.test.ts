@@ -60,12 +60,16 @@ describe('hugepages task', () => {
       'hugepages/mount/dev/hugepages',
       'hugepages/fstab',
     ]);
-    // the first change records what it found (for rollback) before it writes the counter
-    expect(changes[0]?.steps[0]).toMatchObject({
-      kind: 'exec',
-      command: expect.stringContaining(HUGEPAGES_STATE),
+    // the first change records what it found (for rollback, an atomic write) before it writes the counter
+    expect(changes[0]?.steps[0]).toEqual({ kind: 'exec', command: 'mkdir -p /var/lib/dpvs-deploy/state' });
+    expect(changes[0]?.steps[1]).toMatchObject({ kind: 'write', path: HUGEPAGES_STATE, mode: 0o644 });
+    const rec = changes[0]?.steps[1];
+    expect(JSON.parse(rec?.kind === 'write' ? rec.content : '')).toMatchObject({
+      sizeKb: 2048,
+      perNode: { '0': 0, '1': 0 },
+      unitExisted: false,
     });
-    expect(changes[0]?.steps.slice(1)).toEqual([
+    expect(changes[0]?.steps.slice(2)).toEqual([
       { kind: 'exec', command: `echo 1024 > ${nodeHugepagesPath(0, 2048)}` },
     ]);
     expect(changes[1]?.steps).toEqual([

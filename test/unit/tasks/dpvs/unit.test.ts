@@ -3,14 +3,9 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  compressCpuList,
-  ealArgs,
-  renderDpvsUnit,
-  renderKeepalivedUnit,
-  systemdWord,
-  type DpvsUnitInput,
-} from '../../../src/dpvsconf/unit.js';
+import { compressCpuList, ealArgs } from '../../../../src/dpvsconf/eal.js';
+import { systemdWord } from '../../../../src/escape.js';
+import { renderDpvsUnit, renderKeepalivedUnit, type DpvsUnitInput } from '../../../../src/tasks/dpvs/unit.js';
 
 /** Splits a systemd command line the way systemd does for the quoting systemdWord produces. */
 function systemdSplit(line: string): string[] {
@@ -128,7 +123,8 @@ describe('renderDpvsUnit', () => {
     expect(words[2]).toBe('/etc/my dpvs/50%.conf');
     expect(words[6]).toBe('/run/$x.ipc');
     expect(unit).toContain('"/etc/my dpvs/50%%.conf"');
-    expect(directive(unit, 'Environment')).toEqual(['DPVS_IPC_FILE=/run/$$x.ipc']);
+    // Environment= expands specifiers but not variables: "$ has no special meaning" (systemd.exec(7))
+    expect(directive(unit, 'Environment')).toEqual(['DPVS_IPC_FILE=/run/$x.ipc']);
   });
 
   it('rejects values systemd cannot carry', () => {
