@@ -14,6 +14,7 @@
  *   raw        ansible-playbook, one `raw` task running the floor's command
  * with wall time, control-process CPU seconds and peak RSS (/usr/bin/time), and processes per host
  * counted on the host side (its PID namespace's last pid before and after the run, read by nsenter).
+ * `--hold FILE` waits with the hosts up until FILE (it holds the inventory's path) is removed.
  * Writes bench/results/<date>-realkernel.md. Root only; not run by CI.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -371,6 +372,14 @@ async function main(): Promise<void> {
     writeAnsible(ans, hosts, sshConfig);
     const samples: Sample[] = [];
     const probeProcs = await probeProcesses(hosts[0] as Host, inventory);
+    // --hold FILE: with the hosts up, write the inventory's path to FILE and wait until FILE is removed
+    // (measure by hand on the same hosts: a heap snapshot, another --forks), then run the contenders
+    const hold = arg('--hold', '');
+    if (hold) {
+      writeFileSync(hold, `${inventory}\n${sshConfig}\n`);
+      process.stderr.write(`n=${n}: hosts up; inventory in ${hold}; remove it to go on\n`);
+      while (existsSync(hold)) await sleep(2000);
+    }
     try {
       const reps = n > Number(arg('--reps-max', '1000')) ? 1 : REPS;
       for (let rep = 0; rep < reps; rep++) {
