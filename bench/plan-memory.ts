@@ -7,7 +7,7 @@
  * writes a V8 heap snapshot after planning (open it in Chrome's DevTools, Memory tab). No lab needed:
  * any inventory whose hosts answer (bench/realkernel.ts --hold keeps its hosts up for this).
  */
-import { writeHeapSnapshot } from 'node:v8';
+import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import { openSession } from '../src/cli/session.js';
 import { processIo } from '../src/cli/io.js';
 import { renderHostPlan } from '../src/cli/views/plan.js';
@@ -50,6 +50,8 @@ function stage(name: string, extra: Record<string, unknown> = {}): void {
 }
 
 async function main(): Promise<void> {
+  const flags = arg('--v8-flags');
+  if (flags) setFlagsFromString(flags);
   const file = process.argv[2];
   if (!file) throw new Error('usage: plan-memory INVENTORY [--forks N] [--snapshot FILE]');
   stage('start');
