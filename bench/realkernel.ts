@@ -157,10 +157,12 @@ async function upHosts(
   live = hosts; // a failure below (an sshd that never answers) still takes them down
   await Promise.all(
     hosts.map(async (h) => {
-      for (let i = 0; i < 400; i++) {
-        const b = await readBanner(h.address, 22, 500).catch(() => '');
+      // each attempt is a connection sshd forks a child for: with a short timeout under load the
+      // attempts outran the children's exits (2026-12-07, 500 hosts: 31,000 processes, load 29,000)
+      for (let i = 0; i < 60; i++) {
+        const b = await readBanner(h.address, 22, 20_000).catch(() => '');
         if (b.startsWith('SSH-2.0-')) return;
-        await sleep(25);
+        await sleep(1000);
       }
       throw new Error(`${h.name}: sshd did not answer`);
     }),
@@ -456,6 +458,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const)
 
 main().catch(async (e: unknown) => {
   console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
-  await net.destroyNetwork().catch(() => undefined);
+  // the hosts' processes first (a failed bring-up left 500 sshds running in deleted namespaces)
+  await downHosts(live).catch(() => net.destroyNetwork().catch(() => undefined));
   process.exit(1);
 });
