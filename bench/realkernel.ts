@@ -8,12 +8,14 @@
  * machine's real /proc, /sys and /etc (the facts are not a DPVS host's; the cost is real). In one run,
  * alternating the order each repetition, medians of:
  *   plan       `dpvs-deploy plan INV --forks N` (balancer inventory: every fact, every check)
+ *   plan50     the same with the default --forks 50 (only when named in --tools)
  *   floor      src/transport's ssh2 connection, ONE exec of a command reading ~15 facts (bench/transport.ts)
  *   role-play  ansible-playbook, 6 tasks the way a role reads them (command/slurp/stat), forks = N,
  *              pipelining, gather_facts off
  *   raw        ansible-playbook, one `raw` task running the floor's command
  * with wall time, control-process CPU seconds and peak RSS (/usr/bin/time), and processes per host
  * counted on the host side (its PID namespace's last pid before and after the run, read by nsenter).
+ * `--hold FILE` waits with the hosts up until FILE (it holds the inventory's path) is removed.
  * Writes bench/results/<date>-realkernel.md. Root only; not run by CI.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -155,10 +157,12 @@ async function upHosts(
   live = hosts; // a failure below (an sshd that never answers) still takes them down
   await Promise.all(
     hosts.map(async (h) => {
-      for (let i = 0; i < 400; i++) {
-        const b = await readBanner(h.address, 22, 500).catch(() => '');
+      // each attempt is a connection sshd forks a child for: with a short timeout under load the
+      // attempts outran the children's exits (2026-12-07, 500 hosts: 31,000 processes, load 29,000)
+      for (let i = 0; i < 60; i++) {
+        const b = await readBanner(h.address, 22, 20_000).catch(() => '');
         if (b.startsWith('SSH-2.0-')) return;
-        await sleep(25);
+        await sleep(1000);
       }
       throw new Error(`${h.name}: sshd did not answer`);
     }),
@@ -258,7 +262,8 @@ function writeAnsible(dir: string, hosts: Host[], sshConfig: string): void {
   );
 }
 
-type Tool = 'plan' | 'floor' | 'role-play' | 'raw';
+type Tool = 'plan' | 'plan50' | 'floor' | 'role-play' | 'raw';
+/** plan50: `plan` with the default --forks (50) instead of N; not run unless named in --tools */
 const ALL_TOOLS: Tool[] = ['plan', 'floor', 'role-play', 'raw'];
 /** --tools plan,floor,raw: leave some out (role-play takes minutes per run at 50 hosts and more) */
 const ANSIBLE_VERSION = ((): string | null => {
@@ -274,10 +279,10 @@ const ANSIBLE_VERSION = ((): string | null => {
   }
 })();
 /** --tools plan,floor,raw: leave some out; without ansible-playbook (installed by hand) only plan and floor */
-const TOOLS: Tool[] = ALL_TOOLS.filter(
+const TOOLS: Tool[] = [...ALL_TOOLS, 'plan50' as const].filter(
   (t) =>
     arg('--tools', ALL_TOOLS.join(',')).split(',').includes(t) &&
-    (ANSIBLE_VERSION !== null || t === 'plan' || t === 'floor'),
+    (ANSIBLE_VERSION !== null || t === 'plan' || t === 'plan50' || t === 'floor'),
 );
 
 interface Sample {
@@ -290,9 +295,10 @@ async function runTool(tool: Tool, n: number, inv: string, ans: string): Promise
   const env = { ...process.env, ANSIBLE_CONFIG: join(ans, 'ansible.cfg') };
   switch (tool) {
     case 'plan':
+    case 'plan50':
       return measure(
         process.execPath,
-        [join(ROOT, 'bin', 'dpvs-deploy.js'), 'plan', inv, '--forks', String(n)],
+        [join(ROOT, 'bin', 'dpvs-deploy.js'), 'plan', inv, '--forks', tool === 'plan' ? String(n) : '50'],
         {
           timeoutMs: 1_800_000,
         },
@@ -316,7 +322,7 @@ async function runTool(tool: Tool, n: number, inv: string, ans: string): Promise
 function ok(tool: Tool, m: Measured): boolean {
   // plan: 0 no changes, 2 changes, 1 preflight findings (a real machine is not a DPVS host); every
   // host must have been reached
-  if (tool === 'plan')
+  if (tool === 'plan' || tool === 'plan50')
     return [0, 1, 2].includes(m.code) && !/unreachable|timed out/i.test(m.stdout + m.stderr);
   return m.code === 0;
 }
@@ -371,6 +377,14 @@ async function main(): Promise<void> {
     writeAnsible(ans, hosts, sshConfig);
     const samples: Sample[] = [];
     const probeProcs = await probeProcesses(hosts[0] as Host, inventory);
+    // --hold FILE: with the hosts up, write the inventory's path to FILE and wait until FILE is removed
+    // (measure by hand on the same hosts: a heap snapshot, another --forks), then run the contenders
+    const hold = arg('--hold', '');
+    if (hold) {
+      writeFileSync(hold, `${inventory}\n${sshConfig}\n`);
+      process.stderr.write(`n=${n}: hosts up; inventory in ${hold}; remove it to go on\n`);
+      while (existsSync(hold)) await sleep(2000);
+    }
     try {
       const reps = n > Number(arg('--reps-max', '1000')) ? 1 : REPS;
       for (let rep = 0; rep < reps; rep++) {
@@ -444,6 +458,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const)
 
 main().catch(async (e: unknown) => {
   console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
-  await net.destroyNetwork().catch(() => undefined);
+  // the hosts' processes first (a failed bring-up left 500 sshds running in deleted namespaces)
+  await downHosts(live).catch(() => net.destroyNetwork().catch(() => undefined));
   process.exit(1);
 });

@@ -49,6 +49,8 @@ export async function openSession(
     hosts,
     runDir,
     forks: Math.max(1, o.forks ?? 50),
+    // commands that only read the hosts need no connection after the probe
+    releaseAfterProbe: command === 'plan' || command === 'verify' || command === 'facts',
     events: events ? bothEvents(gather.events, events) : gather.events,
     ...(o.tasks ? { onlyTasks: parseTaskFilter(o.tasks) } : {}),
     connect: (h) =>

@@ -1,9 +1,12 @@
 /**
  * Gathering: one connection and one probe exec per host, at most `forks` at a time. A host that cannot
- * be connected to or probed is recorded with the reason; it never fails the others.
+ * be connected to or probed is recorded with the reason; it never fails the others. With `release`, each
+ * connection is closed right after its probe (commands that only read: plan, verify, facts), so at most
+ * `forks` connections are open at once and none is held until the end of the run.
  */
 import type { Facts } from '../facts/types.js';
 import type { ResolvedHost } from '../inventory/types.js';
+import { releaseTransport } from '../transport/closed.js';
 import type { Transport } from '../transport/types.js';
 import { errorText } from './plan-fleet.js';
 import { mapLimit } from './pool.js';
@@ -22,6 +25,8 @@ export interface GatherOptions {
   connect: Connector;
   /** The host's full probe over its transport. */
   probe: (host: string, t: Transport) => Promise<Facts>;
+  /** Close each connection after its probe; the map then holds its closed stand-in (name and counters). */
+  release?: boolean;
   hostState?: (host: string, state: string) => void;
   log: (host: string, line: string) => void;
 }
@@ -34,7 +39,11 @@ export async function gather(o: GatherOptions, into?: Gathered): Promise<Gathere
       const t = await o.connect(h);
       g.transports.set(h.name, t);
       o.hostState?.(h.name, 'probing');
-      g.facts.set(h.name, await o.probe(h.name, t));
+      try {
+        g.facts.set(h.name, await o.probe(h.name, t));
+      } finally {
+        if (o.release) g.transports.set(h.name, await releaseTransport(t));
+      }
       o.hostState?.(h.name, 'probed');
     } catch (e) {
       const msg = errorText(e);

@@ -11,6 +11,7 @@ type Client = InstanceType<typeof Client>;
 import {
   appendKnownHost,
   checkHostKey,
+  entryMatchesHost,
   fingerprint,
   keyTypeOf,
   knownHostsName,
@@ -95,8 +96,10 @@ export function destroyClient(c: Client): void {
 
 /** Connect and authenticate; resolves with a ready client or rejects with a TransportError. */
 export async function openSshClient(e: SshEndpoint): Promise<Client> {
-  const entries = await loadKnownHosts(e.knownHostsFiles);
   const khName = knownHostsName(e.host, e.port);
+  // only this host's lines: every check below looks at those alone, and the verifier lives as long as
+  // the connection (500 connections each holding a 500-line file's parse was quadratic memory)
+  const entries = (await loadKnownHosts(e.knownHostsFiles)).filter((x) => entryMatchesHost(x, khName));
   const auth: AuthMethod[] = e.identities.map(
     (i) => ({ type: 'publickey', username: e.user, key: i.key }) as AuthMethod,
   );

@@ -1,6 +1,7 @@
 /**
  * The transport contract: how the engine talks to one host. Implementations: ssh.ts (ssh2, one
- * connection per host for the whole run, parallel channels on it) and local.ts (execa, control machine).
+ * connection per host for the whole run, parallel channels on it) and local.ts (execa, control machine);
+ * closed.ts is what is left of one released after its probe (plan, verify, facts).
  *
  * Every command is a POSIX sh string built with `sh` / `quote` from ./quote.ts; nothing from the
  * inventory is interpolated raw.
