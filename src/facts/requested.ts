@@ -67,6 +67,9 @@ const RPM_LIKE = ['rhel', 'fedora', 'centos', 'suse']
   .map((w) => `*${[...w].map((c) => `[${c}${c.toUpperCase()}]`).join('')}*`)
   .join('|');
 
+/** dpkg Status values of an installed package (see the pkgdeb parser). */
+const DPKG_INSTALLED: ReadonlySet<string> = new Set(['install ok installed', 'hold ok installed']);
+
 export function packagesSnippet(pkgs: string[]): string {
   const w = words(pkgs);
   return `rh=; while IFS= read -r l; do case $l in ID=*|ID_LIKE=*) case \${l#*=} in ${RPM_LIKE}) rh=1;; esac;; esac; done < /etc/os-release
@@ -280,9 +283,13 @@ export const requestedFacts: FactModule<RequestedFacts> = {
           if (!(v in out.packages)) out.packages[v] = null;
           break;
         case 'pkgdeb': {
-          // one line per package dpkg knows; only an installed one ("install ok installed") has a version
+          // one line per package dpkg knows. Its Status is "WANT EFLAG STATE" (dpkg-query(1), dpkg 1.21 on
+          // Debian 12: the selection state, the error flag, the package state): a package is installed when
+          // its state is "installed" with no error, selected to stay ("install") or held at its version
+          // ("hold", apt-mark hold: still installed). "deinstall"/"purge" (selected for removal) and every
+          // other state read as not installed, so the packages task asks for it again.
           const [name, status, version] = v.split('\t');
-          if (name && status === 'install ok installed' && !out.packages[name])
+          if (name && DPKG_INSTALLED.has(status ?? '') && !out.packages[name])
             out.packages[name] = version || null;
           break;
         }
