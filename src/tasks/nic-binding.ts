@@ -12,6 +12,7 @@
  * Rollback puts every recorded NIC back on its recorded driver and removes the persistence.
  */
 import type { Facts, NicFacts } from '../facts/types.js';
+import { driverOverrides } from '../facts/reads/driver-overrides.js';
 import type { NicSettings } from '../inventory/schema.js';
 import type { Change, Step } from '../plan/change.js';
 import { describeNic, matchNic, resolved } from '../desired/nic-match.js';
@@ -30,7 +31,8 @@ export const NIC_STATE = `${STATE_DIR}/nic-binding.json`;
 export const BIND_SCRIPT = `${ETC_DIR}/bind-nics.sh`;
 export const BIND_UNIT = 'dpvs-deploy-bind';
 export const BIND_UNIT_PATH = `/etc/systemd/system/${BIND_UNIT}.service`;
-export const DRIVERCTL_OUTPUT = 'nic-binding-driverctl';
+/** the raw reading's key (tests) */
+export const DRIVERCTL_OUTPUT = driverOverrides.keys[0] as string;
 const MELLANOX = '15b3';
 
 export interface RecordedNic {
@@ -169,12 +171,7 @@ export function renderBindUnit(): string {
 
 /** pci -> driver, from `driverctl list-overrides`. */
 export function driverctlOverrides(facts: Facts): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const line of (facts.outputs[DRIVERCTL_OUTPUT]?.stdout ?? '').split('\n')) {
-    const [pci, drv] = line.trim().split(/\s+/);
-    if (pci && drv) m.set(pci, drv);
-  }
-  return m;
+  return new Map(Object.entries(driverOverrides.read(facts)));
 }
 
 function hasDriverctl(facts: Facts): boolean {
@@ -189,7 +186,7 @@ export const nicBindingTask: Task = {
       files: [NIC_STATE, BIND_SCRIPT, BIND_UNIT_PATH],
       services: [BIND_UNIT],
       commands: ['driverctl'],
-      execs: { [DRIVERCTL_OUTPUT]: { argv: ['driverctl', 'list-overrides'], stderr: false } },
+      ...driverOverrides.request(),
     };
   },
 
