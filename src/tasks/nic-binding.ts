@@ -169,8 +169,8 @@ export function renderBindUnit(): string {
   ].join('\n');
 }
 
-/** pci -> driver, from `driverctl list-overrides`. */
-export function driverctlOverrides(facts: Facts): Map<string, string> {
+/** pci -> the driver it is bound to (null: unbound), for each device driverctl has an override for. */
+export function driverctlOverrides(facts: Facts): Map<string, string | null> {
   return new Map(Object.entries(driverOverrides.read(facts)));
 }
 
