@@ -9,10 +9,8 @@
  * is why the derived hugepage arguments are written as one group in that order.
  */
 import type { Facts } from '../facts/types.js';
+import { acpiTables } from '../facts/reads/boot-firmware.js';
 import type { ResolvedHost } from '../inventory/types.js';
-
-/** facts.outputs key of the /sys/firmware/acpi/tables listing (read when the IOMMU is to be turned on). */
-export const ACPI_TABLES_OUTPUT = 'kernel-cmdline:acpi-tables';
 
 /** Tokens of a command line as the kernel splits it (double quotes group, and are kept). */
 export function splitCmdline(line: string): string[] {
@@ -250,8 +248,7 @@ export function bootArgs(host: ResolvedHost, facts: Facts, isolated: readonly nu
     // Which IOMMU the firmware describes decides (DMAR: Intel VT-d, IVRS: AMD-Vi); the CPU only when
     // the tables are not known. (QEMU's TCG `-cpu max` reports AuthenticAMD and svm on a q35 machine
     // with an emulated VT-d: the VM tier's guest.)
-    const tables = facts.outputs[ACPI_TABLES_OUTPUT];
-    const names = tables?.code === 0 ? tables.stdout.split('\n') : [];
+    const names = acpiTables.read(facts) ?? [];
     const amd = names.includes('DMAR')
       ? false
       : names.includes('IVRS') || facts.cpu.model.includes('AMD') || facts.cpu.flags.includes('svm');

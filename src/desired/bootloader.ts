@@ -1,6 +1,6 @@
 /**
  * The bootloader of a host and its configuration, as the kernel-cmdline task edits it. Pure: reads the
- * probed files (facts.files / facts.outputs), never a host.
+ * probed files (facts.files) and the typed boot firmware read (src/facts/reads/boot-firmware.ts), never a host.
  *
  * - Debian/Ubuntu: GRUB_CMDLINE_LINUX in /etc/default/grub, then `update-grub` (Debian's update-grub is
  *   `exec grub-mkconfig -o /boot/grub/grub.cfg "$@"`, grub2-common 2.06-13+deb12u2:/usr/sbin/update-grub:3);
@@ -13,7 +13,9 @@
  *   /boot/efi/EFI/<vendor>/grub.cfg (EFI).
  */
 import type { Facts } from '../facts/types.js';
-import { ACPI_TABLES_OUTPUT, argKey, splitCmdline } from './boot-args.js';
+import { argKey, splitCmdline } from './boot-args.js';
+import { BOOT_KEYS, bootFirmware } from '../facts/reads/boot-firmware.js';
+import { ISOLATED_CPUS, ISOLATED_KEY } from '../facts/reads/isolated-cpus.js';
 
 export const GRUB_DEFAULT = '/etc/default/grub';
 export const GRUB_CFG_DEBIAN = '/boot/grub/grub.cfg';
@@ -21,17 +23,10 @@ export const GRUB_CFG_BIOS_RHEL = '/boot/grub2/grub.cfg';
 export const KERNEL_CMDLINE_FILE = '/etc/kernel/cmdline';
 export const REBOOT_REQUIRED = '/run/reboot-required';
 export const BOOT_ID = '/proc/sys/kernel/random/boot_id';
-export const ISOLATED_CPUS = '/sys/devices/system/cpu/isolated';
+export { ISOLATED_CPUS };
 
-/** Probe keys (facts.outputs) the task reads. */
-export const KEYS = {
-  bootId: 'kernel-cmdline:boot-id',
-  isolated: 'kernel-cmdline:isolated',
-  efi: 'kernel-cmdline:efi',
-  efiVendors: 'kernel-cmdline:efi-vendors',
-  blsEntries: 'kernel-cmdline:bls-entries',
-  acpiTables: ACPI_TABLES_OUTPUT,
-} as const;
+/** The keys of the raw readings behind the typed reads (tests build facts with them). */
+export const KEYS = { isolated: ISOLATED_KEY, ...BOOT_KEYS } as const;
 
 export type BootloaderKind = 'grub-debian' | 'grubby' | 'grub2-mkconfig';
 
@@ -50,7 +45,7 @@ export interface Unmanageable {
 /** The bootloader dpvs-deploy manages on this host, or why it cannot. */
 export function bootloaderOf(facts: Facts): Bootloader | Unmanageable {
   const grubDefault = facts.files[GRUB_DEFAULT];
-  const efi = facts.outputs[KEYS.efi]?.code === 0;
+  const fw = bootFirmware.read(facts);
   if (facts.os.family === 'debian') {
     if (!grubDefault?.exists) return { reason: `${GRUB_DEFAULT} does not exist (not booted by GRUB?)` };
     return { kind: 'grub-debian', cfg: GRUB_CFG_DEBIAN, regenerate: 'update-grub' };
@@ -61,10 +56,8 @@ export function bootloaderOf(facts: Facts): Bootloader | Unmanageable {
     if (major === 7) {
       if (!grubDefault?.exists) return { reason: `${GRUB_DEFAULT} does not exist (not booted by GRUB 2?)` };
       let cfg = GRUB_CFG_BIOS_RHEL;
-      if (efi) {
-        const vendors = (facts.outputs[KEYS.efiVendors]?.stdout ?? '')
-          .split('\n')
-          .filter((v) => v && v !== 'BOOT');
+      if (fw.efi) {
+        const vendors = fw.efiVendors.filter((v) => v !== 'BOOT');
         const vendor = vendors.includes(facts.os.id) ? facts.os.id : vendors[0];
         if (!vendor) return { reason: 'EFI boot, but no vendor directory under /boot/efi/EFI' };
         cfg = `/boot/efi/EFI/${vendor}/grub.cfg`;

@@ -20,14 +20,12 @@ export function mergeRequests(requests: ReadonlyArray<ProbeRequest>): Required<P
     [...new Set(xs.filter((x): x is string => !!x))].sort();
   const all = <K extends keyof ProbeRequest>(k: K) =>
     requests.flatMap((r) => (r[k] as string[] | undefined) ?? []);
-  const outputs: Record<string, string> = {};
   const execs: Record<string, string[] | Exec> = {};
   const listings: Record<string, Listing> = {};
   const texts: Record<string, string> = {};
   for (const r of requests) {
     Object.assign(texts, r.texts ?? {});
     Object.assign(listings, r.listings ?? {});
-    Object.assign(outputs, r.outputs ?? {});
     Object.assign(execs, r.execs ?? {});
   }
   return {
@@ -38,7 +36,6 @@ export function mergeRequests(requests: ReadonlyArray<ProbeRequest>): Required<P
     diskPaths: uniq(all('diskPaths')),
     services: uniq(all('services')),
     processes: uniq(all('processes')),
-    outputs,
     execs,
     listings,
     texts,
@@ -158,6 +155,7 @@ export function parseProbeOutput(stdout: string, request?: Required<ProbeRequest
       throw new Error(`probe output lacks the ${m.name} section (was the probe cut short?)`);
   const ctx: ParseContext = {
     request: request ?? embeddedRequest(sections.get('request')),
+    release: '',
     reads: parseReads(sections.get('reads') ?? ''),
     blob: parseBlob(sections.get('blob') ?? ''),
   };
@@ -165,9 +163,11 @@ export function parseProbeOutput(stdout: string, request?: Required<ProbeRequest
     const v = m.parse(sections.get(m.name) ?? '', ctx);
     return m.schema ? m.schema.parse(v) : v;
   };
+  const system = run(systemFacts);
+  ctx.release = system.kernel.release;
   const up = /probe_up ([0-9.]+) ([0-9.]+)/.exec(sections.get('end') ?? '');
   return {
-    ...run(systemFacts),
+    ...system,
     cpu: run(cpuFacts),
     ...run(memoryFacts),
     nics: run(nicFacts),

@@ -1,9 +1,19 @@
 /**
  * Facts the tasks ask for by name (ProbeRequest): modules, commands, packages, files, disk space,
- * services, processes and the outputs of read-only commands. Contents and outputs travel base64-encoded,
+ * services, processes, and the raw readings of the typed readers (read.ts): argv commands, listings,
+ * small texts. Contents and outputs travel base64-encoded,
  * so no text can be mistaken for the probe's own markers.
  */
-import type { Exec, Facts, FileFacts, Listing, ModuleFacts, ProbeRequest } from './types.js';
+import {
+  type Exec,
+  type Facts,
+  type FileFacts,
+  type Listing,
+  type ModuleFacts,
+  onKernel,
+  type ProbeRequest,
+  RUNNING_KERNEL,
+} from './types.js';
 import {
   blobPart,
   type FactModule,
@@ -33,8 +43,18 @@ export type RequestedFacts = Pick<
 
 const MAX_CONTENT = 65536;
 
+/**
+ * A request's path or argv word as one shell word: quoted, with the running kernel (RUNNING_KERNEL)
+ * as "$DPVS_PROBE_RELEASE", which the system section set.
+ */
+export function word(x: string): string {
+  const parts = x.split(RUNNING_KERNEL);
+  const w = parts.map((p, i) => (i ? '"$DPVS_PROBE_RELEASE"' : '') + (p ? quote(p) : '')).join('');
+  return w || "''";
+}
+
 function words(list: string[]): string {
-  return list.map((x) => quote(x)).join(' ');
+  return list.map((x) => word(x)).join(' ');
 }
 
 /**
@@ -191,7 +211,7 @@ export const requestedFacts: FactModule<RequestedFacts> = {
   name: 'requested',
   reads: (r: Required<ProbeRequest>) => [
     '/proc/modules',
-    ...Object.values(r.texts).map((t) => quote(t)),
+    ...Object.values(r.texts).map((t) => word(t)),
     ...r.modules.flatMap((m) => {
       const s = quote(`/sys/module/${moduleName(m)}`);
       return [`${s}/initstate`, `${s}/refcnt`, `${s}/parameters/*`];
@@ -218,12 +238,12 @@ export const requestedFacts: FactModule<RequestedFacts> = {
     if (r.processes.length) parts.push(processesSnippet(r.processes));
     Object.values(r.listings).forEach((l, i) =>
       parts.push(
-        `d=${quote(l.dir)}; [ -d "$d" ] && { printf 'ls\\t%s\\n' ${i}; for e in "$d"/*; do [ -e "$e" ] || [ -h "$e" ] || continue; printf 'lse\\t%s\\t%s\\n' ${i} "\${e##*/}"; done; }`,
+        `d=${word(l.dir)}; [ -d "$d" ] && { printf 'ls\\t%s\\n' ${i}; for e in "$d"/*; do [ -e "$e" ] || [ -h "$e" ] || continue; printf 'lse\\t%s\\t%s\\n' ${i} "\${e##*/}"; done; }`,
       ),
     );
     return parts.join('\n');
   },
-  blob: (r: Required<ProbeRequest>) => filesBlob(r.files) + execsBlob(r.execs) + outputsBlob(r.outputs),
+  blob: (r: Required<ProbeRequest>) => filesBlob(r.files) + execsBlob(r.execs),
   parse(rawText, ctx) {
     const text = ctx ? legacyLines(rawText, ctx) : rawText;
     const mods = new Map<string, ModuleFacts>();
@@ -344,10 +364,11 @@ export const requestedFacts: FactModule<RequestedFacts> = {
     }
     out.modules = [...mods.values()];
     if (ctx) {
-      out.files = parseFiles(ctx.request.files, ctx.blob);
+      const expand = (p: string): string => onKernel(p, ctx.release);
+      out.files = parseFiles(ctx.request.files.map(expand), ctx.blob);
       Object.assign(out.outputs, parseListings(rawText, ctx.request.listings));
       for (const [key, path] of Object.entries(ctx.request.texts)) {
-        const lines = ctx.reads.get(path);
+        const lines = ctx.reads.get(expand(path));
         out.outputs[key] = lines ? { code: 0, stdout: lines.join('\n') } : { code: 1, stdout: '' };
       }
       for (const [k, part] of ctx.blob)
@@ -379,7 +400,7 @@ export function filesBlob(files: string[]): string {
   if (!files.length) return '';
   for (const f of files)
     if (f.includes('\n')) throw new Error(`a probed path cannot contain a newline: ${JSON.stringify(f)}`);
-  const tests = files.map((f) => `f=${quote(f)}; [ -f "$f" ] && [ -r "$f" ] && set -- "$@" "$f"`).join('\n');
+  const tests = files.map((f) => `f=${word(f)}; [ -f "$f" ] && [ -r "$f" ] && set -- "$@" "$f"`).join('\n');
   const heads = files.filter((f) => !sizeless(f));
   return `
 set --
@@ -387,7 +408,7 @@ ${tests}
 ${blobPart('stat', `stat -L -c '%a %s %n' -- ${words(files)}`)}
 [ $# -gt 0 ] && { ${blobPart('sha', 'sha256sum -- "$@"')}; }
 set --
-${heads.map((f) => `f=${quote(f)}; [ -f "$f" ] && [ -r "$f" ] && set -- "$@" "$f"`).join('\n')}
+${heads.map((f) => `f=${word(f)}; [ -f "$f" ] && [ -r "$f" ] && set -- "$@" "$f"`).join('\n')}
 [ $# -gt 0 ] && { ${blobPart('head', `head -v -c ${HEAD} -- "$@"`)}; }
 `;
 }
@@ -405,25 +426,18 @@ export function execsBlob(execs: Record<string, string[] | Exec>): string {
       const other = x.otherwise ?? { code: 1, stdout: '' };
       const skip = (o: { code: number; stdout: string }) =>
         `printf '%s begin %s\\n%s\\n%s end %s\\n' "$N" ${k} ${quote(o.stdout)} "$N" ${o.code}`;
-      const run = `if command -v ${quote(x.argv[0] ?? '')} >/dev/null 2>&1; then ${blobPart(`out:${key}`, `${words(x.argv)} ${x.stderr === false ? '2>/dev/null' : '2>&1'}`)}; else ${skip({ code: 127, stdout: '' })}; fi`;
+      const run = `if command -v ${word(x.argv[0] ?? '')} >/dev/null 2>&1; then ${blobPart(`out:${key}`, `${words(x.argv)} ${x.stderr === false ? '2>/dev/null' : '2>&1'}`)}; else ${skip({ code: 127, stdout: '' })}; fi`;
       if (!x.onlyIf) return `\n${run}`;
-      const p = quote(x.onlyIf);
+      const p = word(x.onlyIf);
       return `\nif [ -e ${p} ] || [ -h ${p} ]; then ${run}; else ${skip(other)}; fi`;
     })
-    .join('');
-}
-
-/** The remaining raw outputs: each command in its own subshell (it may `exit` or `cd`). */
-export function outputsBlob(outputs: Record<string, string>): string {
-  return Object.entries(outputs)
-    .map(([key, cmd]) => '\n' + blobPart(`out:${key}`, `( ${cmd}\n) 2>&1`))
     .join('');
 }
 
 const EMPTY_SHA = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 /** sha256sum's line: "HASH  PATH", or "\HASH  PATH-ESCAPED" for a name with a backslash or newline. */
-function shaLine(line: string): [string, string] | null {
+export function shaLine(line: string): [string, string] | null {
   const esc = line.startsWith('\\');
   const m = /^([0-9a-f]{64}) [ *](.*)$/.exec(esc ? line.slice(1) : line);
   if (!m?.[1]) return null;

@@ -25,6 +25,8 @@ export interface BlobPart {
 
 export interface ParseContext {
   request: Required<ProbeRequest>;
+  /** the running kernel's release (the system section's), for the request's RUNNING_KERNEL paths */
+  release: string;
   reads: ReadMap;
   blob: ReadonlyMap<string, BlobPart>;
 }

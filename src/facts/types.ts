@@ -131,12 +131,38 @@ export interface Facts {
   diskFreeMb: Record<string, number>;
   /** services (units) the tasks asked about */
   services: Record<string, { active: boolean; enabled: boolean; unitExists: boolean }>;
-  /** outputs of read-only commands the tasks asked for (dpip/ipvsadm show ...), by key */
-  outputs: Record<string, { code: number; stdout: string }>;
+  /**
+   * The raw readings of the typed readers (src/facts/read.ts): a command's output, a listing, a small
+   * text, by the reader's key. Only src/facts reads them: everything else asks the reader.
+   */
+  outputs: Record<string, RawOutput>;
   /** pids of running processes by name, among those asked about */
   processes: Record<string, number[]>;
   /** seconds the probe took on the host */
   probeMs: number;
+}
+
+/** One raw reading: a command's exit status and output, a listing, a text (see ProbeRequest). */
+export interface RawOutput {
+  code: number;
+  stdout: string;
+}
+
+/**
+ * In a path or argv word of a request (`execs`, `listings`, `texts`, `files`): the running kernel's
+ * release, as `uname -r` prints it, filled in by the probe on the host (the paths under
+ * /lib/modules/<release> a request cannot know in advance). Use `kernelPath`.
+ */
+export const RUNNING_KERNEL = '\0running-kernel\0';
+
+/** `/lib/modules/` + the running kernel + `/extra`, a path the probe expands on the host. */
+export function kernelPath(before: string, after = ''): string {
+  return `${before}${RUNNING_KERNEL}${after}`;
+}
+
+/** A request word with the running kernel filled in (how the parser finds what the shell expanded). */
+export function onKernel(word: string, release: string): string {
+  return word.split(RUNNING_KERNEL).join(release);
 }
 
 /** An argv read with conditions: run only when `onlyIf` exists, its stderr dropped when `stderr` is false. */
@@ -183,10 +209,4 @@ export interface ProbeRequest {
    * or { code: 1, stdout: '' } when it could not be read.
    */
   texts?: Record<string, string>;
-  /**
-   * key -> read-only shell command, run in a subshell; its output and exit code land in
-   * facts.outputs[key]. Only for reads no argv can express (the paths depend on the running kernel);
-   * prefer `execs` or a fact module.
-   */
-  outputs?: Record<string, string>;
 }

@@ -34,36 +34,14 @@ import {
   kmodsTarballName,
   type DpdkSpec,
 } from './dpdk/spec.js';
-import {
-  buildOptions,
-  COMPILER_ARGV,
-  COMPILER_OUTPUT,
-  makeTarget,
-  marchOptions,
-  stampHead,
-} from './dpdk/stamp.js';
-import { seriesOutputs } from './dpdk/series.js';
+import { buildOptions, makeTarget, marchOptions, stampHead } from './dpdk/stamp.js';
+import { seriesRequest } from './dpdk/series.js';
+import { joinRequests } from '../facts/read.js';
+import { compiler } from '../facts/reads/compiler.js';
+import { kbuild } from '../facts/reads/kbuild.js';
 import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 const TASK = 'dpdk-build';
-/** Is the running kernel's build tree usable? The check DPDK 20.11's kernel/linux/meson.build makes. */
-export const KBUILD_OUTPUT = 'dpdk-build-kbuild';
-/** The probe for the kernel the modules are built for: <kernel_dir>/build, else the running kernel's. */
-export function kbuildCommand(kernelDir: string | null = null): string {
-  return [
-    kernelDir === null
-      ? 'd=/lib/modules/${DPVS_PROBE_RELEASE:-$(uname -r)}/build'
-      : sh`d=${`${kernelDir}/build`}`,
-    ...KBUILD_TAIL,
-  ].join('; ');
-}
-const KBUILD_TAIL = [
-  '[ -e "$d" ] || { echo absent; exit 0; }',
-  'command -v make >/dev/null 2>&1 || { echo nomake; exit 0; }',
-  'if out=$(make -sC "$d" kernelversion 2>&1); then echo ok; else printf \'fail %s\\n\' "$(printf \'%s\\n\' "$out" | head -n 1)"; fi',
-];
-export const KBUILD_COMMAND = kbuildCommand();
-
 /**
  * Why this build cannot succeed on this host, known before it starts: DPDK 20.11's meson stops with
  * "Cannot compile kernel modules as requested - are kernel headers installed?" when -Denable_kmods=true
@@ -75,16 +53,16 @@ function predictedProblems(spec: DpdkSpec, facts: Facts): string[] {
     out.push(
       `dpdk.meson_options is for meson builds (DPDK 20.11 and later); DPDK ${spec.version} builds with make`,
     );
-  const kb = (facts.outputs[KBUILD_OUTPUT]?.stdout ?? '').trim();
-  if (spec.igbUioFromKmods && !spec.rteKni && (kb.startsWith('fail') || kb === 'absent')) {
+  const kb = kbuild.read(facts);
+  if (spec.igbUioFromKmods && !spec.rteKni && (kb.state === 'fail' || kb.state === 'absent')) {
     const dir = kmodKernelDir(spec);
     const tree = `${dir ?? `/lib/modules/${facts.kernel.release}`}/build`;
     out.push(
-      `igb_uio (dpdk.kmods) cannot be built: ${tree} is ${kb === 'absent' ? 'missing' : `not a usable kernel build tree (${kb.slice(4).trim() || '`make kernelversion` fails'})`}; ${dir ? 'install the headers of the kernel -Dkernel_dir names (dpdk.meson_options)' : `install the headers of kernel ${facts.kernel.release}`}, or set dpdk.driver to uio_pci_generic or vfio-pci`,
+      `igb_uio (dpdk.kmods) cannot be built: ${tree} is ${kb.state === 'absent' ? 'missing' : `not a usable kernel build tree (${kb.message || '`make kernelversion` fails'})`}; ${dir ? 'install the headers of the kernel -Dkernel_dir names (dpdk.meson_options)' : `install the headers of kernel ${facts.kernel.release}`}, or set dpdk.driver to uio_pci_generic or vfio-pci`,
     );
   }
-  if (spec.rteKni && spec.pairing.buildSystem === 'meson' && kb.startsWith('fail')) {
-    const why = kb.slice(4).trim();
+  if (spec.rteKni && spec.pairing.buildSystem === 'meson' && kb.state === 'fail') {
+    const why = kb.message;
     const r = facts.kernel.release;
     const dir = kmodKernelDir(spec);
     const tree = `${dir ?? `/lib/modules/${r}`}/build`;
@@ -249,15 +227,15 @@ export const dpdkBuildTask: Task = {
     const spec = dpdkSpec(host, inventory);
     if (!spec) return {};
     return {
+      ...joinRequests(
+        compiler.request(),
+        (spec.rteKni || spec.igbUioFromKmods) && spec.pairing.buildSystem === 'meson'
+          ? kbuild.request(kmodKernelDir(spec))
+          : {},
+        seriesRequest(spec, inventory),
+      ),
       files: [spec.layout.stamp],
       commands: ['gcc', 'make', 'meson', 'ninja', 'patch', 'pkg-config'],
-      execs: { [COMPILER_OUTPUT]: [...COMPILER_ARGV] },
-      outputs: {
-        ...((spec.rteKni || spec.igbUioFromKmods) && spec.pairing.buildSystem === 'meson'
-          ? { [KBUILD_OUTPUT]: kbuildCommand(kmodKernelDir(spec)) }
-          : {}),
-        ...seriesOutputs(spec, inventory),
-      },
       diskPaths: [spec.layout.root],
     };
   },

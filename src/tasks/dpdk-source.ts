@@ -11,9 +11,10 @@ import { sh } from '../transport/quote.js';
 import { buildDecision } from './dpdk/build-role.js';
 import { failStep } from './dpdk/fail.js';
 import { fetchProbeFiles, planFetch, type FetchSource } from './dpdk/fetch.js';
-import { seriesOutputs } from './dpdk/series.js';
+import { seriesRequest } from './dpdk/series.js';
+import { joinRequests } from '../facts/read.js';
+import { compiler } from '../facts/reads/compiler.js';
 import { dpdkSpec, dpvsTarballName, kmodsTarballName, PATCH_CACHE, type DpdkSpec } from './dpdk/spec.js';
-import { COMPILER_ARGV, COMPILER_OUTPUT } from './dpdk/stamp.js';
 import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 const TASK = 'dpdk-source';
@@ -38,10 +39,9 @@ export const dpdkSourceTask: Task = {
     const spec = dpdkSpec(host, inventory);
     if (!spec) return {};
     return {
+      ...joinRequests(compiler.request(), seriesRequest(spec, inventory)),
       files: dpdkProbeFiles(spec, inventory),
       commands: ['curl', 'wget', 'sha256sum', 'tar'],
-      execs: { [COMPILER_OUTPUT]: [...COMPILER_ARGV] },
-      outputs: seriesOutputs(spec, inventory),
     };
   },
 

@@ -7,6 +7,7 @@
  * disruptive (it belongs to the restart that follows, in the same rolling batch).
  */
 import type { Facts } from '../facts/types.js';
+import { dpvsReleases } from '../facts/reads/dpvs-releases.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import type { Change } from '../plan/change.js';
 import { fileWriteSteps } from '../plan/ops/managed-file.js';
@@ -24,24 +25,13 @@ import { rollbackNeeds, restartSteps } from './dpvs/rollback.js';
 import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 export const DPVS_BUILD_TASK = 'dpvs-build';
-/** facts.outputs keys */
-export const OUT_CURRENT = 'dpvs-current';
-export const OUT_RELEASES = 'dpvs-releases';
-
 /** Where `current` points now ('' when absent). */
 export function currentTarget(facts: Facts): string {
-  const o = facts.outputs[OUT_CURRENT];
-  return o && o.code === 0 ? o.stdout.trim() : '';
+  return dpvsReleases.read(facts).current;
 }
 
 export function installedReleases(facts: Facts): string[] {
-  const o = facts.outputs[OUT_RELEASES];
-  return o && o.code === 0
-    ? o.stdout
-        .split('\n')
-        .map((s) => s.trim())
-        .filter(Boolean)
-    : [];
+  return dpvsReleases.read(facts).releases;
 }
 
 function probe(host: ResolvedHost, inventory: LoadedInventory) {
@@ -57,21 +47,15 @@ function probe(host: ResolvedHost, inventory: LoadedInventory) {
     files,
     services: [DPVS_UNIT],
     commands: ['curl', 'wget', 'git', 'make', 'tar', 'pkg-config'],
-    // readlink's own answer for a path that is not a link: exit 1, nothing printed
-    execs: { [OUT_CURRENT]: { argv: ['readlink', '--', l.current], onlyIf: l.current } },
-    // `ls -1 RELEASES | grep -v -e '\.tar\.gz$' -e '\.tmp$'`, read by the probe's shell
-    listings: { [OUT_RELEASES]: { dir: l.releases, exclude: ['.tar.gz', '.tmp'] } },
+    ...dpvsReleases.request({ current: l.current, releases: l.releases }),
   };
 }
 
 function projectedAfter(facts: Facts, r: ReleasePlan, current: string): Facts {
   const p = structuredClone(facts);
   p.files[r.stamp] = { exists: true, sha256: null, mode: '0644', content: r.stampContent };
-  p.outputs[OUT_CURRENT] = { code: 0, stdout: `${current}\n` };
   const have = installedReleases(facts);
-  if (!have.includes(r.id))
-    p.outputs[OUT_RELEASES] = { code: 0, stdout: [...have, r.id].sort().join('\n') + '\n' };
-  return p;
+  return dpvsReleases.project(p, { current, releases: have.includes(r.id) ? have : [...have, r.id] });
 }
 
 export const dpvsBuildTask: Task = {

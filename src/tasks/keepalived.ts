@@ -8,6 +8,7 @@
  * Change's diff — has it replaced by ******; summary/before/after never carry file content.
  */
 import { managedFile } from '../plan/ops/managed-file.js';
+import { hasAddress, KNI_ADDR_KEY, kniAddresses } from '../facts/reads/kni-address.js';
 import { isBalancer } from '../inventory/roles.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import type { Change } from '../plan/change.js';
@@ -24,16 +25,12 @@ import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 export const KEEPALIVED_TASK = 'keepalived';
 export const KEEPALIVED_UNIT = 'keepalived';
-export const KNI_ADDR_OUTPUT = 'kni-addr';
+/** the raw reading's key (tests) */
+export const KNI_ADDR_OUTPUT = KNI_ADDR_KEY;
 
 export interface KeepalivedTaskOptions {
   /** looks a Secret ({env}, {file}, literal) up; default: the values read at load (inventory.control) */
   resolveSecret?: (value: unknown, control: ControlInputs | undefined) => string | undefined;
-}
-
-function kniHasAddress(stdout: string, cidr: string): boolean {
-  const ip = cidr.split('/')[0] ?? cidr;
-  return stdout.split(/\s+/).some((tok) => tok === cidr || tok.split('/')[0] === ip);
 }
 
 export function createKeepalivedTask(opts: KeepalivedTaskOptions = {}): Task {
@@ -46,13 +43,7 @@ export function createKeepalivedTask(opts: KeepalivedTaskOptions = {}): Task {
       return {
         files: [KEEPALIVED_CONF_PATH],
         services: [KEEPALIVED_UNIT],
-        // no such device: ip's exit 1 (its message is not read)
-        execs: {
-          [KNI_ADDR_OUTPUT]: {
-            argv: ['ip', '-o', 'addr', 'show', 'dev', kni],
-            onlyIf: `/sys/class/net/${kni}`,
-          },
-        },
+        ...kniAddresses.request(kni),
       };
     },
     plan(ctx: PlanContext): TaskPlan {
@@ -63,8 +54,8 @@ export function createKeepalivedTask(opts: KeepalivedTaskOptions = {}): Task {
 
       const kniAddress = host.keepalived?.kni_address;
       if (kniAddress) {
-        const out = facts.outputs?.[KNI_ADDR_OUTPUT];
-        if (!out || out.code !== 0 || !kniHasAddress(out.stdout, kniAddress)) {
+        const have = kniAddresses.read(facts);
+        if (!have || !hasAddress(have, kniAddress)) {
           changes.push({
             id: `keepalived/kni-address/${k.kniName}`,
             task: KEEPALIVED_TASK,

@@ -39,13 +39,15 @@ import {
   isUnmanageable,
   ISOLATED_CPUS,
   KERNEL_CMDLINE_FILE,
-  KEYS,
   readGrubDefault,
   REBOOT_REQUIRED,
   runningArgs,
   type Bootloader,
 } from '../desired/bootloader.js';
 import type { Facts } from '../facts/types.js';
+import { joinRequests } from '../facts/read.js';
+import { bootFirmware } from '../facts/reads/boot-firmware.js';
+import { cpuList, isolatedCpus } from '../facts/reads/isolated-cpus.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import { keepalivedEnabled } from '../inventory/roles.js';
 import type { Change, Step } from '../plan/change.js';
@@ -180,19 +182,6 @@ export function projectBoot(facts: Facts, tokens: readonly string[]): Facts {
       ? Math.max(facts.kernel.iommuGroups, facts.nics.length, 1)
       : facts.kernel.iommuGroups;
   const isolated = value('isolcpus');
-  const outputs = { ...facts.outputs };
-  outputs[KEYS.isolated] = {
-    code: 0,
-    stdout:
-      isolated !== undefined
-        ? isolated
-            .split(',')
-            .filter((p) => /^\d/.test(p))
-            .join(',')
-        : '',
-  };
-  // the boot id after the reboot is unknown: not the one before
-  outputs[KEYS.bootId] = { code: 0, stdout: '(after reboot)' };
   const files = { ...facts.files };
   if (files[REBOOT_REQUIRED]?.exists)
     files[REBOOT_REQUIRED] = { exists: false, sha256: null, mode: null, content: null };
@@ -200,30 +189,37 @@ export function projectBoot(facts: Facts, tokens: readonly string[]): Facts {
     Object.entries(facts.services).map(([k, v]) => [k, { ...v, active: false }]),
   );
   const def = value('default_hugepagesz');
-  return {
-    ...facts,
-    kernel: { ...facts.kernel, cmdline, iommuGroups: groups },
-    numa,
-    hugepages: globals,
-    memory: {
-      ...facts.memory,
-      hugepageSizeKb: sizeKb(def) ?? facts.memory.hugepageSizeKb,
-      hugepagesTotal:
-        globals.find((g) => g.sizeKb === (sizeKb(def) ?? facts.memory.hugepageSizeKb))?.total ?? 0,
-      hugepagesFree:
-        globals.find((g) => g.sizeKb === (sizeKb(def) ?? facts.memory.hugepageSizeKb))?.total ?? 0,
+  return isolatedCpus.project(
+    {
+      ...facts,
+      kernel: { ...facts.kernel, cmdline, iommuGroups: groups },
+      numa,
+      hugepages: globals,
+      memory: {
+        ...facts.memory,
+        hugepageSizeKb: sizeKb(def) ?? facts.memory.hugepageSizeKb,
+        hugepagesTotal:
+          globals.find((g) => g.sizeKb === (sizeKb(def) ?? facts.memory.hugepageSizeKb))?.total ?? 0,
+        hugepagesFree:
+          globals.find((g) => g.sizeKb === (sizeKb(def) ?? facts.memory.hugepageSizeKb))?.total ?? 0,
+      },
+      modules: facts.modules.filter((m) => m.builtin),
+      nics: facts.nics.map((n) =>
+        n.driver && DPDK_DRIVERS.has(n.driver)
+          ? { ...n, driver: null, driverOverride: null }
+          : { ...n, driverOverride: null },
+      ),
+      processes: Object.fromEntries(Object.keys(facts.processes).map((k) => [k, []])),
+      services,
+      files,
     },
-    modules: facts.modules.filter((m) => m.builtin),
-    nics: facts.nics.map((n) =>
-      n.driver && DPDK_DRIVERS.has(n.driver)
-        ? { ...n, driver: null, driverOverride: null }
-        : { ...n, driverOverride: null },
+    parseCpuList(
+      (isolated ?? '')
+        .split(',')
+        .filter((p) => /^\d/.test(p))
+        .join(','),
     ),
-    processes: Object.fromEntries(Object.keys(facts.processes).map((k) => [k, []])),
-    services,
-    outputs,
-    files,
-  };
+  );
 }
 
 /** grub.cfg as the regeneration writes it: every `linux` line with the new arguments. */
@@ -448,9 +444,9 @@ function verify(ctx: PlanContext): string[] {
         .filter((p) => /^\d/.test(p))
         .join(','),
     );
-    const got = f.outputs[KEYS.isolated];
-    if (got && got.code === 0 && parseCpuList(got.stdout).join(',') !== wantCpus.join(','))
-      out.push(`isolated CPUs: ${ISOLATED_CPUS} says "${got.stdout}", expected ${wantCpus.join(',')}`);
+    const got = isolatedCpus.read(f);
+    if (got && got.join(',') !== wantCpus.join(','))
+      out.push(`isolated CPUs: ${ISOLATED_CPUS} says "${cpuList(got)}", expected ${wantCpus.join(',')}`);
   }
   return out;
 }
@@ -507,13 +503,7 @@ export const kernelCmdlineTask: Task = {
         REBOOT_REQUIRED,
         GRUB_ORIGINAL,
       ],
-      texts: { [KEYS.bootId]: BOOT_ID, [KEYS.isolated]: ISOLATED_CPUS },
-      listings: {
-        [KEYS.efi]: { dir: '/sys/firmware/efi' },
-        [KEYS.efiVendors]: { dir: '/boot/efi/EFI' },
-        [KEYS.blsEntries]: { dir: '/boot/loader/entries' },
-        [KEYS.acpiTables]: { dir: '/sys/firmware/acpi/tables' },
-      },
+      ...joinRequests(isolatedCpus.request(), bootFirmware.request()),
     };
   },
   plan,

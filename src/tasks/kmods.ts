@@ -13,7 +13,8 @@
  * loaded with the wrong parameters, or whose .ko changed, is reloaded (disruptive: dpvs must not hold it).
  * Rollback removes the persistence files and the copied .ko files (loaded modules stay loaded).
  */
-import type { Facts } from '../facts/types.js';
+import { type Facts, kernelPath } from '../facts/types.js';
+import { extraModuleHashes } from '../facts/reads/file-hashes.js';
 import type { Change } from '../plan/change.js';
 import { managedFiles, projectedFile } from '../plan/ops/managed-file.js';
 import { sh } from '../transport/quote.js';
@@ -24,7 +25,8 @@ import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 const TASK = 'kmods';
 export const MODULES_LOAD_CONF = '/etc/modules-load.d/dpvs-deploy.conf';
 export const MODPROBE_CONF = '/etc/modprobe.d/dpvs-deploy.conf';
-export const EXTRA_OUTPUT = 'kmods-extra';
+/** the raw reading's key (tests) */
+export const EXTRA_OUTPUT = extraModuleHashes.keys[0] as string;
 const OUT_OF_TREE = ['igb_uio', 'rte_kni'];
 
 export interface WantedModule {
@@ -51,12 +53,14 @@ export function extraDir(release: string): string {
   return `/lib/modules/${release}/extra`;
 }
 
-/** sha256 of <extra>/<m>.ko by module name, from the probe's read-only listing. */
+/** sha256 of <extra>/<m>.ko of the running kernel by module name. */
 export function extraShas(facts: Facts): Record<string, string> {
+  const hashes = extraModuleHashes.read(facts);
+  const dir = extraDir(facts.kernel.release);
   const out: Record<string, string> = {};
-  for (const line of (facts.outputs[EXTRA_OUTPUT]?.stdout ?? '').split('\n')) {
-    const m = /^([0-9a-f]{64})\s+\*?(?:.*\/)?([A-Za-z0-9_-]+)\.ko$/.exec(line.trim());
-    if (m) out[m[2] as string] = m[1] as string;
+  for (const m of OUT_OF_TREE) {
+    const h = hashes[`${dir}/${m}.ko`];
+    if (h) out[m] = h;
   }
   return out;
 }
@@ -194,9 +198,7 @@ export const kmodsTask: Task = {
         '/dev/vhost-net',
         ...OUT_OF_TREE.map((m) => `${spec.layout.kmodDir}/${m}.ko`),
       ],
-      outputs: {
-        [EXTRA_OUTPUT]: `cd "/lib/modules/\${DPVS_PROBE_RELEASE:-$(uname -r)}/extra" 2>/dev/null && sha256sum ${OUT_OF_TREE.map((m) => `${m}.ko`).join(' ')} 2>/dev/null`,
-      },
+      ...extraModuleHashes.request(OUT_OF_TREE.map((m) => kernelPath('/lib/modules/', `/extra/${m}.ko`))),
     };
   },
 

@@ -12,6 +12,7 @@
  * Rollback puts every recorded NIC back on its recorded driver and removes the persistence.
  */
 import type { Facts, NicFacts } from '../facts/types.js';
+import { driverOverrides } from '../facts/reads/driver-overrides.js';
 import type { NicSettings } from '../inventory/schema.js';
 import type { Change, Step } from '../plan/change.js';
 import { fileWriteSteps, projectedFile } from '../plan/ops/managed-file.js';
@@ -32,7 +33,8 @@ export const NIC_STATE = `${STATE_DIR}/nic-binding.json`;
 export const BIND_SCRIPT = `${ETC_DIR}/bind-nics.sh`;
 export const BIND_UNIT = 'dpvs-deploy-bind';
 export const BIND_UNIT_PATH = `/etc/systemd/system/${BIND_UNIT}.service`;
-export const DRIVERCTL_OUTPUT = 'nic-binding-driverctl';
+/** the raw reading's key (tests) */
+export const DRIVERCTL_OUTPUT = driverOverrides.keys[0] as string;
 const MELLANOX = '15b3';
 
 export interface RecordedNic {
@@ -179,14 +181,9 @@ export function renderBindUnit(): string {
   return renderUnit(bindUnit());
 }
 
-/** pci -> driver, from `driverctl list-overrides`. */
-export function driverctlOverrides(facts: Facts): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const line of (facts.outputs[DRIVERCTL_OUTPUT]?.stdout ?? '').split('\n')) {
-    const [pci, drv] = line.trim().split(/\s+/);
-    if (pci && drv) m.set(pci, drv);
-  }
-  return m;
+/** pci -> the driver it is bound to (null: unbound), for each device driverctl has an override for. */
+export function driverctlOverrides(facts: Facts): Map<string, string | null> {
+  return new Map(Object.entries(driverOverrides.read(facts)));
 }
 
 function hasDriverctl(facts: Facts): boolean {
@@ -201,7 +198,7 @@ export const nicBindingTask: Task = {
       files: [NIC_STATE, BIND_SCRIPT, BIND_UNIT_PATH],
       services: [BIND_UNIT],
       commands: ['driverctl'],
-      execs: { [DRIVERCTL_OUTPUT]: { argv: ['driverctl', 'list-overrides'], stderr: false } },
+      ...driverOverrides.request(),
     };
   },
 

@@ -27,7 +27,7 @@ import { sh } from '../transport/quote.js';
 import { failStep } from './dpdk/fail.js';
 import { fetchProbeFiles, planFetch } from './dpdk/fetch.js';
 import { kmodRole, refusal, type KmodRole } from './toa/builder.js';
-import { observe, OBSERVED_COMMAND, OBSERVED_OUTPUT, type ObservedModule } from './toa/observed.js';
+import { observe, observedRequest, type ObservedModule } from './toa/observed.js';
 import {
   acceptReceivedScript,
   buildScript,
@@ -287,11 +287,12 @@ export const toaTask: Task = {
     }
     if (spec.source.tarball)
       files.push(...fetchProbeFiles(spec.source.tarball, spec.source.tarballName, inventory));
+    const observed = observedRequest();
     return {
-      files,
+      ...observed,
+      files: [...files, ...(observed.files ?? [])],
       modules: [...KMODS],
       commands: ['make', 'gcc'],
-      outputs: { [OBSERVED_OUTPUT]: OBSERVED_COMMAND },
     };
   },
 

@@ -184,3 +184,36 @@ describe('test/unit mirrors src/', () => {
     ]);
   });
 });
+
+/**
+ * Where a module reads the host's raw readings (facts.outputs) itself: `.outputs`, `['outputs']`, or
+ * `{ outputs } =` destructuring, comments left out. Only src/facts (the typed readers) may.
+ */
+export function rawReadings(text: string): string[] {
+  const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
+  const out: string[] = [];
+  for (const re of [/\.outputs\b/g, /\[\s*['"`]outputs['"`]\s*\]/g, /\{[^{}]*\boutputs\b[^{}]*\}\s*=/g])
+    for (const m of code.matchAll(re)) out.push(m[0].replace(/\s+/g, ' '));
+  return out;
+}
+
+describe('facts are read through the typed readers', () => {
+  it('no module outside src/facts reads facts.outputs (the raw readings): it asks a reader (src/facts/read.ts)', () => {
+    const bad: string[] = [];
+    for (const f of files) {
+      if (layerOf(f) === 'facts') continue;
+      for (const hit of rawReadings(readFileSync(f, 'utf8'))) bad.push(`${relative(SRC, f)}: ${hit}`);
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('the check finds each way of reading them, and not a comment or an object key', () => {
+    expect(rawReadings('const o = facts.outputs[KEY];')).toEqual(['.outputs']);
+    expect(rawReadings("const o = facts['outputs'];")).toEqual(["['outputs']"]);
+    expect(rawReadings('const { outputs } = ctx.facts;')).toEqual(['{ outputs } =']);
+    expect(rawReadings('const { os, outputs: o } = facts;')).toEqual(['{ os, outputs: o } =']);
+    expect(rawReadings('// facts.outputs[KEY]\n/* f.outputs */\nconst x = { outputs: undefined };')).toEqual(
+      [],
+    );
+  });
+});

@@ -10,7 +10,8 @@ import {
   parseCpuList,
   satisfies,
 } from '../../desired/boot-args.js';
-import { KEYS, runningArgs } from '../../desired/bootloader.js';
+import { runningArgs } from '../../desired/bootloader.js';
+import { acpiTables } from '../../facts/reads/boot-firmware.js';
 import { finding, type PreflightCheck } from '../check.js';
 
 export const argValues: PreflightCheck = {
@@ -95,9 +96,8 @@ export const iommuFirmware: PreflightCheck = {
     if (!hasKernelSettings(host)) return null;
     const add = bootArgs(host, facts).add;
     if (!add.some((a) => /^intel_iommu=(.*,)?on(,|$)/.test(a) || a === 'iommu=pt')) return null;
-    const tables = facts.outputs[KEYS.acpiTables];
-    if (!tables || tables.code !== 0) return null; // no ACPI tables to read (not x86 ACPI): cannot tell
-    const names = tables.stdout.split('\n');
+    const names = acpiTables.read(facts);
+    if (!names) return null; // no ACPI tables to read (not x86 ACPI): cannot tell
     if (names.includes('DMAR') || names.includes('IVRS')) return null;
     return finding(
       `/sys/firmware/acpi/tables has no DMAR or IVRS (${names.filter(Boolean).join(' ') || 'empty'})`,

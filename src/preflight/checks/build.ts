@@ -16,10 +16,12 @@ import { builtModules } from './kmod.js';
 import { DEFAULT_BUILD_DIR } from '../../desired/layout.js';
 import { toolchainChecks } from './toolchain.js';
 import { kmodKernel } from './kmod-kernel.js';
+import { installedKernels, KERNELS_KEY } from '../../facts/reads/installed-kernels.js';
+import { PKG_CONFIG_KEY, pkgConfigVersion as pkgConfigRead } from '../../facts/reads/pkg-config.js';
 
-/** facts.outputs keys this module asks the probe for. */
-export const OUT_PKG_CONFIG = 'pkg-config-version';
-export const OUT_KERNELS = 'kernels-installed';
+/** the keys of the raw readings behind the typed reads it uses (tests build facts with them) */
+export const OUT_PKG_CONFIG = PKG_CONFIG_KEY;
+export const OUT_KERNELS = KERNELS_KEY;
 
 export function headersPackage(facts: Facts): string {
   return facts.os.family === 'rhel'
@@ -33,12 +35,8 @@ function kernelKey(release: string): number[] {
 
 /** Newest kernel under /lib/modules, when the probe listed them. */
 export function newestInstalledKernel(facts: Facts): string | null {
-  const out = facts.outputs[OUT_KERNELS];
-  if (!out || out.code !== 0) return null;
-  const all = out.stdout
-    .split('\n')
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const all = installedKernels.read(facts);
+  if (!all) return null;
   let best: string | null = null;
   for (const k of all) if (best === null || compareKernels(k, best) > 0) best = k;
   return best;
@@ -109,8 +107,7 @@ export const pkgConfigVersion: PreflightCheck = {
     'DPVS 1.9+ finds DPDK through pkg-config; its Makefile rejects pkg-config older than 0.29.2 (CentOS 7 ships 0.27.1).',
   run({ host, facts }) {
     if (!isBalancer(host) || dpdkVersion(host).major < 20) return null;
-    const out = facts.outputs[OUT_PKG_CONFIG];
-    const installed = facts.commands['pkg-config'] ? out?.stdout.trim() || null : null;
+    const installed = facts.commands['pkg-config'] ? pkgConfigRead.read(facts) : null;
     const isCentos7 = facts.os.id === 'centos' && facts.os.versionId.startsWith('7');
     if (installed === null) {
       // Missing: the packages task installs the distro's pkg-config, which is fine except on CentOS 7.

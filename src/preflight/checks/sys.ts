@@ -1,5 +1,6 @@
 /** System checks: a foreign dpvs, open-file limits, supported OS, IPv6 for toa. */
 import { finding, type PreflightCheck } from '../check.js';
+import { NR_OPEN_KEY, nrOpen } from '../../facts/reads/nr-open.js';
 import {
   dpvsLine,
   dpvsVersion,
@@ -9,7 +10,7 @@ import {
   pidFile,
 } from '../../desired/settings.js';
 
-export const OUT_NR_OPEN = 'fs-nr-open';
+export const OUT_NR_OPEN = NR_OPEN_KEY;
 
 export const noForeignDpvs: PreflightCheck = {
   id: 'SYS-001',
@@ -44,13 +45,12 @@ export const nofileLimit: PreflightCheck = {
   protects: 'systemd refuses LimitNOFILE above fs.nr_open: the dpvs unit would not start.',
   run({ host, facts }) {
     if (host.nofile === undefined) return null;
-    const out = facts.outputs[OUT_NR_OPEN];
-    const nrOpen = out && out.code === 0 ? Number.parseInt(out.stdout.trim(), 10) : NaN;
-    if (!Number.isFinite(nrOpen) || host.nofile <= nrOpen) return null;
+    const limit = nrOpen.read(facts);
+    if (limit === null || host.nofile <= limit) return null;
     return finding(
-      `nofile: ${host.nofile}, fs.nr_open ${nrOpen}`,
-      `nofile ≤ ${nrOpen}`,
-      `lower nofile to at most ${nrOpen}, or raise fs.nr_open (sysctl -w fs.nr_open=${host.nofile}, persisted in /etc/sysctl.d)`,
+      `nofile: ${host.nofile}, fs.nr_open ${limit}`,
+      `nofile ≤ ${limit}`,
+      `lower nofile to at most ${limit}, or raise fs.nr_open (sysctl -w fs.nr_open=${host.nofile}, persisted in /etc/sysctl.d)`,
     );
   },
 };

@@ -18,7 +18,8 @@
  *   builds. Read from the kernel's own headers when they are installed (include/net/tcp.h), else
  *   predicted for the kernels it was seen on.
  */
-import { COMPILER_OUTPUT, gccVersion } from '../../desired/compiler.js';
+import { compiler } from '../../facts/reads/compiler.js';
+import { tcpSynRecv } from '../../facts/reads/tcp-syn-recv.js';
 import type { Facts } from '../../facts/types.js';
 import type { ResolvedHost } from '../../inventory/types.js';
 import { DEFAULT_DPVS_VERSION } from '../../versions.js';
@@ -33,19 +34,8 @@ import {
   parseVersion,
 } from '../../desired/settings.js';
 
-/** facts.outputs keys this module asks the probe for. */
-export const OUT_TCP_SYN_RECV = 'kernel-tcp-v4-syn-recv-sock';
-
 /** The OpenSSL headers DPVS compiles against; OPENSSL_VERSION_TEXT names the version. */
 export const OPENSSL_HEADER = '/usr/include/openssl/opensslv.h';
-
-/**
- * The running kernel's declaration of tcp_v4_syn_recv_sock from its build tree's include/net/tcp.h, on
- * one line; nothing when the headers are not installed.
- */
-export const TCP_SYN_RECV_COMMAND =
-  'f=/lib/modules/${DPVS_PROBE_RELEASE:-$(uname -r)}/build/include/net/tcp.h; [ -r "$f" ] || exit 0; ' +
-  `awk '/tcp_v4_syn_recv_sock\\(/ { p = 1 } p { s = s " " $0 } p && /\\);/ { print s; exit }' "$f"`;
 
 /** The toolchain the OS family's packages install, for a host that has none yet (packages task). */
 const DISTRO_TOOLCHAIN: Array<{
@@ -88,7 +78,7 @@ export interface Toolchain {
 }
 
 export function toolchainOf(facts: Facts): Toolchain {
-  const gcc = gccVersion((facts.outputs[COMPILER_OUTPUT]?.stdout ?? '').split('\n')[0] ?? '');
+  const gcc = compiler.read(facts).version;
   const header = facts.files[OPENSSL_HEADER]?.content ?? '';
   const text = /^#\s*define\s+OPENSSL_VERSION_TEXT\s+"([^"]*)"/m.exec(header)?.[1] ?? '';
   const openssl = /^OpenSSL (\d+\.\d+\.\d+\w*)/.exec(text)?.[1] ?? null;
@@ -239,7 +229,7 @@ export const toaKernel: PreflightCheck = {
 /** Why upstream's toa.ko does not build on this host's kernel (null: it builds, or is not built). */
 export function toaProblem(host: ResolvedHost, facts: Facts): string | null {
   if (!isRealserver(host) || host.realserver?.toa === false || !upstreamSource(host)) return null;
-  const decl = facts.outputs[OUT_TCP_SYN_RECV]?.stdout.trim() ?? '';
+  const decl = tcpSynRecv.read(facts) ?? '';
   const n = decl ? parameterCount(decl) : null;
   const r = facts.kernel.release;
   if (n !== null)

@@ -5,46 +5,28 @@
  *
  * The same shell text computes it wherever the tarball is readable: on the control machine for a
  * `file` source (run locally when planning, memoised by path, size and mtime), on the host for a `url`
- * source once the tarball is in the host's cache (a probe output, SERIES_OUTPUT). Where neither can
+ * source once the tarball is in the host's cache (the typed read src/facts/reads/dpvs-series.ts). Where neither can
  * see the tarball yet (a new URL not downloaded), the series is not known when planning and the DPVS
  * tarball's own checksum stands in for it (`tarball:<sha256>`): that plan rebuilds DPDK.
  */
-import type { Facts } from '../../facts/types.js';
-import { quote } from '../../transport/quote.js';
+import type { Facts, ProbeRequest } from '../../facts/types.js';
+import { dpvsSeries, SERIES_SCRIPT } from '../../facts/reads/dpvs-series.js';
 import { cachePathFor, sourceSha256 } from './fetch.js';
 import { localFile, localSeries, type ControlSide } from '../../inventory/control.js';
 import { dpvsTarballName, type DpdkSpec } from './spec.js';
 
-export const SERIES_OUTPUT = 'dpdk-build-dpvs-series';
+export { SERIES_SCRIPT };
 
-/**
- * `sh -c SERIES_SCRIPT sh TARBALL PATCHDIR` prints the series hash, or nothing when the tarball is
- * absent, unreadable or has no such series. Portable tar (-t, -xO; no GNU wildcards) and sha256sum.
- */
-export const SERIES_SCRIPT = [
-  't=$1; d=$2',
-  '[ -r "$t" ] || exit 0',
-  'names=$(tar -tf "$t" 2>/dev/null | grep -E "^[^/]+/$d/[^/]+$" | LC_ALL=C sort) || exit 0',
-  '[ -n "$names" ] || exit 0',
-  'printf \'%s\\n\' "$names" | while IFS= read -r n; do',
-  '  printf \'%s %s\\n\' "${n##*/}" "$(tar -xOf "$t" "$n" | sha256sum | cut -d" " -f1)"',
-  'done | sha256sum | cut -d" " -f1',
-].join('\n');
-
-/** The probe command for a url source (the tarball in the host's cache); null when not applicable. */
-export function seriesProbeCommand(spec: DpdkSpec, inv: ControlSide): string | null {
+/** The probe's read for a url source (the tarball in the host's cache); {} for a file source. */
+export function seriesRequest(spec: DpdkSpec, inv: ControlSide): ProbeRequest {
   const s = spec.dpvsSource;
-  if (!s || !('url' in s)) return null;
+  if (!s || !('url' in s)) return {};
   const sha = sourceSha256(s, inv);
-  if (!sha) return null;
-  const t = cachePathFor(sha, dpvsTarballName(spec));
-  return `sh -c ${quote(SERIES_SCRIPT)} sh ${quote(t)} ${quote(spec.pairing.patchDir)}`;
-}
-
-/** Probe outputs for a url source's series (none for a file source: read on the control machine). */
-export function seriesOutputs(spec: DpdkSpec, inv: ControlSide): Record<string, string> {
-  const c = seriesProbeCommand(spec, inv);
-  return c ? { [SERIES_OUTPUT]: c } : {};
+  if (!sha) return {};
+  return dpvsSeries.request({
+    tarball: cachePathFor(sha, dpvsTarballName(spec)),
+    patchDir: spec.pairing.patchDir,
+  });
 }
 
 /**
@@ -59,7 +41,7 @@ export function seriesId(spec: DpdkSpec, facts: Facts, inv: ControlSide): string
     const f = localFile(inv, s.file);
     if (f.ok) hash = localSeries(inv, f.path, spec.pairing.patchDir);
   } else {
-    hash = (facts.outputs[SERIES_OUTPUT]?.stdout ?? '').trim();
+    hash = dpvsSeries.read(facts) ?? '';
   }
   if (/^[0-9a-f]{64}$/.test(hash)) return hash;
   return `tarball:${sourceSha256(s, inv) ?? 'unreadable'}`;

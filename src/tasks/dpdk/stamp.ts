@@ -4,7 +4,7 @@
  * equals the recorded one; hosts whose stamps are equal build identical artifacts (build once, copy).
  *
  * The last line, the compiler, is written on the host by the build itself from `gcc --version`, the
- * same command the probe runs (COMPILER_OUTPUT), so the planned stamp and the written one agree even
+ * same command the probe runs (the compiler read, src/facts/reads/compiler.ts), so the planned stamp and the written one agree even
  * when the compiler was installed in the same run.
  */
 import type { ControlSide } from '../../inventory/control.js';
@@ -14,8 +14,10 @@ import { sourceSha256 } from './fetch.js';
 import { seriesId } from './series.js';
 import { builtModules, kmodKernelDir, type DpdkSpec } from './spec.js';
 
-import { COMPILER_ARGV, COMPILER_OUTPUT } from '../../desired/compiler.js';
-export { COMPILER_ARGV, COMPILER_OUTPUT };
+import { COMPILER_ARGV, COMPILER_KEY, compiler } from '../../facts/reads/compiler.js';
+/** the raw reading's key (tests) */
+export const COMPILER_OUTPUT = COMPILER_KEY;
+export { COMPILER_ARGV };
 /** Read-only: the compiler's first --version line. */
 export const COMPILER_COMMAND = 'LC_ALL=C gcc --version 2>/dev/null | head -n 1';
 
@@ -66,7 +68,7 @@ export function buildOptions(spec: DpdkSpec): string[] {
 }
 
 export function compilerLine(facts: Facts): string {
-  return (facts.outputs[COMPILER_OUTPUT]?.stdout ?? '').split('\n')[0]?.trim() ?? '';
+  return compiler.read(facts).line;
 }
 
 /**

@@ -3,28 +3,13 @@
  * activation), dpvs.conf back to the copy put kept. dpvs restarts once, in the last rollback change that
  * applies (rollback runs tasks in reverse playbook order: dpvs-conf before dpvs-build).
  */
+import { dpvsReleases } from '../../facts/reads/dpvs-releases.js';
 import { BACKUP_SUFFIX } from '../../transport/remote-put.js';
 import type { Step } from '../../plan/change.js';
 import type { PlanContext } from '../../plan/task.js';
 import { restartSteps as restart } from './restart.js';
 import { layoutOf } from './settings.js';
 import { parseReleaseState, RELEASE_STATE } from './state.js';
-
-/** Duplicated from dpvs-build to avoid an import cycle: where `current` points ('' when absent). */
-function currentTarget(ctx: PlanContext): string {
-  const o = ctx.facts.outputs['dpvs-current'];
-  return o && o.code === 0 ? o.stdout.trim() : '';
-}
-
-function releases(ctx: PlanContext): string[] {
-  const o = ctx.facts.outputs['dpvs-releases'];
-  return o && o.code === 0
-    ? o.stdout
-        .split('\n')
-        .map((s) => s.trim())
-        .filter(Boolean)
-    : [];
-}
 
 export function confBackupPath(confPath: string): string {
   return `${confPath}${BACKUP_SUFFIX}`;
@@ -33,10 +18,11 @@ export function confBackupPath(confPath: string): string {
 export function rollbackNeeds(ctx: PlanContext): { release: boolean; conf: boolean } {
   const l = layoutOf(ctx.host);
   const st = parseReleaseState(ctx.facts.files[RELEASE_STATE]?.content);
+  const installed = dpvsReleases.read(ctx.facts);
   const release =
     !!st?.previous &&
-    currentTarget(ctx) !== `${l.releases}/${st.previous}` &&
-    releases(ctx).includes(st.previous);
+    installed.current !== `${l.releases}/${st.previous}` &&
+    installed.releases.includes(st.previous);
   const bak = ctx.facts.files[confBackupPath(l.confPath)];
   const cur = ctx.facts.files[l.confPath];
   const conf = !!bak?.exists && bak.content !== null && bak.content !== cur?.content;

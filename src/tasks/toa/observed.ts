@@ -1,28 +1,28 @@
 /**
- * What a real server has of its modules, read by one read-only probe command (the paths depend on the
- * running kernel, which the probe request cannot know in advance) plus fixed files and module facts.
- *
- * The command prints, for the running kernel:
- *   kernel <release>
- *   ko <m> <stamp base64|-> <built sha256|-> <installed sha256|->
- *   stats <file>            for each of /proc/net/toa_stats, /proc/net/uoa_stats that exists
+ * What a real server has of its modules, for the running kernel (the paths hold RUNNING_KERNEL: the
+ * probe fills in the release, which the request cannot know in advance):
+ *  - the build stamp next to each built module (a probed file, its content);
+ *  - sha256 of the built and the installed .ko (ONE sha256sum, the typed rsModuleHashes read);
+ *  - /proc/net/toa_stats, /proc/net/uoa_stats (probed files: present while the module is loaded);
+ * plus the module facts and the files the task manages.
  */
-import type { Facts } from '../../facts/types.js';
-import { KMODS, kmodPaths, RS_KMOD_ROOT, type KmodName } from './spec.js';
+import { type Facts, RUNNING_KERNEL, type ProbeRequest } from '../../facts/types.js';
+import { rsModuleHashes } from '../../facts/reads/file-hashes.js';
+import { KMODS, kmodPaths, type KmodName } from './spec.js';
 
-export const OBSERVED_OUTPUT = 'rs-kmod';
+/** The stats file a loaded module creates. */
+export function statsFile(m: KmodName): string {
+  return `/proc/net/${m}_stats`;
+}
 
-export const OBSERVED_COMMAND = [
-  `r=\${DPVS_PROBE_RELEASE:-$(uname -r)}; d=${RS_KMOD_ROOT}/$r; printf 'kernel %s\\n' "$r"`,
-  `for m in ${KMODS.join(' ')}; do`,
-  `  s=-; [ -f "$d/$m.stamp" ] && s=$(base64 < "$d/$m.stamp" | tr -d '\\n')`,
-  `  b=-; [ -f "$d/$m.ko" ] && b=$(sha256sum < "$d/$m.ko" | cut -d' ' -f1)`,
-  `  i=-; [ -f "/lib/modules/$r/extra/$m.ko" ] && i=$(sha256sum < "/lib/modules/$r/extra/$m.ko" | cut -d' ' -f1)`,
-  `  printf 'ko %s %s %s %s\\n' "$m" "\${s:--}" "\${b:--}" "\${i:--}"`,
-  `done`,
-  `for f in toa_stats uoa_stats; do [ -e "/proc/net/$f" ] && printf 'stats %s\\n' "$f"; done`,
-  `true`,
-].join('\n');
+/** What observe() needs the probe to read. */
+export function observedRequest(): ProbeRequest {
+  const paths = KMODS.map((m) => kmodPaths(RUNNING_KERNEL, m));
+  return {
+    files: [...paths.map((p) => p.stamp), ...KMODS.map(statsFile)],
+    ...rsModuleHashes.request(paths.flatMap((p) => [p.built, p.installed])),
+  };
+}
 
 export interface ObservedModule {
   name: KmodName;
@@ -41,10 +41,6 @@ export interface ObservedModule {
   optionsConf: string | null;
 }
 
-function dash(v: string | undefined): string | null {
-  return !v || v === '-' ? null : v;
-}
-
 /** The recorded "<sha256> <kernel>" of the last load, when it is for this kernel. */
 export function parseLoadedState(content: string | null, kernel: string): string | null {
   const [sha, k] = (content ?? '').trim().split(/\s+/);
@@ -54,23 +50,19 @@ export function parseLoadedState(content: string | null, kernel: string): string
 export function observe(facts: Facts, m: KmodName): ObservedModule {
   const kernel = facts.kernel.release;
   const p = kmodPaths(kernel, m);
-  const out = facts.outputs[OBSERVED_OUTPUT]?.stdout ?? '';
-  const lines = out.split('\n').map((l) => l.trim().split(' '));
-  const sameKernel = lines.some((l) => l[0] === 'kernel' && l[1] === kernel);
-  const ko = sameKernel ? lines.find((l) => l[0] === 'ko' && l[1] === m) : undefined;
-  const stampB64 = dash(ko?.[2]);
+  const hashes = rsModuleHashes.read(facts);
   const mod = facts.modules.find((x) => x.name === m && !x.builtin);
   const file = (path: string): string | null =>
     facts.files[path]?.exists ? (facts.files[path]?.content ?? '') : null;
   return {
     name: m,
-    stamp: stampB64 ? Buffer.from(stampB64, 'base64').toString('utf8') : null,
-    builtSha: dash(ko?.[3]),
-    installedSha: dash(ko?.[4]),
+    stamp: file(p.stamp) || null,
+    builtSha: hashes[p.built] ?? null,
+    installedSha: hashes[p.installed] ?? null,
     loaded: !!mod,
     refcount: mod?.refcount ?? 0,
     params: mod?.params ?? {},
-    stats: lines.some((l) => l[0] === 'stats' && l[1] === `${m}_stats`),
+    stats: !!facts.files[statsFile(m)]?.exists,
     loadedSha: parseLoadedState(file(p.loadedState), kernel),
     loadConf: file(p.loadConf),
     optionsConf: file(p.optionsConf),

@@ -106,7 +106,7 @@ describe('preflightProbe', () => {
     expect(req.diskPaths).toEqual(['/data/build']);
     expect(req.processes).toEqual(['dpvs']);
     expect(req.files).toEqual(expect.arrayContaining(['/var/run/dpvs.pid', '/dev/vhost-net']));
-    expect(Object.keys({ ...req.outputs, ...req.execs, ...req.listings, ...req.texts }).sort()).toEqual([
+    expect(Object.keys({ ...req.execs, ...req.listings, ...req.texts }).sort()).toEqual([
       'dpdk-build-compiler',
       'fs-nr-open',
       'kernels-installed',

@@ -2,8 +2,11 @@
  * BUILD-006 (GCC / OpenSSL vs the DPVS release) and BUILD-007 (toa.ko vs the kernel), on facts built in
  * memory; and the probe commands they read, run for real.
  */
-import { COMPILER_ARGV, COMPILER_OUTPUT } from '../../../src/desired/compiler.js';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { COMPILER_ARGV, COMPILER_KEY as COMPILER_OUTPUT } from '../../../src/facts/reads/compiler.js';
+import { TCP_H, TCP_SYN_RECV_KEY, tcpSynRecv } from '../../../src/facts/reads/tcp-syn-recv.js';
+import type { Exec } from '../../../src/facts/types.js';
+import { execFileSync } from 'node:child_process';
+import { probeLocally } from '../../support/local-probe.js';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,9 +15,7 @@ import type { ResolvedHost } from '../../../src/inventory/types.js';
 import { preflightProbe } from '../../../src/preflight/probe.js';
 import {
   KNOWN_FIX_CFLAGS,
-  OUT_TCP_SYN_RECV,
   parameterCount,
-  TCP_SYN_RECV_COMMAND,
   toolchainOf,
   OPENSSL_HEADER,
 } from '../../../src/preflight/checks/toolchain.js';
@@ -129,12 +130,13 @@ describe('BUILD-007: toa.ko vs the kernel', () => {
     if (header !== undefined) {
       const f = path.join(tmp, `tcp-${release}.h`);
       writeFileSync(f, `/* include/net/tcp.h */\nint other(void);\n${header}int after(int a, int b);\n`);
-      const cmd = TCP_SYN_RECV_COMMAND.replace(
-        '/lib/modules/${DPVS_PROBE_RELEASE:-$(uname -r)}/build/include/net/tcp.h',
-        f,
-      );
-      const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8' });
-      b.output(OUT_TCP_SYN_RECV, r.stdout);
+      // the read as the probe runs it, on this header instead of the running kernel's
+      const e = tcpSynRecv.request().execs?.[TCP_SYN_RECV_KEY] as Exec;
+      const here = (w: string) => (w === TCP_H ? f : w);
+      const read = probeLocally({
+        execs: { [TCP_SYN_RECV_KEY]: { ...e, argv: e.argv.map(here), onlyIf: f } },
+      });
+      b.output(TCP_SYN_RECV_KEY, read.outputs[TCP_SYN_RECV_KEY]?.stdout ?? '');
     }
     return b.build();
   };
@@ -174,8 +176,10 @@ describe('BUILD-007: toa.ko vs the kernel', () => {
       'BUILD-007',
     );
     const on = rs();
-    expect(preflightProbe(on, inventoryOf([on])).outputs?.[OUT_TCP_SYN_RECV]).toBe(TCP_SYN_RECV_COMMAND);
+    expect(preflightProbe(on, inventoryOf([on])).execs?.[TCP_SYN_RECV_KEY]).toEqual(
+      tcpSynRecv.request().execs?.[TCP_SYN_RECV_KEY],
+    );
     const off = rs({ toa: false });
-    expect(preflightProbe(off, inventoryOf([off])).outputs?.[OUT_TCP_SYN_RECV]).toBeUndefined();
+    expect(preflightProbe(off, inventoryOf([off])).execs?.[TCP_SYN_RECV_KEY]).toBeUndefined();
   });
 });

@@ -5,6 +5,7 @@ import { factsDifferences, factsFingerprint } from '../../../src/plan/fingerprin
 import { Redactor } from '../../../src/run/redact.js';
 import { planHost } from '../../../src/plan/planner.js';
 import { parseProbeOutput, probeScript, mergeRequests } from '../../../src/facts/probe.js';
+import { kernelPath } from '../../../src/facts/types.js';
 import type { ResolvedHost } from '../../../src/inventory/types.js';
 import type { Task } from '../../../src/plan/task.js';
 import { factsBuilder, inventoryOf, r630Host } from '../../support/facts-builder.js';
@@ -129,7 +130,7 @@ describe('probe script', () => {
       {
         files: ['/etc/hostname', '/no/such/file'],
         commands: ['sh', 'no-such-cmd'],
-        outputs: { k: 'echo hi; exit 3' },
+        execs: { k: ['sh', '-c', 'echo hi; exit 3'], r: ['echo', kernelPath('release=', '.')] },
         packages: ['no-such-package-dd'],
         services: ['no-such-unit-dd'],
       },
@@ -142,6 +143,8 @@ describe('probe script', () => {
     expect(f.commands['no-such-cmd']).toBeNull();
     expect(f.commands.sh).toMatch(/\/sh$/);
     expect(f.outputs.k).toEqual({ code: 3, stdout: 'hi' });
+    // RUNNING_KERNEL in an argv word: the release the probe read, filled in on the host
+    expect(f.outputs.r).toEqual({ code: 0, stdout: `release=${f.kernel.release}.` });
     expect(f.numa.length).toBeGreaterThan(0);
     // batched package and unit checks: a request nothing answers is still present, as not installed
     expect(f.packages).toEqual({ 'no-such-package-dd': null });

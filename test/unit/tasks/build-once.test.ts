@@ -29,7 +29,7 @@ import {
   refusal,
   type KmodRole,
 } from '../../../src/tasks/toa/builder.js';
-import { OBSERVED_OUTPUT } from '../../../src/tasks/toa/observed.js';
+import { setObserved } from '../../support/rs-kmod-facts.js';
 import {
   expectedStamp as kmodStamp,
   kmodSpec,
@@ -229,13 +229,19 @@ function realserverFleet(seed: number): Fleet {
       .build();
     const spec = kmodSpec(h, inventory)!;
     const built = rand() < 0.1;
-    const lines = [`kernel ${kernel}`];
-    for (const m of ['toa', 'uoa'] as const) {
-      const stamp =
-        built && spec.modules.includes(m) ? Buffer.from(kmodStamp(spec, f, m)).toString('base64') : '-';
-      lines.push(`ko ${m} ${stamp} ${built ? 'b'.repeat(64) : '-'} -`);
-    }
-    f.outputs[OBSERVED_OUTPUT] = { code: 0, stdout: lines.join('\n') };
+    setObserved(
+      f,
+      kernel,
+      Object.fromEntries(
+        (['toa', 'uoa'] as const).map((m) => [
+          m,
+          {
+            ...(built && spec.modules.includes(m) ? { stamp: kmodStamp(spec, f, m) } : {}),
+            ...(built ? { built: 'b'.repeat(64) } : {}),
+          },
+        ]),
+      ),
+    );
     own.set(h.name, f);
     if (rand() >= 0.05) fleet.set(h.name, f);
   }

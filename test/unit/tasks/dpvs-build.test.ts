@@ -3,7 +3,10 @@ import { describe, expect, it } from 'vitest';
 import type { Facts } from '../../../src/facts/types.js';
 import type { ResolvedHost } from '../../../src/inventory/types.js';
 import type { Change, Step } from '../../../src/plan/change.js';
-import { dpvsBuildTask, OUT_CURRENT, OUT_RELEASES } from '../../../src/tasks/dpvs-build.js';
+import { dpvsBuildTask } from '../../../src/tasks/dpvs-build.js';
+import { dpvsReleases } from '../../../src/facts/reads/dpvs-releases.js';
+
+const [OUT_CURRENT, OUT_RELEASES] = dpvsReleases.keys as [string, string];
 import { releaseOf, versionPattern } from '../../../src/tasks/dpvs/release.js';
 import { RELEASE_STATE } from '../../../src/tasks/dpvs/state.js';
 import type { PlanContext } from '../../../src/plan/task.js';

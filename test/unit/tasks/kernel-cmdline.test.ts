@@ -64,7 +64,6 @@ function debianFacts(running = 'BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64 root=UUI
     .file(GRUB_DEFAULT, DEBIAN_GRUB)
     .file(GRUB_CFG_DEBIAN, CFG('quiet'), '0444')
     .file(GRUB_ORIGINAL, null)
-    .output(KEYS.bootId, '8d3b7a4e-6e0b-4f0e-9f37-2c1b8f0a1e11')
     .output(KEYS.isolated, '')
     .build();
 }

@@ -45,7 +45,7 @@ describe('kmods planner', () => {
   it('plans nothing once converged, and reloads rte_kni loaded without carrier=on (disruptive)', () => {
     const first = kmodsTask.plan(planContext(h(), built()));
     const f = built();
-    f.outputs[EXTRA_OUTPUT] = { code: 0, stdout: `${SHA}  rte_kni.ko\n` };
+    f.outputs[EXTRA_OUTPUT] = { code: 1, stdout: `${SHA}  /lib/modules/6.1.0-18-amd64/extra/rte_kni.ko\n` };
     for (const c of first.changes)
       for (const s of c.steps)
         if (s.kind === 'write')
@@ -89,7 +89,7 @@ describe('kmods planner', () => {
   it('rollback removes the persistence files and the copied .ko', () => {
     const f = built();
     f.files[MODULES_LOAD_CONF] = { exists: true, sha256: null, mode: '0644', content: 'x\n' };
-    f.outputs[EXTRA_OUTPUT] = { code: 0, stdout: `${SHA}  rte_kni.ko\n` };
+    f.outputs[EXTRA_OUTPUT] = { code: 1, stdout: `${SHA}  /lib/modules/6.1.0-18-amd64/extra/rte_kni.ko\n` };
     const rb = kmodsTask.rollback!(planContext(h(), f)).changes;
     const cmd = rb[0]!.steps[0];
     expect(cmd?.kind === 'exec' && cmd.command).toBe(

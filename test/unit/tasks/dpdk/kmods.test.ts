@@ -143,9 +143,15 @@ describe('igb_uio from dpdk-kmods (dpdk.kmods): built by the DPDK build, part of
       'igb_uio from dpdk-kmods: make -C /lib/modules/6.1.0-50-amd64/build',
     );
     // the kbuild tree is probed before the build; a broken one stops the host at plan, naming igb_uio
-    const probe = dpdkBuildTask.probe!(h, inventoryOf([h])).outputs ?? {};
-    expect(Object.values(probe).join('\n')).toContain('d=/lib/modules/6.1.0-50-amd64/build');
-    f.outputs['dpdk-build-kbuild'] = { code: 0, stdout: 'absent\n' };
+    const kb = dpdkBuildTask.probe!(h, inventoryOf([h])).execs?.['dpdk-build-kbuild'];
+    expect(kb).toMatchObject({
+      argv: ['make', '-sC', '/lib/modules/6.1.0-50-amd64/build', 'kernelversion'],
+      onlyIf: '/lib/modules/6.1.0-50-amd64/build',
+    });
+    // what the probe records when the tree is not there
+    if (!kb || Array.isArray(kb) || !kb.otherwise)
+      throw new Error('the kbuild read has no answer for a missing tree');
+    f.outputs['dpdk-build-kbuild'] = kb.otherwise;
     const bad = dpdkBuildTask.plan(ctx(h, f)).changes;
     expect(bad.map((c) => c.summary).join('\n')).toContain(
       'igb_uio (dpdk.kmods) cannot be built: /lib/modules/6.1.0-50-amd64/build is missing',
@@ -205,7 +211,10 @@ describe('kmods: igb_uio from the DPDK build with the sampled parameters', () =>
     expect(load?.kind === 'exec' && load.command).toContain('/sys/module/igb_uio/parameters/intr_mode');
     expect(load?.kind === 'exec' && load.command).not.toContain('parameters/wc_activate');
     // installed and loaded as asked: nothing more to do (wc_activate cannot be read back, so it is not checked)
-    f.outputs[EXTRA_OUTPUT] = { code: 0, stdout: `${'d'.repeat(64)}  igb_uio.ko\n` };
+    f.outputs[EXTRA_OUTPUT] = {
+      code: 1,
+      stdout: `${'d'.repeat(64)}  /lib/modules/${f.kernel.release}/extra/igb_uio.ko\n`,
+    };
     for (const c of changes)
       for (const st of c.steps)
         if (st.kind === 'write')

@@ -12,12 +12,17 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Facts } from '../../../../src/facts/types.js';
 import type { ResolvedHost } from '../../../../src/inventory/types.js';
 import type { Change } from '../../../../src/plan/change.js';
-import { dpdkBuildTask, KBUILD_COMMAND, KBUILD_OUTPUT } from '../../../../src/tasks/dpdk-build.js';
-import { dpvsBuildTask, OUT_CURRENT } from '../../../../src/tasks/dpvs-build.js';
+import { dpdkBuildTask } from '../../../../src/tasks/dpdk-build.js';
+import { dpvsBuildTask } from '../../../../src/tasks/dpvs-build.js';
+import { dpvsReleases } from '../../../../src/facts/reads/dpvs-releases.js';
+import { DPVS_SERIES_KEY } from '../../../../src/facts/reads/dpvs-series.js';
+import { kbuild, KBUILD_KEY } from '../../../../src/facts/reads/kbuild.js';
+import { RUNNING_KERNEL } from '../../../../src/facts/types.js';
+import { probeLocally } from '../../../support/local-probe.js';
 import { releaseOf } from '../../../../src/tasks/dpvs/release.js';
 import { wantedModules } from '../../../../src/tasks/kmods.js';
 import { compileScript, stagingDir, stampScript } from '../../../../src/tasks/dpdk/scripts.js';
-import { SERIES_OUTPUT, SERIES_SCRIPT, seriesId } from '../../../../src/tasks/dpdk/series.js';
+import { SERIES_SCRIPT, seriesId } from '../../../../src/tasks/dpdk/series.js';
 import { dpdkSpec } from '../../../../src/tasks/dpdk/spec.js';
 import {
   COMPILER_COMMAND,
@@ -126,12 +131,20 @@ describe('DPDK build stamp: the DPVS patch series, not the DPVS tarball', () => 
     const spec = dpdkSpec(h, ctl)!;
     const f = facts();
     expect(seriesId(spec, f, ctl)).toBe(`tarball:${'b'.repeat(64)}`);
-    const probe = dpdkBuildTask.probe!(h, inventoryOf([h])).outputs ?? {};
-    expect(probe[SERIES_OUTPUT]).toContain(`/var/cache/dpvs-deploy/src/${'b'.repeat(64)}.tar.gz`);
-    const local = execFileSync('sh', ['-c', SERIES_SCRIPT, 'sh', v1, `patch/${SERIES}`], {
-      encoding: 'utf8',
+    const probe = dpdkBuildTask.probe!(h, inventoryOf([h])).execs?.[DPVS_SERIES_KEY];
+    const cached = `/var/cache/dpvs-deploy/src/${'b'.repeat(64)}.tar.gz`;
+    expect(probe).toMatchObject({ argv: ['sh', '-c', SERIES_SCRIPT, 'sh', cached, `patch/${SERIES}`] });
+    // the read, run by the probe on this machine against the tarball where the host caches it
+    const onHost = probeLocally({
+      execs: {
+        [DPVS_SERIES_KEY]: {
+          ...(probe as object),
+          argv: ['sh', '-c', SERIES_SCRIPT, 'sh', v1, `patch/${SERIES}`],
+          onlyIf: v1,
+        },
+      },
     });
-    f.outputs[SERIES_OUTPUT] = { code: 0, stdout: local };
+    f.outputs[DPVS_SERIES_KEY] = onHost.outputs[DPVS_SERIES_KEY]!;
     expect(seriesId(spec, f, ctl)).toBe(seriesId(dpdkSpec(host(v1), ctl)!, facts(), ctl));
   });
 
@@ -166,8 +179,7 @@ describe('DPVS release id: a DPDK rebuild rebuilds DPVS, a DPVS-only change rebu
     const f = built(h);
     const r = rel(h);
     f.files[r.stamp] = { exists: true, sha256: null, mode: '0644', content: r.stampContent };
-    f.outputs[OUT_CURRENT] = { code: 0, stdout: `${r.dir}\n` };
-    return f;
+    return dpvsReleases.project(f, { current: r.dir, releases: [] });
   }
   const plans = (h: ResolvedHost, f: Facts) => ({
     dpdk: ids(dpdkBuildTask.plan(ctx(h, f)).changes),
@@ -266,12 +278,11 @@ describe('dpdk-build predicts what meson would refuse', () => {
 
   it('rte_kni on a kernel build tree where make kernelversion fails: the host stops at plan, naming the cause', () => {
     const h = host(v1, {}, { kni: true });
-    expect(dpdkBuildTask.probe!(h, inventoryOf([h])).outputs?.[KBUILD_OUTPUT]).toBe(KBUILD_COMMAND);
+    expect(dpdkBuildTask.probe!(h, inventoryOf([h])).execs?.[KBUILD_KEY]).toEqual(
+      kbuild.request(null).execs?.[KBUILD_KEY],
+    );
     const f = facts();
-    f.outputs[KBUILD_OUTPUT] = {
-      code: 0,
-      stdout: "fail make: *** No rule to make target 'kernelversion'.  Stop.\n",
-    };
+    f.outputs[KBUILD_KEY] = { code: 2, stdout: "make: *** No rule to make target 'kernelversion'.  Stop." };
     const cs = dpdkBuildTask.plan(ctx(h, f)).changes;
     expect(ids(cs)).toEqual(['dpdk-build/build']);
     const problem = cs[0]!.steps[0]!.kind === 'exec' ? (cs[0]!.steps[0]!.problem ?? '') : '';
@@ -281,41 +292,34 @@ describe('dpdk-build predicts what meson would refuse', () => {
     expect(problem).toContain("No rule to make target 'kernelversion'");
     expect(problem).toContain('set dpvs.kni: false');
     // a usable tree, or none yet (the packages task installs the headers): the build is planned
-    for (const out of ['ok\n', 'absent\n', 'nomake\n']) {
-      f.outputs[KBUILD_OUTPUT] = { code: 0, stdout: out };
+    for (const out of [
+      { code: 0, stdout: '6.1.85' },
+      { code: 2, stdout: 'absent' },
+      { code: 127, stdout: '' },
+    ]) {
+      f.outputs[KBUILD_KEY] = out;
       expect(commands(dpdkBuildTask.plan(ctx(h, f)).changes)).toContain("'-Denable_kmods=true'");
     }
     // kni off: no kernel modules, no probe, -Denable_kmods=false
     const off = host(v1);
-    expect(dpdkBuildTask.probe!(off, inventoryOf([off])).outputs?.[KBUILD_OUTPUT]).toBeUndefined();
+    expect(dpdkBuildTask.probe!(off, inventoryOf([off])).execs?.[KBUILD_KEY]).toBeUndefined();
     expect(commands(dpdkBuildTask.plan(ctx(off, f)).changes)).toContain("'-Denable_kmods=false'");
   });
 
-  it('the kbuild probe runs: a build dir whose make has no kernelversion target reports fail', () => {
-    const r = spawnSync(
-      'sh',
-      [
-        '-c',
-        KBUILD_COMMAND.replace('/lib/modules/${DPVS_PROBE_RELEASE:-$(uname -r)}/build', path.join(tmp, 'kb')),
-      ],
-      {
-        encoding: 'utf8',
-      },
-    );
-    expect(r.stdout.trim()).toBe('absent');
-    mkdirSync(path.join(tmp, 'kb'));
-    writeFileSync(path.join(tmp, 'kb', 'Makefile'), 'all:\n\t@true\n');
-    const r2 = spawnSync(
-      'sh',
-      [
-        '-c',
-        KBUILD_COMMAND.replace('/lib/modules/${DPVS_PROBE_RELEASE:-$(uname -r)}/build', path.join(tmp, 'kb')),
-      ],
-      {
-        encoding: 'utf8',
-      },
-    );
-    expect(r2.stdout).toMatch(/^fail .*kernelversion/);
+  it('the kbuild read runs in the probe: absent, then a build dir whose make has no kernelversion target fails', () => {
+    const dir = path.join(tmp, 'kb');
+    expect(kbuild.read(probeLocally(kbuild.request(dir)))).toEqual({ state: 'absent' });
+    mkdirSync(path.join(dir, 'build'), { recursive: true });
+    writeFileSync(path.join(dir, 'build', 'Makefile'), 'all:\n\t@true\n');
+    const r = kbuild.read(probeLocally(kbuild.request(dir)));
+    expect(r.state).toBe('fail');
+    expect(r.state === 'fail' && r.message).toMatch(/kernelversion/);
+    writeFileSync(path.join(dir, 'build', 'Makefile'), 'kernelversion:\n\t@echo 6.1.85\n');
+    expect(kbuild.read(probeLocally(kbuild.request(dir)))).toEqual({ state: 'ok' });
+    // without -Dkernel_dir: the running kernel's tree, the release filled in by the probe
+    expect(kbuild.request(null).execs?.[KBUILD_KEY]).toMatchObject({
+      argv: ['make', '-sC', `/lib/modules/${RUNNING_KERNEL}/build`, 'kernelversion'],
+    });
   });
 
   it('meson options on a make build (DPDK 18.11) stop the host with the reason', () => {
@@ -478,13 +482,14 @@ describe('rte_kni for a named kernel (-Dkernel_dir): a build host builds the fle
     expect(
       cs.flatMap((c) => c.steps).some((x) => x.kind === 'copy-from-host' && x.sourceHost === 'builder'),
     ).toBe(true);
-    const probe = dpdkBuildTask.probe!(b, inventoryOf([b])).outputs ?? {};
-    expect(probe[KBUILD_OUTPUT]).toMatch(/^d=\/lib\/modules\/6\.1\.0-18-amd64\/build; /);
-    expect(dpdkBuildTask.probe!(kni('x', []), inventoryOf([b])).outputs?.[KBUILD_OUTPUT]).toBe(
-      KBUILD_COMMAND,
+    expect(dpdkBuildTask.probe!(b, inventoryOf([b])).execs?.[KBUILD_KEY]).toEqual(
+      kbuild.request('/lib/modules/6.1.0-18-amd64').execs?.[KBUILD_KEY],
+    );
+    expect(dpdkBuildTask.probe!(kni('x', []), inventoryOf([b])).execs?.[KBUILD_KEY]).toEqual(
+      kbuild.request(null).execs?.[KBUILD_KEY],
     );
     // the builder lacks those headers: the plan says which tree, before building
-    fb.outputs[KBUILD_OUTPUT] = { code: 0, stdout: 'fail make: *** No such file or directory.  Stop.\n' };
+    fb.outputs[KBUILD_KEY] = { code: 2, stdout: 'make: *** No such file or directory.  Stop.' };
     // a new planning pass: the fleet is grouped again on the changed facts
     const bad = dpdkBuildTask.plan({
       host: b,

@@ -5,7 +5,7 @@ import type { Facts } from '../../../../src/facts/types.js';
 import type { ResolvedHost } from '../../../../src/inventory/types.js';
 import type { Change } from '../../../../src/plan/change.js';
 import { toaTask } from '../../../../src/tasks/toa.js';
-import { OBSERVED_OUTPUT } from '../../../../src/tasks/toa/observed.js';
+import { setObserved, type BuiltModule } from '../../../support/rs-kmod-facts.js';
 import { expectedStamp, kmodPaths, kmodSpec, loadConf, optionsConf } from '../../../../src/tasks/toa/spec.js';
 import type { PlanContext } from '../../../../src/plan/task.js';
 import { factsBuilder, inventoryOf } from '../../../support/facts-builder.js';
@@ -28,35 +28,13 @@ function rs(name: string, realserver: ResolvedHost['realserver'] = {}): Resolved
   };
 }
 
-interface Built {
-  stamp?: string;
-  built?: string;
-  installed?: string;
-}
-
-/** The probe output the toa task's read-only command prints. */
-function observedOutput(
-  kernel: string,
-  ko: Partial<Record<'toa' | 'uoa', Built>>,
-  stats: string[] = [],
-): string {
-  const lines = [`kernel ${kernel}`];
-  for (const m of ['toa', 'uoa'] as const) {
-    const b = ko[m] ?? {};
-    const s = b.stamp ? Buffer.from(b.stamp).toString('base64') : '-';
-    lines.push(`ko ${m} ${s} ${b.built ?? '-'} ${b.installed ?? '-'}`);
-  }
-  for (const f of stats) lines.push(`stats ${f}`);
-  return lines.join('\n');
-}
-
 function freshFacts(
   name: string,
   opts: { kernel?: string; headers?: boolean; os?: 'rocky9' | 'debian12' } = {},
 ): Facts {
   const os = opts.os ?? 'rocky9';
   const kernel = opts.kernel ?? (os === 'rocky9' ? ROCKY : DEBIAN);
-  return factsBuilder()
+  const f = factsBuilder()
     .hostname(name)
     .os(os)
     .kernel({
@@ -66,8 +44,8 @@ function freshFacts(
       lockdown: 'none',
       ipv6: true,
     })
-    .output(OBSERVED_OUTPUT, observedOutput(kernel, {}))
     .build();
+  return setObserved(f, kernel, {});
 }
 
 /** A host where everything the task does is done: built, installed, loaded, recorded, persisted. */
@@ -75,12 +53,12 @@ function convergedFacts(host: ResolvedHost, kernel = ROCKY): Facts {
   const f = freshFacts(host.name, { kernel, headers: true });
   const spec = kmodSpec(host, onControl('/work'));
   if (!spec) throw new Error('not a realserver');
-  const ko: Partial<Record<'toa' | 'uoa', Built>> = {};
-  const stats: string[] = [];
+  const ko: Partial<Record<'toa' | 'uoa', BuiltModule>> = {};
+  const stats: Array<'toa' | 'uoa'> = [];
   for (const m of spec.modules) {
     const sha = m === 'toa' ? KO_TOA : KO_UOA;
     ko[m] = { stamp: expectedStamp(spec, f, m), built: sha, installed: sha };
-    stats.push(`${m}_stats`);
+    stats.push(m);
     const p = kmodPaths(kernel, m);
     const params = { ...(m === 'uoa' ? { uoa_debug: '0', uoa_map_timeout: '360' } : {}), ...spec.params[m] };
     f.modules.push({ name: m, params, refcount: 0 });
@@ -92,8 +70,7 @@ function convergedFacts(host: ResolvedHost, kernel = ROCKY): Facts {
         ? { exists: false, sha256: null, mode: null, content: null }
         : { exists: true, sha256: null, mode: '0644', content: opt };
   }
-  f.outputs[OBSERVED_OUTPUT] = { code: 0, stdout: observedOutput(kernel, ko, stats) };
-  return f;
+  return setObserved(f, kernel, ko, stats);
 }
 
 function fleetCtx(entries: Array<[ResolvedHost, Facts]>, who: string): PlanContext {
