@@ -11,6 +11,7 @@
 import type { Facts } from '../facts/types.js';
 import { acpiTables } from '../facts/reads/boot-firmware.js';
 import type { ResolvedHost } from '../inventory/types.js';
+import { formatCpuList } from '../cpu-list.js';
 
 /** Tokens of a command line as the kernel splits it (double quotes group, and are kept). */
 export function splitCmdline(line: string): string[] {
@@ -186,35 +187,6 @@ export function checkArgs(args: readonly string[]): ArgProblem[] {
   return out;
 }
 
-/** A CPU list in the kernel's form: 2-5,8. */
-export function cpuListText(cpus: readonly number[]): string {
-  const s = [...new Set(cpus)].sort((a, b) => a - b);
-  const parts: string[] = [];
-  for (let i = 0; i < s.length;) {
-    let j = i;
-    while (j + 1 < s.length && (s[j + 1] as number) === (s[j] as number) + 1) j++;
-    parts.push(i === j ? `${s[i]}` : `${s[i]}-${s[j]}`);
-    i = j + 1;
-  }
-  return parts.join(',');
-}
-
-/** CPUs of a kernel CPU list (2-5,8; ranges with a stride are expanded). */
-export function parseCpuList(text: string): number[] {
-  const out: number[] = [];
-  for (const part of text.trim().split(',')) {
-    if (!part) continue;
-    const m = /^(\d+)(?:-(\d+)(?::(\d+)\/(\d+))?)?$/.exec(part);
-    if (!m) continue;
-    const a = Number(m[1]);
-    const b = m[2] !== undefined ? Number(m[2]) : a;
-    const used = m[3] !== undefined ? Number(m[3]) : 1;
-    const group = m[4] !== undefined ? Number(m[4]) : 1;
-    for (let c = a; c <= b; c += group) for (let k = 0; k < used && c + k <= b; k++) out.push(c + k);
-  }
-  return [...new Set(out)].sort((x, y) => x - y);
-}
-
 /** What a host's command line should gain and lose. */
 export interface BootArgs {
   add: string[];
@@ -268,7 +240,7 @@ export function bootArgs(host: ResolvedHost, facts: Facts, isolated: readonly nu
   }
   const iso = [...new Set(isolated)].filter((c) => c !== 0);
   if (k.isolate_workers && iso.length) {
-    const l = cpuListText(iso);
+    const l = formatCpuList(iso);
     add.push(`isolcpus=${l}`, `nohz_full=${l}`, `rcu_nocbs=${l}`);
     derived.push('isolate_workers');
   }

@@ -5,6 +5,8 @@
  * - EAL: DPDK < 20.11 uses `-w BDF` and `--master-lcore`; 20.11+ uses `-a BDF` and `--main-lcore`.
  *   DPDK port ids follow the `-a` order, which must equal the device blocks' order in dpvs.conf.
  */
+import { formatCpuList } from '../cpu-list.js';
+
 export interface EalInput {
   dpdkVersion: string;
   /** PCI addresses in dpvs.conf device order. */
@@ -13,21 +15,6 @@ export interface EalInput {
   lcores: number[];
   mainLcore: number;
   filePrefix?: string;
-}
-
-/** "1,2,3,5,7,8" -> "1-3,5,7-8" (sorted, de-duplicated). */
-export function compressCpuList(cpus: readonly number[]): string {
-  const sorted = [...new Set(cpus)].sort((a, b) => a - b);
-  const parts: string[] = [];
-  let i = 0;
-  while (i < sorted.length) {
-    const start = sorted[i] as number;
-    let end = start;
-    while (sorted[i + 1] === end + 1) end = sorted[++i] as number;
-    parts.push(start === end ? String(start) : `${start}-${end}`);
-    i++;
-  }
-  return parts.join(',');
 }
 
 function dpdkIsModern(version: string): boolean {
@@ -41,13 +28,13 @@ function dpdkIsModern(version: string): boolean {
 export function ealArgs(input: EalInput): string[] {
   if (!input.lcores.includes(input.mainLcore)) {
     throw new Error(
-      `the main lcore ${input.mainLcore} must be one of the lcores (${compressCpuList(input.lcores)})`,
+      `the main lcore ${input.mainLcore} must be one of the lcores (${formatCpuList(input.lcores)})`,
     );
   }
   const modern = dpdkIsModern(input.dpdkVersion);
   const args = [
     '-l',
-    compressCpuList(input.lcores),
+    formatCpuList(input.lcores),
     modern ? '--main-lcore' : '--master-lcore',
     String(input.mainLcore),
   ];

@@ -9,7 +9,8 @@
  */
 import { z } from 'zod';
 import type { CpuFacts } from './types.js';
-import { type FactModule, first, int, kvLines, parseCpuList, readDirs } from './section.js';
+import { type FactModule, first, int, kvLines, readDirs } from './section.js';
+import { parseCpuList } from '../cpu-list.js';
 
 const CPU = '/sys/devices/system/cpu';
 

@@ -9,7 +9,8 @@
  */
 import { z } from 'zod';
 import type { Facts, HugepageCounter, MountFacts, NumaNodeFacts } from './types.js';
-import { type FactModule, first, int, parseCpuList, type ReadMap, readDirs } from './section.js';
+import { type FactModule, first, int, type ReadMap, readDirs } from './section.js';
+import { parseCpuList } from '../cpu-list.js';
 
 export type MemoryFacts = Pick<Facts, 'memory' | 'numa' | 'hugepages' | 'mounts'>;
 

@@ -69,20 +69,6 @@ export function int(s: string | undefined, fallback = 0): number {
   return Number.isFinite(n) ? n : fallback;
 }
 
-/** "0-3,8,10-11" -> [0,1,2,3,8,10,11] */
-export function parseCpuList(s: string): number[] {
-  const out: number[] = [];
-  for (const part of s.trim().split(',')) {
-    if (!part) continue;
-    const [a, b] = part.split('-');
-    const lo = int(a, NaN);
-    const hi = b === undefined ? lo : int(b, NaN);
-    if (Number.isNaN(lo) || Number.isNaN(hi)) continue;
-    for (let i = lo; i <= hi; i++) out.push(i);
-  }
-  return out;
-}
-
 /** The first line of a file the module read, '' when it was absent or empty. */
 export function first(reads: ReadMap, path: string): string {
   return reads.get(path)?.[0] ?? '';

@@ -21,13 +21,13 @@ import {
   checkArgs,
   editArgs,
   hasKernelSettings,
-  parseCpuList,
   satisfies,
   splitCmdline,
   unmet,
   UNMANAGED_KEYS,
   type BootArgs,
 } from '../desired/boot-args.js';
+import { parseCpuList } from '../cpu-list.js';
 import {
   BOOT_ID,
   bootloaderOf,
@@ -47,7 +47,8 @@ import {
 import type { Facts } from '../facts/types.js';
 import { joinRequests } from '../facts/read.js';
 import { bootFirmware } from '../facts/reads/boot-firmware.js';
-import { cpuList, isolatedCpus } from '../facts/reads/isolated-cpus.js';
+import { isolatedCpus } from '../facts/reads/isolated-cpus.js';
+import { formatCpuList } from '../cpu-list.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import { keepalivedEnabled } from '../inventory/roles.js';
 import type { Change, Step } from '../plan/change.js';
@@ -446,7 +447,9 @@ function verify(ctx: PlanContext): string[] {
     );
     const got = isolatedCpus.read(f);
     if (got && got.join(',') !== wantCpus.join(','))
-      out.push(`isolated CPUs: ${ISOLATED_CPUS} says "${cpuList(got)}", expected ${wantCpus.join(',')}`);
+      out.push(
+        `isolated CPUs: ${ISOLATED_CPUS} says "${formatCpuList(got)}", expected ${wantCpus.join(',')}`,
+      );
   }
   return out;
 }

@@ -176,6 +176,7 @@ describe('test/unit mirrors src/', () => {
     const top = readdirSync(UNIT).filter((f) => f.endsWith('.ts'));
     expect(top.sort()).toEqual([
       'architecture.test.ts',
+      'cpu-list.test.ts',
       'escaping.test.ts',
       'lab-instance.test.ts',
       'package.test.ts',

@@ -2,6 +2,7 @@
 import type { Facts } from '../../facts/types.js';
 import type { ResolvedHost } from '../../inventory/types.js';
 import type { Style } from './style.js';
+import { formatCpuList } from '../../cpu-list.js';
 
 function kb(n: number): string {
   return n >= 1048576 ? `${(n / 1048576).toFixed(1)} GiB` : `${Math.round(n / 1024)} MiB`;
@@ -22,7 +23,7 @@ export function renderFacts(host: ResolvedHost, f: Facts, st: Style): string {
   for (const n of f.numa) {
     const hp = n.hugepages.map((h) => `${h.sizeKb >= 1048576 ? '1G' : '2M'} ${h.total}/${h.free}`).join(', ');
     o.push(
-      `  ${String(n.id).padEnd(5)} ${compressCpus(n.cpus).padEnd(23)} ${`${kb(n.memTotalKb)} (${kb(n.memFreeKb)})`.padEnd(24)} ${hp}`,
+      `  ${String(n.id).padEnd(5)} ${formatCpuList(n.cpus).padEnd(23)} ${`${kb(n.memTotalKb)} (${kb(n.memFreeKb)})`.padEnd(24)} ${hp}`,
     );
   }
   const mounts = f.mounts.map(
@@ -45,16 +46,4 @@ export function renderFacts(host: ResolvedHost, f: Facts, st: Style): string {
     );
   }
   return o.join('\n');
-}
-
-export function compressCpus(cpus: ReadonlyArray<number>): string {
-  const s = [...cpus].sort((a, b) => a - b);
-  const out: string[] = [];
-  for (let i = 0; i < s.length;) {
-    let j = i;
-    while (j + 1 < s.length && (s[j + 1] as number) === (s[j] as number) + 1) j++;
-    out.push(i === j ? `${s[i]}` : `${s[i]}-${s[j]}`);
-    i = j + 1;
-  }
-  return out.join(',');
 }

@@ -2,14 +2,8 @@
  * Kernel boot argument checks (kernel.*, the kernel-cmdline task): argument values, CPU 0 isolated, an
  * IOMMU asked for where the firmware has none, and a reboot that is pending but not allowed.
  */
-import {
-  argKey,
-  bootArgs,
-  checkArgs,
-  hasKernelSettings,
-  parseCpuList,
-  satisfies,
-} from '../../desired/boot-args.js';
+import { argKey, bootArgs, checkArgs, hasKernelSettings, satisfies } from '../../desired/boot-args.js';
+import { parseCpuList } from '../../cpu-list.js';
 import { runningArgs } from '../../desired/bootloader.js';
 import { acpiTables } from '../../facts/reads/boot-firmware.js';
 import { finding, type PreflightCheck } from '../check.js';

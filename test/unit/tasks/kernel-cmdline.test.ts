@@ -4,15 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { labGrubDefault } from '../../lab/host-files.js';
-import {
-  bootArgs,
-  checkArgs,
-  cpuListText,
-  editArgs,
-  parseCpuList,
-  satisfies,
-  splitCmdline,
-} from '../../../src/desired/boot-args.js';
+import { bootArgs, checkArgs, editArgs, satisfies, splitCmdline } from '../../../src/desired/boot-args.js';
+import { formatCpuList, parseCpuList } from '../../../src/cpu-list.js';
 import {
   bootloaderOf,
   editGrubDefault,
@@ -115,7 +108,7 @@ describe('boot arguments', () => {
   });
 
   it('CPU lists', () => {
-    expect(cpuListText([5, 2, 3, 4, 8, 10, 11])).toBe('2-5,8,10-11');
+    expect(formatCpuList([5, 2, 3, 4, 8, 10, 11])).toBe('2-5,8,10-11');
     expect(parseCpuList('2-5,8,10-11')).toEqual([2, 3, 4, 5, 8, 10, 11]);
   });
 

@@ -3,7 +3,8 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compressCpuList, ealArgs } from '../../../../src/dpvsconf/eal.js';
+import { formatCpuList } from '../../../../src/cpu-list.js';
+import { ealArgs } from '../../../../src/dpvsconf/eal.js';
 import { systemdWord } from '../../../../src/escape.js';
 import { renderDpvsUnit, renderKeepalivedUnit, type DpvsUnitInput } from '../../../../src/tasks/dpvs/unit.js';
 
@@ -85,9 +86,9 @@ describe('ealArgs', () => {
   });
 
   it('compresses CPU lists into ranges', () => {
-    expect(compressCpuList([5, 1, 2, 3, 3, 10, 11, 7])).toBe('1-3,5,7,10-11');
-    expect(compressCpuList([4])).toBe('4');
-    expect(compressCpuList([])).toBe('');
+    expect(formatCpuList([5, 1, 2, 3, 3, 10, 11, 7])).toBe('1-3,5,7,10-11');
+    expect(formatCpuList([4])).toBe('4');
+    expect(formatCpuList([])).toBe('');
   });
 });
 
