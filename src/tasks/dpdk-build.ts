@@ -233,8 +233,8 @@ export const dpdkBuildTask: Task = {
           ? kbuild.request(kmodKernelDir(spec))
           : {},
         seriesRequest(spec, inventory),
+        { files: [spec.layout.stamp] },
       ),
-      files: [spec.layout.stamp],
       commands: ['gcc', 'make', 'meson', 'ninja', 'patch', 'pkg-config'],
       diskPaths: [spec.layout.root],
     };

@@ -39,8 +39,10 @@ export const dpdkSourceTask: Task = {
     const spec = dpdkSpec(host, inventory);
     if (!spec) return {};
     return {
-      ...joinRequests(compiler.request(), seriesRequest(spec, inventory)),
-      files: dpdkProbeFiles(spec, inventory),
+      // the task's own files go through the same merge, so a reader's files are kept beside them
+      ...joinRequests(compiler.request(), seriesRequest(spec, inventory), {
+        files: dpdkProbeFiles(spec, inventory),
+      }),
       commands: ['curl', 'wget', 'sha256sum', 'tar'],
     };
   },

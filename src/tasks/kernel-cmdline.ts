@@ -497,7 +497,7 @@ export const kernelCmdlineTask: Task = {
   name: TASK,
   probe(host: ResolvedHost, _inv: LoadedInventory) {
     void host;
-    return {
+    return joinRequests(isolatedCpus.request(), bootFirmware.request(), {
       files: [
         GRUB_DEFAULT,
         GRUB_CFG_DEBIAN,
@@ -506,8 +506,7 @@ export const kernelCmdlineTask: Task = {
         REBOOT_REQUIRED,
         GRUB_ORIGINAL,
       ],
-      ...joinRequests(isolatedCpus.request(), bootFirmware.request()),
-    };
+    });
   },
   plan,
   verify,

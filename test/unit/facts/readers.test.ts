@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { factReader, FactError, type RawReads } from '../../../src/facts/read.js';
+import { factReader, FactError, joinRequests, type RawReads } from '../../../src/facts/read.js';
 import { z } from 'zod';
 import type { RawOutput } from '../../../src/facts/types.js';
 import { driverOverrides } from '../../../src/facts/reads/driver-overrides.js';
@@ -181,5 +181,19 @@ describe('a reading that does not fit the schema', () => {
     expect(() => r.read({ hostname: 'lb9', outputs: { n: { code: 0, stdout: 'many' } } })).toThrow(
       /^lb9: the probed a count does not parse: /,
     );
+  });
+});
+
+describe('joinRequests', () => {
+  it("keeps every request's files and keys, and leaves out what nobody asked for", () => {
+    const j = joinRequests(
+      isolatedCpus.request(),
+      { files: ['/etc/default/grub'] },
+      { files: ['/boot/grub/grub.cfg'], execs: { k: ['uname', '-r'] } },
+    );
+    expect(j.files).toEqual(['/etc/default/grub', '/boot/grub/grub.cfg']);
+    expect(Object.keys(j.texts ?? {})).toEqual(Object.keys(isolatedCpus.request().texts ?? {}));
+    expect(j.execs).toEqual({ k: ['uname', '-r'] });
+    expect(j.listings).toBeUndefined();
   });
 });
