@@ -236,11 +236,28 @@ def main():
     args = ["/usr/sbin/sshd", "-D", "-e", "-f", "/etc/ssh/sshd_config"]
     if os.environ.get("LAB_SSHD_LOGLEVEL"):
         args += ["-o", "LogLevel=" + os.environ["LAB_SSHD_LOGLEVEL"]]
+    # the installer's package database at the first boot: a Debian-family host's dpkg status file holds
+    # its profile's baseline packages (the /var overlay would otherwise show this machine's)
+    if not os.path.exists("upper/var/lib/dpkg/status"):
+        init_package_database()
     # the installer's update-grub: /boot/grub/grub.cfg from the host's /etc/default/grub
     if os.path.isdir("/boot/grub") and not os.path.exists("/boot/grub/grub.cfg"):
         subprocess.run(["/usr/local/sbin/grub-mkconfig", "-o", "/boot/grub/grub.cfg"], stderr=subprocess.DEVNULL)
     sys.stdout.flush()
     supervise(args)
+
+
+def init_package_database():
+    """fakepkg.init_status, loaded from the host's own copy of the stand-ins' library (no extra process)."""
+    lib = "/usr/local/lib/lab"
+    if not os.path.isfile(os.path.join(lib, "fakepkg.py")):
+        return
+    sys.path.insert(0, lib)
+    try:
+        import fakepkg  # noqa: E402  (the host's /usr/local/lib/lab/fakepkg.py)
+        fakepkg.init_status()
+    finally:
+        sys.path.remove(lib)
 
 
 def start_labd():

@@ -26,6 +26,7 @@ import { isMounted } from './fakekernel/daemon.js';
 import { labProfiles } from './profiles.js';
 import { UNIT_GONE_EXIT, unitGoneCommand } from '../../src/tasks/cause.js';
 import type { LabHostProfile } from './profile-types.js';
+import { DPKG_STATUS_AWK } from '../../src/facts/requested.js';
 
 const profiles = labProfiles();
 const byName = (n: string): LabHostProfile => profiles.find((p) => p.name === n) as LabHostProfile;
@@ -179,6 +180,32 @@ describe('package manager stand-ins and the fake kbuild', () => {
     expect(q.status).toBe(0);
     expect(q.stdout).toBe('install ok installed 1.0-1\n');
     expect(run(h, 'dpkg', ['-s', 'meson']).stdout).toContain('Status: install ok installed');
+    // the record is dpkg's own status file, which the probe reads with its awk (as on a real host), and
+    // which the real dpkg-query reads the same way (test/fixtures/upstream/dpkg/status.yaml)
+    const admin = join(h.root, 'var/lib/dpkg');
+    const names = ['libnuma-dev', 'meson', 'kmod', 'gcc'];
+    const awk = spawnSync('awk', ['-v', `w= ${names.join(' ')} `, DPKG_STATUS_AWK, 'status'], {
+      cwd: admin,
+      encoding: 'utf8',
+    });
+    const lines = awk.stdout.split('\n').filter(Boolean).sort();
+    expect(lines).toEqual([
+      'pkgdeb\tkmod\tinstall ok installed\t1.0-1',
+      'pkgdeb\tlibnuma-dev\tinstall ok installed\t1.0-1',
+      'pkgdeb\tmeson\tinstall ok installed\t1.0-1',
+    ]);
+    if (spawnSync('sh', ['-c', 'command -v dpkg-query']).status === 0) {
+      const real = spawnSync(
+        '/usr/bin/dpkg-query',
+        ['-W', '-f=pkgdeb\t${Package}\t${Status}\t${Version}\n', ...names],
+        {
+          env: { ...process.env, DPKG_ADMINDIR: admin },
+          encoding: 'utf8',
+        },
+      );
+      expect(real.stderr).toBe('dpkg-query: no packages found matching gcc\n');
+      expect(real.stdout.split('\n').filter(Boolean).sort()).toEqual(lines);
+    }
     expect(run(h, 'dnf', ['install', '-y', 'gcc']).status).toBe(127); // not on Ubuntu
     expect(run(h, 'apt-get', ['install', '-y', 'linux-headers-6.1.0-99-amd64']).status).toBe(100);
   });

@@ -2,7 +2,9 @@
  * The probe's package and service checks, batched: one dpkg-query (or rpm -q) for every requested
  * package and one `systemctl is-active` / `is-enabled` for all units, parsed line by line. The parsed
  * facts must be those of the per-item checks they replace; those checks are kept here as the reference
- * and run against the same stand-ins of dpkg-query, rpm and systemctl.
+ * and run against the same stand-ins of dpkg-query, rpm and systemctl. (PATH has no awk here, so the
+ * dpkg branch takes its dpkg-query fallback; the awk read of dpkg's status file is tested on dpkg's
+ * samples in dpkg-status.test.ts.)
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';

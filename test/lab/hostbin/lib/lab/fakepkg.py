@@ -1,8 +1,12 @@
 """The lab's package manager stand-ins (apt-get, dpkg, dpkg-query, yum, dnf, rpm).
 
-They never install anything into /usr: an install is recorded in /var/lib/fakepkg/installed.json and
-queries answer from that record plus a per-OS baseline. The one real effect: installing the kernel
-headers package of profile.installablePackages creates /usr/lib/modules/<ver>/build with the fake kbuild.
+They never install anything into /usr. On a Debian-family host the package database is dpkg's own
+status file, /var/lib/dpkg/status, in dpkg's format (one stanza per package: Package, Status, Version,
+...; lib/dpkg/parse.c and dump.c of dpkg 1.21.23): the probe reads that file itself, as it does on a
+real host, so the stand-ins answer from it and write it. `init_status` writes the fresh host's baseline
+at its first boot (test/lab/host-init.py). On an RPM-family host an install is recorded in
+/var/lib/fakepkg/installed.json. The one real effect: installing the kernel headers package of
+profile.installablePackages creates /usr/lib/modules/<ver>/build with the fake kbuild.
 """
 import json
 import os
@@ -14,6 +18,9 @@ import fakelab as L
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEB_FAMILY = ("debian12", "ubuntu22")
 RECORD = "/var/lib/fakepkg/installed.json"
+DPKG_STATUS = "/var/lib/dpkg/status"
+# dpkg Status values of an installed package: "WANT EFLAG STATE" (held packages are installed too)
+DPKG_INSTALLED = ("install ok installed", "hold ok installed")
 
 BASE_DEB = ["bash", "coreutils", "libc6", "dpkg", "apt", "systemd", "openssh-server", "openssh-client", "iproute2",
             "kmod", "procps", "python3", "tar", "gzip", "xz-utils", "sudo", "util-linux", "findutils", "grep",
@@ -49,7 +56,63 @@ def headers_prefix():
     return "linux-headers-" if is_deb() else "kernel-devel-"
 
 
+def read_status():
+    """name -> (status, version) of every stanza in dpkg's status file, field names case-insensitive
+    and values trimmed as dpkg's parser does (lib/dpkg/parse.c:636-723)."""
+    out = {}
+    try:
+        with open(L.host_path(DPKG_STATUS)) as f:
+            text = f.read()
+    except OSError:
+        return out
+    for stanza in text.split("\n\n"):
+        fields = {}
+        for line in stanza.split("\n"):
+            if not line or line[0] in " \t" or ":" not in line:
+                continue
+            name, value = line.split(":", 1)
+            fields[name.rstrip().lower()] = value.strip()
+        if fields.get("package"):
+            out.setdefault(fields["package"], (fields.get("status", ""), fields.get("version", "")))
+    return out
+
+
+def write_status(pkgs):
+    """dpkg's status file for name -> version, every one "install ok installed", written as dpkg writes
+    it (writedb: a temporary file renamed over the old; stanzas in name order, a blank line after each)."""
+    path = L.host_path(DPKG_STATUS)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + "-new"
+    with open(tmp, "w") as f:
+        for name in sorted(pkgs):
+            f.write("Package: %s\nStatus: install ok installed\nPriority: optional\nSection: misc\n"
+                    "Maintainer: dpvs-deploy lab <lab@localhost>\nArchitecture: amd64\nVersion: %s\n"
+                    "Description: %s (lab package)\n\n" % (name, pkgs[name], name))
+    os.replace(tmp, path)
+
+
+def baseline():
+    """name -> version of what a fresh host of this profile has installed."""
+    out = {n: version_of(n) for n in (BASE_DEB if is_deb() else BASE_RPM)}
+    prof = L.profile()
+    if prof.get("kernelHeaders"):
+        out[headers_prefix() + prof["kernel"]] = prof["kernel"]
+    return out
+
+
+def init_status():
+    """A Debian-family host's first boot: its status file is the baseline (not this machine's, which the
+    /var overlay would show through)."""
+    if is_deb():
+        write_status(baseline())
+
+
 def record():
+    """What was installed after the baseline: a Debian-family host's status file, else the JSON record."""
+    if is_deb():
+        if not os.path.exists(L.host_path(DPKG_STATUS)):
+            return baseline()  # a host tree the lab never booted (hostbin tests under LAB_ROOT)
+        return {n: v for n, (st, v) in read_status().items() if st in DPKG_INSTALLED}
     try:
         with open(L.host_path(RECORD)) as f:
             return json.load(f)
@@ -58,6 +121,9 @@ def record():
 
 
 def save(rec):
+    if is_deb():
+        write_status(rec)
+        return
     path = L.host_path(RECORD)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = path + ".tmp"
@@ -73,11 +139,11 @@ def version_of(name):
 
 
 def installed():
-    """name -> version of every installed package."""
-    out = {n: version_of(n) for n in (BASE_DEB if is_deb() else BASE_RPM)}
-    prof = L.profile()
-    if prof.get("kernelHeaders"):
-        out[headers_prefix() + prof["kernel"]] = prof["kernel"]
+    """name -> version of every installed package: a Debian-family host's status file (written with the
+    baseline at its first boot), else the baseline and the JSON record."""
+    if is_deb():
+        return record()
+    out = baseline()
     out.update(record())
     return out
 
