@@ -28,8 +28,11 @@ export function mergeRequests(requests: ReadonlyArray<ProbeRequest>): Required<P
     Object.assign(listings, r.listings ?? {});
     Object.assign(execs, r.execs ?? {});
   }
+  const files = uniq(all('files'));
+  const asFile = new Set(files);
   return {
-    files: uniq(all('files')),
+    files,
+    digests: uniq(all('digests')).filter((p) => !asFile.has(p)),
     commands: uniq(all('commands')),
     packages: uniq(all('packages')),
     modules: uniq(all('modules')),

@@ -36,8 +36,8 @@ export class FactError extends UserError {
   }
 }
 
-/** The part of a ProbeRequest a reader may ask for: argv, listings, small texts (and files). */
-export type ReaderRequest = Pick<ProbeRequest, 'execs' | 'listings' | 'texts' | 'files'>;
+/** The part of a ProbeRequest a reader may ask for: argv, listings, small texts (and files, digests). */
+export type ReaderRequest = Pick<ProbeRequest, 'execs' | 'listings' | 'texts' | 'files' | 'digests'>;
 
 export interface FactReader<T, A = void> {
   /** what is read, as an error names it: "dpvs releases (/opt/dpvs/releases, current)" */
@@ -127,12 +127,13 @@ export function lines(text: string): string[] {
 
 /** Several readers' requests as one (their keys are their own: nothing is overwritten). */
 export function joinRequests(...requests: ReaderRequest[]): ReaderRequest {
-  const out: Required<ReaderRequest> = { execs: {}, listings: {}, texts: {}, files: [] };
+  const out: Required<ReaderRequest> = { execs: {}, listings: {}, texts: {}, files: [], digests: [] };
   for (const r of requests) {
     Object.assign(out.execs, r.execs ?? {});
     Object.assign(out.listings, r.listings ?? {});
     Object.assign(out.texts, r.texts ?? {});
     out.files.push(...(r.files ?? []));
+    out.digests.push(...(r.digests ?? []));
   }
   const some = (o: object): boolean => Object.keys(o).length > 0;
   return {
@@ -140,5 +141,6 @@ export function joinRequests(...requests: ReaderRequest[]): ReaderRequest {
     ...(some(out.listings) ? { listings: out.listings } : {}),
     ...(some(out.texts) ? { texts: out.texts } : {}),
     ...(out.files.length ? { files: out.files } : {}),
+    ...(out.digests.length ? { digests: out.digests } : {}),
   };
 }

@@ -275,7 +275,7 @@ export const requestedFacts: FactModule<RequestedFacts> = {
     );
     return parts.join('\n');
   },
-  blob: (r: Required<ProbeRequest>) => filesBlob(r.files) + execsBlob(r.execs),
+  blob: (r: Required<ProbeRequest>) => filesBlob(r.files, r.digests) + execsBlob(r.execs),
   parse(rawText, ctx) {
     const text = ctx ? legacyLines(rawText, ctx) : rawText;
     const mods = new Map<string, ModuleFacts>();
@@ -397,7 +397,7 @@ export const requestedFacts: FactModule<RequestedFacts> = {
     out.modules = [...mods.values()];
     if (ctx) {
       const expand = (p: string): string => onKernel(p, ctx.release);
-      out.files = parseFiles(ctx.request.files.map(expand), ctx.blob);
+      out.files = parseFiles(ctx.request.files.map(expand), ctx.blob, ctx.request.digests.map(expand));
       Object.assign(out.outputs, parseListings(rawText, ctx.request.listings));
       for (const [key, path] of Object.entries(ctx.request.texts)) {
         const lines = ctx.reads.get(expand(path));
@@ -424,20 +424,29 @@ function sizeless(path: string): boolean {
 
 /**
  * Every requested file in three processes whatever their number: ONE `stat -L` (mode, size; a path
- * it answers for exists), ONE `sha256sum` and ONE `head -v -c` over the readable regular ones, all
- * inside the blob (encoded once). `head` frames each file with "==> PATH <==" and the sizes from stat
- * say where each content ends, so no content can be mistaken for a frame.
+ * it answers for exists), ONE `sha256sum` over the readable regular ones and ONE `head -v -c` over
+ * those of them whose content is wanted (`files`, not `digests`), all inside the blob (encoded once).
+ * `head` frames each file with "==> PATH <==" and the sizes from stat say where each content ends, so
+ * no content can be mistaken for a frame.
  */
-export function filesBlob(files: string[]): string {
-  if (!files.length) return '';
-  for (const f of files)
+export function filesBlob(files: string[], digests: readonly string[] = []): string {
+  const all = [...files, ...digests];
+  if (!all.length) return '';
+  for (const f of all)
     if (f.includes('\n')) throw new Error(`a probed path cannot contain a newline: ${JSON.stringify(f)}`);
-  const tests = files.map((f) => `f=${word(f)}; [ -f "$f" ] && [ -r "$f" ] && set -- "$@" "$f"`).join('\n');
+  const tests = all.map((f) => `f=${word(f)}; [ -f "$f" ] && [ -r "$f" ] && set -- "$@" "$f"`).join('\n');
   const heads = files.filter((f) => !sizeless(f));
+  if (!heads.length)
+    return `
+set --
+${tests}
+${blobPart('stat', `stat -L -c '%a %s %n' -- ${words(all)}`)}
+[ $# -gt 0 ] && { ${blobPart('sha', 'sha256sum -- "$@"')}; }
+`;
   return `
 set --
 ${tests}
-${blobPart('stat', `stat -L -c '%a %s %n' -- ${words(files)}`)}
+${blobPart('stat', `stat -L -c '%a %s %n' -- ${words(all)}`)}
 [ $# -gt 0 ] && { ${blobPart('sha', 'sha256sum -- "$@"')}; }
 set --
 ${heads.map((f) => `f=${word(f)}; [ -f "$f" ] && [ -r "$f" ] && set -- "$@" "$f"`).join('\n')}
@@ -477,7 +486,11 @@ export function shaLine(line: string): [string, string] | null {
   return [name, m[1]];
 }
 
-export function parseFiles(files: string[], blob: ParseContext['blob']): Record<string, FileFacts> {
+export function parseFiles(
+  files: string[],
+  blob: ParseContext['blob'],
+  digests: readonly string[] = [],
+): Record<string, FileFacts> {
   const stat = new Map<string, { mode: string; size: number }>();
   for (const line of (blob.get('stat')?.bytes.toString('utf8') ?? '').split('\n')) {
     const m = /^([0-7]+) ([0-9]+) (.*)$/.exec(line);
@@ -507,7 +520,8 @@ export function parseFiles(files: string[], blob: ParseContext['blob']): Record<
     }
   }
   const out: Record<string, FileFacts> = {};
-  for (const f of files) {
+  const digest = new Set(digests);
+  for (const f of [...files, ...digests]) {
     const st = stat.get(f);
     if (!st) {
       out[f] = { exists: false, mode: null, sha256: null, content: null };
@@ -518,7 +532,7 @@ export function parseFiles(files: string[], blob: ParseContext['blob']): Record<
       exists: true,
       mode: st.mode,
       sha256: h,
-      content: content.get(f) ?? (h === EMPTY_SHA ? '' : null),
+      content: digest.has(f) ? null : (content.get(f) ?? (h === EMPTY_SHA ? '' : null)),
     };
   }
   return out;

@@ -183,7 +183,14 @@ export interface Listing {
 
 /** What a task wants the probe to read, beyond the fixed facts. Merged across tasks. */
 export interface ProbeRequest {
+  /** files whose mode, sha256 and (up to 64 KiB) content land in facts.files */
   files?: string[];
+  /**
+   * large files whose content is never used (cached source tarballs, kernel modules): their mode and
+   * sha256 land in facts.files as for `files`, content null; head reads none of their bytes (a path also
+   * named in `files` is read as a file)
+   */
+  digests?: string[];
   commands?: string[];
   packages?: string[];
   modules?: string[];

@@ -10,7 +10,7 @@ import type { Change } from '../plan/change.js';
 import { sh } from '../transport/quote.js';
 import { buildDecision } from './dpdk/build-role.js';
 import { failStep } from './dpdk/fail.js';
-import { fetchProbeFiles, planFetch, type FetchSource } from './dpdk/fetch.js';
+import { fetchProbeDigests, planFetch, type FetchSource } from './dpdk/fetch.js';
 import { seriesRequest } from './dpdk/series.js';
 import { joinRequests } from '../facts/read.js';
 import { compiler } from '../facts/reads/compiler.js';
@@ -19,14 +19,16 @@ import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 const TASK = 'dpdk-source';
 
-export function dpdkProbeFiles(spec: DpdkSpec, inv: ControlSide): string[] {
+/** The build stamp and the patches pushed to the host (files), the cached tarballs (digests). */
+export function dpdkProbeFiles(spec: DpdkSpec, inv: ControlSide): { files: string[]; digests: string[] } {
   const files = [spec.layout.stamp];
-  if (spec.dpdkSource) files.push(...fetchProbeFiles(spec.dpdkSource, spec.pairing.tarball, inv));
-  if (spec.dpvsSource) files.push(...fetchProbeFiles(spec.dpvsSource, dpvsTarballName(spec), inv));
+  const digests: string[] = [];
+  if (spec.dpdkSource) digests.push(...fetchProbeDigests(spec.dpdkSource, spec.pairing.tarball, inv));
+  if (spec.dpvsSource) digests.push(...fetchProbeDigests(spec.dpvsSource, dpvsTarballName(spec), inv));
   if (spec.igbUioFromKmods && spec.kmodsSource)
-    files.push(...fetchProbeFiles(spec.kmodsSource, kmodsTarballName(spec), inv));
+    digests.push(...fetchProbeDigests(spec.kmodsSource, kmodsTarballName(spec), inv));
   for (const p of spec.patches) if (p.hostPath) files.push(p.hostPath);
-  return files;
+  return { files, digests };
 }
 
 function markCached(facts: Facts, path: string, sha256: string): void {
@@ -40,9 +42,7 @@ export const dpdkSourceTask: Task = {
     if (!spec) return {};
     return {
       // the task's own files go through the same merge, so a reader's files are kept beside them
-      ...joinRequests(compiler.request(), seriesRequest(spec, inventory), {
-        files: dpdkProbeFiles(spec, inventory),
-      }),
+      ...joinRequests(compiler.request(), seriesRequest(spec, inventory), dpdkProbeFiles(spec, inventory)),
       commands: ['curl', 'wget', 'sha256sum', 'tar'],
     };
   },

@@ -25,7 +25,7 @@ import type { Facts } from '../facts/types.js';
 import type { Change, Step } from '../plan/change.js';
 import { sh } from '../transport/quote.js';
 import { failStep } from './dpdk/fail.js';
-import { fetchProbeFiles, planFetch } from './dpdk/fetch.js';
+import { fetchProbeDigests, planFetch } from './dpdk/fetch.js';
 import { kmodRole, refusal, type KmodRole } from './toa/builder.js';
 import { observe, observedRequest, type ObservedModule } from './toa/observed.js';
 import {
@@ -285,12 +285,14 @@ export const toaTask: Task = {
       const p = kmodPaths('-', m);
       files.push(p.loadConf, p.optionsConf, p.loadedState);
     }
-    if (spec.source.tarball)
-      files.push(...fetchProbeFiles(spec.source.tarball, spec.source.tarballName, inventory));
+    const digests = spec.source.tarball
+      ? fetchProbeDigests(spec.source.tarball, spec.source.tarballName, inventory)
+      : [];
     const observed = observedRequest();
     return {
       ...observed,
       files: [...files, ...(observed.files ?? [])],
+      digests: [...digests, ...(observed.digests ?? [])],
       modules: [...KMODS],
       commands: ['make', 'gcc'],
     };

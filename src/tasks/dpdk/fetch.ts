@@ -11,7 +11,7 @@
  * URL sources are downloaded ON THE HOST (curl, else wget) to <CACHE_DIR>/<sha256>.<ext>.part, checked
  * with sha256sum and renamed into place only when the checksum matches. `file` sources are pushed from
  * the control machine (upload step; the engine checks the local file against the planned checksum) and
- * checked again on the host. The probe reads the cached file's sha256 (ask for `fetchProbeFiles`), so
+ * checked again on the host. The probe reads the cached file's sha256 (ask for `fetchProbeDigests`), so
  * a cached tarball that is missing or damaged is fetched again.
  */
 import type { Facts } from '../../facts/types.js';
@@ -80,18 +80,13 @@ export function sourceSha256(source: FetchSource, inv: ControlSide): string | nu
   return f.ok ? f.sha256 : null;
 }
 
-/** Files the probe must read for a fetch: the cached tarball and the unpack marker. */
-export function fetchProbeFiles(
-  source: FetchSource,
-  name: string,
-  inv: ControlSide,
-  unpack?: { unpackTo: string; topDir: string },
-): string[] {
+/**
+ * What the probe must read for a fetch: the cached tarball's sha256 (a digest: none of its bytes is
+ * copied into the probe's output).
+ */
+export function fetchProbeDigests(source: FetchSource, name: string, inv: ControlSide): string[] {
   const sha = sourceSha256(source, inv);
-  const out: string[] = [];
-  if (sha) out.push(cachePathFor(sha, name));
-  if (unpack) out.push(`${unpack.unpackTo}/${unpack.topDir}/${UNPACK_MARKER}`);
-  return out;
+  return sha ? [cachePathFor(sha, name)] : [];
 }
 
 export function planFetch(r: FetchRequest): FetchPlan {
