@@ -62,13 +62,22 @@ describe('dpkg status samples (test/fixtures/upstream/dpkg/status.yaml)', () => 
 
   for (const s of corpus.samples) {
     describe(s.id, () => {
-      it.skipIf(s.updates !== undefined)('the awk prints what dpkg-query prints', () => {
-        const out = execFileSync('awk', ['-v', `w= ${s.names.join(' ')} `, DPKG_STATUS_AWK, 'status'], {
-          cwd: admindir(s),
-          encoding: 'utf8',
+      const awk = (): string[] =>
+        sorted(
+          execFileSync('awk', ['-v', `w= ${s.names.join(' ')} `, DPKG_STATUS_AWK, 'status'], {
+            cwd: admindir(s),
+            encoding: 'utf8',
+          }),
+        );
+      if (s.updates === undefined)
+        it('the awk prints what dpkg-query prints', () => {
+          expect(awk()).toEqual(s.lines.map((l) => `pkgdeb\t${l}`).sort());
         });
-        expect(sorted(out)).toEqual(s.lines.map((l) => `pkgdeb\t${l}`).sort());
-      });
+      // the status file alone is out of date: the snippet must not answer from it (dpkg-query does)
+      else
+        it('the awk alone would miss the journal', () => {
+          expect(awk()).not.toEqual(s.lines.map((l) => `pkgdeb\t${l}`).sort());
+        });
 
       it('the parser reads the lines into the sample packages', () => {
         const f = requestedFacts.parse(
