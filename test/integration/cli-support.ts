@@ -65,17 +65,27 @@ export function fixtureSource(
 }
 
 /** inventories/lab.yaml copied into `dir` as `name`, with absolute paths to .lab/, after `edit`. */
+const PATH_KEYS = new Set(['identity_file', 'known_hosts', 'file']);
+
 export function labInventoryCopy<D>(
   dir: string,
   name: string,
   edit: (d: D) => void = () => undefined,
 ): string {
   const src = labPaths().defaultInventory;
-  const text = readFileSync(src, 'utf8').replace(
-    /(\.\.\/\.lab\/)/g,
-    `${path.resolve(path.dirname(src), '..', '.lab')}/`,
-  );
-  const doc = parse(text) as D;
+  const doc = parse(readFileSync(src, 'utf8')) as D;
+  // its paths are relative to its own directory (../.lab/ for the default lab, ssh/ and fixtures/ next
+  // to another instance's): absolute in the copy, which lives elsewhere
+  const absolute = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(absolute);
+    else if (v && typeof v === 'object')
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+        if (PATH_KEYS.has(k) && typeof x === 'string' && !path.isAbsolute(x))
+          (v as Record<string, unknown>)[k] = path.resolve(path.dirname(src), x);
+        else absolute(x);
+      }
+  };
+  absolute(doc);
   edit(doc);
   const out = path.join(dir, name);
   writeFileSync(out, stringify(doc));
