@@ -21,12 +21,14 @@ export function mergeRequests(requests: ReadonlyArray<ProbeRequest>): Required<P
   const all = <K extends keyof ProbeRequest>(k: K) =>
     requests.flatMap((r) => (r[k] as string[] | undefined) ?? []);
   const execs: Record<string, string[] | Exec> = {};
+  const hashes: Record<string, string[]> = {};
   const listings: Record<string, Listing> = {};
   const texts: Record<string, string> = {};
   for (const r of requests) {
     Object.assign(texts, r.texts ?? {});
     Object.assign(listings, r.listings ?? {});
     Object.assign(execs, r.execs ?? {});
+    Object.assign(hashes, r.hashes ?? {});
   }
   const files = uniq(all('files'));
   const asFile = new Set(files);
@@ -40,6 +42,7 @@ export function mergeRequests(requests: ReadonlyArray<ProbeRequest>): Required<P
     services: uniq(all('services')),
     processes: uniq(all('processes')),
     execs,
+    hashes,
     listings,
     texts,
   };

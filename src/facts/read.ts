@@ -37,7 +37,10 @@ export class FactError extends UserError {
 }
 
 /** The part of a ProbeRequest a reader may ask for: argv, listings, small texts (and files, digests). */
-export type ReaderRequest = Pick<ProbeRequest, 'execs' | 'listings' | 'texts' | 'files' | 'digests'>;
+export type ReaderRequest = Pick<
+  ProbeRequest,
+  'execs' | 'listings' | 'texts' | 'files' | 'digests' | 'hashes'
+>;
 
 export interface FactReader<T, A = void> {
   /** what is read, as an error names it: "dpvs releases (/opt/dpvs/releases, current)" */
@@ -127,11 +130,19 @@ export function lines(text: string): string[] {
 
 /** Several readers' requests as one (their keys are their own: nothing is overwritten). */
 export function joinRequests(...requests: ReaderRequest[]): ReaderRequest {
-  const out: Required<ReaderRequest> = { execs: {}, listings: {}, texts: {}, files: [], digests: [] };
+  const out: Required<ReaderRequest> = {
+    execs: {},
+    listings: {},
+    texts: {},
+    files: [],
+    digests: [],
+    hashes: {},
+  };
   for (const r of requests) {
     Object.assign(out.execs, r.execs ?? {});
     Object.assign(out.listings, r.listings ?? {});
     Object.assign(out.texts, r.texts ?? {});
+    Object.assign(out.hashes, r.hashes ?? {});
     out.files.push(...(r.files ?? []));
     out.digests.push(...(r.digests ?? []));
   }
@@ -140,6 +151,7 @@ export function joinRequests(...requests: ReaderRequest[]): ReaderRequest {
     ...(some(out.execs) ? { execs: out.execs } : {}),
     ...(some(out.listings) ? { listings: out.listings } : {}),
     ...(some(out.texts) ? { texts: out.texts } : {}),
+    ...(some(out.hashes) ? { hashes: out.hashes } : {}),
     ...(out.files.length ? { files: out.files } : {}),
     ...(out.digests.length ? { digests: out.digests } : {}),
   };

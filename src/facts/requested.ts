@@ -12,6 +12,7 @@ import {
   type ModuleFacts,
   onKernel,
   type ProbeRequest,
+  type RawOutput,
   RUNNING_KERNEL,
 } from './types.js';
 import {
@@ -275,7 +276,7 @@ export const requestedFacts: FactModule<RequestedFacts> = {
     );
     return parts.join('\n');
   },
-  blob: (r: Required<ProbeRequest>) => filesBlob(r.files, r.digests) + execsBlob(r.execs),
+  blob: (r: Required<ProbeRequest>) => filesBlob(r.files, digestPaths(r)) + execsBlob(r.execs),
   parse(rawText, ctx) {
     const text = ctx ? legacyLines(rawText, ctx) : rawText;
     const mods = new Map<string, ModuleFacts>();
@@ -397,7 +398,8 @@ export const requestedFacts: FactModule<RequestedFacts> = {
     out.modules = [...mods.values()];
     if (ctx) {
       const expand = (p: string): string => onKernel(p, ctx.release);
-      out.files = parseFiles(ctx.request.files.map(expand), ctx.blob, ctx.request.digests.map(expand));
+      out.files = parseFiles(ctx.request.files.map(expand), ctx.blob, digestPaths(ctx.request).map(expand));
+      Object.assign(out.outputs, hashOutputs(ctx.request.hashes, out.files, expand));
       Object.assign(out.outputs, parseListings(rawText, ctx.request.listings));
       for (const [key, path] of Object.entries(ctx.request.texts)) {
         const lines = ctx.reads.get(expand(path));
@@ -452,6 +454,38 @@ set --
 ${heads.map((f) => `f=${word(f)}; [ -f "$f" ] && [ -r "$f" ] && set -- "$@" "$f"`).join('\n')}
 [ $# -gt 0 ] && { ${blobPart('head', `head -v -c ${HEAD} -- "$@"`)}; }
 `;
+}
+
+/** The digests and every path `hashes` names that is not a file or a digest already, each once. */
+export function digestPaths(r: Pick<Required<ProbeRequest>, 'files' | 'digests' | 'hashes'>): string[] {
+  const seen = new Set([...r.files, ...r.digests]);
+  const out = [...r.digests];
+  for (const p of Object.values(r.hashes).flat())
+    if (!seen.has(p)) {
+      seen.add(p);
+      out.push(p);
+    }
+  return out;
+}
+
+/** Each `hashes` key's reading, as `sha256sum -- PATH...` prints it, from the files the probe hashed. */
+export function hashOutputs(
+  hashes: Record<string, string[]>,
+  files: Record<string, FileFacts>,
+  expand: (p: string) => string,
+): Record<string, RawOutput> {
+  const out: Record<string, RawOutput> = {};
+  for (const [key, paths] of Object.entries(hashes)) {
+    const lines: string[] = [];
+    let code = 0;
+    for (const p of paths.map(expand)) {
+      const h = files[p]?.sha256;
+      if (h) lines.push(`${h}  ${p}`);
+      else code = 1;
+    }
+    out[key] = { code, stdout: lines.length ? `${lines.join('\n')}\n` : '' };
+  }
+  return out;
 }
 
 /**

@@ -191,6 +191,13 @@ export interface ProbeRequest {
    * named in `files` is read as a file)
    */
   digests?: string[];
+  /**
+   * key -> files whose sha256 lands in facts.outputs[key] as `sha256sum -- PATH...` prints it (one
+   * "HASH  PATH" line per readable file, in the order given; code 1 when one is missing, as sha256sum
+   * exits). Hashed by the probe's one sha256sum with the files and digests (they are digests too): no
+   * process of their own. Paths may hold RUNNING_KERNEL; the lines name them as the host expanded them.
+   */
+  hashes?: Record<string, string[]>;
   commands?: string[];
   packages?: string[];
   modules?: string[];

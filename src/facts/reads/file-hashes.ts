@@ -1,9 +1,9 @@
 /**
- * sha256 of files whose paths a request cannot hold as `files` (large: kernel modules, read whole by
- * sha256sum but never copied into the probe's output), in ONE `sha256sum -- PATH...`, stderr dropped: a
- * missing file is left out (sha256sum exits 1 and prints the others). Paths may hold the running kernel
- * (RUNNING_KERNEL: /lib/modules/<release>/extra/igb_uio.ko); the value is by the path as the host
- * expanded it.
+ * sha256 of large files (kernel modules) under one key, read as `sha256sum -- PATH...` prints them: a
+ * missing file is left out. The request is `hashes`: the probe hashes them with its one sha256sum over
+ * every file it reads (no process of their own) and never copies their bytes into its output. Paths may
+ * hold the running kernel (RUNNING_KERNEL: /lib/modules/<release>/extra/igb_uio.ko); the value is by
+ * the path as the host expanded it.
  *
  *   { '/lib/modules/6.1.0-18-amd64/extra/rte_kni.ko': '7ec73871...' }
  */
@@ -29,8 +29,7 @@ export function fileHashes(key: string, what: string): FactReader<Record<string,
     name: `sha256 of ${what}`,
     keys: [key],
     schema: fileHashesSchema,
-    request: (paths) =>
-      paths.length ? { execs: { [key]: { argv: ['sha256sum', '--', ...paths], stderr: false } } } : {},
+    request: (paths) => (paths.length ? { hashes: { [key]: [...paths] } } : {}),
     parse: (raw) => parseSha256sum(raw(key)?.stdout ?? ''),
   });
 }

@@ -2,7 +2,8 @@
  * What a real server has of its modules, for the running kernel (the paths hold RUNNING_KERNEL: the
  * probe fills in the release, which the request cannot know in advance):
  *  - the build stamp next to each built module (a probed file, its content);
- *  - sha256 of the built and the installed .ko (ONE sha256sum, the typed rsModuleHashes read);
+ *  - sha256 of the built and the installed .ko (the typed rsModuleHashes read: hashed by the probe's one
+ *    sha256sum with its other files);
  *  - /proc/net/toa_stats, /proc/net/uoa_stats (probed files: present while the module is loaded);
  * plus the module facts and the files the task manages.
  */

@@ -4,7 +4,7 @@
  * only, and none of their bytes is in the probe's output.
  */
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -58,5 +58,17 @@ describe('files and digests', () => {
     expect(script).not.toMatch(/\bhead -v/);
     const facts = parseProbeOutput(execFileSync('sh', ['-s'], { input: script }).toString(), req);
     expect(facts.files[big]?.sha256).toBe(sha(bigBytes));
+  });
+
+  it('hashes: a key reads as sha256sum prints it, hashed by the one sha256sum the files use', () => {
+    const req = mergeRequests([{ files: [conf] }, { hashes: { mods: [big, missing, conf] } }]);
+    const script = probeScript(req);
+    expect(script.match(/\bsha256sum\b/g)).toHaveLength(1);
+    const facts = parseProbeOutput(execFileSync('sh', ['-s'], { input: script }).toString(), req);
+    const real = spawnSync('sha256sum', ['--', big, missing, conf], { encoding: 'utf8' });
+    expect(facts.outputs.mods).toEqual({ code: real.status, stdout: real.stdout });
+    expect(facts.outputs.mods?.code).toBe(1);
+    // the hashed file is read as a digest: no content
+    expect(facts.files[big]?.content).toBeNull();
   });
 });
