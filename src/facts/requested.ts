@@ -502,9 +502,11 @@ export function execsBlob(execs: Record<string, string[] | Exec>): string {
       const skip = (o: { code: number; stdout: string }) =>
         `printf '%s begin %s\\n%s\\n%s end %s\\n' "$N" ${k} ${quote(o.stdout)} "$N" ${o.code}`;
       const run = `if command -v ${word(x.argv[0] ?? '')} >/dev/null 2>&1; then ${blobPart(`out:${key}`, `${words(x.argv)} ${x.stderr === false ? '2>/dev/null' : '2>&1'}`)}; else ${skip({ code: 127, stdout: '' })}; fi`;
-      if (!x.onlyIf) return `\n${run}`;
-      const p = word(x.onlyIf);
-      return `\nif [ -e ${p} ] || [ -h ${p} ]; then ${run}; else ${skip(other)}; fi`;
+      const gated = x.onlyIf
+        ? `if [ -e ${word(x.onlyIf)} ] || [ -h ${word(x.onlyIf)} ]; then ${run}; else ${skip(other)}; fi`
+        : run;
+      if (!x.unless) return `\n${gated}`;
+      return `\nif [ -e ${word(x.unless)} ]; then ${skip(other)}; else ${gated}; fi`;
     })
     .join('');
 }

@@ -170,6 +170,8 @@ export interface Exec {
   argv: string[];
   /** a path that must exist (or be a symlink) for the command to run; else `otherwise` */
   onlyIf?: string;
+  /** a path whose existence makes the command unneeded (a memo of its answer): then `otherwise` too */
+  unless?: string;
   /** the output when it does not run (default { code: 1, stdout: '' }) */
   otherwise?: { code: number; stdout: string };
   /** false: stderr is dropped instead of merged into stdout */

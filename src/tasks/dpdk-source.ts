@@ -2,16 +2,20 @@
  * dpdk-source: the DPDK tarball, the DPVS tarball (for its patch series patch/<dpdk top dir>/), the
  * dpdk-kmods tarball (igb_uio for 20.11+, dpdk.kmods) and the user's own patches, fetched on the host (or pushed from the control machine), verified by sha256 and
  * cached by checksum under CACHE_DIR. Only a host that will build DPDK fetches: a host whose build is
- * current, or that receives the build from another host of the run, needs no sources.
+ * current, or that receives the build from another host of the run, needs no sources. A DPVS tarball
+ * fetched from a URL gets its patch series recorded next to it (src/tasks/dpdk/series.ts), so later
+ * probes do not read the whole tarball again; one cached before that gets the record as a change of
+ * its own.
  */
 import type { ControlSide } from '../inventory/control.js';
 import type { Facts } from '../facts/types.js';
-import type { Change } from '../plan/change.js';
+import type { Change, Step } from '../plan/change.js';
 import { sh } from '../transport/quote.js';
 import { buildDecision } from './dpdk/build-role.js';
 import { failStep } from './dpdk/fail.js';
 import { fetchProbeDigests, planFetch, type FetchSource } from './dpdk/fetch.js';
-import { seriesRequest } from './dpdk/series.js';
+import { recordSeriesCommand, seriesOnHost, seriesRequest } from './dpdk/series.js';
+import { dpvsSeries } from '../facts/reads/dpvs-series.js';
 import { joinRequests } from '../facts/read.js';
 import { compiler } from '../facts/reads/compiler.js';
 import { dpdkSpec, dpvsTarballName, kmodsTarballName, PATCH_CACHE, type DpdkSpec } from './dpdk/spec.js';
@@ -59,7 +63,8 @@ export const dpdkSourceTask: Task = {
       source: FetchSource,
       name: string,
       label: string,
-    ): void => {
+      then: Step[] = [],
+    ): boolean => {
       const f = planFetch({ source, name, label, inv: ctx.inventory, facts: ctx.facts });
       if (f.fetchSteps.length)
         changes.push({
@@ -68,9 +73,10 @@ export const dpdkSourceTask: Task = {
           summary: f.summary,
           action: 'create',
           after: f.cachePath ?? undefined,
-          steps: f.fetchSteps,
+          steps: [...f.fetchSteps, ...(f.error ? [] : then)],
         });
       if (f.cachePath && f.sha256) markCached(projected, f.cachePath, f.sha256);
+      return f.fetchSteps.length > 0;
     };
 
     if (!spec.dpdkSource) {
@@ -105,7 +111,27 @@ export const dpdkSourceTask: Task = {
         ],
       });
     } else {
-      fetchInto('dpvs', spec.dpvsSource, dpvsTarballName(spec), `DPVS ${spec.dpvsVersion} source`);
+      const series = seriesOnHost(spec, ctx.inventory);
+      const record: Step[] = series ? [{ kind: 'exec', command: recordSeriesCommand(series) }] : [];
+      const fetched = fetchInto(
+        'dpvs',
+        spec.dpvsSource,
+        dpvsTarballName(spec),
+        `DPVS ${spec.dpvsVersion} source`,
+        record,
+      );
+      const reading = series ? dpvsSeries.read(ctx.facts) : null;
+      if (series && !fetched && reading && !reading.memoised && reading.hash) {
+        changes.push({
+          id: `${TASK}/dpvs-series`,
+          task: TASK,
+          summary: `record the ${spec.pairing.patchDir}/ series of the cached DPVS ${spec.dpvsVersion} tarball as ${series.memo} (later plans read that line, not the whole tarball)`,
+          action: 'create',
+          after: `${reading.hash}\n`,
+          steps: record,
+        });
+        Object.assign(projected, dpvsSeries.project(projected, { hash: reading.hash, memoised: true }));
+      }
     }
 
     if (spec.igbUioFromKmods && spec.kmodsSource)

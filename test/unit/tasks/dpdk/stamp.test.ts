@@ -15,14 +15,20 @@ import type { Change } from '../../../../src/plan/change.js';
 import { dpdkBuildTask } from '../../../../src/tasks/dpdk-build.js';
 import { dpvsBuildTask } from '../../../../src/tasks/dpvs-build.js';
 import { dpvsReleases } from '../../../../src/facts/reads/dpvs-releases.js';
-import { DPVS_SERIES_KEY } from '../../../../src/facts/reads/dpvs-series.js';
+import { DPVS_SERIES_KEY, dpvsSeries, seriesMemoPath } from '../../../../src/facts/reads/dpvs-series.js';
+import { dpdkSourceTask } from '../../../../src/tasks/dpdk-source.js';
 import { kbuild, KBUILD_KEY } from '../../../../src/facts/reads/kbuild.js';
 import { RUNNING_KERNEL } from '../../../../src/facts/types.js';
 import { probeLocally } from '../../../support/local-probe.js';
 import { releaseOf } from '../../../../src/tasks/dpvs/release.js';
 import { wantedModules } from '../../../../src/tasks/kmods.js';
 import { compileScript, stagingDir, stampScript } from '../../../../src/tasks/dpdk/scripts.js';
-import { SERIES_SCRIPT, seriesId } from '../../../../src/tasks/dpdk/series.js';
+import {
+  recordSeriesCommand,
+  SERIES_SCRIPT,
+  seriesId,
+  seriesOnHost,
+} from '../../../../src/tasks/dpdk/series.js';
 import { dpdkSpec } from '../../../../src/tasks/dpdk/spec.js';
 import {
   COMPILER_COMMAND,
@@ -146,6 +152,53 @@ describe('DPDK build stamp: the DPVS patch series, not the DPVS tarball', () => 
     });
     f.outputs[DPVS_SERIES_KEY] = onHost.outputs[DPVS_SERIES_KEY]!;
     expect(seriesId(spec, f, ctl)).toBe(seriesId(dpdkSpec(host(v1), ctl)!, facts(), ctl));
+  });
+
+  it('a url source: the series is computed once per cached tarball and recorded next to it; later probes read the record, not the tarball', () => {
+    const url = { url: 'http://fx/dpvs-1.9.10.tar.gz', sha256: 'b'.repeat(64) };
+    const h = host(v1, {}, { source: url });
+    const spec = dpdkSpec(h, ctl)!;
+    const onHost = seriesOnHost(spec, ctl)!;
+    expect(onHost.memo).toBe(`${onHost.tarball}.series-patch_${SERIES}`);
+    // this machine stands in for the host: the tarball in a cache directory of its own
+    const cacheDir = path.join(tmp, 'host-cache');
+    mkdirSync(cacheDir, { recursive: true });
+    const local = path.join(cacheDir, path.basename(onHost.tarball));
+    writeFileSync(local, readFileSync(v1));
+    const here = { tarball: local, patchDir: onHost.patchDir, memo: seriesMemoPath(local, onHost.patchDir) };
+    const expected = seriesId(dpdkSpec(host(v1), ctl)!, facts(), ctl);
+    // the tarball is cached (its digest), the series not recorded yet: the script runs on the host
+    const cached = (): Facts => {
+      const f = facts();
+      f.files[onHost.tarball] = { exists: true, sha256: url.sha256, mode: '0644', content: null };
+      return f;
+    };
+    const first = probeLocally(dpvsSeries.request(here));
+    expect(dpvsSeries.read(first)).toEqual({ hash: expected, memoised: false });
+    const f1 = cached();
+    Object.assign(f1.outputs, first.outputs);
+    const plan1 = dpdkSourceTask.plan(ctx(h, f1)).changes;
+    const record = plan1.find((c) => c.id === 'dpdk-source/dpvs-series');
+    expect(record?.steps).toEqual([{ kind: 'exec', command: recordSeriesCommand(onHost) }]);
+    expect(seriesId(spec, f1, ctl)).toBe(expected);
+    // the record step, run here: the memo holds the hash
+    execFileSync('sh', ['-c', recordSeriesCommand(here)]);
+    expect(readFileSync(here.memo, 'utf8')).toBe(`${expected}\n`);
+    // the next probe reads the memo; the script does not run (its `otherwise`)
+    const second = probeLocally(dpvsSeries.request(here));
+    expect(dpvsSeries.read(second)).toEqual({ hash: expected, memoised: true });
+    expect(second.outputs[DPVS_SERIES_KEY]).toEqual({ code: 0, stdout: '' });
+    const f2 = cached();
+    Object.assign(f2.outputs, second.outputs);
+    expect(ids(dpdkSourceTask.plan(ctx(h, f2)).changes)).not.toContain('dpdk-source/dpvs-series');
+    expect(seriesId(spec, f2, ctl)).toBe(expected);
+    // a tarball not cached yet: its fetch records the series as its last step
+    const fetch = dpdkSourceTask.plan(ctx(h, facts())).changes.find((c) => c.id === 'dpdk-source/dpvs');
+    expect(fetch?.steps.at(-1)).toEqual({ kind: 'exec', command: recordSeriesCommand(onHost) });
+    // a tarball without that series records nothing
+    const empty = { ...here, patchDir: 'patch/dpdk-stable-99.11.1', memo: `${here.memo}-none` };
+    execFileSync('sh', ['-c', recordSeriesCommand(empty)]);
+    expect(spawnSync('test', ['-e', empty.memo]).status).toBe(1);
   });
 
   it('the stamp the build writes (series and compiler computed on the host) equals the planned one', () => {
