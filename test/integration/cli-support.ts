@@ -71,9 +71,11 @@ export function labInventoryCopy<D>(
   edit: (d: D) => void = () => undefined,
 ): string {
   const src = labPaths().defaultInventory;
+  // the paths in it are relative to it (../.lab/ssh/... in inventories/lab.yaml, ssh/... in another
+  // instance's .lab-<name>/inventory.yaml): absolute, so the copy elsewhere finds them
   const text = readFileSync(src, 'utf8').replace(
-    /(\.\.\/\.lab\/)/g,
-    `${path.resolve(path.dirname(src), '..', '.lab')}/`,
+    /^(\s*(?:identity_file|known_hosts|file): )(?![/'"])(\S+)$/gm,
+    (_m, key: string, p: string) => `${key}${path.resolve(path.dirname(src), p)}`,
   );
   const doc = parse(text) as D;
   edit(doc);
