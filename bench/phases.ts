@@ -15,6 +15,7 @@ import { loadInventory } from '../src/inventory/load.js';
 import { planHost } from '../src/plan/planner.js';
 import { preflightProbe, runPreflight } from '../src/preflight/index.js';
 import { mapLimit } from '../src/run/pool.js';
+import { hostFingerprint } from '../src/run/fingerprint.js';
 import { tasksForRoles } from '../src/run/playbooks.js';
 import { makeStyle } from '../src/cli/views/style.js';
 import { renderHostPlan, renderPlanSummary } from '../src/cli/views/plan.js';
@@ -115,6 +116,7 @@ async function main(): Promise<void> {
         fleet,
         tasks: tasksForRoles(h.roles),
         preflight: runPreflight,
+        fingerprint: hostFingerprint,
       }),
     );
   const tPlanned = performance.now();

@@ -16,6 +16,7 @@ import type { ResolvedHost } from '../src/inventory/types.js';
 import { planHost } from '../src/plan/planner.js';
 import { runPreflight } from '../src/preflight/index.js';
 import { tasksForRoles } from '../src/run/playbooks.js';
+import { hostFingerprint } from '../src/run/fingerprint.js';
 import { buildDecision } from '../src/tasks/dpdk/build-role.js';
 import { COMPILER_OUTPUT } from '../src/tasks/dpdk/stamp.js';
 import { provisionOf, releaseOf } from '../src/tasks/dpvs/release.js';
@@ -83,6 +84,7 @@ function planRun(hosts: ResolvedHost[], facts: Facts[]): Run {
       fleet,
       tasks,
       preflight: runPreflight,
+      fingerprint: hostFingerprint,
     });
     changes += p.changes.length;
   }

@@ -15,6 +15,7 @@ import { loadInventory } from '../src/inventory/load.js';
 import { planHost } from '../src/plan/planner.js';
 import { runPreflight } from '../src/preflight/index.js';
 import { tasksForRoles } from '../src/run/playbooks.js';
+import { hostFingerprint } from '../src/run/fingerprint.js';
 import { makeStyle } from '../src/cli/views/style.js';
 import { renderHostPlan, renderPlanSummary } from '../src/cli/views/plan.js';
 import { labPaths } from '../test/lab/paths.js';
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
             fleet: shared,
             tasks: tasksForRoles(h.roles),
             preflight: runPreflight,
+            fingerprint: hostFingerprint,
           }),
         );
       const t3 = performance.now();

@@ -1,12 +1,19 @@
 /**
  * Fingerprints: a plan records the facts it was planned from; apply of a saved plan re-probes and
- * refuses a host whose fingerprint changed. Volatile readings (free memory, timings, pids, command
- * outputs with counters) are left out, so the fingerprint changes only when the host really changed.
+ * refuses a host whose fingerprint changed. The fingerprint covers the fact sections and the typed
+ * readings of the probe's reads (src/facts/readings.ts: the DPVS release `current` points to, the LB
+ * state, the built kernel modules' hashes, the compiler, ...), as their readers parse them, never their
+ * raw text. Volatile readings (free memory, timings, pids, the counters dpip and ipvsadm print) are
+ * left out, so the fingerprint changes only when the host really changed.
+ *
+ * Which readers there are is the caller's: the plan layer cannot see the LB state's reader
+ * (src/lb/current.ts), so src/run/fingerprint.ts names the full set and planHost takes the function.
  */
 import { createHash } from 'node:crypto';
+import { typedReadings, type ReaderSet } from '../facts/readings.js';
 import type { Facts } from '../facts/types.js';
 
-export function stableFacts(f: Facts): Record<string, unknown> {
+export function stableFacts(f: Facts, readers: ReaderSet): Record<string, unknown> {
   return {
     ...f,
     probeMs: undefined,
@@ -14,6 +21,7 @@ export function stableFacts(f: Facts): Record<string, unknown> {
     numa: f.numa.map((n) => ({ ...n, memFreeKb: undefined })),
     processes: Object.fromEntries(Object.entries(f.processes).map(([k, v]) => [k, v.length > 0])),
     outputs: undefined,
+    readings: typedReadings(f, readers),
     diskFreeMb: Object.fromEntries(Object.entries(f.diskFreeMb).map(([k, v]) => [k, Math.round(v / 1024)])),
   };
 }
@@ -35,12 +43,15 @@ export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-export function factsFingerprint(f: Facts): string {
-  return sha256(canonicalJson(stableFacts(f)));
+export function factsFingerprint(f: Facts, readers: ReaderSet): string {
+  return sha256(canonicalJson(stableFacts(f, readers)));
 }
 
-/** Paths (a.b[2].c) whose values differ between two fact documents: says what changed. */
-export function factsDifferences(a: Facts, b: Facts, limit = 20): string[] {
+/**
+ * Paths (a.b[2].c) whose values differ between two fact documents: says what changed, e.g.
+ * `readings.dpvs-releases.current: "/opt/dpvs/releases/1.9.6-…" → "/opt/dpvs/releases/1.9.8-…"`.
+ */
+export function factsDifferences(a: Facts, b: Facts, readers: ReaderSet, limit = 20): string[] {
   const out: string[] = [];
   const walk = (x: unknown, y: unknown, path: string): void => {
     if (out.length >= limit) return;
@@ -57,8 +68,17 @@ export function factsDifferences(a: Facts, b: Facts, limit = 20): string[] {
       }
       return;
     }
-    out.push(`${path}: ${JSON.stringify(x)} → ${JSON.stringify(y)}`);
+    out.push(`${path}: ${show(x)} → ${show(y)}`);
   };
-  walk(JSON.parse(canonicalJson(stableFacts(a))), JSON.parse(canonicalJson(stableFacts(b))), '');
+  walk(
+    JSON.parse(canonicalJson(stableFacts(a, readers))),
+    JSON.parse(canonicalJson(stableFacts(b, readers))),
+    '',
+  );
   return out;
+}
+
+/** A value as a difference shows it: JSON, `absent` for nothing. */
+function show(v: unknown): string {
+  return v === undefined ? 'absent' : JSON.stringify(v);
 }

@@ -8,7 +8,6 @@ import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import type { Fleet } from './fleet.js';
 import type { Task, PlanContext, TaskPlan } from './task.js';
 import { blockingChecks, plannedStatus, type Change, type CheckResult, type HostPlan } from './change.js';
-import { factsFingerprint } from './fingerprint.js';
 
 export interface PlanInputs {
   host: ResolvedHost;
@@ -18,6 +17,8 @@ export interface PlanInputs {
   fleet: Fleet;
   tasks: ReadonlyArray<Task>;
   preflight: (ctx: PlanContext) => CheckResult[];
+  /** the fingerprint of the facts a plan was made from (src/run/fingerprint.ts: every typed reader) */
+  fingerprint: (facts: Facts) => string;
 }
 
 export function planHost(i: PlanInputs): HostPlan {
@@ -39,7 +40,7 @@ export function planHost(i: PlanInputs): HostPlan {
         status: 'blocked',
         changes: [],
         checks,
-        factsFingerprint: factsFingerprint(i.facts),
+        factsFingerprint: i.fingerprint(i.facts),
       };
     }
     changes.push(...p.changes);
@@ -52,7 +53,7 @@ export function planHost(i: PlanInputs): HostPlan {
     status: plannedStatus(checks),
     changes,
     checks,
-    factsFingerprint: factsFingerprint(i.facts),
+    factsFingerprint: i.fingerprint(i.facts),
     ...(drift.length ? { drift } : {}),
   };
 }

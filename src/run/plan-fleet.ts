@@ -6,11 +6,11 @@
 import type { Facts } from '../facts/types.js';
 import type { LoadedInventory, ResolvedHost } from '../inventory/types.js';
 import { unplanned, type HostPlan } from '../plan/change.js';
-import { factsFingerprint } from '../plan/fingerprint.js';
 import { fleetOf } from '../plan/fleet.js';
 import { planHost } from '../plan/planner.js';
 import type { PlanContext, Task } from '../plan/task.js';
 import { runPreflight } from '../preflight/index.js';
+import { hostFingerprint } from './fingerprint.js';
 
 export interface FleetInputs {
   inventory: LoadedInventory;
@@ -39,10 +39,7 @@ function each(i: FleetInputs, plan: (h: ResolvedHost, facts: Facts) => HostPlan)
       out.set(h.name, plan(h, facts));
     } catch (e) {
       // a planner's error about this host (a layout its facts cannot hold, ...) stops only this host
-      out.set(
-        h.name,
-        unplanned(h.name, 'error', errorText(e), { factsFingerprint: factsFingerprint(facts) }),
-      );
+      out.set(h.name, unplanned(h.name, 'error', errorText(e), { factsFingerprint: hostFingerprint(facts) }));
     }
   }
   return out;
@@ -59,6 +56,7 @@ export function planFleet(i: FleetInputs): Map<string, HostPlan> {
       fleet,
       tasks: i.tasks.get(host.name) ?? [],
       preflight: runPreflight,
+      fingerprint: hostFingerprint,
     }),
   );
 }
@@ -76,7 +74,7 @@ export function planFleetRollback(i: FleetInputs): Map<string, HostPlan> {
       status: 'planned',
       changes,
       checks: [],
-      factsFingerprint: factsFingerprint(facts),
+      factsFingerprint: hostFingerprint(facts),
     };
   });
 }

@@ -6,8 +6,8 @@
  */
 import type { Facts } from '../facts/types.js';
 import { unplanned, type HostPlan } from '../plan/change.js';
-import { factsDifferences, factsFingerprint } from '../plan/fingerprint.js';
 import { savedHost, type PlanFile } from '../plan/plan-file.js';
+import { hostDifferences, hostFingerprint } from './fingerprint.js';
 
 export function checkSavedPlan(
   saved: PlanFile,
@@ -25,9 +25,9 @@ export function checkSavedPlan(
     }
     if (
       (plan.status === 'planned' || plan.status === 'blocked') &&
-      factsFingerprint(now) !== plan.factsFingerprint
+      hostFingerprint(now) !== plan.factsFingerprint
     ) {
-      const diffs = then ? factsDifferences(then, now, 8) : [];
+      const diffs = then ? hostDifferences(then, now, 8) : [];
       out.set(
         plan.host,
         unplanned(

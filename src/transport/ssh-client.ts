@@ -11,12 +11,11 @@ type Client = InstanceType<typeof Client>;
 import {
   appendKnownHost,
   checkHostKey,
-  entryMatchesHost,
   fingerprint,
   keyTypeOf,
   knownHostsName,
+  knownHostsFor,
   knownKeyTypes,
-  loadKnownHosts,
 } from './known-hosts.js';
 import { TransportError } from './types.js';
 
@@ -99,7 +98,8 @@ export async function openSshClient(e: SshEndpoint): Promise<Client> {
   const khName = knownHostsName(e.host, e.port);
   // only this host's lines: every check below looks at those alone, and the verifier lives as long as
   // the connection (500 connections each holding a 500-line file's parse was quadratic memory)
-  const entries = (await loadKnownHosts(e.knownHostsFiles)).filter((x) => entryMatchesHost(x, khName));
+  // (the files are parsed once per process and shared: knownHostsFor)
+  const entries = await knownHostsFor(e.knownHostsFiles, khName);
   const auth: AuthMethod[] = e.identities.map(
     (i) => ({ type: 'publickey', username: e.user, key: i.key }) as AuthMethod,
   );

@@ -41,7 +41,13 @@ let tarball = '';
 
 /** lab.yaml as a staging inventory: no key, no known_hosts, ssh_config on, auth_pass from the environment. */
 function stagingInventory(): string {
-  const doc = parseDocument(readFileSync(labPaths().defaultInventory, 'utf8'));
+  // another instance's inventory (.lab-<name>/inventory.yaml) names its tarballs fixtures/www/...
+  // relative to itself: as ../.lab/fixtures/www/... like lab.yaml, .lab being the instance's (world())
+  const text = readFileSync(labPaths().defaultInventory, 'utf8').replace(
+    /^(\s*file: )(fixtures\/)/gm,
+    '$1../.lab/$2',
+  );
+  const doc = parseDocument(text);
   for (const k of ['identity_file', 'known_hosts', 'use_ssh_config']) doc.deleteIn(['defaults', 'ssh', k]);
   let withKeepalived = 0;
   for (const h of ['lb1', 'lb2']) {
@@ -58,8 +64,8 @@ function world(name: string): CiWorld {
   const template = path.join(root, 'template');
   mkdirSync(path.join(template, 'inventories'), { recursive: true });
   writeFileSync(path.join(template, 'inventories', 'staging.yaml'), stagingInventory());
-  // the lab inventory's fixture tarballs are ../.lab/fixtures/www/...: the checkout's .lab
-  symlinkSync(path.join(REPO_ROOT, '.lab'), path.join(template, '.lab'));
+  // the lab inventory's fixture tarballs are ../.lab/fixtures/www/...: this lab's state directory
+  symlinkSync(path.dirname(labPaths().instanceInventory), path.join(template, '.lab'));
   const env = globalPrefixEnv(path.join(root, 'prefix'), {
     PATH: process.env.PATH,
     LANG: 'C.UTF-8',

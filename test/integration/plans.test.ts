@@ -1,9 +1,11 @@
 /**
  * Saved plans, stale-plan refusal, host locks, rollback and secrets, on the lab's balancers over real SSH
  * with the real CLI (issue: plans/rollback). Starts from inventories/lab.yaml applied to lb1 and lb2, then:
- * plan --out → apply plan.json applies exactly the saved changes; a fact changed by hand on lb2 between
- * plan and apply refuses lb2 and applies lb1; a lock held by a live apply on lb1 fails the second apply
- * with the owner, a dead owner's lock is stale and broken only with --break-lock; a keepalived auth_pass
+ * plan --out → apply plan.json applies exactly the saved changes (a re-probe of an unchanged balancer,
+ * counters and all, keeps its fingerprint); a fact or an LB object (a real server's weight) changed by
+ * hand on lb2 between plan and apply refuses lb2, naming what changed, and applies lb1; a lock held by
+ * a live apply on lb1 fails the second apply with the owner, a dead owner's lock is stale and broken
+ * only with --break-lock; a keepalived auth_pass
  * reaches the host's keepalived.conf but no plan file, report, JUnit, transcript or terminal output;
  * rollback restores lb2's NIC drivers and its previous dpvs release. Run under the lab lock:
  *   npm run build && flock /tmp/dd-lab.lock npx vitest run test/integration/plans.test.ts
@@ -23,6 +25,7 @@ import { labInventoryCopy, runCli } from './cli-support.js';
 const root = asRoot;
 const LIMITS = '/etc/security/limits.d/90-dpvs-deploy.conf';
 const HP0 = '/sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages';
+const DPVS_BIN = '/opt/dpvs/current/bin';
 let work: string;
 
 async function cli(args: string[], timeoutMs = 1_500_000): Promise<{ code: number; out: string }> {
@@ -162,6 +165,29 @@ describe.skipIf(!root)('saved plans, stale plans, locks, secrets and rollback on
       expect(await on('lb2', `cat ${LIMITS}`)).toBe(lb2Before);
     } finally {
       await on('lb2', `echo ${pages} > ${HP0}`);
+    }
+  }, 900_000);
+
+  it('a host whose LB state changed after plan --out (a real server weight, by hand) is refused, naming it', async () => {
+    // only a typed reading changes (ipvsadm -ln), none of the fact sections: the fingerprint holds it
+    const inv = inventory('stale-lb.yaml', withNofile(700004));
+    const planFile = path.join(work, 'stale-lb-plan.json');
+    const runs = path.join(work, 'runs2b');
+    const plan = await cli(['plan', inv, '--limit', 'lb1,lb2', '--out', planFile, '--run-dir', runs]);
+    expect(plan.code, plan.out).toBe(2);
+    const lb2Before = await on('lb2', `cat ${LIMITS}`);
+    const rs = '-t 10.0.96.204:80 -r 192.168.229.1:80 -b';
+    await on('lb2', `${DPVS_BIN}/ipvsadm -e ${rs} -w 7`); // changed by hand between plan and apply
+    try {
+      const apply = await cli(['apply', planFile, '--yes', '--run-dir', runs]);
+      expect(apply.code, apply.out).toBe(1);
+      expect(apply.out).toMatch(/lb2: refused: stale plan/);
+      expect(apply.out).toMatch(/readings\.lb-state\.state\.realServers\[\d+\]\.weight: 1 → 7/);
+      expect(apply.out).not.toMatch(/lb1: refused/);
+      expect(await on('lb1', `cat ${LIMITS}`)).toContain('root hard nofile 700004');
+      expect(await on('lb2', `cat ${LIMITS}`)).toBe(lb2Before);
+    } finally {
+      await on('lb2', `${DPVS_BIN}/ipvsadm -e ${rs} -w 1`);
     }
   }, 900_000);
 

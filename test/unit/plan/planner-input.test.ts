@@ -5,6 +5,7 @@ import type { ResolvedHost } from '../../../src/inventory/types.js';
 import { INPUT_CHECK_ID, inputProblems, planHost } from '../../../src/plan/planner.js';
 import { runPreflight } from '../../../src/preflight/index.js';
 import { tasksForRoles } from '../../../src/run/playbooks.js';
+import { hostFingerprint } from '../../../src/run/fingerprint.js';
 import { makeStyle } from '../../../src/cli/views/style.js';
 import { renderHostPlan } from '../../../src/cli/views/plan.js';
 import { failStep } from '../../../src/tasks/dpdk/fail.js';
@@ -68,6 +69,7 @@ describe('a task that cannot plan on a host preflight blocks', () => {
       fleet: fleetOf(inventoryOf([host]), new Map([[host.name, facts]])),
       tasks,
       preflight: runPreflight,
+      fingerprint: hostFingerprint,
     });
 
   it('a DPVS 1.10 balancer without ports on CentOS 7 gets its preflight errors, not the dpvs-conf error', () => {

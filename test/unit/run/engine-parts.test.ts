@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planBatches, batchSize } from '../../../src/run/batches.js';
 import { selectHosts } from '../../../src/run/select.js';
-import { factsDifferences, factsFingerprint } from '../../../src/plan/fingerprint.js';
+import { hostFingerprint } from '../../../src/run/fingerprint.js';
 import { Redactor } from '../../../src/run/redact.js';
 import { planHost } from '../../../src/plan/planner.js';
 import { parseProbeOutput, probeScript, mergeRequests } from '../../../src/facts/probe.js';
@@ -60,22 +60,6 @@ describe('rolling batches', () => {
   });
 });
 
-describe('fingerprints', () => {
-  it('ignore volatile readings and change with real facts', () => {
-    const a = factsBuilder().numaNodes(2).hugepages({ perNode: 16 }).build();
-    const b = structuredClone(a);
-    b.memory.freeKb += 12345;
-    b.probeMs = 999;
-    expect(factsFingerprint(b)).toBe(factsFingerprint(a));
-    const c = structuredClone(a);
-    c.numa[1]!.hugepages[0]!.total = 7;
-    expect(factsFingerprint(c)).not.toBe(factsFingerprint(a));
-    expect(factsDifferences(a, c)).toEqual([
-      `numa[1].hugepages[0].total: ${a.numa[1]!.hugepages[0]!.total} → 7`,
-    ]);
-  });
-});
-
 describe('redaction', () => {
   it('masks every secret occurrence, longest first', () => {
     const r = new Redactor(['hunter2', 'hunter2-long']);
@@ -115,11 +99,12 @@ describe('planner', () => {
       preflight: () => [
         { id: 'T-001', severity: 'warning', title: 't', found: 'f', expected: 'e', fix: 'x' },
       ],
+      fingerprint: hostFingerprint,
     });
     expect(seen).toEqual([4242]);
     expect(p.changes.map((c) => c.id)).toEqual(['x']);
     expect(p.checks[0]?.id).toBe('T-001');
-    expect(p.factsFingerprint).toBe(factsFingerprint(facts));
+    expect(p.factsFingerprint).toBe(hostFingerprint(facts));
   });
 });
 

@@ -1,7 +1,7 @@
 /** apply plan.json: which saved host plans are still good, on the facts just gathered (src/run/saved-plan.ts). */
 import { describe, expect, it } from 'vitest';
-import { factsFingerprint } from '../../../src/plan/fingerprint.js';
 import { makePlanFile } from '../../../src/plan/plan-file.js';
+import { hostFingerprint } from '../../../src/run/fingerprint.js';
 import { checkSavedPlan } from '../../../src/run/saved-plan.js';
 import { factsBuilder } from '../../support/facts-builder.js';
 
@@ -16,7 +16,7 @@ const saved = makePlanFile(
       status: 'planned' as const,
       changes: [change],
       checks: [],
-      factsFingerprint: factsFingerprint(then),
+      factsFingerprint: hostFingerprint(then),
     },
     facts: then,
   })),

@@ -18,6 +18,7 @@ import {
 import type { Facts } from '../../../src/facts/types.js';
 import type { ResolvedHost } from '../../../src/inventory/types.js';
 import { planHost } from '../../../src/plan/planner.js';
+import { hostFingerprint } from '../../../src/run/fingerprint.js';
 import { GRUB_ORIGINAL, kernelCmdlineTask, projectCfg } from '../../../src/tasks/kernel-cmdline.js';
 import { hugepagesTask } from '../../../src/tasks/hugepages.js';
 import { factsBuilder, inventoryOf, planContext, r630, r630Host } from '../../support/facts-builder.js';
@@ -360,6 +361,7 @@ describe('kernel-cmdline task', () => {
       fleet: fleetOf(inventoryOf([hh]), new Map([['lb1', facts]])),
       tasks: [kernelCmdlineTask, hugepagesTask],
       preflight: () => [],
+      fingerprint: hostFingerprint,
     });
     const ids = p.changes.map((c) => c.id);
     expect(ids.indexOf('kernel-cmdline/reboot')).toBeLessThan(
