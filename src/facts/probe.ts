@@ -35,6 +35,7 @@ export function mergeRequests(requests: ReadonlyArray<ProbeRequest>): Required<P
   return {
     files,
     digests: uniq(all('digests')).filter((p) => !asFile.has(p)),
+    present: uniq(all('present')),
     commands: uniq(all('commands')),
     packages: uniq(all('packages')),
     modules: uniq(all('modules')),

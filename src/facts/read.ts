@@ -39,7 +39,7 @@ export class FactError extends UserError {
 /** The part of a ProbeRequest a reader may ask for: argv, listings, small texts (and files, digests). */
 export type ReaderRequest = Pick<
   ProbeRequest,
-  'execs' | 'listings' | 'texts' | 'files' | 'digests' | 'hashes'
+  'execs' | 'listings' | 'texts' | 'files' | 'digests' | 'hashes' | 'present'
 >;
 
 export interface FactReader<T, A = void> {
@@ -137,6 +137,7 @@ export function joinRequests(...requests: ReaderRequest[]): ReaderRequest {
     files: [],
     digests: [],
     hashes: {},
+    present: [],
   };
   for (const r of requests) {
     Object.assign(out.execs, r.execs ?? {});
@@ -145,6 +146,7 @@ export function joinRequests(...requests: ReaderRequest[]): ReaderRequest {
     Object.assign(out.hashes, r.hashes ?? {});
     out.files.push(...(r.files ?? []));
     out.digests.push(...(r.digests ?? []));
+    out.present.push(...(r.present ?? []));
   }
   const some = (o: object): boolean => Object.keys(o).length > 0;
   return {
@@ -154,5 +156,6 @@ export function joinRequests(...requests: ReaderRequest[]): ReaderRequest {
     ...(some(out.hashes) ? { hashes: out.hashes } : {}),
     ...(out.files.length ? { files: out.files } : {}),
     ...(out.digests.length ? { digests: out.digests } : {}),
+    ...(out.present.length ? { present: out.present } : {}),
   };
 }

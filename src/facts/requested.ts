@@ -276,7 +276,8 @@ export const requestedFacts: FactModule<RequestedFacts> = {
     );
     return parts.join('\n');
   },
-  blob: (r: Required<ProbeRequest>) => filesBlob(r.files, digestPaths(r)) + execsBlob(r.execs),
+  blob: (r: Required<ProbeRequest>) =>
+    filesBlob(r.files, digestPaths(r), presentPaths(r)) + execsBlob(r.execs),
   parse(rawText, ctx) {
     const text = ctx ? legacyLines(rawText, ctx) : rawText;
     const mods = new Map<string, ModuleFacts>();
@@ -398,7 +399,12 @@ export const requestedFacts: FactModule<RequestedFacts> = {
     out.modules = [...mods.values()];
     if (ctx) {
       const expand = (p: string): string => onKernel(p, ctx.release);
-      out.files = parseFiles(ctx.request.files.map(expand), ctx.blob, digestPaths(ctx.request).map(expand));
+      out.files = parseFiles(
+        ctx.request.files.map(expand),
+        ctx.blob,
+        digestPaths(ctx.request).map(expand),
+        presentPaths(ctx.request).map(expand),
+      );
       Object.assign(out.outputs, hashOutputs(ctx.request.hashes, out.files, expand));
       Object.assign(out.outputs, parseListings(rawText, ctx.request.listings));
       for (const [key, path] of Object.entries(ctx.request.texts)) {
@@ -431,10 +437,15 @@ function sizeless(path: string): boolean {
  * `head` frames each file with "==> PATH <==" and the sizes from stat say where each content ends, so
  * no content can be mistaken for a frame.
  */
-export function filesBlob(files: string[], digests: readonly string[] = []): string {
+export function filesBlob(
+  files: string[],
+  digests: readonly string[] = [],
+  present: readonly string[] = [],
+): string {
   const all = [...files, ...digests];
-  if (!all.length) return '';
-  for (const f of all)
+  const stated = [...all, ...present];
+  if (!stated.length) return '';
+  for (const f of stated)
     if (f.includes('\n')) throw new Error(`a probed path cannot contain a newline: ${JSON.stringify(f)}`);
   const tests = all.map((f) => `f=${word(f)}; [ -f "$f" ] && [ -r "$f" ] && set -- "$@" "$f"`).join('\n');
   const heads = files.filter((f) => !sizeless(f));
@@ -442,13 +453,13 @@ export function filesBlob(files: string[], digests: readonly string[] = []): str
     return `
 set --
 ${tests}
-${blobPart('stat', `stat -L -c '%a %s %n' -- ${words(all)}`)}
+${blobPart('stat', `stat -L -c '%a %s %n' -- ${words(stated)}`)}
 [ $# -gt 0 ] && { ${blobPart('sha', 'sha256sum -- "$@"')}; }
 `;
   return `
 set --
 ${tests}
-${blobPart('stat', `stat -L -c '%a %s %n' -- ${words(all)}`)}
+${blobPart('stat', `stat -L -c '%a %s %n' -- ${words(stated)}`)}
 [ $# -gt 0 ] && { ${blobPart('sha', 'sha256sum -- "$@"')}; }
 set --
 ${heads.map((f) => `f=${word(f)}; [ -f "$f" ] && [ -r "$f" ] && set -- "$@" "$f"`).join('\n')}
@@ -466,6 +477,14 @@ export function digestPaths(r: Pick<Required<ProbeRequest>, 'files' | 'digests' 
       out.push(p);
     }
   return out;
+}
+
+/** The `present` paths that are not read more fully as files or digests. */
+export function presentPaths(
+  r: Pick<Required<ProbeRequest>, 'files' | 'digests' | 'hashes' | 'present'>,
+): string[] {
+  const more = new Set([...r.files, ...digestPaths(r)]);
+  return r.present.filter((p) => !more.has(p));
 }
 
 /** Each `hashes` key's reading, as `sha256sum -- PATH...` prints it, from the files the probe hashed. */
@@ -526,6 +545,7 @@ export function parseFiles(
   files: string[],
   blob: ParseContext['blob'],
   digests: readonly string[] = [],
+  present: readonly string[] = [],
 ): Record<string, FileFacts> {
   const stat = new Map<string, { mode: string; size: number }>();
   for (const line of (blob.get('stat')?.bytes.toString('utf8') ?? '').split('\n')) {
@@ -557,7 +577,7 @@ export function parseFiles(
   }
   const out: Record<string, FileFacts> = {};
   const digest = new Set(digests);
-  for (const f of [...files, ...digests]) {
+  for (const f of [...files, ...digests, ...present]) {
     const st = stat.get(f);
     if (!st) {
       out[f] = { exists: false, mode: null, sha256: null, content: null };

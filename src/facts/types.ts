@@ -200,6 +200,12 @@ export interface ProbeRequest {
    * process of their own. Paths may hold RUNNING_KERNEL; the lines name them as the host expanded them.
    */
   hashes?: Record<string, string[]>;
+  /**
+   * files whose existence and mode only are read (one `stat`, no byte of them): entries of a
+   * content-addressed cache, named by their sha256 and verified when they entered it and by every step
+   * that reads them (src/plan/ops/fetch-source.ts)
+   */
+  present?: string[];
   commands?: string[];
   packages?: string[];
   modules?: string[];

@@ -15,6 +15,7 @@ import { sh } from '../transport/quote.js';
 import { buildDecision, type BuildDecision } from './dpdk/build-role.js';
 import { failStep } from './dpdk/fail.js';
 import { cachePathFor, sourceSha256 } from './dpdk/fetch.js';
+import { verifyCachedCommand } from '../plan/ops/fetch-source.js';
 import {
   compileScript,
   packScript,
@@ -140,12 +141,26 @@ function buildChanges(ctx: PlanContext, d: BuildDecision & { role: { kind: 'buil
         {
           kind: 'exec',
           command: clean(
-            unpackScript(
-              spec,
-              dpdkTarball,
-              dpvsTarball,
-              kmodsSha ? cachePathFor(kmodsSha, kmodsTarballName(spec)) : null,
-            ),
+            // the cached tarballs are verified before they are read (no plan hashes them)
+            [
+              verifyCachedCommand(dpdkTarball, dpdkSha, `DPDK ${spec.version} source`),
+              verifyCachedCommand(dpvsTarball, dpvsSha, `DPVS ${spec.dpvsVersion} source`),
+              ...(kmodsSha
+                ? [
+                    verifyCachedCommand(
+                      cachePathFor(kmodsSha, kmodsTarballName(spec)),
+                      kmodsSha,
+                      'dpdk-kmods source',
+                    ),
+                  ]
+                : []),
+              unpackScript(
+                spec,
+                dpdkTarball,
+                dpvsTarball,
+                kmodsSha ? cachePathFor(kmodsSha, kmodsTarballName(spec)) : null,
+              ),
+            ].join(' && '),
           ),
         },
       ],

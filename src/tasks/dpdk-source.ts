@@ -13,7 +13,8 @@ import type { Change, Step } from '../plan/change.js';
 import { sh } from '../transport/quote.js';
 import { buildDecision } from './dpdk/build-role.js';
 import { failStep } from './dpdk/fail.js';
-import { fetchProbeDigests, planFetch, type FetchSource } from './dpdk/fetch.js';
+import { fetchProbePresence, planFetch, type FetchSource } from './dpdk/fetch.js';
+import { verifyCachedCommand } from '../plan/ops/fetch-source.js';
 import { recordSeriesCommand, seriesOnHost, seriesRequest } from './dpdk/series.js';
 import { dpvsSeries } from '../facts/reads/dpvs-series.js';
 import { joinRequests } from '../facts/read.js';
@@ -23,16 +24,16 @@ import type { PlanContext, Task, TaskPlan } from '../plan/task.js';
 
 const TASK = 'dpdk-source';
 
-/** The build stamp and the patches pushed to the host (files), the cached tarballs (digests). */
-export function dpdkProbeFiles(spec: DpdkSpec, inv: ControlSide): { files: string[]; digests: string[] } {
+/** The build stamp and the patches pushed to the host (files), the cached tarballs (present). */
+export function dpdkProbeFiles(spec: DpdkSpec, inv: ControlSide): { files: string[]; present: string[] } {
   const files = [spec.layout.stamp];
-  const digests: string[] = [];
-  if (spec.dpdkSource) digests.push(...fetchProbeDigests(spec.dpdkSource, spec.pairing.tarball, inv));
-  if (spec.dpvsSource) digests.push(...fetchProbeDigests(spec.dpvsSource, dpvsTarballName(spec), inv));
+  const present: string[] = [];
+  if (spec.dpdkSource) present.push(...fetchProbePresence(spec.dpdkSource, spec.pairing.tarball, inv));
+  if (spec.dpvsSource) present.push(...fetchProbePresence(spec.dpvsSource, dpvsTarballName(spec), inv));
   if (spec.igbUioFromKmods && spec.kmodsSource)
-    digests.push(...fetchProbeDigests(spec.kmodsSource, kmodsTarballName(spec), inv));
+    present.push(...fetchProbePresence(spec.kmodsSource, kmodsTarballName(spec), inv));
   for (const p of spec.patches) if (p.hostPath) files.push(p.hostPath);
-  return { files, digests };
+  return { files, present };
 }
 
 function markCached(facts: Facts, path: string, sha256: string): void {
@@ -128,7 +129,14 @@ export const dpdkSourceTask: Task = {
           summary: `record the ${spec.pairing.patchDir}/ series of the cached DPVS ${spec.dpvsVersion} tarball as ${series.memo} (later plans read that line, not the whole tarball)`,
           action: 'create',
           after: `${reading.hash}\n`,
-          steps: record,
+          // the tarball is read: verified first, as every step that reads a cached tarball does
+          steps: [
+            {
+              kind: 'exec',
+              command: verifyCachedCommand(series.tarball, series.sha256, `DPVS ${spec.dpvsVersion} source`),
+            },
+            ...record,
+          ],
         });
         Object.assign(projected, dpvsSeries.project(projected, { hash: reading.hash, memoised: true }));
       }

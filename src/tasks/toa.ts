@@ -25,7 +25,7 @@ import type { Facts } from '../facts/types.js';
 import type { Change, Step } from '../plan/change.js';
 import { sh } from '../transport/quote.js';
 import { failStep } from './dpdk/fail.js';
-import { fetchProbeDigests, planFetch } from './dpdk/fetch.js';
+import { fetchProbePresence, planFetch } from './dpdk/fetch.js';
 import { kmodRole, refusal, type KmodRole } from './toa/builder.js';
 import { observe, observedRequest, type ObservedModule } from './toa/observed.js';
 import {
@@ -76,8 +76,12 @@ function sourceFor(
     inv: ctx.inventory,
     facts: ctx.facts,
   });
-  if (f.error || !f.cachePath) return { error: f.error ?? 'DPVS source unusable' };
-  return { steps: f.fetchSteps, fetch: { kind: 'tarball', cachePath: f.cachePath }, summary: f.summary };
+  if (f.error || !f.cachePath || !f.sha256) return { error: f.error ?? 'DPVS source unusable' };
+  return {
+    steps: f.fetchSteps,
+    fetch: { kind: 'tarball', cachePath: f.cachePath, sha256: f.sha256 },
+    summary: f.summary,
+  };
 }
 
 function buildChanges(ctx: PlanContext, spec: KmodSpec, mods: Array<[KmodName, KmodRole]>): Change[] {
@@ -285,14 +289,14 @@ export const toaTask: Task = {
       const p = kmodPaths('-', m);
       files.push(p.loadConf, p.optionsConf, p.loadedState);
     }
-    const digests = spec.source.tarball
-      ? fetchProbeDigests(spec.source.tarball, spec.source.tarballName, inventory)
+    const present = spec.source.tarball
+      ? fetchProbePresence(spec.source.tarball, spec.source.tarballName, inventory)
       : [];
     const observed = observedRequest();
     return {
       ...observed,
       files: [...files, ...(observed.files ?? [])],
-      digests: [...digests, ...(observed.digests ?? [])],
+      present,
       modules: [...KMODS],
       commands: ['make', 'gcc'],
     };

@@ -6,15 +6,21 @@
  *
  *   const t: Tarball = { origin: { url }, sha256, label: 'DPDK 20.11.10 source',
  *                        cachePath: tarballCachePath(CACHE_DIR, sha256, 'dpdk-20.11.10.tar.xz') };
- *   tarballCached(t, facts.files)            // the probe found it, verified: plan no fetch
+ *   tarballCached(t, facts.files)            // the probe found it: plan no fetch
  *   fetchTarballSteps(t, CACHE_DIR)           // download to <cache>.part, verify, rename into place
  *   unpackTarballSteps({ tarball: t.cachePath, sha256, dir: '/opt/x/src/dpdk-stable-20.11.10',
  *                        top: 'dpdk-stable-20.11.10' })
  *
- * Idempotent twice over: a planner that probes the cache (`tarballCached`, the probe's sha256 of the
- * file) plans no fetch for a cached tarball, and `ifCached: 'skip'` checks the cache again on the host
- * when the steps run, for a planner that does not probe it. An unpacked tree carries UNPACK_MARKER (the
- * tarball's sha256), so `unpacked` tells a current tree from a stale one.
+ * Idempotent twice over: a planner that probes the cache (`tarballCached`: the file is there) plans no
+ * fetch for a cached tarball, and `ifCached: 'skip'` checks the cache again on the host when the steps
+ * run, for a planner that does not probe it. An unpacked tree carries UNPACK_MARKER (the tarball's
+ * sha256), so `unpacked` tells a current tree from a stale one.
+ *
+ * Verified on entry and on use, not on every plan: the cache is content-addressed (a file's name is
+ * its sha256) and a tarball enters it only through a verified `.part` and a rename, so the probe only
+ * checks that it is there (`present`: no plan hashes a 14 MB tarball, 37 ms of CPU for DPDK's). Every
+ * step that reads a cached tarball verifies it first (`verifyCachedCommand`): a damaged one is
+ * removed and named, and the next plan fetches it again.
  */
 import type { FileFacts } from '../../facts/types.js';
 import { raw, sh } from '../../transport/quote.js';
@@ -54,18 +60,30 @@ export function tarballCachePath(
   return `${cacheDir}/${sha256}.${tarballExt(name, fallbackExt)}`;
 }
 
-/** Did the probe find the tarball in the cache with the right checksum? */
+/** Did the probe find the tarball in the cache (and, where it also hashed it, with the right checksum)? */
 export function tarballCached(
   t: Pick<Tarball, 'cachePath' | 'sha256'>,
   files: Record<string, FileFacts>,
 ): boolean {
   const f = files[t.cachePath];
-  return f?.exists === true && f.sha256 === t.sha256;
+  return f?.exists === true && (f.sha256 === null || f.sha256 === t.sha256);
 }
 
 /** Host-side check of a file against a checksum; removes the file and fails with both sums on mismatch. */
 export function verifySha256Command(file: string, sha256: string, what: string): string {
   return sh`got=$(sha256sum < ${file} | cut -d' ' -f1); if [ "$got" != ${sha256} ]; then rm -f ${file}; printf '%s\n' ${`sha256 mismatch for ${what}: `}"got $got, expected "${sha256} >&2; exit 1; fi`;
+}
+
+/**
+ * Before a step reads a cached tarball: its sha256 again. A damaged one is removed, and the step fails
+ * saying so (the next plan fetches it again).
+ */
+export function verifyCachedCommand(file: string, sha256: string, label: string): string {
+  return verifySha256Command(
+    file,
+    sha256,
+    `the cached ${label} ${file} (removed; apply again to fetch it again)`,
+  );
 }
 
 /** True on the host when the cache holds the tarball with the right checksum. */
@@ -129,8 +147,10 @@ export function fetchSummary(t: Tarball): string {
 export interface Unpack {
   /** The cached tarball. */
   tarball: string;
-  /** Its sha256, written into the tree as UNPACK_MARKER. */
+  /** Its sha256: verified before it is unpacked, and written into the tree as UNPACK_MARKER. */
   sha256: string;
+  /** For messages: "DPDK 20.11.10 source". */
+  label?: string;
   /** The tree's directory on the host (versioned: it names what is in it). */
   dir: string;
   /**
@@ -158,6 +178,7 @@ export function unpackTarballSteps(u: Unpack): Step[] {
     {
       kind: 'exec',
       command:
+        `${verifyCachedCommand(u.tarball, u.sha256, u.label ?? 'tarball')} && ` +
         sh`rm -rf ${tmp} && mkdir -p ${parent} ${tmp} && ${raw(extract)} && ` +
         sh`printf '%s\n' ${u.sha256} > ${`${src}/${UNPACK_MARKER}`} && rm -rf ${u.dir} && mv ${src} ${u.dir} && rm -rf ${tmp}`,
     },

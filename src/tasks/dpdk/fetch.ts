@@ -11,8 +11,8 @@
  * URL sources are downloaded ON THE HOST (curl, else wget) to <CACHE_DIR>/<sha256>.<ext>.part, checked
  * with sha256sum and renamed into place only when the checksum matches. `file` sources are pushed from
  * the control machine (upload step; the engine checks the local file against the planned checksum) and
- * checked again on the host. The probe reads the cached file's sha256 (ask for `fetchProbeDigests`), so
- * a cached tarball that is missing or damaged is fetched again.
+ * checked again on the host. The probe checks that the cached file is there (ask for `fetchProbePresence`);
+ * a missing one is fetched again, a damaged one is found, removed and named by the step that reads it.
  */
 import type { Facts } from '../../facts/types.js';
 import type { Step } from '../../plan/change.js';
@@ -81,10 +81,11 @@ export function sourceSha256(source: FetchSource, inv: ControlSide): string | nu
 }
 
 /**
- * What the probe must read for a fetch: the cached tarball's sha256 (a digest: none of its bytes is
- * copied into the probe's output).
+ * What the probe must read for a fetch: whether the cached tarball is there (`present`: a stat, none
+ * of its bytes). The cache is content-addressed and verified when a tarball enters it; every step
+ * that reads it verifies it again (src/plan/ops/fetch-source.ts), so no plan hashes it.
  */
-export function fetchProbeDigests(source: FetchSource, name: string, inv: ControlSide): string[] {
+export function fetchProbePresence(source: FetchSource, name: string, inv: ControlSide): string[] {
   const sha = sourceSha256(source, inv);
   return sha ? [cachePathFor(sha, name)] : [];
 }
@@ -123,7 +124,8 @@ export function planFetch(r: FetchRequest): FetchPlan {
     const top = r.topDir ?? '';
     const dir = `${r.unpackTo}/${top}`;
     needsUnpack = needsFetch || !unpacked(dir, sha, r.facts.files);
-    if (needsUnpack) unpackSteps = unpackTarballSteps({ tarball: t.cachePath, sha256: sha, dir, top });
+    if (needsUnpack)
+      unpackSteps = unpackTarballSteps({ tarball: t.cachePath, sha256: sha, dir, top, label: r.label });
   }
   return { sha256: sha, cachePath: t.cachePath, needsFetch, needsUnpack, fetchSteps, unpackSteps, summary };
 }

@@ -51,13 +51,18 @@ export function seriesId(spec: DpdkSpec, facts: Facts, inv: ControlSide): string
 export function seriesOnHost(
   spec: DpdkSpec,
   inv: ControlSide,
-): { tarball: string; patchDir: string; memo: string } | null {
+): { tarball: string; sha256: string; patchDir: string; memo: string } | null {
   const s = spec.dpvsSource;
   if (!s || !('url' in s)) return null;
   const sha = sourceSha256(s, inv);
   if (!sha) return null;
   const tarball = cachePathFor(sha, dpvsTarballName(spec));
-  return { tarball, patchDir: spec.pairing.patchDir, memo: seriesMemoPath(tarball, spec.pairing.patchDir) };
+  return {
+    tarball,
+    sha256: sha,
+    patchDir: spec.pairing.patchDir,
+    memo: seriesMemoPath(tarball, spec.pairing.patchDir),
+  };
 }
 
 /**

@@ -87,6 +87,6 @@ export function fetchAndUnpackSteps(s: ResolvedSource, tree: string): Step[] {
   // dpvs-build does not probe the cache: the host checks it when the steps run
   return [
     ...fetchTarballSteps(t, CACHE_DIR, { ifCached: 'skip' }),
-    ...unpackTarballSteps({ tarball: s.cachePath, sha256: s.sha256, dir: tree }),
+    ...unpackTarballSteps({ tarball: s.cachePath, sha256: s.sha256, dir: tree, label: t.label }),
   ];
 }

@@ -2,6 +2,7 @@
  * Shell for the real-server module steps. Every value is quoted with `sh`; messages that reach the
  * operator go to stderr and name the host, so a failed step reads as the reason.
  */
+import { verifyCachedCommand } from '../../plan/ops/fetch-source.js';
 import type { Facts } from '../../facts/types.js';
 import { raw, sh } from '../../transport/quote.js';
 import { STATE_DIR } from '../../desired/layout.js';
@@ -50,7 +51,8 @@ export function installHeadersScript(host: string, facts: Facts, p: HeadersPacka
   );
 }
 
-export type SourceFetch = { kind: 'tarball'; cachePath: string } | { kind: 'git'; url: string; ref: string };
+export type SourceFetch =
+  { kind: 'tarball'; cachePath: string; sha256: string } | { kind: 'git'; url: string; ref: string };
 
 /** Unpack (or clone) the DPVS source on the builder and build each module against the kernel's build dir. */
 export function buildScript(
@@ -64,7 +66,8 @@ export function buildScript(
   const kbuild = `/lib/modules/${kernel}/build`;
   const get =
     source.kind === 'tarball'
-      ? sh`tar -xf ${source.cachePath} -C ${src} --strip-components=1`
+      ? `${verifyCachedCommand(source.cachePath, source.sha256, 'DPVS source')} && ` +
+        sh`tar -xf ${source.cachePath} -C ${src} --strip-components=1`
       : sh`rm -rf ${src} && git clone -q --depth 1 --branch ${source.ref} -- ${source.url} ${src}`;
   const parts = [
     'set -e',

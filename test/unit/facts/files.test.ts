@@ -71,4 +71,15 @@ describe('files and digests', () => {
     // the hashed file is read as a digest: no content
     expect(facts.files[big]?.content).toBeNull();
   });
+
+  it('present: a stat only (exists and mode), never hashed, not even by the sha256sum the files use', () => {
+    const req = mergeRequests([{ files: [conf] }, { present: [big, missing] }]);
+    const script = probeScript(req);
+    const facts = parseProbeOutput(execFileSync('sh', ['-s'], { input: script }).toString(), req);
+    expect(facts.files[big]).toEqual({ exists: true, mode: '0644', sha256: null, content: null });
+    expect(facts.files[missing]).toEqual({ exists: false, mode: null, sha256: null, content: null });
+    expect(facts.files[conf]?.content).toBe('global_defs {\n}\n');
+    // the sha256sum's list is built from the files and digests only
+    expect(script).not.toContain(`f='${big}'; [ -f "$f" ]`);
+  });
 });

@@ -65,6 +65,10 @@ describe('cache naming', () => {
     const files = { '/c/ab.tar': { exists: true, sha256: 'ab', mode: '0644', content: null } };
     expect(tarballCached({ cachePath: '/c/ab.tar', sha256: 'ab' }, files)).toBe(true);
     expect(tarballCached({ cachePath: '/c/ab.tar', sha256: 'cd' }, files)).toBe(false);
+    // the probe only checks presence (`present`: no hash): the content-addressed file is there
+    const seen = { '/c/ab.tar': { exists: true, sha256: null, mode: '0644', content: null } };
+    expect(tarballCached({ cachePath: '/c/ab.tar', sha256: 'ab' }, seen)).toBe(true);
+    expect(tarballCached({ cachePath: '/c/ef.tar', sha256: 'ef' }, seen)).toBe(false);
   });
 });
 
@@ -158,6 +162,29 @@ describe('unpackTarballSteps (run for real)', () => {
     expect(r.stderr).toContain('did not unpack to dpdk-stable-20.11.10/');
     expect(readFileSync(path.join(dir, 'meson.build'), 'utf8')).toBe('project()\n');
     expect(existsSync(`${dir}.unpack`)).toBe(false);
+  });
+
+  it('a cached tarball damaged since it was cached: verified before unpacking, removed and named; the tree stays', () => {
+    const dir = path.join(root, 'opt', 'src', 'dpdk-stable-20.11.10');
+    const damaged = path.join(root, 'damaged.tar.gz');
+    const bytes = readFileSync(good.file);
+    bytes[bytes.length - 1] ^= 0xff; // same size, one byte changed
+    writeFileSync(damaged, bytes);
+    const r = run(
+      unpackTarballSteps({
+        tarball: damaged,
+        sha256: good.sha256,
+        dir,
+        top: 'dpdk-stable-20.11.10',
+        label: 'DPDK 20.11.10 source',
+      }),
+    );
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(
+      `sha256 mismatch for the cached DPDK 20.11.10 source ${damaged} (removed; apply again to fetch it again): got `,
+    );
+    expect(existsSync(damaged)).toBe(false);
+    expect(readFileSync(path.join(dir, 'meson.build'), 'utf8')).toBe('project()\n');
   });
 
   it('without one: the first component stripped, whatever its name; a re-unpack replaces the tree', () => {

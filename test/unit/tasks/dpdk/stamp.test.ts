@@ -17,6 +17,7 @@ import { dpvsBuildTask } from '../../../../src/tasks/dpvs-build.js';
 import { dpvsReleases } from '../../../../src/facts/reads/dpvs-releases.js';
 import { DPVS_SERIES_KEY, dpvsSeries, seriesMemoPath } from '../../../../src/facts/reads/dpvs-series.js';
 import { dpdkSourceTask } from '../../../../src/tasks/dpdk-source.js';
+import { verifyCachedCommand } from '../../../../src/plan/ops/fetch-source.js';
 import { kbuild, KBUILD_KEY } from '../../../../src/facts/reads/kbuild.js';
 import { RUNNING_KERNEL } from '../../../../src/facts/types.js';
 import { probeLocally } from '../../../support/local-probe.js';
@@ -179,7 +180,10 @@ describe('DPDK build stamp: the DPVS patch series, not the DPVS tarball', () => 
     Object.assign(f1.outputs, first.outputs);
     const plan1 = dpdkSourceTask.plan(ctx(h, f1)).changes;
     const record = plan1.find((c) => c.id === 'dpdk-source/dpvs-series');
-    expect(record?.steps).toEqual([{ kind: 'exec', command: recordSeriesCommand(onHost) }]);
+    expect(record?.steps.map((s) => (s.kind === 'exec' ? s.command : s.kind))).toEqual([
+      verifyCachedCommand(onHost.tarball, url.sha256, 'DPVS 1.9.10 source'),
+      recordSeriesCommand(onHost),
+    ]);
     expect(seriesId(spec, f1, ctl)).toBe(expected);
     // the record step, run here: the memo holds the hash
     execFileSync('sh', ['-c', recordSeriesCommand(here)]);
