@@ -7,6 +7,12 @@
  * its kernel driver. Persisted with driverctl set-override when the host has driverctl, else with a
  * oneshot unit (dpvs-deploy-bind.service, Before=network-pre.target) running /etc/dpvs-deploy/bind-nics.sh.
  *
+ * driverctl is run WITHOUT --noprobe: its set-override and unset-override always unbind the device
+ * first, and --noprobe only skips the re-probe after writing driver_override, so with it the device
+ * is left on no driver (Debian's driverctl 0.111-1, test/fixtures/upstream/driverctl/set-override.yaml).
+ * With the probe, set-override puts the device back on the driver it names and fails when it cannot;
+ * unset-override puts it back on the driver the kernel picks.
+ *
  * Never bound: the NIC carrying this SSH session or the default route (refused with an error), and
  * Mellanox ports (vendor 15b3): DPDK's mlx5 PMD works on top of mlx5_core (bifurcated driver).
  * Rollback puts every recorded NIC back on its recorded driver and removes the persistence.
@@ -326,7 +332,8 @@ export const nicBindingTask: Task = {
     const overrides = driverctlOverrides(facts);
     for (const pci of Object.keys(state?.nics ?? {}))
       if (overrides.has(pci)) {
-        cleanup.push({ kind: 'exec', command: sh`driverctl --noprobe unset-override ${pci}` });
+        // with the probe: the device ends on the driver the kernel picks (its kernel driver), not on none
+        cleanup.push({ kind: 'exec', command: sh`driverctl unset-override ${pci}` });
         what.push(`driverctl unset-override ${pci}`);
       }
     if (facts.files[NIC_STATE]?.exists) {
@@ -355,13 +362,15 @@ function persistChanges(spec: DpdkSpec, facts: Facts, pcis: string[]): Change[] 
       {
         id: `${TASK}/persist`,
         task: TASK,
-        summary: `persist across reboot: driverctl set-override ${missing.join(', ')} → ${spec.driver}`,
+        summary: `persist across reboot: driverctl set-override ${missing.join(', ')} → ${spec.driver} (driverctl unbinds each and binds it again)`,
         action: 'create',
         reversible: true,
-        // --noprobe: the bind itself is the devbind step (checked); driverctl records it for boot
+        // driverctl unbinds the device before it writes the override, whatever the flags: without
+        // --noprobe it binds it again to spec.driver (and fails when it cannot), so the port is back
+        disruptive: true,
         steps: missing.map((p) => ({
           kind: 'exec' as const,
-          command: sh`driverctl --noprobe set-override ${p} ${spec.driver}`,
+          command: sh`driverctl set-override ${p} ${spec.driver}`,
         })),
       },
     ];

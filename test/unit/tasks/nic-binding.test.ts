@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { onControl } from '../../support/control.js';
 import type { Facts } from '../../../src/facts/types.js';
 import {
@@ -62,7 +64,10 @@ describe('nic-binding planner', () => {
     expect(unit?.kind === 'write' && unit.content).toContain('Before=network-pre.target');
     expect(unit?.kind === 'write' && unit.content).toContain(`ExecStart=${BIND_SCRIPT}`);
     const withCtl = r630().command('driverctl', '/usr/sbin/driverctl').build();
-    expect(execs(withCtl)).toContain(`driverctl --noprobe set-override ${R630_PORTS.dpdk0} uio_pci_generic`);
+    // without --noprobe: driverctl unbinds before it writes the override, and only its probe binds the
+    // device again (test/fixtures/upstream/driverctl/set-override.yaml)
+    expect(execs(withCtl)).toContain(`driverctl set-override ${R630_PORTS.dpdk0} uio_pci_generic`);
+    expect(execs(withCtl)).not.toContain('--noprobe');
   });
 
   it('plans nothing when bound and persisted; verify reports a NIC left on its kernel driver', () => {
@@ -166,6 +171,58 @@ describe('nic-binding planner', () => {
         .at(-1)!
         .steps.map((s) => (s.kind === 'exec' ? s.command : ''))
         .join('\n'),
-    ).toContain(`driverctl --noprobe unset-override ${R630_PORTS.dpdk0}`);
+    ).toContain(`driverctl unset-override ${R630_PORTS.dpdk0}`);
+    expect(rb.flatMap((c) => c.steps).some((s) => s.kind === 'exec' && s.command.includes('--noprobe'))).toBe(
+      false,
+    );
+  });
+});
+
+describe('driverctl as its source says it behaves (test/fixtures/upstream/driverctl/set-override.yaml)', () => {
+  interface Sample {
+    id: string;
+    run: string;
+    after: { driver: string | null };
+  }
+  const samples = (
+    parse(
+      readFileSync(new URL('../../fixtures/upstream/driverctl/set-override.yaml', import.meta.url), 'utf8'),
+    ) as { samples: Sample[] }
+  ).samples;
+  /** The sample whose command is `cmd` for the sample device, the tool's device put in its place. */
+  const sampleFor = (cmd: string, pci: string): Sample | undefined =>
+    samples.find((x) => x.run.replace('0000:04:00.0', pci) === cmd.replace(/'/g, ''));
+
+  it('the persist command leaves the port on the DPDK driver, and rollback leaves it on its kernel driver', () => {
+    const f = r630().command('driverctl', '/usr/sbin/driverctl').build();
+    const persist = nicBindingTask
+      .plan(planContext(host, f))
+      .changes.find((c) => c.id === 'nic-binding/persist');
+    const cmds = persist?.steps.flatMap((s) => (s.kind === 'exec' ? [s.command] : [])) ?? [];
+    expect(cmds.length).toBe(2);
+    for (const c of cmds) {
+      const pci = /set-override '?([0-9a-f:.]+)/.exec(c)?.[1] ?? '';
+      expect(sampleFor(c, pci)?.after.driver, c).toBe('uio_pci_generic');
+    }
+    expect(persist?.disruptive).toBe(true);
+
+    const g = bound(
+      r630().command('driverctl').output(DRIVERCTL_OUTPUT, `${R630_PORTS.dpdk0} uio_pci_generic\n`).build(),
+    );
+    g.files[NIC_STATE] = {
+      exists: true,
+      sha256: null,
+      mode: '0644',
+      content: JSON.stringify({
+        nics: {
+          [R630_PORTS.dpdk0]: { name: 'dpdk0', driver: 'ixgbe', ifname: null, mac: null, operstate: null },
+        },
+      }),
+    };
+    const unset = nicBindingTask.rollback!(planContext(host, g))
+      .changes.flatMap((c) => c.steps)
+      .flatMap((s) => (s.kind === 'exec' && s.command.startsWith('driverctl') ? [s.command] : []));
+    expect(unset).toHaveLength(1);
+    expect(sampleFor(unset[0]!, R630_PORTS.dpdk0)?.after.driver).toBe('ixgbe');
   });
 });
