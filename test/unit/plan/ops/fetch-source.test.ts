@@ -168,7 +168,7 @@ describe('unpackTarballSteps (run for real)', () => {
     const dir = path.join(root, 'opt', 'src', 'dpdk-stable-20.11.10');
     const damaged = path.join(root, 'damaged.tar.gz');
     const bytes = readFileSync(good.file);
-    bytes[bytes.length - 1] ^= 0xff; // same size, one byte changed
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0xff, bytes.length - 1); // same size, one byte changed
     writeFileSync(damaged, bytes);
     const r = run(
       unpackTarballSteps({
