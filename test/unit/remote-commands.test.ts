@@ -24,6 +24,9 @@ const REVIEWED: Record<string, string[]> = {
   'src/tasks/dpvs/restart.ts': ['unitGoneCommand(DPVS_UNIT)', 'healthCommand(l, ports)'],
   // `command` is a reconciler op's command (sh-built in src/lb/commands.ts); `present` is sh`…`
   'src/lb/plan-support.ts': ['command', 'present'],
+  // verifyCachedCommand() returns verifySha256Command()'s sh`…` text; the label is only inside its
+  // (quoted) message argument
+  'src/plan/ops/fetch-source.ts': ["verifyCachedCommand(u.tarball, u.sha256, u.label ?? 'tarball')"],
 };
 
 /** src/cli builds report labels ("dpvs-deploy apply FILE") with `command:`: not remote commands. */
