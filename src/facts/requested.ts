@@ -447,24 +447,22 @@ export function filesBlob(
   if (!stated.length) return '';
   for (const f of stated)
     if (f.includes('\n')) throw new Error(`a probed path cannot contain a newline: ${JSON.stringify(f)}`);
-  const tests = all.map((f) => `f=${word(f)}; [ -f "$f" ] && [ -r "$f" ] && set -- "$@" "$f"`).join('\n');
+  // the readable regular files among `paths`, as the positional parameters
+  const readable = (paths: readonly string[]): string =>
+    ['set --', ...paths.map((f) => `f=${word(f)}; [ -f "$f" ] && [ -r "$f" ] && set -- "$@" "$f"`)].join(
+      '\n',
+    );
   const heads = files.filter((f) => !sizeless(f));
-  if (!heads.length)
-    return `
-set --
-${tests}
-${blobPart('stat', `stat -L -c '%a %s %n' -- ${words(stated)}`)}
-[ $# -gt 0 ] && { ${blobPart('sha', 'sha256sum -- "$@"')}; }
-`;
-  return `
-set --
-${tests}
-${blobPart('stat', `stat -L -c '%a %s %n' -- ${words(stated)}`)}
-[ $# -gt 0 ] && { ${blobPart('sha', 'sha256sum -- "$@"')}; }
-set --
-${heads.map((f) => `f=${word(f)}; [ -f "$f" ] && [ -r "$f" ] && set -- "$@" "$f"`).join('\n')}
-[ $# -gt 0 ] && { ${blobPart('head', `head -v -c ${HEAD} -- "$@"`)}; }
-`;
+  return [
+    '',
+    readable(all),
+    blobPart('stat', `stat -L -c '%a %s %n' -- ${words(stated)}`),
+    `[ $# -gt 0 ] && { ${blobPart('sha', 'sha256sum -- "$@"')}; }`,
+    ...(heads.length
+      ? [readable(heads), `[ $# -gt 0 ] && { ${blobPart('head', `head -v -c ${HEAD} -- "$@"`)}; }`]
+      : []),
+    '',
+  ].join('\n');
 }
 
 /** The digests and every path `hashes` names that is not a file or a digest already, each once. */
