@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mergeRequests, parseProbeOutput, probeScript } from '../../../src/facts/probe.js';
+import { quote } from '../../../src/transport/quote.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'probe-files-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -79,7 +80,9 @@ describe('files and digests', () => {
     expect(facts.files[big]).toEqual({ exists: true, mode: '0644', sha256: null, content: null });
     expect(facts.files[missing]).toEqual({ exists: false, mode: null, sha256: null, content: null });
     expect(facts.files[conf]?.content).toBe('global_defs {\n}\n');
-    // the sha256sum's list is built from the files and digests only
-    expect(script).not.toContain(`f='${big}'; [ -f "$f" ]`);
+    // the sha256sum's list is built from the files and digests only (the same line for `conf` is there)
+    const listed = (p: string): string => `f=${quote(p)}; [ -f "$f" ] && [ -r "$f" ] && set -- "$@" "$f"`;
+    expect(script).toContain(listed(conf));
+    expect(script).not.toContain(listed(big));
   });
 });
