@@ -32,6 +32,24 @@ function bound(f: Facts): Facts {
   return g;
 }
 
+/** dpdk0 bound to uio_pci_generic with a driverctl override, recorded as taken from ixgbe. */
+function overriddenOnUio(): Facts {
+  const f = bound(
+    r630().command('driverctl').output(DRIVERCTL_OUTPUT, `${R630_PORTS.dpdk0} uio_pci_generic\n`).build(),
+  );
+  f.files[NIC_STATE] = {
+    exists: true,
+    sha256: null,
+    mode: '0644',
+    content: JSON.stringify({
+      nics: {
+        [R630_PORTS.dpdk0]: { name: 'dpdk0', driver: 'ixgbe', ifname: null, mac: null, operstate: null },
+      },
+    }),
+  };
+  return f;
+}
+
 describe('nic-binding planner', () => {
   it('records drivers, downs the interface and binds each NIC with dpdk-devbind (disruptive, reversible)', () => {
     const f = r630().build();
@@ -152,19 +170,7 @@ describe('nic-binding planner', () => {
   });
 
   it('reads driverctl overrides for rollback', () => {
-    const f = bound(
-      r630().command('driverctl').output(DRIVERCTL_OUTPUT, `${R630_PORTS.dpdk0} uio_pci_generic\n`).build(),
-    );
-    f.files[NIC_STATE] = {
-      exists: true,
-      sha256: null,
-      mode: '0644',
-      content: JSON.stringify({
-        nics: {
-          [R630_PORTS.dpdk0]: { name: 'dpdk0', driver: 'ixgbe', ifname: null, mac: null, operstate: null },
-        },
-      }),
-    };
+    const f = overriddenOnUio();
     const rb = nicBindingTask.rollback!(planContext(host, f)).changes;
     expect(
       rb
@@ -206,19 +212,7 @@ describe('driverctl as its source says it behaves (test/fixtures/upstream/driver
     }
     expect(persist?.disruptive).toBe(true);
 
-    const g = bound(
-      r630().command('driverctl').output(DRIVERCTL_OUTPUT, `${R630_PORTS.dpdk0} uio_pci_generic\n`).build(),
-    );
-    g.files[NIC_STATE] = {
-      exists: true,
-      sha256: null,
-      mode: '0644',
-      content: JSON.stringify({
-        nics: {
-          [R630_PORTS.dpdk0]: { name: 'dpdk0', driver: 'ixgbe', ifname: null, mac: null, operstate: null },
-        },
-      }),
-    };
+    const g = overriddenOnUio();
     const unset = nicBindingTask.rollback!(planContext(host, g))
       .changes.flatMap((c) => c.steps)
       .flatMap((s) => (s.kind === 'exec' && s.command.startsWith('driverctl') ? [s.command] : []));

@@ -108,7 +108,8 @@ def init_status():
 
 
 def record():
-    """What was installed after the baseline: a Debian-family host's status file, else the JSON record."""
+    """name -> version of what a Debian-family host's status file lists as installed (every package), else
+    what was installed after the baseline (the JSON record)."""
     if is_deb():
         if not os.path.exists(L.host_path(DPKG_STATUS)):
             return baseline()  # a host tree the lab never booted (hostbin tests under LAB_ROOT)
